@@ -1,0 +1,132 @@
+package rtp
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// MaxPacket bounds what the reader accepts; G.711 at 60 ms is 492 bytes.
+const MaxPacket = 1500
+
+// Handler receives every valid RTP packet of a socket on the socket's reader goroutine.
+// payload and h are only valid during the call: they live in the reader's buffer.
+type Handler interface {
+	HandleRTP(h *Header, payload []byte, from netip.AddrPort, now time.Time)
+}
+
+// Socket is one leg's RTP socket. One goroutine reads it (Serve); writes may come from any
+// goroutine. The peer address follows symmetric RTP: it starts as the address the SDP names
+// and then latches to wherever the peer's packets actually come from.
+type Socket struct {
+	conn  *net.UDPConn
+	port  int
+	ports *Ports
+
+	mu      sync.Mutex
+	peer    netip.AddrPort
+	latched bool
+	closed  bool
+
+	// Counters for tests and metrics; only the reader writes rx*.
+	RxPackets, RxErrors uint64
+}
+
+func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
+	return &Socket{conn: conn, port: port, ports: p}
+}
+
+// Port is the local port, for the SDP.
+func (s *Socket) Port() int { return s.port }
+
+// SetPeer sets where to send before any packet came in (from the SDP). Once the peer's own
+// packets arrived their source wins, because NATs and sipp alike send from elsewhere.
+func (s *Socket) SetPeer(a netip.AddrPort) {
+	s.mu.Lock()
+	if !s.latched {
+		s.peer = a
+	}
+	s.mu.Unlock()
+}
+
+// Peer is the current destination.
+func (s *Socket) Peer() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
+
+// Write sends b to the peer; it drops silently when no peer is known yet or it is on hold
+// (address 0.0.0.0), because a lost media frame must never stall a call.
+func (s *Socket) Write(b []byte) {
+	s.mu.Lock()
+	peer, closed := s.peer, s.closed
+	s.mu.Unlock()
+	if closed || !peer.IsValid() || peer.Addr().IsUnspecified() || peer.Port() == 0 {
+		return
+	}
+	_, _ = s.conn.WriteToUDPAddrPort(b, peer)
+}
+
+// Serve reads until Close, handing each RTP packet to h. It reuses one buffer and one
+// Header, so a packet costs no allocation and no goroutine.
+func (s *Socket) Serve(h Handler) {
+	var buf [MaxPacket]byte
+	var hdr Header
+	for {
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			if s.isClosed() {
+				return
+			}
+			// ICMP port unreachable on loopback surfaces as a read error; keep reading.
+			s.RxErrors++
+			continue
+		}
+		b := buf[:n]
+		if IsRTCP(b) {
+			continue
+		}
+		payload, err := Parse(b, &hdr)
+		if err != nil {
+			s.RxErrors++
+			continue
+		}
+		s.RxPackets++
+		s.latch(from)
+		h.HandleRTP(&hdr, payload, from, time.Now())
+	}
+}
+
+func (s *Socket) latch(from netip.AddrPort) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	s.mu.Lock()
+	if !s.latched || s.peer != from {
+		s.peer = from
+		s.latched = true
+	}
+	s.mu.Unlock()
+}
+
+func (s *Socket) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close stops Serve and returns the port to the range. Safe to call twice.
+func (s *Socket) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.conn.Close()
+	if s.ports != nil {
+		s.ports.release(s.port)
+	}
+	return err
+}
