@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -37,10 +38,28 @@ func open(r io.ReadSeeker) (d decoder, err error) {
 	case bytes.HasPrefix(m, []byte("RIFF")) || bytes.HasPrefix(m, []byte("RF64")) || bytes.HasPrefix(m, []byte("RIFX")):
 		return parseWAV(r)
 	case bytes.HasPrefix(m, []byte("fLaC")):
-		return openFLAC(r)
+		return openFLAC(r, 0)
 	case bytes.HasPrefix(m, []byte("OggS")):
 		return openOgg(r)
-	case bytes.HasPrefix(m, []byte("ID3")) || (n >= 2 && m[0] == 0xFF && m[1]&0xE0 == 0xE0):
+	case bytes.HasPrefix(m, []byte("ID3")):
+		// An ID3v2 tag may precede FLAC as well as MP3.
+		size, err := sizeOf(r)
+		if err != nil {
+			return nil, err
+		}
+		off, err := id3End(r, size)
+		if err != nil {
+			return nil, err
+		}
+		var sig [4]byte
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			return nil, err
+		}
+		if _, err := io.ReadFull(r, sig[:]); err == nil && string(sig[:]) == "fLaC" {
+			return openFLAC(r, off)
+		}
+		return openMP3(r)
+	case n >= 2 && m[0] == 0xFF && m[1]&0xE0 == 0xE0:
 		return openMP3(r)
 	}
 	return nil, errorf(CodeUnsupportedFormat, "unknown file type")
@@ -66,4 +85,15 @@ func Probe(r io.ReadSeeker) (Format, error) {
 	return d.Format(), nil
 }
 
-var _ = fmt.Sprintf
+// libErr classifies an error of a third-party decoder: running out of bytes is a truncated file,
+// anything else a corrupt one.
+func libErr(lib string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errorf(CodeTruncatedFile, "%s: %v", lib, err)
+	}
+	return errorf(CodeCorruptFile, "%s: %v", lib, fmt.Sprint(err))
+}
