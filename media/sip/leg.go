@@ -1,0 +1,264 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	gosip "github.com/emiago/sipgo/sip"
+)
+
+var errNoHandler = errors.New("sip: leg takes no offers yet")
+
+// Leg is what both sides of a call share: the dialog's lifetime and the in-dialog requests
+// (INFO, re-INVITE) the engine wants to hear about.
+type Leg struct {
+	callID string
+	ctx    context.Context
+
+	mu      sync.Mutex
+	onInfo  func(contentType string, body []byte)
+	onOffer func(Media) ([]byte, error)
+
+	bye     func(ctx context.Context) error
+	readBye func(req *gosip.Request, tx gosip.ServerTransaction) error
+	ack     func(req *gosip.Request, tx gosip.ServerTransaction)
+
+	byRemote atomic.Bool
+}
+
+func newLeg(callID string) Leg { return Leg{callID: callID, ctx: context.Background()} }
+
+// CallID is this leg's SIP Call-ID.
+func (l *Leg) CallID() string { return l.callID }
+
+// Done is closed when the dialog ends: BYE from either side, or CANCEL before the answer.
+func (l *Leg) Done() <-chan struct{} { return l.ctx.Done() }
+
+// RemoteHangup tells whether the peer ended the dialog (BYE or CANCEL) rather than we.
+func (l *Leg) RemoteHangup() bool { return l.byRemote.Load() }
+
+// OnInfo sets what to do with an INFO request's body (DTMF relay).
+func (l *Leg) OnInfo(f func(contentType string, body []byte)) {
+	l.mu.Lock()
+	l.onInfo = f
+	l.mu.Unlock()
+}
+
+// OnOffer sets how to answer a re-INVITE's offer; f returns our answer SDP.
+func (l *Leg) OnOffer(f func(Media) ([]byte, error)) {
+	l.mu.Lock()
+	l.onOffer = f
+	l.mu.Unlock()
+}
+
+// Hangup sends BYE when the dialog is up; a no-op when it already ended.
+func (l *Leg) Hangup(ctx context.Context) error {
+	if l.bye == nil || l.ctx.Err() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
+	defer cancel()
+	return l.bye(ctx)
+}
+
+func (l *Leg) remoteBye() { l.byRemote.Store(true) }
+
+func (l *Leg) info(ct string, body []byte) {
+	l.mu.Lock()
+	f := l.onInfo
+	l.mu.Unlock()
+	if f != nil {
+		f(ct, body)
+	}
+}
+
+func (l *Leg) reoffer(body []byte) ([]byte, error) {
+	l.mu.Lock()
+	f := l.onOffer
+	l.mu.Unlock()
+	if f == nil {
+		return nil, errNoHandler
+	}
+	m, err := ParseSDP(body)
+	if err != nil {
+		return nil, err
+	}
+	return f(m)
+}
+
+// Inbound is the caller's leg: we are the UAS.
+type Inbound struct {
+	Leg
+	ua  *UA
+	dlg *sipgo.DialogServerSession
+	req *gosip.Request
+
+	mu       sync.Mutex
+	final    bool
+	answered bool
+}
+
+// Dialed is the Request-URI user: the number the caller dialed (b), without a leading '+'.
+func (in *Inbound) Dialed() string {
+	return strings.TrimPrefix(in.req.Recipient.User, "+")
+}
+
+// Caller is the From user (a): empty when withheld (anonymous, no user, or not a number).
+func (in *Inbound) Caller() string {
+	from := in.req.From()
+	if from == nil {
+		return ""
+	}
+	return CallerNumber(from.Address.User)
+}
+
+// CallerNumber normalises a From user part into a caller number; withheld gives "".
+func CallerNumber(user string) string {
+	user = strings.TrimPrefix(user, "+")
+	if user == "" || len(user) > 32 {
+		return ""
+	}
+	for _, r := range user {
+		if r < '0' || r > '9' {
+			// anonymous, restricted, unknown, a name: not a number we may put in a file name.
+			return ""
+		}
+	}
+	return user
+}
+
+// Offer parses the INVITE's SDP. Late offers (no SDP) are not supported.
+func (in *Inbound) Offer() (Media, error) {
+	return ParseSDP(in.req.Body())
+}
+
+// Transport is UDP or TCP, as the INVITE came.
+func (in *Inbound) Transport() string { return in.req.Transport() }
+
+// Progress sends 180 Ringing or 183 Session Progress, with sdp for early media.
+func (in *Inbound) Progress(code int, sdp []byte) error {
+	reason := "Ringing"
+	if code == 183 {
+		reason = "Session Progress"
+	}
+	res := gosip.NewResponseFromRequest(in.dlg.InviteRequest, code, reason, sdp)
+	if sdp != nil {
+		res.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
+	}
+	c := in.ua.contact(in.Transport())
+	res.AppendHeader(&c)
+	return in.dlg.WriteResponse(res)
+}
+
+// Answer sends 200 OK with sdp. It returns when the ACK arrived (sipgo blocks until then).
+func (in *Inbound) Answer(sdp []byte) error {
+	in.mu.Lock()
+	if in.final {
+		in.mu.Unlock()
+		return errors.New("sip: call already answered or rejected")
+	}
+	in.final = true
+	in.answered = true
+	in.mu.Unlock()
+	res := gosip.NewSDPResponseFromRequest(in.dlg.InviteRequest, sdp)
+	c := in.ua.contact(in.Transport())
+	res.AppendHeader(&c)
+	return in.dlg.WriteResponse(res)
+}
+
+// Reject sends a final error response; a no-op after the answer.
+func (in *Inbound) Reject(code int, reason string) error {
+	in.mu.Lock()
+	if in.final {
+		in.mu.Unlock()
+		return nil
+	}
+	in.final = true
+	in.mu.Unlock()
+	if in.ctx.Err() != nil {
+		return nil // CANCELed: the transaction layer already answered 487
+	}
+	return in.dlg.Respond(code, reason, nil)
+}
+
+// Answered tells whether 200 OK was sent.
+func (in *Inbound) Answered() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.answered
+}
+
+func (in *Inbound) bye(ctx context.Context) error {
+	if !in.Answered() {
+		return in.Reject(480, "Temporarily Unavailable")
+	}
+	return in.dlg.Bye(ctx)
+}
+
+func (in *Inbound) finish() {
+	if !in.Answered() {
+		_ = in.Reject(500, "Server Internal Error")
+		return
+	}
+	_ = in.Hangup(context.Background())
+	_ = in.dlg.Close()
+}
+
+// ackHook confirms the dialog so Answer returns.
+func (in *Inbound) ackHook(req *gosip.Request, tx gosip.ServerTransaction) {
+	_ = in.dlg.ReadAck(req, tx)
+}
+
+// Outbound is the destination's leg: we are the UAC.
+type Outbound struct {
+	Leg
+	ua  *UA
+	dlg *sipgo.DialogClientSession
+
+	answered atomic.Bool
+}
+
+// Wait blocks until the destination answers (returns its SDP) or fails (returns its status
+// code, e.g. 486, and an error). Provisional responses go to progress as they come. Ending
+// ctx cancels the INVITE.
+func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)) ([]byte, int, error) {
+	err := o.dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *gosip.Response) error {
+		if r.IsProvisional() && r.StatusCode > 100 && progress != nil {
+			progress(r.StatusCode, r.Body())
+		}
+		return nil
+	}})
+	if err != nil {
+		o.ua.unregister(&o.Leg)
+		var e *sipgo.ErrDialogResponse
+		if errors.As(err, &e) {
+			return nil, e.Res.StatusCode, err
+		}
+		return nil, 0, err
+	}
+	o.answered.Store(true)
+	if err := o.dlg.Ack(ctx); err != nil {
+		return nil, 0, err
+	}
+	return o.dlg.InviteResponse.Body(), 200, nil
+}
+
+func (o *Outbound) bye(ctx context.Context) error {
+	if !o.answered.Load() {
+		return nil
+	}
+	defer o.ua.unregister(&o.Leg)
+	return o.dlg.Bye(ctx)
+}
+
+// Close forgets the leg; call it when the call is over.
+func (o *Outbound) Close() {
+	o.ua.unregister(&o.Leg)
+	if o.dlg != nil {
+		_ = o.dlg.Close()
+	}
+}
