@@ -1,0 +1,459 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"callrec/internal/testtool"
+)
+
+// memDir is an in-memory Directory.
+type memDir map[string]Route
+
+func (d memDir) Route(_ context.Context, dialed string) (Route, error) {
+	r, ok := d[dialed]
+	if !ok {
+		return Route{}, ErrUnknownNumber
+	}
+	return r, nil
+}
+
+// recSink records every event and hands over the final one.
+type recSink struct {
+	mu      sync.Mutex
+	changes []CallInfo
+	ended   chan CallInfo
+}
+
+func newRecSink() *recSink { return &recSink{ended: make(chan CallInfo, 16)} }
+
+func (s *recSink) CallChanged(_ context.Context, c CallInfo) {
+	s.mu.Lock()
+	s.changes = append(s.changes, c)
+	s.mu.Unlock()
+}
+
+func (s *recSink) CallEnded(_ context.Context, c CallInfo) { s.ended <- c }
+
+func (s *recSink) wait(t *testing.T, d time.Duration) CallInfo {
+	t.Helper()
+	select {
+	case c := <-s.ended:
+		return c
+	case <-time.After(d):
+		t.Fatal("no CallEnded")
+	}
+	return CallInfo{}
+}
+
+// freePort finds a port free for UDP and TCP on loopback.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+type testEngine struct {
+	*Engine
+	sink *recSink
+	data string
+	stop func()
+}
+
+func startEngine(t *testing.T, dir Directory, trunkPort int, mod func(*Config)) *testEngine {
+	t.Helper()
+	data := t.TempDir()
+	cfg := Config{
+		SIPAddr:         "127.0.0.1:0",
+		Trunk:           "127.0.0.1:" + strconv.Itoa(trunkPort),
+		RTPPorts:        [2]int{36000, 39999},
+		DataDir:         data,
+		RingTimeout:     10 * time.Second,
+		ObjectionWindow: 500 * time.Millisecond,
+		BusyTone:        500 * time.Millisecond,
+	}
+	if testing.Verbose() && os.Getenv("CALLREC_TEST_LOG") != "" {
+		cfg.Logger = testLogger(t)
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	sink := newRecSink()
+	e, err := New(cfg, dir, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	stop := func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("engine did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return &testEngine{Engine: e, sink: sink, data: data, stop: stop}
+}
+
+func testdata(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sipp runs one sip-tester scenario from testdata with its {{FIELDS}} filled in.
+type sipp struct {
+	cmd *exec.Cmd
+	out bytes.Buffer
+	err chan error
+}
+
+func startSipp(t *testing.T, scenario string, fields map[string]string, args ...string) *sipp {
+	t.Helper()
+	bin := testtool.Need(t, "sipp", "sip-tester")
+	b, err := os.ReadFile(testdata(t, scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := string(b)
+	for k, v := range fields {
+		x = strings.ReplaceAll(x, "{{"+k+"}}", v)
+	}
+	if i := strings.Index(x, "{{"); i >= 0 {
+		t.Fatalf("unfilled field in %s: %s", scenario, x[i:i+20])
+	}
+	dir := t.TempDir()
+	sf := filepath.Join(dir, scenario)
+	if err := os.WriteFile(sf, []byte(x), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := append([]string{"-sf", sf, "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+		"-mp", strconv.Itoa(freePort(t)), "-nostdin", "-timeout", "40s", "-timeout_error", "-trace_err"}, args...)
+	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
+	s.cmd.Dir = dir
+	s.cmd.Stdout = &s.out
+	s.cmd.Stderr = &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+	})
+	return s
+}
+
+func (s *sipp) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-s.err:
+		if err != nil {
+			logs, _ := filepath.Glob(filepath.Join(s.cmd.Dir, "*errors.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				t.Logf("%s:\n%s", filepath.Base(l), b)
+			}
+		}
+		return err
+	case <-time.After(d):
+		_ = s.cmd.Process.Kill()
+		return errors.New("sipp timed out")
+	}
+}
+
+const pcapDir = "/usr/share/sip-tester/"
+
+func playPcap(name string, afterMS int) string {
+	return fmt.Sprintf(`<pause milliseconds="%d"/><nop><action><exec play_pcap_audio="%s%s"/></action></nop>`, afterMS, pcapDir, name)
+}
+
+type callSpec struct {
+	from, dialed   string
+	callerCodec    string // PCMU or PCMA
+	calleeCodec    string
+	callerActions  string
+	calleeActions  string
+	holdMS, ringMS int
+}
+
+func codecFields(codec, tone string) (pt, audio string) {
+	if codec == "PCMA" {
+		return "8", tone + ".alaw"
+	}
+	return "0", tone + ".ulaw"
+}
+
+// runCall places one sipp call through the engine to a sipp destination on trunkPort.
+func runCall(t *testing.T, e *testEngine, trunkPort int, c callSpec) (callerErr, calleeErr error) {
+	t.Helper()
+	pt, audio := codecFields(c.calleeCodec, "callee_1000")
+	callee := startSipp(t, "sipp_callee.xml", map[string]string{
+		"PT": pt, "CODEC": c.calleeCodec, "AUDIO": testdata(t, audio), "ACTIONS": c.calleeActions,
+		"RING_MS": strconv.Itoa(c.ringMS),
+	}, "-p", strconv.Itoa(trunkPort))
+	time.Sleep(200 * time.Millisecond) // let the callee bind before the INVITE reaches it
+	pt, audio = codecFields(c.callerCodec, "caller_440")
+	caller := startSipp(t, "sipp_caller.xml", map[string]string{
+		"PT": pt, "CODEC": c.callerCodec, "AUDIO": testdata(t, audio), "ACTIONS": c.callerActions,
+		"HOLD_MS": strconv.Itoa(c.holdMS), "FROM": c.from,
+	}, "-p", strconv.Itoa(freePort(t)), "-s", c.dialed, e.SIPAddr())
+	callerErr = caller.wait(t, 60*time.Second)
+	calleeErr = callee.wait(t, 20*time.Second)
+	return callerErr, calleeErr
+}
+
+func demoRoute(t *testing.T, pol Policy) Route {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Route{CustomerID: 1, PoolID: 2, SubscriberID: "337826", StartNumber: "4971121843140",
+		Destination: "4915258878874", Location: loc, Recording: pol}
+}
+
+func activePolicy(t *testing.T, mode Mode) Policy {
+	return Policy{Active: true, Mode: mode, CallerNotice: true, Stereo: true, Prompts: Prompts{
+		CallerNotice:          testdata(t, "notice.wav"),
+		ObjectionConfirmation: testdata(t, "confirmation.wav"),
+		CalleeWhisper:         testdata(t, "whisper.wav"),
+	}}
+}
+
+// wavPCM reads a 16-bit PCM WAV: channels and interleaved samples.
+func wavPCM(t *testing.T, path string) (int, []int16) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		t.Fatalf("%s: not a WAV file", path)
+	}
+	channels := 0
+	for off := 12; off+8 <= len(b); {
+		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
+		body := b[off+8:]
+		switch id {
+		case "fmt ":
+			channels = int(binary.LittleEndian.Uint16(body[2:]))
+			if bits := binary.LittleEndian.Uint16(body[14:]); bits != 16 {
+				t.Fatalf("bits %d", bits)
+			}
+			if rate := binary.LittleEndian.Uint32(body[4:]); rate != 8000 {
+				t.Fatalf("rate %d", rate)
+			}
+		case "data":
+			if size > len(body) {
+				size = len(body)
+			}
+			pcm := make([]int16, size/2)
+			for i := range pcm {
+				pcm[i] = int16(binary.LittleEndian.Uint16(body[2*i:]))
+			}
+			return channels, pcm
+		}
+		off += 8 + size + size&1
+	}
+	t.Fatalf("%s: no data chunk", path)
+	return 0, nil
+}
+
+// channelStats gives RMS and zero crossings per second of one channel between from and to.
+func channelStats(pcm []int16, channels, ch int, from, to time.Duration) (rms, zcr float64) {
+	a, b := int(from.Seconds()*8000), int(to.Seconds()*8000)
+	frames := len(pcm) / channels
+	if b > frames {
+		b = frames
+	}
+	if a >= b {
+		return 0, 0
+	}
+	var sum float64
+	cross := 0
+	prev := int16(0)
+	for i := a; i < b; i++ {
+		v := pcm[i*channels+ch]
+		sum += float64(v) * float64(v)
+		if (v >= 0) != (prev >= 0) {
+			cross++
+		}
+		prev = v
+	}
+	n := float64(b - a)
+	return math.Sqrt(sum / n), float64(cross) / (n / 8000)
+}
+
+func hasEvent(c CallInfo, kind string) bool {
+	for _, e := range c.Events {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func soxReads(t *testing.T, path string) {
+	t.Helper()
+	sox := testtool.Need(t, "sox", "sox")
+	out, err := exec.Command(sox, "--i", "-D", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sox cannot read %s: %v %s", path, err, out)
+	}
+}
+
+var seedName = regexp.MustCompile(`^call_recording/337826/4971121843140/rec_\d{8}_\d{6}_337826_4971121843140_49711218431440_49711218431431_4915258878874\.wav$`)
+
+func TestAutomaticRecordingBothChannels(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, activePolicy(t, ModeAutomatic))}, trunk, nil)
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "49711218431440", dialed: "49711218431431",
+		callerCodec: "PCMU", calleeCodec: "PCMA", holdMS: 5000, ringMS: 300})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("sipp caller: %v, callee: %v", cerr, ferr)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || c.Recording == nil {
+		t.Fatalf("outcome %q recording %+v events %+v", c.Outcome, c.Recording, c.Events)
+	}
+	if !seedName.MatchString(c.Recording.Path) {
+		t.Fatalf("file name %q does not follow the seed's pattern", c.Recording.Path)
+	}
+	for _, k := range []string{EventNoticePlayed, EventWhisperPlayed, EventRecordingStarted} {
+		if !hasEvent(c, k) {
+			t.Errorf("no %s event in %+v", k, c.Events)
+		}
+	}
+	path := filepath.Join(e.data, filepath.FromSlash(c.Recording.Path))
+	soxReads(t, path)
+	ch, pcm := wavPCM(t, path)
+	if ch != 2 {
+		t.Fatalf("channels %d", ch)
+	}
+	length := time.Duration(len(pcm)/2) * time.Second / 8000
+	connected := c.Ended.Sub(c.Bridged)
+	if d := length - connected; d < -40*time.Millisecond || d > 40*time.Millisecond {
+		t.Errorf("file %v, connected %v", length, connected)
+	}
+	// Caller sent 440 Hz (left), callee 1000 Hz (right): ~880 and ~2000 zero crossings/s.
+	lr, lz := channelStats(pcm, 2, 0, 500*time.Millisecond, length-500*time.Millisecond)
+	rr, rz := channelStats(pcm, 2, 1, 500*time.Millisecond, length-500*time.Millisecond)
+	t.Logf("file %v connected %v; left rms %.0f zcr %.0f; right rms %.0f zcr %.0f", length, connected, lr, lz, rr, rz)
+	if lr < 1000 || rr < 1000 {
+		t.Fatalf("silent channel: left %.0f right %.0f", lr, rr)
+	}
+	if math.Abs(lz-880) > 150 || math.Abs(rz-2000) > 300 {
+		t.Fatalf("channels mixed up: left zcr %.0f right zcr %.0f", lz, rz)
+	}
+}
+
+func TestStarObjectionGivesNoFile(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, activePolicy(t, ModeAutomatic))}, trunk, nil)
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "49711218431440", dialed: "49711218431431",
+		callerCodec: "PCMA", calleeCodec: "PCMA", holdMS: 4000, ringMS: 200,
+		callerActions: playPcap("dtmf_2833_star.pcap", 200)})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("sipp caller: %v, callee: %v", cerr, ferr)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeObjected || c.Rec != RecObjected || c.Recording != nil {
+		t.Fatalf("outcome %q rec %q recording %+v events %+v", c.Outcome, c.Rec, c.Recording, c.Events)
+	}
+	for _, k := range []string{EventStarPressed, EventConfirmationPlayed} {
+		if !hasEvent(c, k) {
+			t.Errorf("no %s event in %+v", k, c.Events)
+		}
+	}
+	if hasEvent(c, EventWhisperPlayed) {
+		t.Error("whisper played although nothing is recorded")
+	}
+	if c.Bridged.IsZero() {
+		t.Error("objected call must still be connected")
+	}
+	files := 0
+	_ = filepath.Walk(e.data, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files++
+			t.Errorf("file written: %s", p)
+		}
+		return nil
+	})
+	if _, err := e.StartRecording(c.ID, "agent"); !errors.Is(err, ErrNoSuchCall) {
+		t.Errorf("StartRecording after end: %v", err)
+	}
+}
+
+func TestHash1SilencesTheRest(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, activePolicy(t, ModeAutomatic))}, trunk, nil)
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "49711218431440", dialed: "49711218431431",
+		callerCodec: "PCMU", calleeCodec: "PCMU", holdMS: 6000, ringMS: 200,
+		calleeActions: playPcap("dtmf_2833_pound.pcap", 1500) + playPcap("dtmf_2833_1.pcap", 300)})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("sipp caller: %v, callee: %v", cerr, ferr)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || c.Recording == nil || !hasEvent(c, EventHash1Pressed) {
+		t.Fatalf("outcome %q recording %+v events %+v", c.Outcome, c.Recording, c.Events)
+	}
+	var stop time.Duration
+	for _, ev := range c.Events {
+		if ev.Kind == EventHash1Pressed {
+			stop = ev.At.Sub(c.Bridged)
+		}
+	}
+	ch, pcm := wavPCM(t, filepath.Join(e.data, filepath.FromSlash(c.Recording.Path)))
+	length := time.Duration(len(pcm)/ch) * time.Second / 8000
+	if d := length - c.Ended.Sub(c.Bridged); d < -40*time.Millisecond || d > 40*time.Millisecond {
+		t.Errorf("file %v, connected %v", length, c.Ended.Sub(c.Bridged))
+	}
+	before, _ := channelStats(pcm, ch, 1, 300*time.Millisecond, stop-200*time.Millisecond)
+	afterL, _ := channelStats(pcm, ch, 0, stop+100*time.Millisecond, length)
+	afterR, _ := channelStats(pcm, ch, 1, stop+100*time.Millisecond, length)
+	t.Logf("#1 at %v of %v; callee rms before %.0f, after: left %.0f right %.0f; recorded %v", stop, length, before, afterL, afterR, c.Recording.Recorded)
+	if before < 1000 || afterL != 0 || afterR != 0 {
+		t.Fatal("the rest after #1 must be digital silence, the part before audio")
+	}
+	if length-stop < 2*time.Second {
+		t.Fatalf("call went on only %v after #1", length-stop)
+	}
+}

@@ -1,0 +1,361 @@
+// Package media is the recording engine's face: an Engine that answers SIP calls to the
+// customers' numbers, plays the announcements, honours '*' and '#1', bridges the call and
+// records it. It asks a Directory where a dialed number goes and tells a Sink what happens;
+// it never touches the Control Panel's database itself.
+package media
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"sync"
+	"time"
+	_ "time/tzdata" // customers' time zones name recording files; containers lack zoneinfo
+
+	"callrec/media/recorder"
+	"callrec/media/rtp"
+	"callrec/media/sip"
+)
+
+var (
+	ErrUnknownNumber      = errors.New("media: number belongs to no pool")
+	ErrNoSuchCall         = errors.New("media: no such call")
+	ErrCallerObjected     = errors.New("media: caller objected to recording")
+	ErrRecordingNotBooked = errors.New("media: recording not booked or disabled")
+	// ErrCalleeInterrupted: the callee pressed #1; the recording stays off for the rest of the call.
+	ErrCalleeInterrupted = errors.New("media: callee interrupted the recording")
+)
+
+// Directory is how the engine asks the Control Panel (wired in cmd/callrec to models).
+type Directory interface {
+	// Route for a dialed number (digits only, as in the Request-URI user part).
+	// ErrUnknownNumber when no pool has that number.
+	Route(ctx context.Context, dialed string) (Route, error)
+}
+
+// Route is where a dialed number goes and how its calls are recorded.
+type Route struct {
+	CustomerID   uint
+	PoolID       uint
+	SubscriberID string
+	StartNumber  string
+	Destination  string         // c number, dialed as sip:<c>@<trunk>
+	Location     *time.Location // customer's time zone, for the file name's date/time
+	Recording    Policy
+}
+
+// Mode says who starts the recording.
+type Mode string
+
+const (
+	ModeAutomatic Mode = "automatic"
+	ModeManual    Mode = "manual"
+)
+
+// Policy is the pool's Call Recording module as booked and configured.
+type Policy struct {
+	Active       bool // module booked AND enabled; false => plain B2BUA, no prompts, no file
+	Mode         Mode
+	CallerNotice bool // play the caller notice (and listen for *)
+	Stereo       bool // caller left, callee right; else mono mix
+	Prompts      Prompts
+}
+
+// Prompts are absolute paths of announcement audio files (any format audio.LoadPCM reads),
+// already chosen in the customer's language.
+type Prompts struct{ CallerNotice, ObjectionConfirmation, CalleeWhisper string }
+
+// Sink receives call and recording events on signalling goroutines, never per packet.
+// Implementations must be quick.
+type Sink interface {
+	CallChanged(ctx context.Context, c CallInfo) // every state change, including the first
+	CallEnded(ctx context.Context, c CallInfo)   // final; Outcome set, Recording set if a file exists
+}
+
+type (
+	CallState string
+	RecState  string
+	Outcome   string
+)
+
+const (
+	StateRinging    CallState = "ringing"
+	StateAnnouncing CallState = "announcing"
+	StateConnected  CallState = "connected"
+	StateEnded      CallState = "ended"
+
+	RecOff       RecState = "off"
+	RecRecording RecState = "recording"
+	RecStopped   RecState = "stopped"
+	RecObjected  RecState = "objected"
+	RecFailed    RecState = "failed"
+
+	OutcomeCompleted   Outcome = "completed"
+	OutcomeObjected    Outcome = "objected"
+	OutcomeUnanswered  Outcome = "unanswered"
+	OutcomeBusy        Outcome = "busy"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeInterrupted Outcome = "interrupted"
+)
+
+// Event kinds of the consent trail.
+const (
+	EventNoticePlayed       = "notice_played"
+	EventStarPressed        = "star_pressed"
+	EventConfirmationPlayed = "confirmation_played"
+	EventWhisperPlayed      = "whisper_played"
+	EventHash1Pressed       = "hash1_pressed"
+	EventRecordingStarted   = "recording_started"
+	EventRecordingStopped   = "recording_stopped"
+	EventRecordingFailed    = "recording_failed"
+)
+
+// CallInfo is a snapshot of one call.
+type CallInfo struct {
+	ID                                string // engine's call id
+	SIPCallID                         string
+	CustomerID, PoolID                uint
+	SubscriberID, StartNumber         string
+	A, B, C                           string // caller (empty when withheld), dialed, destination
+	Arrival, Answered, Bridged, Ended time.Time
+	State                             CallState
+	Rec                               RecState
+	Mode                              Mode
+	Outcome                           Outcome
+	Recorded                          time.Duration
+	Events                            []Event
+	Segments                          []Segment // offsets from Bridged
+	Recording                         *RecordingInfo
+}
+
+// Event is one entry of the consent trail.
+type Event struct {
+	At     time.Time
+	Kind   string
+	By     string // user name for manual start/stop; "caller"/"callee"/"system" otherwise
+	Detail string
+}
+
+// Segment is a recorded stretch, as offsets from the bridge.
+type Segment struct{ Start, End time.Duration }
+
+// RecordingInfo describes the file of a call.
+type RecordingInfo struct {
+	Path     string // relative to the data dir, slash-separated
+	Channels int
+	Size     int64
+	Duration time.Duration // file length (bridge..hangup)
+	Recorded time.Duration
+	Failed   string // reason when writing failed (disk full)
+}
+
+// Config is the engine's configuration; cmd/callrec fills it from flags.
+type Config struct {
+	SIPAddr     string        // "127.0.0.1:5060", UDP and TCP; port 0 picks one (see Engine.SIPAddr)
+	Trunk       string        // host:port for destination legs
+	PublicIP    string        // address put into SDP and Contact; default: host of SIPAddr
+	RTPPorts    [2]int        // inclusive range; default 20000-29999
+	DataDir     string        // recordings go under DataDir/call_recording/...
+	RingTimeout time.Duration // destination no-answer timeout (default 60s)
+	Logger      *slog.Logger
+
+	// ObjectionWindow is how long '*' is honoured after the caller notice (default 3 s).
+	ObjectionWindow time.Duration
+	// BusyTone is how long the caller hears the busy tone before BYE (default 3 s).
+	BusyTone time.Duration
+}
+
+// Engine is the recording engine. Make one with New, then Run it.
+type Engine struct {
+	cfg  Config
+	dir  Directory
+	sink Sink
+	log  *slog.Logger
+
+	ua      *sip.UA
+	ports   *rtp.Ports
+	clock   *rtp.Clock
+	root    *os.Root
+	prompts promptCache
+
+	mu    sync.Mutex
+	calls map[string]*call
+}
+
+// New checks cfg, binds the SIP port (UDP and TCP) and opens the data folder. Nothing is
+// served until Run.
+func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
+	if dir == nil || sink == nil {
+		return nil, errors.New("media: Directory and Sink are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 60 * time.Second
+	}
+	if cfg.ObjectionWindow <= 0 {
+		cfg.ObjectionWindow = 3 * time.Second
+	}
+	if cfg.BusyTone <= 0 {
+		cfg.BusyTone = 3 * time.Second
+	}
+	if cfg.RTPPorts == [2]int{} {
+		cfg.RTPPorts = [2]int{20000, 29999}
+	}
+	if cfg.Trunk == "" {
+		return nil, errors.New("media: Config.Trunk is required")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("media: Config.DataDir is required")
+	}
+	host, _, err := net.SplitHostPort(cfg.SIPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("media: bad SIPAddr %q: %w", cfg.SIPAddr, err)
+	}
+	bindIP := netip.IPv4Unspecified()
+	if host != "" {
+		if bindIP, err = netip.ParseAddr(host); err != nil {
+			return nil, fmt.Errorf("media: SIPAddr host must be an IP address: %w", err)
+		}
+	}
+	var public netip.Addr
+	if cfg.PublicIP != "" {
+		if public, err = netip.ParseAddr(cfg.PublicIP); err != nil {
+			return nil, fmt.Errorf("media: bad PublicIP %q: %w", cfg.PublicIP, err)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("media: data dir: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("media: data dir: %w", err)
+	}
+	ports, err := rtp.NewPorts(bindIP, cfg.RTPPorts[0], cfg.RTPPorts[1])
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, dir: dir, sink: sink, log: cfg.Logger, ports: ports, clock: rtp.NewClock(rtp.Frame),
+		root: root, calls: map[string]*call{}}
+	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger}, e)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// SIPAddr is the bound SIP address (useful when Config.SIPAddr had port 0).
+func (e *Engine) SIPAddr() string { return e.ua.Addr().String() }
+
+// Run serves SIP until ctx ends, then hangs up every call (BYE to both legs), closes their
+// recordings properly and returns.
+func (e *Engine) Run(ctx context.Context) error {
+	clockCtx, stopClock := context.WithCancel(context.Background())
+	defer stopClock()
+	go e.clock.Run(clockCtx)
+	err := e.ua.Serve(ctx)
+	e.root.Close()
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// Calls is a snapshot of the live calls, oldest first.
+func (e *Engine) Calls() []CallInfo {
+	e.mu.Lock()
+	cs := make([]*call, 0, len(e.calls))
+	for _, c := range e.calls {
+		cs = append(cs, c)
+	}
+	e.mu.Unlock()
+	out := make([]CallInfo, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Arrival.Before(out[j].Arrival) })
+	return out
+}
+
+// Call is one live call's snapshot.
+func (e *Engine) Call(id string) (CallInfo, bool) {
+	c := e.call(id)
+	if c == nil {
+		return CallInfo{}, false
+	}
+	return c.snapshot(), true
+}
+
+// StartRecording starts (or resumes) recording a connected call; idempotent.
+func (e *Engine) StartRecording(id, by string) (CallInfo, error) {
+	return e.setRecording(id, by, true)
+}
+
+// StopRecording pauses recording; the file goes on with silence. Idempotent.
+func (e *Engine) StopRecording(id, by string) (CallInfo, error) {
+	return e.setRecording(id, by, false)
+}
+
+func (e *Engine) setRecording(id, by string, on bool) (CallInfo, error) {
+	c := e.call(id)
+	if c == nil {
+		return CallInfo{}, ErrNoSuchCall
+	}
+	changed, err := c.setRecording(time.Now(), by, on)
+	if err != nil {
+		return c.snapshot(), err
+	}
+	if changed {
+		c.changed()
+	}
+	return c.snapshot(), nil
+}
+
+func (e *Engine) call(id string) *call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[id]
+}
+
+func (e *Engine) add(c *call) {
+	e.mu.Lock()
+	e.calls[c.id] = c
+	e.mu.Unlock()
+}
+
+func (e *Engine) remove(c *call) {
+	e.mu.Lock()
+	delete(e.calls, c.id)
+	e.mu.Unlock()
+}
+
+// Repair fixes the header of a recording left unfinished by a crash (cmd/callrec calls it at
+// start-up for each recording still marked in progress). Returns the repaired duration and size.
+func Repair(dataDir, relPath string) (time.Duration, int64, error) {
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer root.Close()
+	res, err := recorder.Repair(root, relPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	return res.Duration, res.Size, nil
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,204 @@
+package media
+
+import (
+	"net/netip"
+	"time"
+
+	"callrec/media/audio"
+	"callrec/media/dtmf"
+	"callrec/media/recorder"
+	"callrec/media/rtp"
+	"callrec/media/sip"
+)
+
+// source is what a leg hears.
+type source uint8
+
+const (
+	srcNone  source = iota // nothing is sent
+	srcGen                 // a prompt or tone the engine generates
+	srcRelay               // the other leg's audio
+)
+
+// maxBurst bounds how many generated frames a late clock tick sends at once; beyond that the
+// backlog is skipped rather than blasted at the phone.
+const maxBurst = 5
+
+// frameSamples is one generated 20 ms frame at 8 kHz.
+const frameSamples = 160
+
+// generator plays samples (once or looped), paced by the frames due since start.
+type generator struct {
+	samples []int16
+	loop    bool
+	start   time.Time
+	sent    int
+}
+
+// leg is one side's media: its socket, codec, DTMF detectors and the stream we send it.
+// All fields are guarded by the call's mutex; the buffers make a packet cost no allocation.
+type leg struct {
+	c  *call
+	ch recorder.Channel
+
+	sock    *rtp.Socket
+	codec   uint8
+	dtmfPT  uint8
+	hasDTMF bool
+	session uint64
+	version uint64
+
+	rfc    dtmf.RFC4733
+	inband *dtmf.Inband
+	out    rtp.Stream
+	src    source
+	gen    generator
+
+	pcm [rtp.MaxPacket]int16
+	enc [rtp.MaxPacket]byte
+	pkt [rtp.MaxPacket + rtp.HeaderSize]byte
+}
+
+// setRemote takes the peer's SDP: where to send, codec, telephone-event type.
+func (l *leg) setRemote(m sip.Media, codec uint8) {
+	l.codec = codec
+	l.dtmfPT, l.hasDTMF = m.DTMF, m.HasDTMF
+	if m.Addr.IsValid() {
+		l.sock.SetPeer(m.Addr)
+	}
+}
+
+// description is our SDP for this leg.
+func (l *leg) description(ip netip.Addr, codecs []uint8, dir string) sip.Description {
+	l.version++
+	d := sip.Description{IP: ip, Port: l.sock.Port(), Session: l.session, Version: l.version, Codecs: codecs, Ptime: 20, Dir: dir}
+	if l.hasDTMF {
+		d.DTMF = l.dtmfPT
+	}
+	return d
+}
+
+// HandleRTP runs on the leg's socket reader for every packet: DTMF, decode, record, relay.
+func (l *leg) HandleRTP(h *rtp.Header, payload []byte, from netip.AddrPort, now time.Time) {
+	c := l.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if l.hasDTMF && h.PayloadType == l.dtmfPT {
+		if d, ok := l.rfc.Feed(payload, h.Timestamp); ok {
+			c.digitLocked(l.ch, d, now)
+		}
+		return
+	}
+	if len(payload) == 0 || len(payload) > len(l.pcm) {
+		return
+	}
+	pcm := l.pcm[:len(payload)]
+	switch h.PayloadType {
+	case rtp.PCMU:
+		audio.ULawDecode(pcm, payload)
+	case rtp.PCMA:
+		audio.ALawDecode(pcm, payload)
+	default:
+		return
+	}
+	if c.listen[l.ch] && !l.hasDTMF {
+		if l.inband == nil {
+			l.inband = dtmf.NewInband(8000)
+		}
+		if d, ok := l.inband.Feed(pcm); ok {
+			c.digitLocked(l.ch, d, now)
+		}
+	}
+	if c.rec != nil && c.bridged {
+		c.rec.Put(l.ch, h.SSRC, h.Timestamp, pcm, now)
+	}
+	o := c.legs[1-l.ch]
+	if o == nil {
+		return
+	}
+	if c.early && l.ch == recorder.Callee && o.src != srcRelay {
+		// Early media replaces our ringback as soon as the destination really sends some.
+		o.src = srcRelay
+	}
+	if o.src == srcRelay && (c.bridged || l.ch == recorder.Callee) {
+		o.relay(h, payload, pcm)
+	}
+}
+
+// relay sends one packet of the other leg's audio to l, transcoding when the codecs differ.
+func (l *leg) relay(h *rtp.Header, payload []byte, pcm []int16) {
+	body := payload
+	if h.PayloadType != l.codec {
+		body = l.enc[:len(payload)]
+		switch {
+		case h.PayloadType == rtp.PCMU && l.codec == rtp.PCMA:
+			audio.ULawToALaw(body, payload)
+		case h.PayloadType == rtp.PCMA && l.codec == rtp.PCMU:
+			audio.ALawToULaw(body, payload)
+		default:
+			return
+		}
+	}
+	var oh rtp.Header
+	l.out.Relayed(&oh, l.codec, h.SSRC, h.Timestamp, len(pcm))
+	n := oh.Put(l.pkt[:])
+	n += copy(l.pkt[n:], body)
+	l.sock.Write(l.pkt[:n])
+}
+
+// play starts generating samples to this leg from now.
+func (l *leg) play(samples []int16, loop bool, now time.Time) {
+	l.gen = generator{samples: samples, loop: loop, start: now}
+	l.src = srcGen
+}
+
+// pace sends the generated frames due by now.
+func (l *leg) pace(now time.Time) {
+	g := &l.gen
+	due := int(now.Sub(g.start)/rtp.Frame) + 1
+	if due-g.sent > maxBurst {
+		g.sent = due - maxBurst
+	}
+	for ; g.sent < due; g.sent++ {
+		frame := l.pcm[:frameSamples]
+		if !g.fill(frame) {
+			l.src = srcNone
+			return
+		}
+		body := l.enc[:frameSamples]
+		if l.codec == rtp.PCMA {
+			audio.ALawEncode(body, frame)
+		} else {
+			audio.ULawEncode(body, frame)
+		}
+		var h rtp.Header
+		l.out.Generated(&h, l.codec, frameSamples)
+		n := h.Put(l.pkt[:])
+		n += copy(l.pkt[n:], body)
+		l.sock.Write(l.pkt[:n])
+	}
+}
+
+// fill writes frame number g.sent into dst; false when a one-shot prompt is over.
+func (g *generator) fill(dst []int16) bool {
+	n := len(g.samples)
+	pos := g.sent * len(dst)
+	if n == 0 {
+		return false
+	}
+	if g.loop {
+		for i := range dst {
+			dst[i] = g.samples[(pos+i)%n]
+		}
+		return true
+	}
+	if pos >= n {
+		return false
+	}
+	k := copy(dst, g.samples[pos:])
+	clear(dst[k:])
+	return true
+}
