@@ -1,0 +1,574 @@
+// Package recorder turns one call's two RTP directions into a WAV file that spans the call
+// on the wall clock (bridge to hangup) and is playable at every moment, also after kill -9.
+//
+// The engine decodes each packet to 8 kHz PCM and hands it to Put with its RTP timestamp;
+// a ticker calls Advance, which writes whatever is due Delay behind the wall clock. Between
+// the two sits a small ring per direction where packets land by timestamp, so reordering
+// and jitter within Delay cost nothing, and whatever never arrived is written as silence.
+package recorder
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Channel is a direction of the call.
+type Channel int
+
+const (
+	Caller Channel = 0 // left in stereo files
+	Callee Channel = 1 // right in stereo files
+)
+
+// Options configure a recording.
+type Options struct {
+	Stereo     bool          // caller left, callee right; else mono mix (sum, clipped)
+	Start      time.Time     // bridge time = sample 0; zero means time.Now()
+	Delay      time.Duration // how far writing lags the wall clock to absorb jitter (default 120 ms)
+	FlushEvery time.Duration // RIFF/data sizes rewritten at least this often (default 1 s)
+	// Inactive starts with recording off (manual mode): silence until SetActive(true, at).
+	Inactive bool
+}
+
+// Segment is a stretch of the file with recording on, as offsets from Start.
+type Segment struct{ Start, End time.Duration }
+
+// Result describes the file. Duration is the file's length (Frames at 8 kHz) and Recorded
+// the sum of Segments.
+type Result struct {
+	Size     int64
+	Frames   int64
+	Duration time.Duration
+	Recorded time.Duration
+	Segments []Segment
+	Channels int
+}
+
+const (
+	ringFrames = 1 << 14 // 2.05 s per direction: Delay plus the 1 s re-anchoring tolerance
+	ringMask   = ringFrames - 1
+	// jumpFrames is how far a packet's timestamp may put it from its arrival time before the
+	// stream is re-anchored to the arrival (sender restarted its clock, long hold, big skew).
+	jumpFrames = SampleRate
+	// chunkFrames bounds one Advance step so its scratch buffer is allocated once.
+	chunkFrames = 4096
+	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
+	// a call costs ten write syscalls a second rather than one per packet.
+	bufferFrames = SampleRate / 10
+)
+
+type direction struct {
+	ring [ringFrames]int16
+	// The current anchor and the one before it. After an SSRC switch or a timestamp jump,
+	// stragglers of the old stream still land by their own anchor instead of yanking the
+	// new one around.
+	anchors [2]anchor
+	cur     int
+}
+
+type anchor struct {
+	ok      bool
+	ssrc    uint32
+	next    uint32 // timestamp expected after the newest packet
+	nextPos int64  // its frame position
+}
+
+// locate returns where a packet lands by this anchor, whether it is newer than what the
+// anchor has seen, and whether the anchor explains it at all.
+func (a *anchor) locate(ssrc, ts uint32, arr, written int64) (p int64, newer, fits bool) {
+	if !a.ok || a.ssrc != ssrc {
+		return 0, false, false
+	}
+	delta := int32(ts - a.next)
+	p, newer = a.nextPos+int64(delta), delta >= 0
+	fits = p-arr <= jumpFrames && arr-p <= jumpFrames && !(newer && p < written)
+	return p, newer, fits
+}
+
+type transition struct {
+	pos int64
+	on  bool
+}
+
+// sink is what the recorder writes to: an *os.File, or a failing stand-in in tests.
+type sink interface {
+	io.Writer
+	io.WriterAt
+	Close() error
+}
+
+// Recorder writes one call. Put, PutAt, SetActive and Snapshot may be called from any
+// goroutine at any time, concurrently with Advance; they never wait for the disk, because
+// Advance does its writing outside the lock that guards the rings.
+type Recorder struct {
+	start       time.Time
+	delay       time.Duration
+	channels    int
+	flushFrames int64
+
+	mu       sync.Mutex // guards the fields below it up to wmu
+	dir      [2]direction
+	written  int64 // frames taken out of the rings (positions before it are final)
+	active   bool  // as set by SetActive (the present)
+	pending  []transition
+	writeOn  bool // active state at position written
+	segments []Segment
+	segStart int64
+	err      error
+	closed   bool
+
+	wmu          sync.Mutex // serialises Advance and Close; guards the writer
+	f            sink
+	w            *bufio.Writer
+	scratch      []byte
+	dataBytes    int64 // handed to w
+	flushedAt    int64 // frames handed to the OS
+	headerAt     int64 // frames the header last declared
+	durableBytes int64 // data bytes the OS accepted
+}
+
+// Create makes the folder dir inside root (MkdirAll) and a new file dir/base.wav in it; when
+// that name exists, base_2.wav, base_3.wav and so on (O_EXCL, so two calls never share a
+// file). It returns the slash-separated path relative to root. The header is on disk when
+// Create returns, so the file is a valid empty WAV from the start.
+func Create(root *os.Root, dir, base string, opt Options) (*Recorder, string, error) {
+	if base == "" || strings.ContainsAny(base, `/\`) || base == "." || base == ".." {
+		return nil, "", fmt.Errorf("recorder: bad file name %q", base)
+	}
+	dir = filepath.ToSlash(dir)
+	if dir == "" {
+		dir = "."
+	}
+	if err := root.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("recorder: %w", err)
+	}
+	for i := 1; i <= 10000; i++ {
+		name := base + ".wav"
+		if i > 1 {
+			name = base + "_" + strconv.Itoa(i) + ".wav"
+		}
+		rel := path.Join(dir, name)
+		f, err := root.OpenFile(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("recorder: %w", err)
+		}
+		r, err := newRecorder(f, opt)
+		if err != nil {
+			f.Close()
+			root.Remove(rel)
+			return nil, "", err
+		}
+		return r, rel, nil
+	}
+	return nil, "", fmt.Errorf("recorder: no free name for %s in %s", base, dir)
+}
+
+func newRecorder(f sink, opt Options) (*Recorder, error) {
+	if opt.Start.IsZero() {
+		opt.Start = time.Now()
+	}
+	if opt.Delay <= 0 {
+		opt.Delay = 120 * time.Millisecond
+	}
+	if opt.FlushEvery <= 0 {
+		opt.FlushEvery = time.Second
+	}
+	channels := 1
+	if opt.Stereo {
+		channels = 2
+	}
+	r := &Recorder{
+		start:       opt.Start,
+		delay:       min(opt.Delay, time.Second), // the ring holds Delay plus the jump tolerance
+		channels:    channels,
+		flushFrames: max(durationToFrames(opt.FlushEvery), 1),
+		active:      !opt.Inactive,
+		writeOn:     !opt.Inactive,
+		pending:     make([]transition, 0, 8),
+		f:           f,
+		w:           bufio.NewWriterSize(f, 2*bufferFrames*2*channels),
+		scratch:     make([]byte, chunkFrames*2*channels),
+	}
+	h := header(channels, 0)
+	if _, err := f.Write(h[:]); err != nil {
+		return nil, fmt.Errorf("recorder: writing header: %w", err)
+	}
+	return r, nil
+}
+
+// pos is the frame position of wall-clock time t.
+func (r *Recorder) pos(t time.Time) int64 { return durationToFrames(t.Sub(r.start)) }
+
+// Put places the decoded 8 kHz samples of one RTP packet of direction ch. The first packet
+// of an SSRC anchors its timestamp to the packet's arrival; later packets land by timestamp
+// from there, so jitter and reordering within Delay do not move audio. A new SSRC, a
+// timestamp more than 1 s away from the arrival time, or a new packet that would land before
+// what is already written (the sender's clock fell behind, or it paused its timestamps)
+// re-anchors to the arrival. The previous anchor is kept, so stragglers from before an
+// SSRC switch or a jump still land where they belong. Duplicates overwrite identical samples; reordered packets later
+// than the written position are dropped.
+func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival time.Time) {
+	if ch != Caller && ch != Callee || len(pcm) == 0 {
+		return
+	}
+	arr := r.pos(arrival)
+	n := uint32(len(pcm))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	d := &r.dir[ch]
+	a := &d.anchors[d.cur]
+	p, newer, fits := a.locate(ssrc, ts, arr, r.written)
+	if !fits {
+		a = &d.anchors[1-d.cur]
+		p, newer, fits = a.locate(ssrc, ts, arr, r.written)
+	}
+	if !fits {
+		// Re-anchor to the arrival; the anchor replaced is the older one.
+		d.cur = 1 - d.cur
+		a = &d.anchors[d.cur]
+		*a = anchor{ok: true, ssrc: ssrc}
+		p, newer = arr, true
+	}
+	if newer {
+		a.next, a.nextPos = ts+n, p+int64(n)
+	}
+	r.place(d, p, pcm, false)
+}
+
+// PutAt mixes samples the engine generated itself (a prompt it plays, a whisper) into
+// direction ch at wall-clock time at, adding to what is there.
+func (r *Recorder) PutAt(ch Channel, pcm []int16, at time.Time) {
+	if ch != Caller && ch != Callee || len(pcm) == 0 {
+		return
+	}
+	p := r.pos(at)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.place(&r.dir[ch], p, pcm, true)
+	}
+}
+
+// place copies pcm to position p, dropping what lies before the written position or beyond
+// the ring.
+func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
+	if p < r.written {
+		skip := r.written - p
+		if skip >= int64(len(pcm)) {
+			return
+		}
+		pcm, p = pcm[skip:], r.written
+	}
+	if room := r.written + ringFrames - p; int64(len(pcm)) > room {
+		if room <= 0 {
+			return
+		}
+		pcm = pcm[:room]
+	}
+	for len(pcm) > 0 {
+		i := int(p & ringMask)
+		dst := d.ring[i:min(ringFrames, i+len(pcm))]
+		if mix {
+			for k, s := range pcm[:len(dst)] {
+				dst[k] = sat(int32(dst[k]) + int32(s))
+			}
+		} else {
+			copy(dst, pcm)
+		}
+		pcm, p = pcm[len(dst):], p+int64(len(dst))
+	}
+}
+
+func sat(v int32) int16 {
+	return int16(max(-32768, min(32767, v)))
+}
+
+// SetActive turns recording on or off from wall-clock time at: while off the file gets
+// digital silence, and the Segments in the Result track the on stretches. Calls must come in
+// time order; an at before what is already written takes effect at the written position.
+func (r *Recorder) SetActive(on bool, at time.Time) {
+	p := max(r.pos(at), 0)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed && on != r.active {
+		r.setActiveLocked(on, p)
+	}
+}
+
+func (r *Recorder) setActiveLocked(on bool, p int64) {
+	p = max(p, r.written)
+	if n := len(r.pending); n > 0 && p < r.pending[n-1].pos {
+		p = r.pending[n-1].pos
+	}
+	r.active = on
+	r.pending = append(r.pending, transition{p, on})
+	if on {
+		r.segStart = p
+	} else if p > r.segStart {
+		r.segments = append(r.segments, Segment{framesToDuration(r.segStart), framesToDuration(p)})
+	}
+}
+
+// Active reports whether recording is on (as last set).
+func (r *Recorder) Active() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active
+}
+
+// Err returns the first write error (disk full, ...). After one the recorder keeps
+// accepting packets so the call is unaffected, but writes nothing more.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Snapshot reports the state at wall-clock time at for live display: Frames and Duration
+// are what is written so far, Recorded and Segments count up to at.
+func (r *Recorder) Snapshot(at time.Time) Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.resultLocked(max(r.pos(at), 0))
+}
+
+func (r *Recorder) resultLocked(end int64) Result {
+	segs := make([]Segment, 0, len(r.segments)+1)
+	var rec time.Duration
+	endD := framesToDuration(end)
+	for _, s := range r.segments {
+		if s.Start >= endD {
+			break
+		}
+		s.End = min(s.End, endD)
+		segs = append(segs, s)
+		rec += s.End - s.Start
+	}
+	if r.active && r.segStart < end {
+		s := Segment{framesToDuration(r.segStart), endD}
+		segs = append(segs, s)
+		rec += s.End - s.Start
+	}
+	return Result{
+		Size:     headerSize + r.written*int64(2*r.channels),
+		Frames:   r.written,
+		Duration: framesToDuration(r.written),
+		Recorded: rec,
+		Segments: segs,
+		Channels: r.channels,
+	}
+}
+
+// Advance writes everything due at wall-clock time now, that is up to now-Delay, with
+// silence where nothing arrived. Call it regularly (every 20-100 ms), at least every second,
+// or packets arriving in between find no room in the ring and are lost.
+func (r *Recorder) Advance(now time.Time) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.advance(r.pos(now.Add(-r.delay)), false)
+}
+
+// advance writes up to frame target. Close uses final to bypass the delay and stop Puts.
+func (r *Recorder) advance(target int64, final bool) {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		from := r.written
+		n := min(target-from, chunkFrames)
+		if n <= 0 {
+			if final {
+				r.closed = true
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.takeLocked(from, int(n))
+		failed := r.err != nil
+		r.mu.Unlock()
+
+		if !failed {
+			r.write(r.scratch[:n*int64(2*r.channels)], from+n)
+		}
+	}
+}
+
+// takeLocked moves n frames from the rings into scratch, applies the on/off state, clears
+// the ring slots for reuse and advances written.
+func (r *Recorder) takeLocked(from int64, n int) {
+	out := r.scratch[:n*2*r.channels]
+	le := binary.LittleEndian
+	used := 0 // pending transitions reached
+	for k := 0; k < n; {
+		p := from + int64(k)
+		for used < len(r.pending) && r.pending[used].pos <= p {
+			r.writeOn = r.pending[used].on
+			used++
+		}
+		i := int(p & ringMask)
+		end := min(n, k+ringFrames-i) // stop at the ring's end
+		if used < len(r.pending) {
+			end = int(min(int64(end), r.pending[used].pos-from)) // and at the next on/off
+		}
+		a := r.dir[Caller].ring[i : i+end-k]
+		b := r.dir[Callee].ring[i : i+end-k]
+		switch {
+		case !r.writeOn:
+			clear(out[k*2*r.channels : end*2*r.channels])
+		case r.channels == 2:
+			o := out[k*4:]
+			for j := range a {
+				le.PutUint16(o[4*j:], uint16(a[j]))
+				le.PutUint16(o[4*j+2:], uint16(b[j]))
+			}
+		default:
+			o := out[k*2:]
+			for j := range a {
+				le.PutUint16(o[2*j:], uint16(sat(int32(a[j])+int32(b[j]))))
+			}
+		}
+		clear(a)
+		clear(b)
+		k = end
+	}
+	r.pending = r.pending[:copy(r.pending, r.pending[used:])]
+	r.written = from + int64(n)
+}
+
+// write hands data (ending at frame upto) to the buffer, flushing and updating the header
+// as due. Called with wmu held and mu not held.
+func (r *Recorder) write(data []byte, upto int64) {
+	_, err := r.w.Write(data)
+	if err == nil {
+		r.dataBytes += int64(len(data))
+		if upto-r.flushedAt >= bufferFrames || upto-r.headerAt >= r.flushFrames {
+			err = r.flush(upto)
+		}
+	}
+	if err == nil && upto-r.headerAt >= r.flushFrames {
+		err = r.writeHeader(upto)
+	}
+	if err != nil {
+		r.fail(err)
+	}
+}
+
+func (r *Recorder) flush(upto int64) error {
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	r.flushedAt, r.durableBytes = upto, r.dataBytes
+	return nil
+}
+
+func (r *Recorder) writeHeader(upto int64) error {
+	h := header(r.channels, r.durableBytes)
+	if _, err := r.f.WriteAt(h[:], 0); err != nil {
+		return err
+	}
+	r.headerAt = upto
+	return nil
+}
+
+func (r *Recorder) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = fmt.Errorf("recorder: writing failed: %w", err)
+	}
+}
+
+// Close writes the rest of the timeline, so the file holds exactly round((end-Start)*8000)
+// frames, fixes the header and closes the file. Audio still in the ring up to end is kept
+// (the delay does not apply). After a write error Close still closes the file, leaving the
+// header describing the audio written before the failure, and returns that error with the
+// Result of the intended timeline.
+func (r *Recorder) Close(end time.Time) (Result, error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	target := max(r.pos(end), 0)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return Result{}, errors.New("recorder: already closed")
+	}
+	if r.active {
+		r.setActiveLocked(false, target)
+	}
+	shrink := target < r.written
+	r.mu.Unlock()
+
+	if shrink {
+		// Close before what Advance already wrote (an end time in the past): cut back.
+		if err := r.truncate(target); err != nil {
+			r.fail(err)
+		}
+	}
+	r.advance(target, true)
+
+	r.mu.Lock()
+	r.closed = true
+	failed := r.err != nil
+	res := r.resultLocked(target)
+	r.mu.Unlock()
+	if !failed {
+		if err := r.flush(target); err != nil {
+			r.fail(err)
+		} else if err := r.writeHeader(target); err != nil {
+			r.fail(err)
+		}
+	} else {
+		// Best effort: declare what reached the OS, so the file stays readable.
+		_ = r.writeHeader(target)
+	}
+	if err := r.f.Close(); err != nil {
+		r.fail(err)
+	}
+	err := r.Err()
+	res.Size = headerSize + r.durableBytes
+	return res, err
+}
+
+func (r *Recorder) truncate(target int64) error {
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	t, ok := r.f.(interface{ Truncate(int64) error })
+	if !ok {
+		return errors.New("cannot truncate")
+	}
+	size := target * int64(2*r.channels)
+	if err := t.Truncate(headerSize + size); err != nil {
+		return err
+	}
+	if s, ok := r.f.(io.Seeker); ok {
+		if _, err := s.Seek(headerSize+size, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.written = target
+	r.mu.Unlock()
+	r.dataBytes, r.durableBytes = size, size
+	r.flushedAt, r.headerAt = min(r.flushedAt, target), min(r.headerAt, target)
+	return nil
+}
