@@ -82,7 +82,11 @@ func Probe(r io.ReadSeeker) (Format, error) {
 	if err != nil {
 		return Format{}, err
 	}
-	return d.Format(), nil
+	f := d.Format()
+	if f.Frames == 0 {
+		return f, errorf(CodeNoAudio, "no samples")
+	}
+	return f, nil
 }
 
 // libErr classifies an error of a third-party decoder: running out of bytes is a truncated file,
