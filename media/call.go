@@ -653,6 +653,11 @@ func (c *call) snapshot() CallInfo {
 		now := time.Now()
 		info.Segments = append(info.Segments, Segment{Start: c.segStart.Sub(c.info.Bridged), End: now.Sub(c.info.Bridged)})
 	}
+	for i, l := range c.legs {
+		if l != nil {
+			info.PacketsIn[i], info.PacketsOut[i] = l.rx, l.tx
+		}
+	}
 	info.Recorded = 0
 	for _, s := range info.Segments {
 		info.Recorded += s.End - s.Start

@@ -457,3 +457,32 @@ func TestHash1SilencesTheRest(t *testing.T) {
 		t.Fatalf("call went on only %v after #1", length-stop)
 	}
 }
+
+func TestUnbookedPoolIsAPlainB2BUA(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	route := demoRoute(t, Policy{Active: false, Prompts: activePolicy(t, ModeAutomatic).Prompts})
+	e := startEngine(t, memDir{"49711218431431": route}, trunk, nil)
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "49711218431440", dialed: "49711218431431",
+		callerCodec: "PCMA", calleeCodec: "PCMU", holdMS: 2500, ringMS: 300})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("sipp caller: %v, callee: %v", cerr, ferr)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	t.Logf("packets in %v out %v, events %+v", c.PacketsIn, c.PacketsOut, c.Events)
+	if c.Outcome != OutcomeCompleted || c.Recording != nil || c.Rec != RecOff || len(c.Events) != 0 {
+		t.Fatalf("outcome %q rec %q recording %+v events %+v", c.Outcome, c.Rec, c.Recording, c.Events)
+	}
+	// Two seconds of 20 ms audio each way, relayed (and transcoded) both ways.
+	for leg := 0; leg < 2; leg++ {
+		if c.PacketsIn[leg] < 50 || c.PacketsOut[leg] < 50 {
+			t.Fatalf("leg %d: in %d out %d packets", leg, c.PacketsIn[leg], c.PacketsOut[leg])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.data, "call_recording")); !os.IsNotExist(err) {
+		t.Fatalf("unbooked pool wrote recordings: %v", err)
+	}
+	if _, err := e.StartRecording(c.ID, "agent"); !errors.Is(err, ErrNoSuchCall) {
+		t.Fatalf("StartRecording on an ended call: %v", err)
+	}
+}

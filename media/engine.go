@@ -133,6 +133,9 @@ type CallInfo struct {
 	Events                            []Event
 	Segments                          []Segment // offsets from Bridged
 	Recording                         *RecordingInfo
+	// PacketsIn and PacketsOut count RTP audio packets per leg (0 caller, 1 callee): received
+	// from the leg and sent to it. For operations and tests; no part of the call row.
+	PacketsIn, PacketsOut [2]uint64
 }
 
 // Event is one entry of the consent trail.

@@ -24,6 +24,14 @@ const (
 // backlog is skipped rather than blasted at the phone.
 const maxBurst = 5
 
+// eventGap is how long a telephone-event stream may pause before a packet with an older
+// timestamp counts as a new key press rather than a straggler; packets of one press come
+// every 50 ms or faster.
+const eventGap = 500 * time.Millisecond
+
+// endGap is the same after an end packet, whose three copies come back to back.
+const endGap = 60 * time.Millisecond
+
 // frameSamples is one generated 20 ms frame at 8 kHz.
 const frameSamples = 160
 
@@ -48,11 +56,16 @@ type leg struct {
 	session uint64
 	version uint64
 
-	rfc    dtmf.RFC4733
-	inband *dtmf.Inband
-	out    rtp.Stream
-	src    source
-	gen    generator
+	rfc       dtmf.RFC4733
+	dtmfSSRC  uint32
+	dtmfAt    time.Time
+	dtmfEnded bool
+	inband    *dtmf.Inband
+	out       rtp.Stream
+	src       source
+	gen       generator
+
+	rx, tx uint64
 
 	pcm [rtp.MaxPacket]int16
 	enc [rtp.MaxPacket]byte
@@ -87,6 +100,17 @@ func (l *leg) HandleRTP(h *rtp.Header, payload []byte, from netip.AddrPort, now 
 		return
 	}
 	if l.hasDTMF && h.PayloadType == l.dtmfPT {
+		// The detector keys events on their timestamp. A new SSRC restarts the timestamps, and
+		// so do senders replaying recorded digits (sip-tester's pcaps all share one SSRC and
+		// '1' has an older timestamp than '#'): after an ended event and a pause, the next
+		// packet is a new key press.
+		gap := now.Sub(l.dtmfAt)
+		if h.SSRC != l.dtmfSSRC || gap > eventGap || (l.dtmfEnded && gap > endGap) {
+			l.rfc.Reset()
+			l.dtmfSSRC = h.SSRC
+		}
+		l.dtmfAt = now
+		l.dtmfEnded = len(payload) >= 2 && payload[1]&0x80 != 0
 		if d, ok := l.rfc.Feed(payload, h.Timestamp); ok {
 			c.digitLocked(l.ch, d, now)
 		}
@@ -95,6 +119,7 @@ func (l *leg) HandleRTP(h *rtp.Header, payload []byte, from netip.AddrPort, now 
 	if len(payload) == 0 || len(payload) > len(l.pcm) {
 		return
 	}
+	l.rx++
 	pcm := l.pcm[:len(payload)]
 	switch h.PayloadType {
 	case rtp.PCMU:
@@ -147,6 +172,7 @@ func (l *leg) relay(h *rtp.Header, payload []byte, pcm []int16) {
 	n := oh.Put(l.pkt[:])
 	n += copy(l.pkt[n:], body)
 	l.sock.Write(l.pkt[:n])
+	l.tx++
 }
 
 // play starts generating samples to this leg from now.
@@ -179,6 +205,7 @@ func (l *leg) pace(now time.Time) {
 		n := h.Put(l.pkt[:])
 		n += copy(l.pkt[n:], body)
 		l.sock.Write(l.pkt[:n])
+		l.tx++
 	}
 }
 
