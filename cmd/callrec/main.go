@@ -1,0 +1,53 @@
+// Command callrec is the call-recording product in one binary: the Control Panel (web UI and
+// JSON API), the SIP/RTP recording engine, and FTPS/SFTP access to recordings.
+//
+//	callrec [serve] [flags]           run everything (the default)
+//	callrec apikey create --user NAME print a new API token for a user
+//	callrec convert IN OUT            convert audio to WAV 8-bit 16 kHz mono
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // customers' time zones work on machines without a zoneinfo database
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "callrec:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: tests call it with their own args, environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stdout)
+	case "apikey":
+		return apikey(ctx, args, getenv, stdout)
+	case "convert":
+		return convert(args, stdout)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  callrec [serve] [flags]            run the Control Panel and the recording engine
+  callrec apikey create --user NAME  print a new API token for NAME
+  callrec convert IN OUT             convert audio to WAV 8-bit 16 kHz mono
+  callrec serve -h                   list the flags (each has a CALLREC_* environment twin)
+`

@@ -1,0 +1,57 @@
+package i18n
+
+import (
+	"context"
+	"testing"
+)
+
+// TestParity fails when any message exists in one language but not in another.
+func TestParity(t *testing.T) {
+	all := map[string]bool{}
+	for _, l := range Languages {
+		for _, k := range Keys(l) {
+			all[k] = true
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("no messages loaded")
+	}
+	for k := range all {
+		for _, l := range Languages {
+			if !Has(l, k) {
+				t.Errorf("message %q is missing in %s", k, l)
+			}
+		}
+	}
+}
+
+func TestTranslateAndFallbacks(t *testing.T) {
+	ctx := WithLang(context.Background(), "en")
+	if got := T(ctx, "nav.pools"); got != "Number pools" {
+		t.Errorf("en nav.pools = %q", got)
+	}
+	if got := T(WithLang(context.Background(), "xx"), "nav.pools"); got != "Rufnummernpools" {
+		t.Errorf("unsupported language should fall back to German, got %q", got)
+	}
+	if got := T(ctx, "no.such.key"); got != "no.such.key" {
+		t.Errorf("missing key = %q", got)
+	}
+	if got := T(ctx, "flash.welcome", map[string]any{"Name": "Ada"}); got != "Welcome, Ada." {
+		t.Errorf("template data: %q", got)
+	}
+}
+
+func TestFromAcceptLanguage(t *testing.T) {
+	for in, want := range map[string]string{
+		"fr-CH, fr;q=0.9, en;q=0.8": "fr",
+		"en-US,en;q=0.5":            "en",
+		"de":                        "de",
+		"ja":                        "",
+		"":                          "",
+		"garbage;;;q=":              "",
+	} {
+		if got := FromAcceptLanguage(in); got != want {
+			t.Errorf("FromAcceptLanguage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

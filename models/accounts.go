@@ -1,0 +1,348 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// Role is what a user may do.
+type Role string
+
+const (
+	RolePlatformAdmin Role = "platform_admin" // runs the platform: customers, price list
+	RoleCustomerAdmin Role = "customer_admin" // pools, users, modules, announcements of one customer
+	RoleAgent         Role = "agent"          // live calls of one customer
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RolePlatformAdmin || r == RoleCustomerAdmin || r == RoleAgent
+}
+
+// Customer is a customer of the call-tracking platform.
+type Customer struct {
+	ID           uint   `gorm:"primaryKey"`
+	Name         string `gorm:"not null"`
+	SubscriberID string `gorm:"uniqueIndex;not null"`
+	Language     string `gorm:"not null;default:de"` // Control Panel language; decides the announcements' language
+	TimeZone     string `gorm:"not null;default:Europe/Berlin"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Location is the customer's time zone (Europe/Berlin when unset or unknown).
+func (c Customer) Location() *time.Location {
+	if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
+		return loc
+	}
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	return loc
+}
+
+// User is a person who logs in. Platform admins have no customer.
+type User struct {
+	ID                uint  `gorm:"primaryKey"`
+	CustomerID        *uint `gorm:"index"`
+	Customer          *Customer
+	Username          string `gorm:"uniqueIndex;not null"`
+	PasswordHash      string `gorm:"not null"`
+	Role              Role   `gorm:"not null"`
+	CanOpenRecordings bool   // the seed's "authorized persons"
+	Language          string // UI language; "" follows the customer's
+	Disabled          bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Actor is who is asking: every scoped query takes one.
+type Actor struct {
+	UserID            uint
+	Username          string
+	CustomerID        uint // 0 for the platform admin
+	Role              Role
+	CanOpenRecordings bool
+}
+
+// ActorOf describes u as an Actor.
+func ActorOf(u User) Actor {
+	a := Actor{UserID: u.ID, Username: u.Username, Role: u.Role, CanOpenRecordings: u.CanOpenRecordings}
+	if u.CustomerID != nil {
+		a.CustomerID = *u.CustomerID
+	}
+	return a
+}
+
+// IsPlatformAdmin reports whether a runs the platform.
+func (a Actor) IsPlatformAdmin() bool { return a.Role == RolePlatformAdmin }
+
+// IsAdmin reports whether a may change a customer's configuration.
+func (a Actor) IsAdmin() bool { return a.Role == RolePlatformAdmin || a.Role == RoleCustomerAdmin }
+
+// MayOpenRecordings reports whether a is an "authorized person" for recordings.
+func (a Actor) MayOpenRecordings() bool { return a.IsAdmin() || a.CanOpenRecordings }
+
+// customerScope limits a query on a table with customer_id to what a may see.
+func (a Actor) customerScope(db *gorm.DB) *gorm.DB {
+	if a.IsPlatformAdmin() {
+		return db
+	}
+	return db.Where("customer_id = ?", a.CustomerID)
+}
+
+// Errors of authentication; the web layer maps them to one generic message.
+var (
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrWrongPassword      = errors.New("wrong password")
+)
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 10
+
+var usernameRE = regexp.MustCompile(`^[a-zA-Z0-9._@-]{3,64}$`)
+
+func hashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// dummyHash keeps the time of a login for an unknown user like that of a known one.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("callrec-timing-equaliser"), bcrypt.DefaultCost)
+
+// GeneratePassword returns a random password of 20 characters.
+func GeneratePassword() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:20]
+}
+
+func validatePassword(v *ValidationError, field, pw string) {
+	if utf8.RuneCountInString(pw) < MinPasswordLength {
+		v.add(field, "error.password_too_short")
+	} else if len(pw) > 72 { // bcrypt ignores bytes beyond 72
+		v.add(field, "error.password_too_long")
+	}
+}
+
+// Authenticate checks a username and password. Disabled and unknown users get the same error.
+func (s *Store) Authenticate(ctx context.Context, username, password string) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Preload("Customer").Where("username = ?", strings.TrimSpace(username)).First(&u).Error
+	if err != nil {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return User{}, ErrInvalidCredentials
+		}
+		return User{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil || u.Disabled {
+		return User{}, ErrInvalidCredentials
+	}
+	return u, nil
+}
+
+// UserByID loads an enabled user with its customer (sessions re-check on every request).
+func (s *Store) UserByID(ctx context.Context, id uint) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Preload("Customer").Where("disabled = ?", false).First(&u, id).Error
+	return u, notFound(err)
+}
+
+// UserByName loads a user by name (CLI use).
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Preload("Customer").Where("username = ?", name).First(&u).Error
+	return u, notFound(err)
+}
+
+// EnsurePlatformAdmin creates the user "admin" on an empty database. It returns the password it set
+// (generated when password is empty) and whether it created the user.
+func (s *Store) EnsurePlatformAdmin(ctx context.Context, password string) (string, bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&User{}).Count(&n).Error; err != nil {
+		return "", false, err
+	}
+	if n > 0 {
+		return "", false, nil
+	}
+	if password == "" {
+		password = GeneratePassword()
+	}
+	var v ValidationError
+	validatePassword(&v, "password", password)
+	if err := v.err(); err != nil {
+		return "", false, err
+	}
+	h, err := hashPassword(password)
+	if err != nil {
+		return "", false, err
+	}
+	u := User{Username: "admin", PasswordHash: h, Role: RolePlatformAdmin}
+	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+		return "", false, err
+	}
+	return password, true, nil
+}
+
+// UserInput is what the users form edits.
+type UserInput struct {
+	Username          string
+	Password          string // only on create
+	Role              Role
+	CanOpenRecordings bool
+	Disabled          bool
+	Language          string
+}
+
+func (in *UserInput) validate(creating bool, a Actor) ValidationError {
+	var v ValidationError
+	in.Username = strings.TrimSpace(in.Username)
+	if creating && !usernameRE.MatchString(in.Username) {
+		v.add("username", "error.username_invalid")
+	}
+	if creating {
+		validatePassword(&v, "password", in.Password)
+	}
+	if in.Role != RoleCustomerAdmin && in.Role != RoleAgent {
+		v.add("role", "error.role_invalid")
+	}
+	if in.Language != "" && !validLanguage(in.Language) {
+		v.add("language", "error.language_invalid")
+	}
+	return v
+}
+
+// Users lists the users of a customer.
+func (s *Store) Users(ctx context.Context, a Actor, customerID uint) ([]User, error) {
+	if !a.IsAdmin() || (!a.IsPlatformAdmin() && a.CustomerID != customerID) {
+		return nil, ErrForbidden
+	}
+	var us []User
+	err := s.db.WithContext(ctx).Where("customer_id = ?", customerID).Order("username").Find(&us).Error
+	return us, err
+}
+
+// User loads one user of a's customer (any user for the platform admin).
+func (s *Store) User(ctx context.Context, a Actor, id uint) (User, error) {
+	if !a.IsAdmin() {
+		return User{}, ErrForbidden
+	}
+	var u User
+	err := a.customerScope(s.db.WithContext(ctx)).Preload("Customer").First(&u, id).Error
+	return u, notFound(err)
+}
+
+// CreateUser adds a user to a customer.
+func (s *Store) CreateUser(ctx context.Context, a Actor, customerID uint, in UserInput) (User, error) {
+	if !a.IsAdmin() || (!a.IsPlatformAdmin() && a.CustomerID != customerID) {
+		return User{}, ErrForbidden
+	}
+	v := in.validate(true, a)
+	if v.Field("username") == "" {
+		var n int64
+		s.db.WithContext(ctx).Model(&User{}).Where("username = ?", in.Username).Count(&n)
+		if n > 0 {
+			v.add("username", "error.username_taken")
+		}
+	}
+	if err := v.err(); err != nil {
+		return User{}, err
+	}
+	h, err := hashPassword(in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	cid := customerID
+	u := User{CustomerID: &cid, Username: in.Username, PasswordHash: h, Role: in.Role,
+		CanOpenRecordings: in.CanOpenRecordings, Language: in.Language, Disabled: in.Disabled}
+	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return User{}, ValidationError{{"username", "error.username_taken"}}
+		}
+		return User{}, err
+	}
+	return u, nil
+}
+
+// UpdateUser changes role, permission, language and disabled state. An admin cannot disable or
+// demote themselves, so a customer never loses its last way in by accident.
+func (s *Store) UpdateUser(ctx context.Context, a Actor, id uint, in UserInput) (User, error) {
+	u, err := s.User(ctx, a, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Role == RolePlatformAdmin {
+		return User{}, ErrForbidden
+	}
+	v := in.validate(false, a)
+	if u.ID == a.UserID && (in.Disabled || in.Role != u.Role) {
+		v.add("role", "error.cannot_change_self")
+	}
+	if err := v.err(); err != nil {
+		return User{}, err
+	}
+	err = s.db.WithContext(ctx).Model(&u).Select("Role", "CanOpenRecordings", "Disabled", "Language").
+		Updates(User{Role: in.Role, CanOpenRecordings: in.CanOpenRecordings, Disabled: in.Disabled, Language: in.Language}).Error
+	return u, err
+}
+
+// ResetPassword sets a new password for a user of a's customer. When disabling or resetting, the
+// user's sessions are revoked by the web layer.
+func (s *Store) ResetPassword(ctx context.Context, a Actor, id uint, password string) error {
+	u, err := s.User(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if u.Role == RolePlatformAdmin && !a.IsPlatformAdmin() {
+		return ErrForbidden
+	}
+	return s.setPassword(ctx, u.ID, password)
+}
+
+func (s *Store) setPassword(ctx context.Context, userID uint, password string) error {
+	var v ValidationError
+	validatePassword(&v, "password", password)
+	if err := v.err(); err != nil {
+		return err
+	}
+	h, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Update("password_hash", h).Error
+}
+
+// ChangePassword lets a user replace their own password after proving the old one.
+func (s *Store) ChangePassword(ctx context.Context, userID uint, old, new string) error {
+	var u User
+	if err := s.db.WithContext(ctx).First(&u, userID).Error; err != nil {
+		return notFound(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(old)) != nil {
+		return ValidationError{{"old_password", "error.wrong_password"}}
+	}
+	var v ValidationError
+	validatePassword(&v, "new_password", new)
+	if err := v.err(); err != nil {
+		return err
+	}
+	return s.setPassword(ctx, userID, new)
+}
+
+// SetUserLanguage stores a user's own UI language ("" follows the customer).
+func (s *Store) SetUserLanguage(ctx context.Context, userID uint, lang string) error {
+	if lang != "" && !validLanguage(lang) {
+		return ValidationError{{"language", "error.language_invalid"}}
+	}
+	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Update("language", lang).Error
+}
+
+func validLanguage(l string) bool { return l == "de" || l == "en" || l == "fr" }

@@ -1,0 +1,47 @@
+package models
+
+import (
+	"context"
+	"errors"
+)
+
+// DemoUsers are the logins SeedDemo created, with their passwords.
+type DemoUsers struct {
+	Admin, AdminPassword, Agent, AgentPassword string
+}
+
+// SeedDemo creates the worked example of the product document: customer 337826, pool with start
+// number 4971121843140 whose numbers include 4971121843140 and 49711218431431, destination
+// 4915258878874, a customer admin and an agent. It does nothing when the customer exists already.
+func (s *Store) SeedDemo(ctx context.Context) (DemoUsers, bool, error) {
+	var n int64
+	s.db.WithContext(ctx).Model(&Customer{}).Where("subscriber_id = ?", "337826").Count(&n)
+	if n > 0 {
+		return DemoUsers{}, false, nil
+	}
+	root := Actor{Role: RolePlatformAdmin}
+	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "Demo GmbH", SubscriberID: "337826", Language: "de", TimeZone: "Europe/Berlin"})
+	if err != nil {
+		return DemoUsers{}, false, err
+	}
+	if _, err := s.CreatePool(ctx, root, c.ID, PoolInput{
+		Name: "Demo-Pool Stuttgart", StartNumber: "4971121843140", Destination: "4915258878874",
+		Numbers: []string{"4971121843140", "49711218431431", "49711218431432"},
+	}); err != nil {
+		return DemoUsers{}, false, err
+	}
+	d := DemoUsers{Admin: "demo-admin", AdminPassword: GeneratePassword(), Agent: "demo-agent", AgentPassword: GeneratePassword()}
+	if _, err := s.CreateUser(ctx, root, c.ID, UserInput{Username: d.Admin, Password: d.AdminPassword, Role: RoleCustomerAdmin, CanOpenRecordings: true}); err != nil {
+		return DemoUsers{}, false, err
+	}
+	if _, err := s.CreateUser(ctx, root, c.ID, UserInput{Username: d.Agent, Password: d.AgentPassword, Role: RoleAgent}); err != nil {
+		return DemoUsers{}, false, err
+	}
+	for _, m := range Modules {
+		price := map[string]string{ModuleCallRecording: "19.90", ModuleFTPAccess: "9.90"}[m]
+		if err := s.SetPrice(ctx, root, m, price, "EUR"); err != nil && !errors.Is(err, ErrNotFound) {
+			return DemoUsers{}, false, err
+		}
+	}
+	return d, true, nil
+}

@@ -1,0 +1,197 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Pool is a number pool: the call-tracking numbers that route to one destination.
+type Pool struct {
+	ID          uint   `gorm:"primaryKey"`
+	CustomerID  uint   `gorm:"index;not null"`
+	Customer    *Customer
+	Name        string `gorm:"not null"`
+	StartNumber string `gorm:"not null"` // names the pool's recordings folder
+	Destination string `gorm:"not null"`
+	Numbers     []PoolNumber
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// PoolNumber is one member number; unique across the platform so a call finds exactly one pool.
+type PoolNumber struct {
+	ID     uint   `gorm:"primaryKey"`
+	PoolID uint   `gorm:"index;not null"`
+	Number string `gorm:"uniqueIndex;not null"`
+}
+
+// NumberList returns the member numbers in order.
+func (p Pool) NumberList() []string {
+	ns := make([]string, len(p.Numbers))
+	for i, n := range p.Numbers {
+		ns[i] = n.Number
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// PoolInput is what the pool form edits.
+type PoolInput struct {
+	Name        string
+	StartNumber string
+	Destination string
+	Numbers     []string
+}
+
+// ParseNumbers splits a text area of numbers (lines, commas, spaces).
+func ParseNumbers(text string) []string {
+	f := strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' || r == ' ' || r == '\t' })
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range f {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func validNumber(n string) bool { return digitsRE.MatchString(n) && len(n) >= 3 && len(n) <= 20 }
+
+func (in *PoolInput) validate() ValidationError {
+	var v ValidationError
+	in.Name = strings.TrimSpace(in.Name)
+	in.StartNumber = strings.TrimSpace(in.StartNumber)
+	in.Destination = strings.TrimSpace(in.Destination)
+	if in.Name == "" || len(in.Name) > 200 {
+		v.add("name", "error.required")
+	}
+	if !validNumber(in.StartNumber) {
+		v.add("start_number", "error.number_invalid")
+	}
+	if !validNumber(in.Destination) {
+		v.add("destination", "error.number_invalid")
+	}
+	if len(in.Numbers) == 0 {
+		v.add("numbers", "error.numbers_required")
+	}
+	for _, n := range in.Numbers {
+		if !validNumber(n) {
+			v.add("numbers", "error.number_invalid")
+			break
+		}
+	}
+	if len(in.Numbers) > 10000 {
+		v.add("numbers", "error.too_many_numbers")
+	}
+	return v
+}
+
+// Pools lists the pools a may see.
+func (s *Store) Pools(ctx context.Context, a Actor) ([]Pool, error) {
+	var ps []Pool
+	err := a.customerScope(s.db.WithContext(ctx)).Preload("Numbers").Preload("Customer").Order("name, id").Find(&ps).Error
+	return ps, err
+}
+
+// Pool loads one pool a may see; another customer's pool is ErrNotFound.
+func (s *Store) Pool(ctx context.Context, a Actor, id uint) (Pool, error) {
+	var p Pool
+	err := a.customerScope(s.db.WithContext(ctx)).Preload("Numbers").Preload("Customer").First(&p, id).Error
+	return p, notFound(err)
+}
+
+// takenNumbers returns which of ns already belong to a pool other than except.
+func (s *Store) takenNumbers(tx *gorm.DB, ns []string, except uint) ([]string, error) {
+	var taken []string
+	err := tx.Model(&PoolNumber{}).Where("number IN ? AND pool_id <> ?", ns, except).Pluck("number", &taken).Error
+	return taken, err
+}
+
+// CreatePool adds a pool to a customer (customer admin or platform admin).
+func (s *Store) CreatePool(ctx context.Context, a Actor, customerID uint, in PoolInput) (Pool, error) {
+	if !a.IsAdmin() || (!a.IsPlatformAdmin() && a.CustomerID != customerID) {
+		return Pool{}, ErrForbidden
+	}
+	p := Pool{CustomerID: customerID}
+	return p, s.savePool(ctx, &p, in)
+}
+
+// UpdatePool changes a pool's name, numbers and destination.
+func (s *Store) UpdatePool(ctx context.Context, a Actor, id uint, in PoolInput) (Pool, error) {
+	p, err := s.Pool(ctx, a, id)
+	if err != nil {
+		return Pool{}, err
+	}
+	if !a.IsAdmin() {
+		return Pool{}, ErrForbidden
+	}
+	return p, s.savePool(ctx, &p, in)
+}
+
+func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
+	v := in.validate()
+	if err := v.err(); err != nil {
+		return err
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		taken, err := s.takenNumbers(tx, in.Numbers, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(taken) > 0 {
+			return ValidationError{{"numbers", "error.number_taken"}}
+		}
+		p.Name, p.StartNumber, p.Destination = in.Name, in.StartNumber, in.Destination
+		if err := tx.Omit("Numbers", "Customer").Save(p).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("pool_id = ?", p.ID).Delete(&PoolNumber{}).Error; err != nil {
+			return err
+		}
+		p.Numbers = make([]PoolNumber, len(in.Numbers))
+		for i, n := range in.Numbers {
+			p.Numbers[i] = PoolNumber{PoolID: p.ID, Number: n}
+		}
+		return tx.Create(&p.Numbers).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ValidationError{{"numbers", "error.number_taken"}}
+	}
+	return err
+}
+
+// DeletePool removes a pool and its numbers (recordings on disk stay).
+func (s *Store) DeletePool(ctx context.Context, a Actor, id uint) error {
+	p, err := s.Pool(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if !a.IsAdmin() {
+		return ErrForbidden
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("pool_id = ?", p.ID).Delete(&PoolNumber{}).Error; err != nil {
+			return err
+		}
+		return tx.Delete(&Pool{}, p.ID).Error
+	})
+}
+
+// PoolByNumber finds the pool a dialed number belongs to (engine routing; not actor-scoped
+// because the network, not a user, asks).
+func (s *Store) PoolByNumber(ctx context.Context, number string) (Pool, error) {
+	var pn PoolNumber
+	if err := s.db.WithContext(ctx).Where("number = ?", number).First(&pn).Error; err != nil {
+		return Pool{}, notFound(err)
+	}
+	var p Pool
+	err := s.db.WithContext(ctx).Preload("Customer").First(&p, pn.PoolID).Error
+	return p, notFound(err)
+}

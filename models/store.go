@@ -1,0 +1,136 @@
+// Package models holds callrec's data (GORM models) and the Store, the only code that touches the
+// database. Every query that reads customer data takes an Actor and is scoped by it, so one customer
+// can never see another's rows: a foreign ID is simply ErrNotFound.
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Store is the Control Panel's data access.
+type Store struct {
+	db *gorm.DB
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
+	// cmd/callrec fills it from the shipped prompts so models needs no engine import.
+	DefaultAnnouncements func(slot, lang string) string
+}
+
+// Open opens (and migrates) the database. dsn is a SQLite file path; its folder is created.
+func Open(dsn string) (*Store, error) {
+	if dsn == "" {
+		return nil, errors.New("models: empty database path")
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("models: %w", err)
+		}
+	}
+	// WAL lets the File Browser read while the engine writes call rows; busy_timeout rides out
+	// short write contention instead of failing; _txlock=immediate avoids upgrade deadlocks.
+	full := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+	db, err := gorm.Open(sqlite.Open(full), &gorm.Config{
+		Logger:                                   logger.Discard,
+		DisableForeignKeyConstraintWhenMigrating: false,
+		TranslateError:                           true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: open %s: %w", path, err)
+	}
+	s := &Store{db: db, Now: time.Now, DefaultAnnouncements: func(string, string) string { return "" }}
+	if err := s.migrate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// allModels lists every table; each feature adds its models here.
+func allModels() []any {
+	return []any{
+		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{},
+	}
+}
+
+func (s *Store) migrate() error {
+	if err := s.db.AutoMigrate(allModels()...); err != nil {
+		return fmt.Errorf("models: migrate: %w", err)
+	}
+	// The session table of scs' sqlite3store.
+	return s.db.Exec(`CREATE TABLE IF NOT EXISTS sessions (
+		token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL);
+		CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions(expiry);`).Error
+}
+
+// SQL exposes the connection pool for the session store.
+func (s *Store) SQL() *sql.DB {
+	d, _ := s.db.DB()
+	return d
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.SQL().Close() }
+
+// Ping checks the database answers (for /healthz).
+func (s *Store) Ping(ctx context.Context) error { return s.SQL().PingContext(ctx) }
+
+// ErrNotFound is returned for missing rows and for rows of another customer alike.
+var ErrNotFound = errors.New("not found")
+
+// ErrForbidden means the actor may see the object but not change it.
+var ErrForbidden = errors.New("forbidden")
+
+// FieldError is one invalid form field; Key is an i18n message ID, translated at the edge.
+type FieldError struct {
+	Field string
+	Key   string
+}
+
+// ValidationError lists the invalid fields of one input.
+type ValidationError []FieldError
+
+func (v ValidationError) Error() string {
+	parts := make([]string, len(v))
+	for i, f := range v {
+		parts[i] = f.Field + ": " + f.Key
+	}
+	return "invalid input: " + strings.Join(parts, ", ")
+}
+
+// Field returns the message key for field, or "".
+func (v ValidationError) Field(name string) string {
+	for _, f := range v {
+		if f.Field == name {
+			return f.Key
+		}
+	}
+	return ""
+}
+
+func (v *ValidationError) add(field, key string) { *v = append(*v, FieldError{field, key}) }
+
+func (v ValidationError) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

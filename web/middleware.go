@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+)
+
+type userKey struct{}
+
+// userOf is the logged-in (or token-authenticated) user, or nil.
+func userOf(c echo.Context) *models.User {
+	u, _ := c.Request().Context().Value(userKey{}).(*models.User)
+	return u
+}
+
+// actorOf is the scoping identity of the request; the zero Actor sees nothing.
+func actorOf(c echo.Context) models.Actor {
+	if u := userOf(c); u != nil {
+		return models.ActorOf(*u)
+	}
+	return models.Actor{}
+}
+
+func setCtx(c echo.Context, ctx context.Context) { c.SetRequest(c.Request().WithContext(ctx)) }
+
+// Session keys.
+const (
+	sessUser  = "user_id"
+	sessStamp = "auth_stamp" // changes when the password changes: old sessions die with it
+	sessCSRF  = "csrf"
+	sessFlash = "flash"
+	sessLang  = "lang" // chosen language before login
+)
+
+// authStamp ties a session to the password it was opened with, so a reset revokes it.
+func authStamp(u *models.User) string {
+	h := sha256.Sum256([]byte(u.PasswordHash))
+	return hex.EncodeToString(h[:8])
+}
+
+// loadUser puts the session's user into the request context. A disabled user, a changed
+// password or a deleted account end the session at once.
+func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		id := s.sessions.GetInt64(ctx, sessUser)
+		if id == 0 {
+			return next(c)
+		}
+		u, err := s.store.UserByID(ctx, uint(id))
+		if err != nil || s.sessions.GetString(ctx, sessStamp) != authStamp(&u) {
+			if err != nil && !errors.Is(err, models.ErrNotFound) {
+				return err
+			}
+			_ = s.sessions.Destroy(ctx)
+			return next(c)
+		}
+		setCtx(c, context.WithValue(ctx, userKey{}, &u))
+		return next(c)
+	}
+}
+
+// language decides the UI language: the user's own, else the customer's, else the browser's,
+// else German.
+func (s *Server) language(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		setCtx(c, i18n.WithLang(ctx, s.pickLanguage(c)))
+		return next(c)
+	}
+}
+
+func (s *Server) pickLanguage(c echo.Context) string {
+	if u := userOf(c); u != nil {
+		if i18n.Supported(u.Language) {
+			return u.Language
+		}
+		if u.Customer != nil && i18n.Supported(u.Customer.Language) {
+			return u.Customer.Language
+		}
+	} else if l := s.sessions.GetString(c.Request().Context(), sessLang); i18n.Supported(l) {
+		return l
+	}
+	if l := i18n.FromAcceptLanguage(c.Request().Header.Get("Accept-Language")); l != "" {
+		return l
+	}
+	return i18n.Default
+}
+
+// csrfToken returns the session's CSRF token, creating one on first use.
+func (s *Server) csrfToken(c echo.Context) string {
+	ctx := c.Request().Context()
+	tok := s.sessions.GetString(ctx, sessCSRF)
+	if tok == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		tok = hex.EncodeToString(b)
+		s.sessions.Put(ctx, sessCSRF, tok)
+	}
+	return tok
+}
+
+// csrf rejects state-changing requests without the session's token (form field _csrf or header
+// X-CSRF-Token, which htmx sends from the body's hx-headers) and cross-origin requests.
+func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != "null" {
+			if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+				return echo.NewHTTPError(http.StatusForbidden, "error.csrf")
+			}
+		}
+		want := s.sessions.GetString(r.Context(), sessCSRF)
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = c.FormValue("_csrf")
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			return echo.NewHTTPError(http.StatusForbidden, "error.csrf")
+		}
+		return next(c)
+	}
+}
+
+// requireLogin sends anonymous visitors to the login page (htmx gets a full redirect).
+func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if userOf(c) == nil {
+			if c.Request().Header.Get("HX-Request") == "true" {
+				c.Response().Header().Set("HX-Redirect", "/login")
+				return c.NoContent(http.StatusUnauthorized)
+			}
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		return next(c)
+	}
+}
+
+// requireAdmin lets customer admins and platform admins through; others see a 403 page.
+func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !actorOf(c).IsAdmin() {
+			return echo.NewHTTPError(http.StatusForbidden, "error.forbidden")
+		}
+		return next(c)
+	}
+}
+
+// requirePlatformAdmin is for the platform's own pages.
+func requirePlatformAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !actorOf(c).IsPlatformAdmin() {
+			return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		}
+		return next(c)
+	}
+}
+
+// apiAuth authenticates API calls by bearer token; no cookies, so no CSRF.
+func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return apiError(http.StatusUnauthorized, "unauthorized", "a bearer token is required")
+		}
+		u, err := s.store.UserByToken(c.Request().Context(), strings.TrimSpace(tok))
+		if err != nil {
+			return apiError(http.StatusUnauthorized, "unauthorized", "the token is invalid or its user is disabled")
+		}
+		ctx := context.WithValue(c.Request().Context(), userKey{}, &u)
+		lang := u.Language
+		if lang == "" && u.Customer != nil {
+			lang = u.Customer.Language
+		}
+		setCtx(c, i18n.WithLang(ctx, lang))
+		return next(c)
+	}
+}

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+	"callrec/templates"
+)
+
+// render writes a templ component with a status code.
+func render(c echo.Context, status int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// page builds the layout's data for a page; titleKey is an i18n ID, active a nav ID.
+func (s *Server) page(c echo.Context, titleKey, active string) templates.Page {
+	p := templates.Page{
+		Title:  i18n.T(c.Request().Context(), titleKey),
+		Active: active,
+		User:   userOf(c),
+		CSRF:   s.csrfToken(c),
+	}
+	if p.User != nil {
+		p.Nav = navFor(models.ActorOf(*p.User))
+		p.Flash = s.sessions.PopString(c.Request().Context(), sessFlash)
+	}
+	return p
+}
+
+// navFor lists the main navigation a role sees.
+func navFor(a models.Actor) []templates.NavItem {
+	var nav []templates.NavItem
+	if a.IsPlatformAdmin() {
+		nav = append(nav, templates.NavItem{ID: "customers", Href: "/admin/customers", Key: "nav.customers"},
+			templates.NavItem{ID: "prices", Href: "/admin/prices", Key: "nav.prices"})
+	}
+	nav = append(nav, templates.NavItem{ID: "pools", Href: "/pools", Key: "nav.pools"})
+	if a.IsAdmin() && !a.IsPlatformAdmin() {
+		nav = append(nav, templates.NavItem{ID: "users", Href: "/users", Key: "nav.users"},
+			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"})
+	}
+	return nav
+}
+
+// flash stores a one-time success message (an i18n key) for the next page.
+func (s *Server) flash(c echo.Context, key string) {
+	s.sessions.Put(c.Request().Context(), sessFlash, key)
+}
+
+// redirect answers 303 See Other, the way to end a successful form post.
+func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
+
+// formErrors turns a store's validation error into the view's field errors; other errors pass.
+func formErrors(err error) (templates.Errors, bool) {
+	var ve models.ValidationError
+	if !errors.As(err, &ve) {
+		return nil, false
+	}
+	errs := templates.Errors{}
+	for _, f := range ve {
+		if errs[f.Field] == "" {
+			errs[f.Field] = f.Key
+		}
+	}
+	return errs, true
+}
+
+// storeError maps the store's sentinel errors to HTTP errors.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+	case errors.Is(err, models.ErrForbidden):
+		return echo.NewHTTPError(http.StatusForbidden, "error.forbidden")
+	case isTooLarge(err):
+		return echo.ErrStatusRequestEntityTooLarge
+	}
+	return err
+}
+
+// handleError answers every error: JSON under /api/, a localized page elsewhere.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	if isTooLarge(err) {
+		err = echo.ErrStatusRequestEntityTooLarge
+	}
+	var ae *apiErr
+	if errors.As(err, &ae) {
+		_ = c.JSON(ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+		return
+	}
+	status, key := http.StatusInternalServerError, "error.internal"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		if k, ok := he.Message.(string); ok && strings.HasPrefix(k, "error.") {
+			key = k
+		} else {
+			key = statusKey(status)
+		}
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		code := strings.TrimPrefix(key, "error.")
+		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": code, "message": i18n.TL("en", key)}})
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	// The error page may run outside the UI group (unknown route): give it a language.
+	ctx := i18n.WithLang(c.Request().Context(), s.pickLanguage(c))
+	c.SetRequest(c.Request().WithContext(ctx))
+	p := templates.Page{Title: i18n.T(ctx, statusKey(status)), User: userOf(c)}
+	if p.User != nil {
+		p.Nav = navFor(models.ActorOf(*p.User))
+		p.CSRF = s.sessions.GetString(ctx, sessCSRF)
+	}
+	if err := render(c, status, templates.ErrorPage(p, status, key)); err != nil {
+		s.log.Error("render error page", "err", err)
+	}
+}
+
+func statusKey(status int) string {
+	switch status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return "error.not_found"
+	case http.StatusForbidden:
+		return "error.forbidden"
+	case http.StatusRequestEntityTooLarge:
+		return "error.too_large"
+	case http.StatusTooManyRequests:
+		return "error.rate_limited"
+	case http.StatusUnauthorized:
+		return "error.unauthorized"
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return "error.bad_request"
+	}
+	return "error.internal"
+}
+
+// apiErr is a JSON API error with a stable snake_case code.
+type apiErr struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiErr) Error() string { return e.Code + ": " + e.Message }
+
+func apiError(status int, code, msg string) error { return &apiErr{status, code, msg} }

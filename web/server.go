@@ -1,0 +1,182 @@
+// Package web is callrec's front door: the Echo server with the Control Panel's pages, the JSON
+// API under /api/v1, sessions, CSRF, roles and rate limits.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"callrec/models"
+	"callrec/static"
+)
+
+// Config holds the front door's settings.
+type Config struct {
+	DataDir       string
+	SecureCookies bool  // set the Secure flag on cookies (serve behind HTTPS)
+	MaxBody       int64 // bytes for ordinary requests (default 1 MiB)
+	MaxUpload     int64 // bytes for uploads (default 50 MB)
+	Logger        *slog.Logger
+}
+
+// Server is the Control Panel and API.
+type Server struct {
+	cfg      Config
+	store    *models.Store
+	sessions *scs.SessionManager
+	echo     *echo.Echo
+	log      *slog.Logger
+	logins   *limiter
+	uploads  map[string]bool // route paths whose bodies may reach MaxUpload
+}
+
+// New builds the server and its routes.
+func New(cfg Config, store *models.Store) *Server {
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.MaxUpload == 0 {
+		cfg.MaxUpload = 50_000_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	sm := scs.New()
+	sm.Store = sqlite3store.NewWithCleanupInterval(store.SQL(), 30*time.Minute)
+	sm.Lifetime = 12 * time.Hour
+	sm.IdleTimeout = 2 * time.Hour
+	sm.Cookie.Name = "callrec_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = cfg.SecureCookies
+	sm.Cookie.Persist = false
+	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
+		logins: newLimiter(5, 15*time.Minute), uploads: map[string]bool{}}
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.log.Error("session", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+	s.echo = s.routes()
+	return s
+}
+
+// Handler is the HTTP handler to serve.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo exposes the router (tests list its routes).
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+		return err
+	}}))
+	e.Use(s.requestLog, securityHeaders)
+	e.GET("/healthz", s.healthz)
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
+
+	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
+	e.GET("/api/v1/openapi.json", s.openAPI)
+	s.apiRoutes(api)
+
+	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), echo.WrapMiddleware(s.sessions.LoadAndSave), s.loadUser, s.language, s.csrf)
+	ui.GET("/login", s.loginPage)
+	ui.POST("/login", s.login)
+	ui.POST("/language", s.setLanguage)
+
+	in := ui.Group("", s.requireLogin)
+	in.GET("/", s.home)
+	in.POST("/logout", s.logout)
+	in.GET("/account", s.accountPage)
+	in.POST("/account/language", s.accountLanguage)
+	in.POST("/account/password", s.accountPassword)
+	s.poolRoutes(in)
+	s.userRoutes(in)
+	s.customerRoutes(in)
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) home(c echo.Context) error {
+	if actorOf(c).IsPlatformAdmin() {
+		return c.Redirect(http.StatusSeeOther, "/admin/customers")
+	}
+	return c.Redirect(http.StatusSeeOther, "/pools")
+}
+
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		st := c.Response().Status
+		lvl := slog.LevelDebug
+		if st >= 500 {
+			lvl = slog.LevelError
+		}
+		s.log.Log(c.Request().Context(), lvl, "http", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", st, "ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+		return next(c)
+	}
+}
+
+// allowUpload lets the route path (as registered) take bodies up to MaxUpload. Call it before
+// registering the route.
+func (s *Server) allowUpload(path string) { s.uploads[path] = true }
+
+// bodyLimit answers 413 for bodies larger than n bytes (MaxUpload on upload routes), translated
+// by handleError.
+func (s *Server) bodyLimit(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			n := limit
+			if s.uploads[c.Path()] {
+				n = s.cfg.MaxUpload
+			}
+			r := c.Request()
+			if r.ContentLength > n {
+				return echo.ErrStatusRequestEntityTooLarge
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// isTooLarge reports whether err came from a body over its limit.
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}

@@ -1,0 +1,159 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/models"
+	"callrec/templates"
+)
+
+func (s *Server) userRoutes(g *echo.Group) {
+	for _, base := range []string{"/users", "/admin/customers/:cid/users"} {
+		u := g.Group(base, requireAdmin)
+		u.GET("", s.usersPage)
+		u.POST("", s.userCreate)
+		u.GET("/:id", s.userPage)
+		u.POST("/:id", s.userUpdate)
+		u.POST("/:id/password", s.userPassword)
+	}
+}
+
+// userScope is the customer whose users a page manages, and the page's base path. Customer admins
+// manage their own customer under /users; the platform admin any customer under /admin/customers.
+func (s *Server) userScope(c echo.Context) (uint, string, error) {
+	a := actorOf(c)
+	if c.Param("cid") == "" {
+		if a.IsPlatformAdmin() {
+			return 0, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		}
+		return a.CustomerID, "/users", nil
+	}
+	cid, err := idParam(c, "cid")
+	if err != nil {
+		return 0, "", err
+	}
+	if !a.IsPlatformAdmin() {
+		return 0, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+	}
+	if _, err := s.store.Customer(c.Request().Context(), a, cid); err != nil {
+		return 0, "", storeError(err)
+	}
+	return cid, "/admin/customers/" + strconv.Itoa(int(cid)) + "/users", nil
+}
+
+func (s *Server) usersPage(c echo.Context) error {
+	return s.renderUsers(c, http.StatusOK, templates.UserFormProps{Role: models.RoleAgent}, nil)
+}
+
+func (s *Server) renderUsers(c echo.Context, status int, form templates.UserFormProps, errs templates.Errors) error {
+	cid, base, err := s.userScope(c)
+	if err != nil {
+		return err
+	}
+	us, err := s.store.Users(c.Request().Context(), actorOf(c), cid)
+	if err != nil {
+		return storeError(err)
+	}
+	p := s.page(c, "users.title", "users")
+	form.Page, form.BasePath, form.Errors = p, base, errs
+	return render(c, status, templates.Users(templates.UsersProps{Page: p, CustomerID: cid, Users: us, Form: form, BasePath: base}))
+}
+
+func userInput(c echo.Context) models.UserInput {
+	return models.UserInput{
+		Username: c.FormValue("username"), Password: c.FormValue("password"),
+		Role: models.Role(c.FormValue("role")), CanOpenRecordings: c.FormValue("can_open_recordings") == "1",
+		Disabled: c.FormValue("disabled") == "1", Language: c.FormValue("language"),
+	}
+}
+
+func (s *Server) userCreate(c echo.Context) error {
+	cid, base, err := s.userScope(c)
+	if err != nil {
+		return err
+	}
+	in := userInput(c)
+	if _, err := s.store.CreateUser(c.Request().Context(), actorOf(c), cid, in); err != nil {
+		errs, ok := formErrors(err)
+		if !ok {
+			return storeError(err)
+		}
+		return s.renderUsers(c, http.StatusUnprocessableEntity, templates.UserFormProps{
+			Username: in.Username, Role: in.Role, CanRec: in.CanOpenRecordings, Language: in.Language}, errs)
+	}
+	s.flash(c, "flash.user_created")
+	return redirect(c, base)
+}
+
+func (s *Server) loadScopedUser(c echo.Context) (models.User, string, error) {
+	cid, base, err := s.userScope(c)
+	if err != nil {
+		return models.User{}, "", err
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		return models.User{}, "", err
+	}
+	u, err := s.store.User(c.Request().Context(), actorOf(c), id)
+	if err != nil || u.CustomerID == nil || *u.CustomerID != cid {
+		return models.User{}, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+	}
+	return u, base, nil
+}
+
+func (s *Server) editProps(c echo.Context, u models.User, base string) templates.UserFormProps {
+	return templates.UserFormProps{
+		Page: s.page(c, "users.edit", "users"), BasePath: base, UserID: u.ID, Username: u.Username, Role: u.Role,
+		CanRec: u.CanOpenRecordings, Disabled: u.Disabled, Language: u.Language, IsSelf: u.ID == actorOf(c).UserID,
+	}
+}
+
+func (s *Server) userPage(c echo.Context) error {
+	u, base, err := s.loadScopedUser(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.UserEdit(s.editProps(c, u, base)))
+}
+
+func (s *Server) userUpdate(c echo.Context) error {
+	u, base, err := s.loadScopedUser(c)
+	if err != nil {
+		return err
+	}
+	in := userInput(c)
+	if _, err := s.store.UpdateUser(c.Request().Context(), actorOf(c), u.ID, in); err != nil {
+		errs, ok := formErrors(err)
+		if !ok {
+			return storeError(err)
+		}
+		p := s.editProps(c, u, base)
+		p.Role, p.CanRec, p.Disabled, p.Language, p.Errors = in.Role, in.CanOpenRecordings, in.Disabled, in.Language, errs
+		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
+	}
+	s.flash(c, "flash.saved")
+	return redirect(c, base+"/"+strconv.Itoa(int(u.ID)))
+}
+
+// userPassword resets a user's password; the stamp in their sessions no longer matches, so
+// every session of that user ends.
+func (s *Server) userPassword(c echo.Context) error {
+	u, base, err := s.loadScopedUser(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ResetPassword(c.Request().Context(), actorOf(c), u.ID, c.FormValue("password")); err != nil {
+		errs, ok := formErrors(err)
+		if !ok {
+			return storeError(err)
+		}
+		p := s.editProps(c, u, base)
+		p.PwErrors = errs
+		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
+	}
+	s.flash(c, "flash.password_reset")
+	return redirect(c, base+"/"+strconv.Itoa(int(u.ID)))
+}
