@@ -306,20 +306,44 @@ func (c *call) dial(ctx context.Context, plain bool) (int, Outcome, bool) {
 	c.mu.Unlock()
 	out.OnInfo(func(ct string, body []byte) { c.infoDigit(recorder.Callee, ct, body) })
 	out.OnOffer(func(m sip.Media) ([]byte, error) { return c.reoffer(recorder.Callee, m) })
-	answer, code, err := out.Wait(dctx, func(code int, body []byte) {
-		if len(body) > 0 {
-			if m, err := sip.ParseSDP(body); err == nil {
-				c.setCalleeRemote(m)
-			}
-		}
-		if plain {
+	type result struct {
+		answer []byte
+		code   int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		answer, code, err := out.Wait(dctx, func(code int, body []byte) {
 			if len(body) > 0 {
-				_ = c.in.Progress(183, c.callerSDP())
-			} else if code == 180 {
-				_ = c.in.Progress(180, nil)
+				if m, err := sip.ParseSDP(body); err == nil {
+					_ = c.setCalleeRemote(m)
+				}
 			}
-		}
-	})
+			if plain {
+				if len(body) > 0 {
+					_ = c.in.Progress(183, c.callerSDP())
+				} else if code == 180 {
+					_ = c.in.Progress(180, nil)
+				}
+			}
+		})
+		done <- result{answer, code, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-dctx.Done():
+		// sipgo's CANCEL waits up to 32 s for a 487 that some peers never send; the caller must
+		// not wait for it. An answer racing the CANCEL is hung up when it comes.
+		go func() {
+			if r := <-done; r.err == nil {
+				_ = out.Hangup(context.Background())
+			}
+			out.Close()
+		}()
+		return c.dialFailed(ctx, dctx, 0)
+	}
+	answer, code, err := r.answer, r.code, r.err
 	if err != nil {
 		return c.dialFailed(ctx, dctx, code)
 	}

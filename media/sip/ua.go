@@ -154,7 +154,14 @@ func (u *UA) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	u.wg.Wait()
+	// Calls hang up on ctx; a peer that never answers our BYE must not hold the shutdown.
+	waited := make(chan struct{})
+	go func() { u.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(shutdownWait):
+		u.log.Warn("calls still ending at shutdown")
+	}
 	u.udp.Close()
 	u.tcp.Close()
 	u.ua.Close()
@@ -339,3 +346,6 @@ func randomID() string {
 // byeTimeout bounds how long hanging up a leg may take; BYE gets a 200 in milliseconds
 // normally and Timer F (32 s) is too long to hold a call's cleanup.
 const byeTimeout = 5 * time.Second
+
+// shutdownWait bounds how long Serve waits for calls to end after ctx.
+const shutdownWait = 10 * time.Second
