@@ -416,7 +416,6 @@ func (r *Recorder) advance(target int64, final bool) {
 // the ring slots for reuse and advances written.
 func (r *Recorder) takeLocked(from int64, n int) {
 	out := r.scratch[:n*2*r.channels]
-	le := binary.LittleEndian
 	used := 0 // pending transitions reached
 	for k := 0; k < n; {
 		p := from + int64(k)
@@ -435,16 +434,9 @@ func (r *Recorder) takeLocked(from int64, n int) {
 		case !r.writeOn:
 			clear(out[k*2*r.channels : end*2*r.channels])
 		case r.channels == 2:
-			o := out[k*4:]
-			for j := range a {
-				le.PutUint16(o[4*j:], uint16(a[j]))
-				le.PutUint16(o[4*j+2:], uint16(b[j]))
-			}
+			interleave(out[k*4:end*4], a, b)
 		default:
-			o := out[k*2:]
-			for j := range a {
-				le.PutUint16(o[2*j:], uint16(sat(int32(a[j])+int32(b[j]))))
-			}
+			mix(out[k*2:end*2], a, b)
 		}
 		clear(a)
 		clear(b)
@@ -452,6 +444,24 @@ func (r *Recorder) takeLocked(from int64, n int) {
 	}
 	r.pending = r.pending[:copy(r.pending, r.pending[used:])]
 	r.written = from + int64(n)
+}
+
+// interleave writes little-endian stereo frames, one 32-bit store per frame.
+func interleave(o []byte, a, b []int16) {
+	b = b[:len(a)]
+	o = o[:4*len(a)]
+	for j := range a {
+		binary.LittleEndian.PutUint32(o[4*j:4*j+4], uint32(uint16(a[j]))|uint32(uint16(b[j]))<<16)
+	}
+}
+
+// mix writes the clipped sum of both directions as little-endian mono frames.
+func mix(o []byte, a, b []int16) {
+	b = b[:len(a)]
+	o = o[:2*len(a)]
+	for j := range a {
+		binary.LittleEndian.PutUint16(o[2*j:2*j+2], uint16(sat(int32(a[j])+int32(b[j]))))
+	}
 }
 
 // write hands data (ending at frame upto) to the buffer, flushing and updating the header
