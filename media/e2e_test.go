@@ -486,3 +486,97 @@ func TestUnbookedPoolIsAPlainB2BUA(t *testing.T) {
 		t.Fatalf("StartRecording on an ended call: %v", err)
 	}
 }
+
+func TestManualStartStop(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	pol := activePolicy(t, ModeManual)
+	pol.CallerNotice = false
+	pol.Stereo = false
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+
+	type step struct {
+		info CallInfo
+		err  error
+	}
+	steps := make(chan []step, 1)
+	go func() {
+		var out []step
+		var id string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cs := e.Calls(); len(cs) == 1 && cs[0].State == StateConnected {
+				id = cs[0].ID
+				break
+			}
+		}
+		if id == "" {
+			steps <- nil
+			return
+		}
+		time.Sleep(time.Second)
+		for _, f := range []func() (CallInfo, error){
+			func() (CallInfo, error) { return e.StartRecording(id, "alice") },
+			func() (CallInfo, error) { return e.StartRecording(id, "alice") }, // idempotent
+		} {
+			c, err := f()
+			out = append(out, step{c, err})
+		}
+		time.Sleep(1500 * time.Millisecond)
+		c, err := e.StopRecording(id, "bob")
+		out = append(out, step{c, err})
+		_, err = e.StartRecording("nope", "alice")
+		out = append(out, step{err: err})
+		steps <- out
+	}()
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "", dialed: "49711218431431",
+		callerCodec: "PCMU", calleeCodec: "PCMU", holdMS: 5000, ringMS: 200})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("sipp caller: %v, callee: %v", cerr, ferr)
+	}
+	s := <-steps
+	if len(s) != 4 {
+		t.Fatal("the call never showed up connected in Calls()")
+	}
+	if s[0].err != nil || s[0].info.Rec != RecRecording || s[1].err != nil || s[2].err != nil || s[2].info.Rec != RecStopped {
+		t.Fatalf("start/stop: %+v", s)
+	}
+	if !errors.Is(s[3].err, ErrNoSuchCall) {
+		t.Fatalf("unknown call: %v", s[3].err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Recording == nil || len(c.Segments) != 1 || c.Recording.Channels != 1 {
+		t.Fatalf("recording %+v segments %+v", c.Recording, c.Segments)
+	}
+	// A withheld caller is an empty field: ..._4971121843140__49711218431431_...
+	if !strings.Contains(c.Recording.Path, "_4971121843140__49711218431431_4915258878874.wav") {
+		t.Fatalf("name %q", c.Recording.Path)
+	}
+	starts := 0
+	for _, ev := range c.Events {
+		if ev.Kind == EventRecordingStarted {
+			starts++
+			if ev.By != "alice" {
+				t.Errorf("started by %q", ev.By)
+			}
+		}
+	}
+	if starts != 1 {
+		t.Errorf("%d start events, want 1 (idempotent)", starts)
+	}
+	seg := c.Segments[0]
+	ch, pcm := wavPCM(t, filepath.Join(e.data, filepath.FromSlash(c.Recording.Path)))
+	length := time.Duration(len(pcm)/ch) * time.Second / 8000
+	if d := length - c.Ended.Sub(c.Bridged); d < -40*time.Millisecond || d > 40*time.Millisecond {
+		t.Errorf("file %v, connected %v", length, c.Ended.Sub(c.Bridged))
+	}
+	pre, _ := channelStats(pcm, ch, 0, 0, seg.Start-50*time.Millisecond)
+	in, _ := channelStats(pcm, ch, 0, seg.Start+200*time.Millisecond, seg.End-200*time.Millisecond)
+	post, _ := channelStats(pcm, ch, 0, seg.End+50*time.Millisecond, length)
+	t.Logf("segment %v-%v of %v: rms before %.0f during %.0f after %.0f", seg.Start, seg.End, length, pre, in, post)
+	if pre != 0 || post != 0 || in < 1000 {
+		t.Fatal("only the started stretch may hold audio")
+	}
+	if seg.Start < 800*time.Millisecond || seg.End-seg.Start < 1200*time.Millisecond {
+		t.Fatalf("segment %+v", seg)
+	}
+}
