@@ -12,8 +12,8 @@ import (
 
 // Pool is a number pool: the call-tracking numbers that route to one destination.
 type Pool struct {
-	ID          uint   `gorm:"primaryKey"`
-	CustomerID  uint   `gorm:"index;not null"`
+	ID          uint `gorm:"primaryKey"`
+	CustomerID  uint `gorm:"index;not null"`
 	Customer    *Customer
 	Name        string `gorm:"not null"`
 	StartNumber string `gorm:"not null"` // names the pool's recordings folder

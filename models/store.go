@@ -60,7 +60,8 @@ func Open(dsn string) (*Store, error) {
 // allModels lists every table; each feature adds its models here.
 func allModels() []any {
 	return []any{
-		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{},
+		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
+		&File{}, &Call{}, &CallEvent{}, &Recording{},
 	}
 }
 
