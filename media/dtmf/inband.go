@@ -47,13 +47,20 @@ var (
 // order, of any length; it reports a key once when the press is long enough (about 32-40 ms)
 // and again only after a gap of about 25 ms or more, so a held key is one digit and a brief
 // dropout inside a tone does not split it.
+//
+// Cost matters (it may run on a leg for the whole call), so a half-offset window is only
+// analysed when a neighbouring full-grid window shows a key: a window between two misses
+// could only be an isolated hit, which can neither make a press (minHits) nor matter for a
+// gap. Row filters run first and most speech and noise is rejected before the columns.
 type Inband struct {
 	n, hop   int
 	coef     [8]float64
 	minPower float64
 
-	win  []float64 // the last n samples; analysed whenever hop new ones arrived
-	fill int
+	buf     []int16 // the last 3 hops: the window ending now and the one ending a hop ago
+	fill    int
+	grid    bool // the window ending now is on the analysed grid
+	lastHit bool // the previous grid window showed a key
 
 	cand     byte // key hit by the latest windows, 0 when none
 	hits     int
@@ -70,7 +77,7 @@ func NewInband(rate int) *Inband {
 	}
 	n := (windowAt8k*rate + 4000) / 8000
 	n += n & 1
-	d := &Inband{n: n, hop: n / 2, win: make([]float64, n), queue: make([]byte, 0, 8)}
+	d := &Inband{n: n, hop: n / 2, buf: make([]int16, 3*(n/2)), queue: make([]byte, 0, 8)}
 	for i, f := range rowFreqs {
 		d.coef[i] = 2 * math.Cos(2*math.Pi*f/float64(rate))
 	}
@@ -80,6 +87,7 @@ func NewInband(rate int) *Inband {
 	// Goertzel power of a sine of amplitude A over n samples is (A*n/2)^2.
 	a := float64(minAmplitude) * float64(n) / 2
 	d.minPower = a * a
+	d.Reset()
 	return d
 }
 
@@ -87,15 +95,25 @@ func NewInband(rate int) *Inband {
 // frame complete two presses (only possible with very long frames), the second is returned
 // by the next call.
 func (d *Inband) Feed(pcm []int16) (digit byte, ok bool) {
-	for _, s := range pcm {
-		d.win[d.fill] = float64(s)
-		d.fill++
-		if d.fill < d.n {
-			continue
+	for len(pcm) > 0 {
+		c := copy(d.buf[d.fill:], pcm)
+		pcm, d.fill = pcm[c:], d.fill+c
+		if d.fill < len(d.buf) {
+			break
 		}
-		d.step(d.analyse())
-		copy(d.win, d.win[d.hop:])
-		d.fill = d.n - d.hop
+		if d.grid {
+			now := d.analyse(d.buf[d.hop:])
+			var before byte
+			if now != 0 || d.lastHit {
+				before = d.analyse(d.buf[:d.n])
+			}
+			d.step(before)
+			d.step(now)
+			d.lastHit = now != 0
+		}
+		d.grid = !d.grid
+		copy(d.buf, d.buf[d.hop:])
+		d.fill = len(d.buf) - d.hop
 	}
 	if len(d.queue) > 0 {
 		digit = d.queue[0]
@@ -107,7 +125,11 @@ func (d *Inband) Feed(pcm []int16) (digit byte, ok bool) {
 
 // Reset drops buffered audio and any press in progress.
 func (d *Inband) Reset() {
-	d.fill, d.cand, d.hits, d.misses, d.reported = 0, 0, 0, 0, 0
+	clear(d.buf)
+	d.fill = d.hop // a hop of silence first, so the first window ends after n samples
+	d.grid = true
+	d.lastHit = false
+	d.cand, d.hits, d.misses, d.reported = 0, 0, 0, 0
 	d.queue = d.queue[:0]
 }
 
@@ -134,49 +156,71 @@ func (d *Inband) step(key byte) {
 	}
 }
 
-// analyse runs the Goertzel filters over the window and returns the key it shows, or 0.
-func (d *Inband) analyse() byte {
-	var total float64
-	for _, x := range d.win {
-		total += x * x
+// analyse returns the key window shows, or 0.
+func (d *Inband) analyse(win []int16) byte {
+	var sum int64
+	for _, x := range win {
+		sum += int64(x) * int64(x)
 	}
+	total := float64(sum)
+	n := float64(len(win))
 	// A bin's Goertzel power is at most n*total (Cauchy-Schwarz): quiet windows, most of a
 	// call, need no filtering at all.
-	if total*float64(d.n) < d.minPower {
+	if total*n < d.minPower {
 		return 0
 	}
-	// All eight filters in one pass over the window: independent recurrences pipeline well.
-	var s1, s2 [8]float64
-	c := &d.coef
-	for _, x := range d.win {
-		for k := range 8 {
-			s1[k], s2[k] = x+c[k]*s1[k]-s2[k], s1[k]
-		}
-	}
+	// Energy share: a pure tone of power P in the window has Goertzel power P*n/2, so the
+	// two tones' share is (rp+cp) / (total*n/2).
+	need := minToneShare * total * n / 2
 	var power [8]float64
-	for k := range 8 {
-		power[k] = s1[k]*s1[k] + s2[k]*s2[k] - c[k]*s1[k]*s2[k]
-	}
-	row, col := best(power[:4]), best(power[4:])
-	rp, cp := power[row], power[4+col]
-	switch {
-	case rp < d.minPower || cp < d.minPower:
-		return 0
-	case cp > rp*normalTwist || rp > cp*reverseTwist:
-		return 0
-	case (rp+cp)*2 < minToneShare*total*float64(d.n):
-		// Energy share: a pure tone of power P in the window has Goertzel power P*n/2.
+	goertzel4(win, (*[4]float64)(d.coef[:4]), (*[4]float64)(power[:4]))
+	row := best(power[:4])
+	rp := power[row]
+	if rp < d.minPower || rp*(1+normalTwist) < need {
 		return 0
 	}
 	for i := range 4 {
 		if i != row && power[i]*relativePeak > rp {
 			return 0
 		}
+	}
+	goertzel4(win, (*[4]float64)(d.coef[4:]), (*[4]float64)(power[4:]))
+	col := best(power[4:])
+	cp := power[4+col]
+	switch {
+	case cp < d.minPower:
+		return 0
+	case cp > rp*normalTwist || rp > cp*reverseTwist:
+		return 0
+	case rp+cp < need:
+		return 0
+	}
+	for i := range 4 {
 		if i != col && power[4+i]*relativePeak > cp {
 			return 0
 		}
 	}
 	return keypad[row][col]
+}
+
+// goertzel4 runs four Goertzel filters in one pass, with their state in registers: four
+// independent recurrences keep the FPU busy where one would wait on its own latency. x-b
+// does not depend on the previous step's result, so only a multiply and an add sit on
+// each recurrence's critical path.
+func goertzel4(win []int16, c *[4]float64, p *[4]float64) {
+	c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+	var a0, a1, a2, a3, b0, b1, b2, b3 float64
+	for _, s := range win {
+		x := float64(s)
+		a0, b0 = (x-b0)+c0*a0, a0
+		a1, b1 = (x-b1)+c1*a1, a1
+		a2, b2 = (x-b2)+c2*a2, a2
+		a3, b3 = (x-b3)+c3*a3, a3
+	}
+	p[0] = a0*a0 + b0*b0 - c0*a0*b0
+	p[1] = a1*a1 + b1*b1 - c1*a1*b1
+	p[2] = a2*a2 + b2*b2 - c2*a2*b2
+	p[3] = a3*a3 + b3*b3 - c3*a3*b3
 }
 
 func best(p []float64) int {

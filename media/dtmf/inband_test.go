@@ -276,3 +276,13 @@ func BenchmarkInbandSecondNoise(b *testing.B) {
 	}
 	benchInband(b, sig)
 }
+
+// BenchmarkGoertzel4 is one pass of four filters over a 12.75 ms window.
+func BenchmarkGoertzel4(b *testing.B) {
+	d := NewInband(rate)
+	win := pcm16(tone(nil, '5', 5000, 5000, 13, 0))[:d.n]
+	var p [4]float64
+	for b.Loop() {
+		goertzel4(win, (*[4]float64)(d.coef[:4]), &p)
+	}
+}
