@@ -65,14 +65,20 @@ func open(r io.ReadSeeker) (d decoder, err error) {
 	return nil, errorf(CodeUnsupportedFormat, "unknown file type")
 }
 
-// safeRead calls d.Read and turns a decoder panic into corrupt_file.
+// safeRead calls d.Read and turns a decoder panic into corrupt_file, and a decoder that keeps
+// returning nothing without an error (a crafted stream of empty packets) into one too.
 func safeRead(d decoder, dst []float32) (n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			n, err = 0, errorf(CodeCorruptFile, "decoder failed: %v", p)
 		}
 	}()
-	return d.Read(dst)
+	for range 1000 {
+		if n, err = d.Read(dst); n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, errorf(CodeCorruptFile, "decoder makes no progress")
 }
 
 // Probe reads the header of any supported file. Frames is exact for WAV and FLAC, from the

@@ -42,26 +42,24 @@ func (d *oggReader) Read(dst []float32) (int, error) {
 	if cap(d.buf) < len(dst)*ch {
 		d.buf = make([]float32, len(dst)*ch)
 	}
-	for {
-		n, err := d.r.Read(d.buf[:len(dst)*ch])
-		n /= ch
-		if n == 0 {
-			if err == nil {
-				continue
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return 0, io.EOF
-			}
-			return 0, libErr("ogg", err)
+	n, err := d.r.Read(d.buf[:len(dst)*ch])
+	n /= ch
+	if n == 0 {
+		if err == nil {
+			return 0, nil // safeRead gives up on a decoder that never makes progress
 		}
-		inv := 1 / float32(ch)
-		for i := 0; i < n; i++ {
-			var acc float32
-			for c := 0; c < ch; c++ {
-				acc += d.buf[i*ch+c]
-			}
-			dst[i] = acc * inv
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return 0, io.EOF
 		}
-		return n, nil
+		return 0, libErr("ogg", err)
 	}
+	inv := 1 / float32(ch)
+	for i := 0; i < n; i++ {
+		var acc float32
+		for c := 0; c < ch; c++ {
+			acc += d.buf[i*ch+c]
+		}
+		dst[i] = acc * inv
+	}
+	return n, nil
 }

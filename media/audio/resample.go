@@ -59,9 +59,43 @@ func besselI0(x float64) float64 {
 	return sum
 }
 
-func newResampler(inRate, outRate int) *resampler {
+// filter is a designed tap table; read-only once built, so resamplers share it.
+type filter struct {
+	up, down int64
+	k, half  int
+	phases   int64
+	exact    bool
+	taps     []float32
+}
+
+// designs caches recent filters: the engine loads every announcement at the same rates, and a
+// table for an odd rate takes tens of milliseconds to compute.
+var designs struct {
+	sync.Mutex
+	m map[[2]int]*filter
+}
+
+func design(inRate, outRate int) *filter {
+	key := [2]int{inRate, outRate}
+	designs.Lock()
+	if f := designs.m[key]; f != nil {
+		designs.Unlock()
+		return f
+	}
+	designs.Unlock()
+	f := newFilter(inRate, outRate)
+	designs.Lock()
+	if designs.m == nil || len(designs.m) >= 8 {
+		designs.m = map[[2]int]*filter{}
+	}
+	designs.m[key] = f
+	designs.Unlock()
+	return f
+}
+
+func newFilter(inRate, outRate int) *filter {
 	g := gcd(int64(inRate), int64(outRate))
-	r := &resampler{up: int64(outRate) / g, down: int64(inRate) / g}
+	r := &filter{up: int64(outRate) / g, down: int64(inRate) / g}
 	edge := float64(min(inRate, outRate)) / 2
 	df := (stopHigh - passLow) * edge / float64(inRate) // transition width, cycles per input sample
 	beta := 0.1102 * (stopDB - 8.7)
@@ -76,6 +110,7 @@ func newResampler(inRate, outRate int) *resampler {
 		rows = maxPhases + 1
 	}
 	fc := edge / float64(inRate) // cutoff, cycles per input sample
+	norm := 1 / besselI0(beta)
 	r.taps = make([]float32, int(rows)*r.k)
 	for p := int64(0); p < rows; p++ {
 		frac := float64(p) / float64(r.phases)
@@ -91,9 +126,15 @@ func newResampler(inRate, outRate int) *resampler {
 			if t != 0 {
 				s = math.Sin(2*math.Pi*fc*t) / (math.Pi * t)
 			}
-			row[j] = float32(s * besselI0(beta*math.Sqrt(1-x*x)) / besselI0(beta))
+			row[j] = float32(s * besselI0(beta*math.Sqrt(1-x*x)) * norm)
 		}
 	}
+	return r
+}
+
+func newResampler(inRate, outRate int) *resampler {
+	f := design(inRate, outRate)
+	r := &resampler{up: f.up, down: f.down, k: f.k, half: f.half, phases: f.phases, exact: f.exact, taps: f.taps}
 	r.buf = make([]float32, r.k, r.k+8192)
 	r.base = -int64(r.k)
 	return r
