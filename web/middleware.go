@@ -141,6 +141,9 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 // requireLogin sends anonymous visitors to the login page (htmx gets a full redirect).
 func (s *Server) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if c.Path() == "/*" { // the group's catch-all: an unknown page is a 404 for everyone
+			return echo.ErrNotFound
+		}
 		if userOf(c) == nil {
 			if c.Request().Header.Get("HX-Request") == "true" {
 				c.Response().Header().Set("HX-Redirect", "/login")

@@ -121,13 +121,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	// The error page may run outside the UI group (unknown route): give it a language.
-	ctx := i18n.WithLang(c.Request().Context(), s.pickLanguage(c))
-	c.SetRequest(c.Request().WithContext(ctx))
+	ctx := c.Request().Context()
 	p := templates.Page{Title: i18n.T(ctx, statusKey(status)), User: userOf(c)}
 	if p.User != nil {
 		p.Nav = navFor(models.ActorOf(*p.User))
-		p.CSRF = s.sessions.GetString(ctx, sessCSRF)
+		p.CSRF = s.csrfToken(c)
 	}
 	if err := render(c, status, templates.ErrorPage(p, status, key)); err != nil {
 		s.log.Error("render error page", "err", err)

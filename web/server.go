@@ -5,6 +5,8 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"log/slog"
 	"net/http"
 	"time"
@@ -82,7 +84,7 @@ func (s *Server) routes() *echo.Echo {
 		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 		return err
 	}}))
-	e.Use(s.requestLog, securityHeaders)
+	e.Use(s.requestLog, securityHeaders, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)), s.pageSession(s.loadUser), s.pageSession(s.language))
 	e.GET("/healthz", s.healthz)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
 
@@ -90,7 +92,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
 
-	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), echo.WrapMiddleware(s.sessions.LoadAndSave), s.loadUser, s.language, s.csrf)
+	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
 	ui.GET("/login", s.loginPage)
 	ui.POST("/login", s.login)
 	ui.POST("/language", s.setLanguage)
@@ -105,6 +107,24 @@ func (s *Server) routes() *echo.Echo {
 	s.userRoutes(in)
 	s.customerRoutes(in)
 	return e
+}
+
+// pageSession applies m to everything but the API, assets and health checks, so that pages,
+// including error pages of unknown paths, know the session, user and language.
+func (s *Server) pageSession(m echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withM := m(next)
+		return func(c echo.Context) error {
+			if isPagePath(c.Request().URL.Path) {
+				return withM(c)
+			}
+			return next(c)
+		}
+	}
+}
+
+func isPagePath(p string) bool {
+	return !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/static/") && p != "/healthz"
 }
 
 func (s *Server) healthz(c echo.Context) error {
@@ -167,6 +187,9 @@ func (s *Server) bodyLimit(limit int64) echo.MiddlewareFunc {
 			}
 			r := c.Request()
 			if r.ContentLength > n {
+				// Read (a bounded amount of) what the client is sending so it receives the 413
+				// instead of a connection reset.
+				_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
 				return echo.ErrStatusRequestEntityTooLarge
 			}
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
