@@ -6,9 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/sqlite3store"
