@@ -61,7 +61,7 @@ func Open(dsn string) (*Store, error) {
 func allModels() []any {
 	return []any{
 		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
-		&File{}, &Call{}, &CallEvent{}, &Recording{},
+		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
 	}
 }
 
