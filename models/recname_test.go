@@ -1,0 +1,67 @@
+package models
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseRecName(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	at := time.Date(2018, 9, 11, 15, 2, 22, 0, berlin)
+	cases := []struct {
+		name string
+		want RecName
+	}{
+		// The product document's example, verbatim, with its empty field between a and b.
+		{"rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "4915258878874", Gap: true}},
+		// The engine's shape.
+		{"rec_20180911_150222_337826_4971121843140_49711218431440_49711218431431_4915258878874.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "4915258878874"}},
+		// Withheld caller: the empty field is a.
+		{"rec_20180911_150222_337826_4971121843140__49711218431431_4915258878874.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", B: "49711218431431", C: "4915258878874", Withheld: true}},
+		// Withheld caller in the document's shape.
+		{"rec_20180911_150222_337826_4971121843140___49711218431431_4915258878874.WAV",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", B: "49711218431431", C: "4915258878874", Withheld: true, Gap: true}},
+		// Collision suffixes in both shapes and with a withheld caller.
+		{"rec_20180911_150222_337826_4971121843140_49711218431440_49711218431431_4915258878874_2.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "4915258878874", Seq: 2}},
+		{"rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874_3.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "4915258878874", Gap: true, Seq: 3}},
+		{"rec_20180911_150222_337826_4971121843140__49711218431431_4915258878874_12.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", B: "49711218431431", C: "4915258878874", Withheld: true, Seq: 12}},
+		// A short destination is not mistaken for a suffix.
+		{"rec_20180911_150222_337826_4971121843140_49711218431440_49711218431431_110.wav",
+			RecName{At: at, SubscriberID: "337826", StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "110"}},
+	}
+	for _, c := range cases {
+		got, ok := ParseRecName(c.name, berlin)
+		if !ok || !got.At.Equal(c.want.At) {
+			t.Errorf("%s: ok=%v at=%v", c.name, ok, got.At)
+			continue
+		}
+		got.At = c.want.At
+		if got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", "notes.txt", "rec_.wav", "rec_20180911_150222.wav", "rec_20181311_150222_1_2_3_4_5.wav",
+		"rec_20180911_150222__4971121843140_1_2_3.wav", "rec_20180911_150222_1_2_3_4.wav", "rec_20180911_150222_1_2_3__5.wav",
+		"call_20180911_150222_1_2_3_4_5.wav", "rec_2018091_1150222_1_2_3_4_5.wav", "rec_20180911_150222_1_2_a_b_c_d_e.wav"} {
+		if r, ok := ParseRecName(bad, berlin); ok {
+			t.Errorf("%q parsed as %+v", bad, r)
+		}
+	}
+}
+
+func FuzzParseRecName(f *testing.F) {
+	f.Add("rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874.wav")
+	f.Add("rec_20180911_150222_337826_4971121843140__49711218431431_4915258878874_2.wav")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := ParseRecName(s, time.UTC)
+		if ok && (r.B == "" || r.C == "" || r.SubscriberID == "" || r.Withheld != (r.A == "")) {
+			t.Fatalf("%q: %+v", s, r)
+		}
+	})
+}
