@@ -24,6 +24,7 @@ func benchCallSeconds(b *testing.B, stereo bool) {
 	}
 	b.ReportAllocs()
 	k := 0
+	cpu := processCPU()
 	for b.Loop() {
 		for range 50 {
 			at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
@@ -33,6 +34,7 @@ func benchCallSeconds(b *testing.B, stereo bool) {
 			k++
 		}
 	}
+	reportCPU(b, cpu)
 	b.StopTimer()
 	if _, err := r.Close(t0.Add(time.Duration(k) * 20 * time.Millisecond)); err != nil {
 		b.Fatal(err)
