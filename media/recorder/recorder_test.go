@@ -188,8 +188,10 @@ func check(t *testing.T, name string, ch Channel, got []int16, s stream, deliver
 func TestTimelineLossJitterReorderDuplicates(t *testing.T) {
 	r, path := newRec(t, Options{Stereo: true, Start: t0})
 	rng := rand.New(rand.NewPCG(7, 8))
-	end := ms(6012.34) // not on a packet boundary: length must still be exact
-	caller := stream{ch: Caller, ssrc: 0x1111, tsBase: 4000000000, begin: 0, size: 160, packets: 300,
+	// The end is not on a packet boundary: the length must still be exact. The caller's
+	// timestamps wrap after 26 packets.
+	end := ms(6012.34)
+	caller := stream{ch: Caller, ssrc: 0x1111, tsBase: 0xFFFFF000, begin: 0, size: 160, packets: 300,
 		loss: 0.05, jitter: ms(60), dupEvery: 7, firstOnTime: true}
 	callee := stream{ch: Callee, ssrc: 0x2222, tsBase: 12345, begin: ms(500), size: 240, packets: 180,
 		loss: 0.05, jitter: ms(60), dupEvery: 5, firstOnTime: true} // sipp-style 30 ms packets
