@@ -89,6 +89,9 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		return nil, err
 	}
 	u.dlg = sipgo.DialogUA{Client: u.cli, ContactHDR: u.contact("UDP")}
+	u.srv.OnNoRoute(func(req *gosip.Request, tx gosip.ServerTransaction) {
+		_ = tx.Respond(gosip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil))
+	})
 	u.srv.OnInvite(u.onInvite)
 	u.srv.OnAck(u.onAck)
 	u.srv.OnBye(u.onBye)
@@ -271,6 +274,7 @@ func (u *UA) onAck(req *gosip.Request, tx gosip.ServerTransaction) {
 // on our server dialog; sipgo keeps those in separate caches, so the leg table decides.
 func (u *UA) onBye(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := u.leg(req)
+	u.log.Debug("BYE", "call_id", req.CallID(), "known", l != nil, "from", req.Source())
 	if l == nil || l.readBye == nil {
 		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
