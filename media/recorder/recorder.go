@@ -218,9 +218,9 @@ func (r *Recorder) pos(t time.Time) int64 { return durationToFrames(t.Sub(r.star
 // from there, so jitter and reordering within Delay do not move audio. A new SSRC, a
 // timestamp more than 1 s away from the arrival time, or a new packet that would land before
 // what is already written (the sender's clock fell behind, or it paused its timestamps)
-// re-anchors to the arrival. The previous anchor is kept, so stragglers from before an
-// SSRC switch or a jump still land where they belong. Duplicates overwrite identical samples; reordered packets later
-// than the written position are dropped.
+// re-anchors to the arrival. The previous anchor is kept, so stragglers from before an SSRC
+// switch or a jump still land where they belong. A duplicate overwrites identical samples;
+// a packet whose place was already written is dropped.
 func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival time.Time) {
 	if ch != Caller && ch != Callee || len(pcm) == 0 {
 		return

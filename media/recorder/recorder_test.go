@@ -543,3 +543,45 @@ func TestPutNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations per packet pair", n)
 	}
 }
+
+// With every packet jittered, the first one included, each direction is shifted by its
+// anchor packet's delay (at most the jitter) and otherwise placed exactly: no sample moves
+// relative to its neighbours, so both directions stay aligned within the jitter.
+func TestTimelineJitteredAnchor(t *testing.T) {
+	for seed := range uint64(5) {
+		r, path := newRec(t, Options{Stereo: true, Start: t0})
+		rng := rand.New(rand.NewPCG(seed, 99))
+		caller := stream{ch: Caller, ssrc: 1, tsBase: 777, size: 160, packets: 150, jitter: ms(60)}
+		callee := stream{ch: Callee, ssrc: 2, tsBase: 999, size: 240, packets: 100, jitter: ms(60)}
+		run(t, r, ms(3200), rng, caller, callee)
+		if _, err := r.Close(t0.Add(ms(3200))); err != nil {
+			t.Fatal(err)
+		}
+		_, pcm := readWAV(t, path)
+		l, rr := deinterleave(pcm)
+		for _, c := range []struct {
+			ch  Channel
+			got []int16
+		}{{Caller, l}, {Callee, rr}} {
+			shift := -1
+			for i, v := range c.got {
+				if v == 0 {
+					continue
+				}
+				p := int(v) - 1 // sig is 1+p%15000
+				if c.ch == Callee {
+					p = -int(v) - 1
+				}
+				if shift < 0 {
+					shift = i - p
+				}
+				if (i-p-shift)%15000 != 0 {
+					t.Fatalf("seed %d %v: frame %d holds stream sample %d, shift %d, want %d", seed, c.ch, i, p, i-p, shift)
+				}
+			}
+			if shift < 0 || shift > 480 {
+				t.Fatalf("seed %d %v: shifted by %d frames, want 0-480 (60 ms)", seed, c.ch, shift)
+			}
+		}
+	}
+}
