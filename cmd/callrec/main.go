@@ -38,6 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return apikey(ctx, args, getenv, stdout)
 	case "convert":
 		return convert(args, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -49,5 +51,6 @@ const usage = `usage:
   callrec [serve] [flags]            run the Control Panel and the recording engine
   callrec apikey create --user NAME  print a new API token for NAME
   callrec convert IN OUT             convert audio to WAV 8-bit 16 kHz mono
+  callrec healthcheck                exit 0 when the panel at CALLREC_HTTP answers
   callrec serve -h                   list the flags (each has a CALLREC_* environment twin)
 `

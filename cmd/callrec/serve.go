@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"callrec/media"
+	"callrec/media/prompts"
 	"callrec/models"
 	"callrec/web"
 )
@@ -30,8 +32,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer store.Close()
+	store.DefaultAnnouncements = prompts.Text
 	if err := bootstrap(ctx, store, cfg, getenv, stdout); err != nil {
 		return err
+	}
+	if err := installDefaultPrompts(cfg.Data); err != nil {
+		return fmt.Errorf("installing the standard announcements: %w", err)
+	}
+	if err := repairRecordings(ctx, store, cfg.Data, log); err != nil {
+		return fmt.Errorf("repairing recordings after a crash: %w", err)
 	}
 
 	srv := web.New(web.Config{DataDir: cfg.Data, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log}, store)
@@ -42,20 +51,45 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	log.Info("control panel listening", "url", "http://"+ln.Addr().String())
 
-	errc := make(chan error, 1)
+	sink := newCallSink(store, nil, log)
+	defer sink.Close()
+	eng, err := media.New(media.Config{
+		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
+		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
+	}, directory{store: store, dataDir: cfg.Data}, sink)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("engine: %w", err)
+	}
+	log.Info("recording engine listening", "sip", eng.SIPAddr(), "trunk", cfg.Trunk, "rtp", fmt.Sprintf("%d-%d", cfg.RTPPorts[0], cfg.RTPPorts[1]))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(ctx) }()
+	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		return err
+	case runErr = <-errc:
+	case runErr = <-engDone:
+		engDone <- runErr
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+		runErr = err
 	}
-	return nil
+	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+		runErr = err
+	}
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
 }
 
 // bootstrap creates the platform admin on an empty database and, with --demo, the worked example.

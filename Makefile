@@ -1,0 +1,40 @@
+# callrec: the two commands a newcomer needs are `make run` and `make test`.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run demo test test-short generate lint bench bench-convert bench-engine prompts build
+
+run: ## start the product on its defaults (./data, http://127.0.0.1:8080, SIP 127.0.0.1:5060)
+	$(GO) run ./cmd/callrec
+
+demo: ## start with the product document's worked example seeded
+	$(GO) run ./cmd/callrec serve --demo
+
+build:
+	CGO_ENABLED=1 $(GO) build -o bin/callrec ./cmd/callrec
+
+test: ## every test; end-to-end tests run when their tools are installed (CALLREC_E2E=1 insists)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+generate: ## regenerate templ views (the generated code is committed)
+	$(GO) tool templ generate
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet $(PKGS)
+	../shared/tools/importcheck
+
+bench: ## Go micro-benchmarks of every package
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-convert: ## callrec convert against sox on a 10-minute 48 kHz stereo file
+	scripts/bench-convert.sh
+
+bench-engine: ## N recorded calls through the real binary with sipp (N=1000 LEN=60 by default)
+	scripts/bench-engine.sh
+
+prompts: ## re-render the six shipped announcements with espeak-ng
+	$(GO) run ./cmd/genprompts
