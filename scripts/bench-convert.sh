@@ -23,12 +23,13 @@ sox -n -r 48000 -c 2 -b 16 "$in" synth 600 sine 440 sine 1000 vol 0.5
 go build -o "$work/callrec" ./cmd/callrec 2>/dev/null || true
 if [ -x "$work/callrec" ] && "$work/callrec" convert "$in" "$work/probe.wav" >/dev/null 2>&1; then
 	tool="callrec convert"
-	conv() { "$work/callrec" convert "$1" "$2"; }
+	printf '#!/bin/sh\nexec "%s" convert "$1" "$2"\n' "$work/callrec" >"$work/conv"
 else
 	tool="audio.ConvertFile (media/audio test binary; callrec convert not wired yet)"
 	go test -c -o "$work/audio.test" ./media/audio
-	conv() { CALLREC_CONVERT_IN=$1 CALLREC_CONVERT_OUT=$2 "$work/audio.test" -test.run='^TestConvertFileFromEnv$' >/dev/null; }
+	printf '#!/bin/sh\nCALLREC_CONVERT_IN=$1 CALLREC_CONVERT_OUT=$2 exec "%s" -test.run="^TestConvertFileFromEnv$" >/dev/null\n' "$work/audio.test" >"$work/conv"
 fi
+chmod +x "$work/conv"
 rm -f "$work/probe.wav"
 
 # measure NAME CMD...: appends "wall_s user_s sys_s maxrss_kb" to $work/NAME.
@@ -40,7 +41,7 @@ measure() {
 i=0
 while [ "$i" -lt "$runs" ]; do
 	measure sox sox "$in" -c 1 -r 16000 -b 8 -e unsigned "$work/sox.wav" rate -v
-	measure go conv "$in" "$work/go.wav"
+	measure go "$work/conv" "$in" "$work/go.wav"
 	i=$((i + 1))
 done
 sox --i "$work/go.wav" | grep -q 'Sample Rate    : 16000' || { echo "bad output" >&2; exit 1; }
