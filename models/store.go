@@ -62,12 +62,15 @@ func allModels() []any {
 	return []any{
 		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
 		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
-		&ModuleBooking{}, &CallRecordingSettings{},
+		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
 	}
 }
 
 func (s *Store) migrate() error {
 	if err := s.db.AutoMigrate(allModels()...); err != nil {
+		return fmt.Errorf("models: migrate: %w", err)
+	}
+	if err := s.migrateBrowse(); err != nil {
 		return fmt.Errorf("models: migrate: %w", err)
 	}
 	// The session table of scs' sqlite3store.

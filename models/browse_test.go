@@ -1,0 +1,182 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+type browseFixture struct {
+	s            *Store
+	admin, agent Actor
+	other, root  Actor
+	folder       string
+	pool         Pool
+}
+
+func newBrowseFixture(t *testing.T, n int) *browseFixture {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	root := Actor{Role: RolePlatformAdmin}
+	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "A", SubscriberID: "337826", Language: "de"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "B", SubscriberID: "999001", Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePool(ctx, root, c.ID, PoolInput{Name: "P", StartNumber: "4971121843140", Destination: "4915258878874", Numbers: []string{"49711218431431"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &browseFixture{s: s, root: root, pool: p, folder: "call_recording/337826/4971121843140",
+		admin: Actor{UserID: 1, Username: "a", CustomerID: c.ID, Role: RoleCustomerAdmin},
+		agent: Actor{UserID: 2, Username: "g", CustomerID: c.ID, Role: RoleAgent},
+		other: Actor{UserID: 3, Username: "o", CustomerID: oc.ID, Role: RoleCustomerAdmin}}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([]File, n)
+	for i := range rows {
+		at := base.Add(time.Duration(i%997) * time.Minute) // many equal times: ties resolved by id
+		a := fmt.Sprintf("4917%07d", i%50)
+		rows[i] = File{CustomerID: c.ID, Folder: f.folder, Name: fmt.Sprintf("rec_%06d.wav", i), Path: fmt.Sprintf("%s/rec_%06d.wav", f.folder, i),
+			Kind: KindRecording, Size: int64(1000 + i%13), DurationMS: int64(i % 31), CallAt: &at, A: a, B: "49711218431431", C: "4915258878874", PoolID: p.ID}
+	}
+	if err := s.CreateFileRows(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	other := File{CustomerID: oc.ID, Folder: "call_recording/999001/4930555000", Name: "rec_x.wav", Path: "call_recording/999001/4930555000/rec_x.wav", Kind: KindRecording, CallAt: &base}
+	if err := s.CreateFileRow(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// walk pages through a folder forwards, then backwards from the end, and checks both give
+// every file once in the requested order.
+func TestBrowseKeysetWalk(t *testing.T) {
+	f := newBrowseFixture(t, 1234)
+	ctx := context.Background()
+	for _, sort := range BrowseSorts {
+		for _, desc := range []bool{false, true} {
+			q := BrowseQuery{Folder: f.folder, Sort: sort, Desc: desc, Limit: 100}
+			var ids []uint
+			var pages []BrowsePage
+			for {
+				p, err := f.s.Browse(ctx, f.admin, q)
+				if err != nil {
+					t.Fatal(sort, err)
+				}
+				if p.Total != 1234 {
+					t.Fatalf("%s: total %d", sort, p.Total)
+				}
+				pages = append(pages, p)
+				for _, x := range p.Files {
+					ids = append(ids, x.ID)
+				}
+				if p.Next == "" {
+					break
+				}
+				q.Cursor = p.Next
+			}
+			if len(ids) != 1234 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 1234 {
+				t.Fatalf("%s desc=%v: %d ids", sort, desc, len(ids))
+			}
+			// The order agrees with the sort value.
+			all := make([]File, 0, 1234)
+			for _, p := range pages {
+				all = append(all, p.Files...)
+			}
+			for i := 1; i < len(all); i++ {
+				a, b := sortValue(all[i-1], sort), sortValue(all[i], sort)
+				if sort == "duration" || sort == "size" {
+					a, b = fmt.Sprintf("%020s", a), fmt.Sprintf("%020s", b)
+				}
+				if (!desc && a > b) || (desc && a < b) {
+					t.Fatalf("%s desc=%v: out of order at %d: %s then %s", sort, desc, i, a, b)
+				}
+			}
+			// Backwards from the last page gives the same pages.
+			q.Cursor = pages[len(pages)-1].Prev
+			for i := len(pages) - 2; i >= 0; i-- {
+				p, err := f.s.Browse(ctx, f.admin, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Files) != len(pages[i].Files) || p.Files[0].ID != pages[i].Files[0].ID {
+					t.Fatalf("%s: back page %d differs", sort, i)
+				}
+				if (i == 0) != (p.Prev == "") {
+					t.Fatalf("%s: page %d prev=%q", sort, i, p.Prev)
+				}
+				q.Cursor = p.Prev
+			}
+		}
+	}
+}
+
+func TestBrowseFiltersAndScope(t *testing.T) {
+	f := newBrowseFixture(t, 500)
+	ctx := context.Background()
+	p, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Number: "49170000007"})
+	if err != nil || p.Total != 10 {
+		t.Fatalf("number filter: %d %v", p.Total, err)
+	}
+	from := time.Date(2026, 1, 1, 0, 10, 0, 0, time.UTC)
+	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, From: from, To: from.Add(5 * time.Minute)})
+	if p.Total != 5 {
+		t.Fatalf("date filter: %d", p.Total)
+	}
+	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{PoolID: f.pool.ID, Page: 2, Limit: 100})
+	if p.Total != 500 || len(p.Files) != 100 || p.Prev == "" || p.Next == "" {
+		t.Fatalf("API list by pool, page 2: %d %d", p.Total, len(p.Files))
+	}
+	if _, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Number: `%`}); err != nil {
+		t.Fatal(err)
+	}
+	// Another customer, an agent, a foreign folder, a bad cursor.
+	for name, c := range map[string]struct {
+		a Actor
+		q BrowseQuery
+	}{
+		"other's folder":   {f.other, BrowseQuery{Folder: f.folder}},
+		"agent":            {f.agent, BrowseQuery{Folder: f.folder}},
+		"agent API":        {f.agent, BrowseQuery{}},
+		"unknown sub":      {f.admin, BrowseQuery{Folder: "call_recording/123"}},
+		"foreign from own": {f.admin, BrowseQuery{Folder: "call_recording/999001/4930555000"}},
+	} {
+		if _, err := f.s.Browse(ctx, c.a, c.q); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	p, _ = f.s.Browse(ctx, f.other, BrowseQuery{})
+	if p.Total != 1 {
+		t.Fatalf("other customer's API list: %d", p.Total)
+	}
+	if _, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Cursor: "xyz"}); !errors.Is(err, ErrBadQuery) {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Sort: "id; drop table files"}); !errors.Is(err, ErrBadQuery) {
+		t.Fatal(err)
+	}
+	subs, err := f.s.SubFolders(ctx, f.admin, "call_recording/337826")
+	if err != nil || len(subs) != 1 || subs[0].Path != f.folder {
+		t.Fatalf("sub-folders %v %v", subs, err)
+	}
+	subs, _ = f.s.SubFolders(ctx, f.root, RecordingsRoot)
+	if len(subs) != 2 {
+		t.Fatalf("platform admin sees %v", subs)
+	}
+	if subs, _ := f.s.SubFolders(ctx, f.agent, ""); len(subs) != 1 {
+		t.Fatalf("agent's root %v", subs)
+	}
+}

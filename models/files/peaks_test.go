@@ -1,0 +1,79 @@
+package files
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"testing"
+)
+
+// wav16 builds a 16-bit PCM WAV at 8 kHz from interleaved samples.
+func wav16(channels int, samples []int16) []byte {
+	var b bytes.Buffer
+	data := len(samples) * 2
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+data))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(channels), uint32(8000), uint32(8000 * 2 * channels), uint16(2 * channels), uint16(16)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(data))
+	binary.Write(&b, binary.LittleEndian, samples)
+	return b.Bytes()
+}
+
+func TestPeaks(t *testing.T) {
+	// 1 s silence, 1 s full-scale tone, 1 s half-scale, mono.
+	s := make([]int16, 24000)
+	for i := 8000; i < 16000; i++ {
+		s[i] = int16(32767 * math.Sin(float64(i)*0.3))
+	}
+	for i := 16000; i < 24000; i++ {
+		s[i] = int16(16384 * math.Sin(float64(i)*0.3))
+	}
+	w := wav16(1, s)
+	p, err := Peaks(bytes.NewReader(w), int64(len(w)), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p[0] != 0 || p[1] < 250 || p[2] < 120 || p[2] > 135 {
+		t.Fatalf("peaks %v", p)
+	}
+	// Stereo: the louder channel counts; a header that claims more data than the file has is cut.
+	st := make([]int16, 16000)
+	for i := 1; i < 8000; i += 2 {
+		st[i] = -32768
+	}
+	w = wav16(2, st)
+	binary.LittleEndian.PutUint32(w[40:], 0xFFFFFFF0)
+	p, err = Peaks(bytes.NewReader(w), int64(len(w)), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p[0] != 255 || p[1] != 255 || p[2] != 0 || p[3] != 0 {
+		t.Fatalf("stereo peaks %v", p)
+	}
+	for _, bad := range [][]byte{nil, []byte("RIFF1234WAVE"), append([]byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x03\x00"), make([]byte, 14)...)} {
+		if _, err := Peaks(bytes.NewReader(bad), int64(len(bad)), 10); !errors.Is(err, ErrNotPCM16) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// BenchmarkPeaks60Min computes the peaks of a 60-minute mono recording (8 kHz, 16 bit, 57.6 MB).
+func BenchmarkPeaks60Min(b *testing.B) {
+	s := make([]int16, 60*60*8000)
+	for i := range s {
+		s[i] = int16(i * 7919)
+	}
+	w := wav16(1, s)
+	b.SetBytes(int64(len(w)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Peaks(bytes.NewReader(w), int64(len(w)), 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package models
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Audit kinds of recordings.
+const (
+	AuditRecordingListened   = "recording.listened"
+	AuditRecordingDownloaded = "recording.downloaded"
+	AuditRecordingDeleted    = "recording.deleted"
+)
+
+// RecordingDetail is a recording file with its call, consent trail and recording row (Call and
+// Recording are nil for a file in the recordings tree that no call produced, e.g. copied in).
+type RecordingDetail struct {
+	File      File
+	Recording *Recording
+	Call      *Call // with Events in order
+	Customer  Customer
+}
+
+// RecordingFile loads the recording file id with its call for a; anything a may not open is
+// ErrNotFound (other customers' files, any recording for users who may not open recordings).
+func (s *Store) RecordingFile(ctx context.Context, a Actor, id uint) (RecordingDetail, error) {
+	f, err := s.FileByID(ctx, a, id)
+	if err != nil {
+		return RecordingDetail{}, err
+	}
+	if f.Kind != KindRecording || !a.MayOpenRecordings() {
+		return RecordingDetail{}, ErrNotFound
+	}
+	d := RecordingDetail{File: f}
+	db := s.db.WithContext(ctx)
+	if err := db.First(&d.Customer, f.CustomerID).Error; err != nil {
+		return RecordingDetail{}, notFound(err)
+	}
+	var rec Recording
+	err = db.Where("file_id = ?", f.ID).First(&rec).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return d, nil
+	case err != nil:
+		return RecordingDetail{}, err
+	}
+	d.Recording = &rec
+	var c Call
+	if err := db.Preload("Events", func(q *gorm.DB) *gorm.DB { return q.Order("seq, id") }).First(&c, rec.CallID).Error; err == nil {
+		d.Call = &c
+	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return RecordingDetail{}, err
+	}
+	return d, nil
+}
+
+// SetRecordingPeaks stores a recording's waveform peaks (computed once from the file).
+func (s *Store) SetRecordingPeaks(ctx context.Context, recID uint, peaks []byte) error {
+	return s.db.WithContext(ctx).Model(&Recording{}).Where("id = ?", recID).Update("peaks", peaks).Error
+}
+
+// MayDeleteRecordings reports whether a may delete recordings: customer admins only (the
+// platform admin runs the platform, not the customer's archive).
+func (a Actor) MayDeleteRecordings() bool { return a.Role == RoleCustomerAdmin }
+
+// DeleteRecordings deletes recording files ids a may delete: each file's rows and, through
+// remove, the file on disk (a file already gone is fine), with an audit event per file, all in
+// one transaction per file. It stops at the first error; deleted lists what is gone.
+func (s *Store) DeleteRecordings(ctx context.Context, a Actor, ip string, ids []uint, remove func(rel string) error) (deleted []File, err error) {
+	for _, id := range ids {
+		d, err := s.RecordingFile(ctx, a, id)
+		if err != nil {
+			return deleted, err
+		}
+		if !a.MayDeleteRecordings() {
+			return deleted, ErrForbidden
+		}
+		if err := s.deleteRecording(ctx, d.File, AuditEntry{CustomerID: d.File.CustomerID, Actor: a, IP: ip,
+			Kind: AuditRecordingDeleted, Object: d.File.Path}, remove); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, d.File)
+	}
+	return deleted, nil
+}
+
+func (s *Store) deleteRecording(ctx context.Context, f File, audit AuditEntry, remove func(rel string) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("file_id = ?", f.ID).Delete(&Recording{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Delete(&File{}, f.ID).Error; err != nil {
+			return err
+		}
+		if err := s.auditIn(tx, audit); err != nil {
+			return err
+		}
+		// The file goes last: if removing it fails the rows stay and say where it is.
+		if err := remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+}
+
+// WriteZip streams the recording files ids a may open into one ZIP archive on w (names flat,
+// made unique), without a temporary file. open reads a file of the tree. Every file is checked
+// before the first byte is written, so a foreign id fails the request instead of a broken archive.
+func (s *Store) WriteZip(ctx context.Context, a Actor, ids []uint, open func(rel string) (io.ReadCloser, error), w io.Writer) ([]File, error) {
+	fs := make([]File, 0, len(ids))
+	seen := map[uint]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		d, err := s.RecordingFile(ctx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, d.File)
+	}
+	zw := zip.NewWriter(w)
+	names := map[string]bool{}
+	for _, f := range fs {
+		name := f.Name
+		for i := 2; names[name]; i++ {
+			ext := path.Ext(f.Name)
+			name = f.Name[:len(f.Name)-len(ext)] + "_" + strconv.Itoa(i) + ext
+		}
+		names[name] = true
+		hdr := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		if f.CallAt != nil {
+			hdr.Modified = *f.CallAt
+		}
+		dst, err := zw.CreateHeader(hdr)
+		if err != nil {
+			return fs, err
+		}
+		src, err := open(f.Path)
+		if err != nil {
+			return fs, err
+		}
+		_, err = io.Copy(dst, src)
+		src.Close()
+		if err != nil {
+			return fs, err
+		}
+	}
+	return fs, zw.Close()
+}
+
+// PoolRetentionDays gives the retention in days of every pool that has one (the Call Recording
+// settings' retention_days; pools without it keep recordings forever).
+func (s *Store) PoolRetentionDays(ctx context.Context) (map[uint]int, error) {
+	var rows []struct {
+		PoolID        uint
+		RetentionDays int
+	}
+	err := s.db.WithContext(ctx).Table("call_recording_settings").Select("pool_id, retention_days").
+		Where("retention_days > 0").Scan(&rows).Error
+	out := make(map[uint]int, len(rows))
+	for _, r := range rows {
+		out[r.PoolID] = r.RetentionDays
+	}
+	return out, err
+}
+
+// RetentionDays gives each pool's retention in days; pools missing from the map keep their
+// recordings. Store.PoolRetentionDays is the product's source.
+type RetentionDays func(ctx context.Context) (map[uint]int, error)
+
+// ApplyRetention deletes the recordings whose call is older than their pool's retention (days
+// counted from now), each as an audited system deletion. It works in batches so a large backlog
+// never holds the database long, and returns how many it deleted.
+func (s *Store) ApplyRetention(ctx context.Context, days RetentionDays, remove func(rel string) error, now time.Time) (int, error) {
+	pools, err := days(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for poolID, d := range pools {
+		if d <= 0 {
+			continue
+		}
+		cutoff := now.Add(-time.Duration(d) * 24 * time.Hour).UTC()
+		for {
+			var batch []File
+			if err := s.db.WithContext(ctx).Where("kind = ? AND pool_id = ? AND call_at < ?", KindRecording, poolID, cutoff).
+				Order("call_at, id").Limit(200).Find(&batch).Error; err != nil {
+				return n, err
+			}
+			gone := 0
+			for _, f := range batch {
+				var rec Recording
+				if s.db.WithContext(ctx).Where("file_id = ?", f.ID).Select("status").First(&rec).Error == nil && rec.Status == RecordingActive {
+					continue // still being written
+				}
+				if err := s.deleteRecording(ctx, f, AuditEntry{CustomerID: f.CustomerID, Kind: AuditRecordingDeleted,
+					Object: f.Path, Old: map[string]any{"reason": "retention", "retention_days": d}}, remove); err != nil {
+					return n, err
+				}
+				n++
+				gone++
+			}
+			if len(batch) < 200 || gone == 0 || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return n, ctx.Err()
+}
