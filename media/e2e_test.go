@@ -580,3 +580,138 @@ func TestManualStartStop(t *testing.T) {
 		t.Fatalf("segment %+v", seg)
 	}
 }
+
+// reinvite is a caller action: a re-INVITE with the given direction and codec, its 200, ACK.
+func reinvite(cseq int, dir, pt, codec string) string {
+	return fmt.Sprintf(`<send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:49711218431440@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: %[1]d INVITE
+      Contact: <sip:49711218431440@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [rtpstream_audio_port] RTP/AVP %[3]s 101
+      a=rtpmap:%[3]s %[4]s/8000
+      a=rtpmap:101 telephone-event/8000
+      a=%[2]s
+    ]]></send>
+  <recv response="200"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:49711218431440@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: %[1]d ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]></send>`, cseq, dir, pt, codec)
+}
+
+// TestReinviteHoldKeepsTimeline: hold (sendonly) and resume with another codec in the middle
+// of a recorded call over TCP; the file still spans the connected time.
+func TestReinviteHoldKeepsTimeline(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	pol := activePolicy(t, ModeAutomatic)
+	pol.CallerNotice = false
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+	pt, audio := codecFields("PCMU", "callee_1000")
+	callee := startSipp(t, "sipp_callee.xml", map[string]string{"PT": pt, "CODEC": "PCMU",
+		"AUDIO": testdata(t, audio), "ACTIONS": "", "RING_MS": "100"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	pt, audio = codecFields("PCMU", "caller_440")
+	actions := `<pause milliseconds="1500"/>` + reinvite(2, "sendonly", "0", "PCMU") +
+		`<pause milliseconds="500"/>` + reinvite(3, "sendrecv", "8", "PCMA")
+	caller := startSipp(t, "sipp_caller.xml", map[string]string{"PT": pt, "CODEC": "PCMU", "AUDIO": testdata(t, audio),
+		"ACTIONS": actions, "HOLD_MS": "1500", "FROM": "49711218431440"},
+		"-t", "t1", "-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := caller.wait(t, 40*time.Second); err != nil {
+		t.Fatalf("sipp caller over TCP: %v\n%s", err, caller.out.String())
+	}
+	if err := callee.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("sipp callee: %v", err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || c.Recording == nil {
+		t.Fatalf("outcome %q recording %+v", c.Outcome, c.Recording)
+	}
+	ch, pcm := wavPCM(t, filepath.Join(e.data, filepath.FromSlash(c.Recording.Path)))
+	length := time.Duration(len(pcm)/ch) * time.Second / 8000
+	if d := length - c.Ended.Sub(c.Bridged); d < -40*time.Millisecond || d > 40*time.Millisecond {
+		t.Errorf("file %v, connected %v", length, c.Ended.Sub(c.Bridged))
+	}
+	if rms, _ := channelStats(pcm, ch, 1, length-time.Second, length-200*time.Millisecond); rms < 1000 {
+		t.Errorf("callee audio missing after the re-INVITEs: rms %.0f", rms)
+	}
+}
+
+// TestRecordingFailureKeepsTheCall: the recording folder cannot be made (a file is in the
+// way); the call goes on and the recording is marked failed with the reason.
+func TestRecordingFailureKeepsTheCall(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	pol := activePolicy(t, ModeAutomatic)
+	pol.CallerNotice = false
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+	if err := os.WriteFile(filepath.Join(e.data, "call_recording"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cerr, ferr := runCall(t, e, trunk, callSpec{from: "49711218431440", dialed: "49711218431431",
+		callerCodec: "PCMU", calleeCodec: "PCMU", holdMS: 2500, ringMS: 100})
+	if cerr != nil || ferr != nil {
+		t.Fatalf("the call broke: caller %v callee %v", cerr, ferr)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || c.Rec != RecFailed || !hasEvent(c, EventRecordingFailed) {
+		t.Fatalf("outcome %q rec %q events %+v", c.Outcome, c.Rec, c.Events)
+	}
+	if c.PacketsOut[0] < 50 || c.PacketsOut[1] < 50 {
+		t.Fatalf("media stopped: %v", c.PacketsOut)
+	}
+}
+
+// TestShutdownEndsCalls: cancelling Run hangs up both legs and closes the file properly.
+func TestShutdownEndsCalls(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	pol := activePolicy(t, ModeAutomatic)
+	pol.CallerNotice = false
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+	pt, audio := codecFields("PCMU", "callee_1000")
+	callee := startSipp(t, "sipp_callee.xml", map[string]string{"PT": pt, "CODEC": "PCMU",
+		"AUDIO": testdata(t, audio), "ACTIONS": "", "RING_MS": "100"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	pt, audio = codecFields("PCMU", "caller_440")
+	startSipp(t, "sipp_caller.xml", map[string]string{"PT": pt, "CODEC": "PCMU", "AUDIO": testdata(t, audio),
+		"ACTIONS": "", "HOLD_MS": "30000", "FROM": "49711218431440"},
+		"-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if cs := e.Calls(); len(cs) == 1 && cs[0].Rec == RecRecording {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("call never recorded")
+		}
+	}
+	time.Sleep(time.Second)
+	e.stop()
+	c := e.sink.wait(t, 5*time.Second)
+	if c.Outcome != OutcomeInterrupted || c.Recording == nil || c.Recording.Duration < 800*time.Millisecond {
+		t.Fatalf("outcome %q recording %+v", c.Outcome, c.Recording)
+	}
+	if err := callee.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("callee got no BYE: %v", err)
+	}
+	soxReads(t, filepath.Join(e.data, filepath.FromSlash(c.Recording.Path)))
+}
