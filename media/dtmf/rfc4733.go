@@ -31,18 +31,21 @@ func ParseEvent(payload []byte) (Event, error) {
 	}, nil
 }
 
-// maxBackward is how far (in RTP timestamp units) a packet may lie behind the newest event
-// and still count as a straggler of an event already handled. Anything further back is a
-// sender that restarted its timestamps (new SSRC, re-INVITE) and starts a new event. 2^20
-// units is over two minutes at 8 kHz and 20 s at 48 kHz: longer than any reordering.
-const maxBackward = 1 << 20
+// history is how many recent events the detector remembers, to recognise stragglers.
+const history = 4
 
 // RFC4733 reports each telephone-event exactly once. All packets of one event share the
 // event's RTP timestamp (RFC 4733 2.5.1.2), so the detector keys on it: the first packet
-// seen with a newer timestamp reports the digit, whatever its duration or E bit. That does
-// not wait for the end packet, which may be lost, and it tolerates a first packet with
-// duration 0, three repeated end packets, duplicates, and reordering within an event or of
-// stragglers from the previous one.
+// seen with a timestamp it does not know reports the digit, whatever its duration or E bit.
+// That does not wait for the end packet, which may be lost, and it tolerates a first packet
+// with duration 0, three repeated end packets, duplicates, and reordering within an event or
+// of stragglers from the last few.
+//
+// Timestamps are compared for equality only, never for order: sipp replays its
+// dtmf_2833_*.pcap files verbatim, so "#" then "1" arrive with timestamps 92640 then 13280,
+// and pressing "1" twice sends timestamp 13280 twice. A known timestamp therefore starts a
+// new press when its event had ended (E bit seen) and the packet is an early one (not E,
+// duration under half the ended event's): a straggler of the old event is late in it.
 //
 // An event longer than the 16-bit duration allows (about 8 s at 8 kHz) is split by the
 // sender into segments with new timestamps and is reported once per segment; no keypad does
@@ -51,8 +54,15 @@ const maxBackward = 1 << 20
 // The zero value is ready. The caller routes packets by payload type (whatever the SDP
 // names telephone-event) and uses one detector per RTP stream.
 type RFC4733 struct {
-	have bool
-	last uint32
+	recent [history]seenEvent
+	next   int // slot the next new event takes (the oldest)
+}
+
+type seenEvent struct {
+	used  bool
+	ended bool
+	ts    uint32
+	dur   uint16 // longest duration seen
 }
 
 // Feed takes one telephone-event payload and its RTP timestamp and returns the digit when
@@ -63,16 +73,23 @@ func (d *RFC4733) Feed(payload []byte, timestamp uint32) (digit byte, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	if d.have {
-		diff := int32(timestamp - d.last)
-		if diff == 0 || (diff < 0 && diff > -maxBackward) {
-			return 0, false
+	for i := range d.recent {
+		e := &d.recent[i]
+		if !e.used || e.ts != timestamp {
+			continue
 		}
+		if e.ended && !ev.End && int(ev.Duration)*2 < int(e.dur) {
+			*e = seenEvent{used: true, ts: timestamp, dur: ev.Duration}
+			return Digit(ev.Code)
+		}
+		e.ended = e.ended || ev.End
+		e.dur = max(e.dur, ev.Duration)
+		return 0, false
 	}
-	d.have, d.last = true, timestamp
+	d.recent[d.next] = seenEvent{used: true, ended: ev.End, ts: timestamp, dur: ev.Duration}
+	d.next = (d.next + 1) % history
 	return Digit(ev.Code)
 }
 
-// Reset forgets the last event; call it when the stream's SSRC changes, so a restarted
-// timestamp sequence is never mistaken for stragglers.
+// Reset forgets all events, for a new stream.
 func (d *RFC4733) Reset() { *d = RFC4733{} }

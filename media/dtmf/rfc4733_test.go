@@ -104,28 +104,50 @@ func TestRFC4733ReorderAndDuplicates(t *testing.T) {
 	}
 }
 
-func TestRFC4733Wrap(t *testing.T) {
+func TestRFC4733TimestampsInAnyOrder(t *testing.T) {
 	var d RFC4733
-	ps := append(event(7, 0xFFFFFF00, 2), event(8, 0x200, 2)...)
-	ps = append(ps, event(7, 0xFFFFFF00, 2)...) // stragglers across the wrap
-	if got := feedAll(&d, ps); got != "78" {
+	// sipp's pcaps: '#' at 92640, then '1' at 13280, then stragglers of '#'.
+	ps := append(event(11, 92640, 7), event(1, 13280, 7)...)
+	ps = append(ps, event(11, 92640, 7)[7:]...)
+	ps = append(ps, event(7, 0xFFFFFF00, 2)...)
+	ps = append(ps, event(8, 0x200, 2)...)
+	ps = append(ps, event(7, 0xFFFFFF00, 2)[3:]...) // stragglers across the wrap
+	if got := feedAll(&d, ps); got != "#178" {
 		t.Fatalf("got %q", got)
 	}
 }
 
-func TestRFC4733RestartAndReset(t *testing.T) {
+func TestRFC4733SameTimestampReplayed(t *testing.T) {
+	// Pressing '1' three times with sipp replays the same pcap: same timestamp each time.
 	var d RFC4733
-	// A sender restarting far behind is a new stream, not stragglers.
-	ps := append(event(4, 0x80000000, 2), event(9, 0x10, 2)...)
-	if got := feedAll(&d, ps); got != "49" {
+	var ps []pkt
+	for range 3 {
+		ps = append(ps, event(1, 13280, 7)...)
+	}
+	// A replay whose first packet is lost still counts (second packet, early in the event).
+	ps = append(ps, event(1, 13280, 7)[1:]...)
+	if got := feedAll(&d, ps); got != "1111" {
 		t.Fatalf("got %q", got)
 	}
-	// Just behind: ignored until Reset says the stream changed.
-	if _, ok := d.Feed(payload(1, false, 0, 0), 0x08); ok {
-		t.Fatal("straggler reported")
+	// But a late straggler from the end of an ended event does not.
+	d.Reset()
+	a := event(5, 800, 7)
+	ps = []pkt{a[0], a[1], a[2], a[3], a[4], a[5], a[7], a[8], a[6], a[9]}
+	if got := feedAll(&d, ps); got != "5" {
+		t.Fatalf("straggler: got %q", got)
+	}
+}
+
+func TestRFC4733Reset(t *testing.T) {
+	var d RFC4733
+	if got := feedAll(&d, event(4, 100, 2)); got != "4" {
+		t.Fatalf("got %q", got)
+	}
+	if _, ok := d.Feed(payload(4, false, 0, 160), 100); ok {
+		t.Fatal("same event reported twice")
 	}
 	d.Reset()
-	if k, ok := d.Feed(payload(1, false, 0, 0), 0x08); !ok || k != '1' {
+	if k, ok := d.Feed(payload(4, false, 0, 160), 100); !ok || k != '4' {
 		t.Fatalf("after Reset: %q %v", k, ok)
 	}
 }
