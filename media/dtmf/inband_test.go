@@ -1,6 +1,7 @@
 package dtmf
 
 import (
+	"callrec/media/audio"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -286,5 +287,29 @@ func BenchmarkGoertzel4(b *testing.B) {
 	var p [4]float64
 	for b.Loop() {
 		goertzel4(win, (*[4]float64)(d.coef[:4]), &p)
+	}
+}
+
+// Tones that crossed a G.711 leg carry its quantisation noise; both laws must still work,
+// at a quiet level too (-25 dBm0 per tone is about amplitude 1280).
+func TestInbandThroughG711(t *testing.T) {
+	var sig []float64
+	for i := range len(digits) {
+		sig = tone(sig, digits[i], 1280, 1600, 50, 0)
+		sig = silence(sig, 50)
+	}
+	pcm := pcm16(sig)
+	enc := make([]byte, len(pcm))
+	for _, law := range []struct {
+		name string
+		enc  func([]byte, []int16)
+		dec  func([]int16, []byte)
+	}{{"mu-law", audio.ULawEncode, audio.ULawDecode}, {"A-law", audio.ALawEncode, audio.ALawDecode}} {
+		out := make([]int16, len(pcm))
+		law.enc(enc, pcm)
+		law.dec(out, enc)
+		if got := detect(out, 160); got != digits {
+			t.Errorf("%s: got %q", law.name, got)
+		}
 	}
 }
