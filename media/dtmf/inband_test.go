@@ -1,10 +1,11 @@
 package dtmf
 
 import (
-	"callrec/media/audio"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"callrec/media/audio"
 )
 
 const rate = 8000
