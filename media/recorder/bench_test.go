@@ -68,3 +68,21 @@ func BenchmarkPut(b *testing.B) {
 		k++
 	}
 }
+
+// BenchmarkCreateClose reports the memory one recording holds (rings, buffers).
+func BenchmarkCreateClose(b *testing.B) {
+	root, err := os.OpenRoot(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		r, rel, err := Create(root, "bench", "rec", Options{Start: t0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Close(t0)
+		root.Remove(rel)
+	}
+}

@@ -62,7 +62,7 @@ const (
 	// stream is re-anchored to the arrival (sender restarted its clock, long hold, big skew).
 	jumpFrames = SampleRate
 	// chunkFrames bounds one Advance step so its scratch buffer is allocated once.
-	chunkFrames = 4096
+	chunkFrames = 1024
 	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
 	// a call costs ten write syscalls a second rather than one per packet.
 	bufferFrames = SampleRate / 10
