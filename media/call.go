@@ -437,6 +437,7 @@ func (c *call) reoffer(ch recorder.Channel, m sip.Media) ([]byte, error) {
 		return nil, err
 	}
 	l.setRemote(m, codec)
+	l.version++
 	return sip.BuildSDP(l.description(c.e.ua.PublicIP(), []uint8{codec}, sip.AnswerDir(m.Dir))), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +33,22 @@ func TestCrashHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("SIP %s\n", e.SIPAddr())
-	_ = e.Run(context.Background()) // until killed
+	ctx := context.Background()
+	if prof := os.Getenv("CALLREC_CPUPROFILE"); prof != "" {
+		// Profile the load run: CALLREC_CPUPROFILE=file, for CALLREC_PROFILE_SECONDS.
+		secs, _ := strconv.Atoi(os.Getenv("CALLREC_PROFILE_SECONDS"))
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = pprof.StartCPUProfile(f)
+		go func() {
+			time.Sleep(time.Duration(secs) * time.Second)
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	_ = e.Run(ctx) // until killed
 }
 
 func TestKill9RecordingIsRepairable(t *testing.T) {

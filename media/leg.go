@@ -81,9 +81,8 @@ func (l *leg) setRemote(m sip.Media, codec uint8) {
 	}
 }
 
-// description is our SDP for this leg.
+// description is our SDP for this leg; its version goes up only with a new answer (reoffer).
 func (l *leg) description(ip netip.Addr, codecs []uint8, dir string) sip.Description {
-	l.version++
 	d := sip.Description{IP: ip, Port: l.sock.Port(), Session: l.session, Version: l.version, Codecs: codecs, Ptime: 20, Dir: dir}
 	if l.hasDTMF {
 		d.DTMF = l.dtmfPT
