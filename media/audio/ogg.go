@@ -21,6 +21,12 @@ func openOgg(r io.ReadSeeker) (decoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkVorbisHeaders(sec); err != nil {
+		return nil, err
+	}
+	if _, err := sec.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	o, err := oggvorbis.NewReader(sec)
 	if err != nil {
 		return nil, libErr("ogg", err)
