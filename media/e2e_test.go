@@ -381,6 +381,7 @@ func TestAutomaticRecordingBothChannels(t *testing.T) {
 	if math.Abs(lz-880) > 150 || math.Abs(rz-2000) > 300 {
 		t.Fatalf("channels mixed up: left zcr %.0f right zcr %.0f", lz, rz)
 	}
+	noLeaks(t, e)
 }
 
 func TestStarObjectionGivesNoFile(t *testing.T) {
@@ -419,6 +420,7 @@ func TestStarObjectionGivesNoFile(t *testing.T) {
 	if _, err := e.StartRecording(c.ID, "agent"); !errors.Is(err, ErrNoSuchCall) {
 		t.Errorf("StartRecording after end: %v", err)
 	}
+	noLeaks(t, e)
 }
 
 func TestHash1SilencesTheRest(t *testing.T) {

@@ -87,6 +87,7 @@ func TestBusyDestination(t *testing.T) {
 	if err := callee.wait(t, 10*time.Second); err != nil {
 		t.Fatalf("sipp callee: %v", err)
 	}
+	noLeaks(t, e)
 }
 
 func TestNoAnswerTimesOut(t *testing.T) {
@@ -106,5 +107,38 @@ func TestNoAnswerTimesOut(t *testing.T) {
 	c := e.sink.wait(t, 10*time.Second)
 	if c.Outcome != OutcomeUnanswered {
 		t.Fatalf("outcome %q", c.Outcome)
+	}
+}
+
+// TestHangupDuringNoticeLeaksNothing: the caller leaves during the announcement; no
+// destination is dialed, no file made, and ports, calls and clock entries are all returned.
+func TestHangupDuringNoticeLeaksNothing(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, activePolicy(t, ModeAutomatic))}, trunk, nil)
+	caller := startSipp(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": testdata(t, "caller_440.ulaw"), "ACTIONS": "", "HOLD_MS": "300", "FROM": "49711218431440"},
+		"-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := caller.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("sipp caller: %v", err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeUnanswered || c.Recording != nil || !c.Bridged.IsZero() || hasEvent(c, EventNoticePlayed) {
+		t.Fatalf("outcome %q recording %+v events %+v", c.Outcome, c.Recording, c.Events)
+	}
+	noLeaks(t, e)
+}
+
+// noLeaks checks that every call gave back its ports, clock entry and SIP legs.
+func noLeaks(t *testing.T, e *testEngine) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ports, calls, clock, legs := e.ports.InUse(), len(e.Calls()), e.clock.Len(), e.ua.Legs()
+		if ports+calls+clock+legs == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leak: ports %d calls %d clock %d sip legs %d", ports, calls, clock, legs)
+		}
 	}
 }

@@ -194,6 +194,13 @@ func (u *UA) unregister(l *Leg) {
 	u.mu.Unlock()
 }
 
+// Legs is how many dialogs the user agent routes requests to; tests use it to find leaks.
+func (u *UA) Legs() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.legs)
+}
+
 func (u *UA) leg(req *gosip.Request) *Leg {
 	id := req.CallID()
 	if id == nil {
