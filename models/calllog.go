@@ -25,7 +25,7 @@ type CallFilter struct {
 
 // CallLog is one page of calls, newest first.
 type CallLog struct {
-	Calls   []Call // with Recording loaded (nil when the call has no file)
+	Calls   []Call // with Events (in order) and Recording (nil when the call has no file) loaded
 	Total   int64
 	Page    int
 	PerPage int
@@ -80,7 +80,8 @@ func (s *Store) Calls(ctx context.Context, a Actor, f CallFilter) (CallLog, erro
 	if err := q.Session(&gorm.Session{}).Count(&out.Total).Error; err != nil {
 		return out, err
 	}
-	err := q.Preload("Recording").Order("arrival DESC, id DESC").
+	err := q.Preload("Recording").Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("seq, id") }).
+		Order("arrival DESC, id DESC").
 		Limit(f.PerPage).Offset((f.Page - 1) * f.PerPage).Find(&out.Calls).Error
 	return out, err
 }
@@ -147,4 +148,34 @@ func MaskNumber(n string) string {
 	tail := min(3, (l-masked)/2)
 	head := l - masked - tail
 	return string(r[:head]) + strings.Repeat("X", masked) + string(r[head+masked:])
+}
+
+// PoolNames maps the ids of the pools a may see to their names (a light query for lists that
+// show a pool per row).
+func (s *Store) PoolNames(ctx context.Context, a Actor) (map[uint]string, error) {
+	var rows []struct {
+		ID   uint
+		Name string
+	}
+	err := a.customerScope(s.db.WithContext(ctx).Model(&Pool{})).Select("id, name").Order("name, id").Scan(&rows).Error
+	out := make(map[uint]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, err
+}
+
+// CustomersByID maps the customers a may see by id (the platform admin's lists show them).
+func (s *Store) CustomersByID(ctx context.Context, a Actor) (map[uint]Customer, error) {
+	var cs []Customer
+	q := s.db.WithContext(ctx)
+	if !a.IsPlatformAdmin() {
+		q = q.Where("id = ?", a.CustomerID)
+	}
+	err := q.Find(&cs).Error
+	out := make(map[uint]Customer, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out, err
 }

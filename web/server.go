@@ -27,6 +27,9 @@ type Config struct {
 	MaxBody       int64 // bytes for ordinary requests (default 1 MiB)
 	MaxUpload     int64 // bytes for uploads (default 50 MB)
 	Logger        *slog.Logger
+	// Engine is the running recording engine for the Live calls page and recording control;
+	// nil when no engine runs (the page says so).
+	Engine LiveEngine
 }
 
 // Server is the Control Panel and API.
@@ -38,6 +41,7 @@ type Server struct {
 	log      *slog.Logger
 	logins   *limiter
 	uploads  map[string]bool // route paths whose bodies may reach MaxUpload
+	hub      *liveHub
 }
 
 // New builds the server and its routes.
@@ -61,7 +65,7 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
-		logins: newLimiter(5, 15*time.Minute), uploads: map[string]bool{}}
+		logins: newLimiter(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub()}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -91,6 +95,7 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
+	s.callAPI(api)
 
 	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
 	ui.GET("/login", s.loginPage)
@@ -106,6 +111,7 @@ func (s *Server) routes() *echo.Echo {
 	s.poolRoutes(in)
 	s.userRoutes(in)
 	s.customerRoutes(in)
+	s.callRoutes(in)
 	return e
 }
 

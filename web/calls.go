@@ -1,0 +1,455 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/media"
+	"callrec/models"
+	"callrec/templates"
+)
+
+// Live calls and the call log.
+//
+// Who may do what: everybody of a customer (agents and customer admins) sees the customer's live
+// calls and call log; agents and customer admins start and stop recording of their customer's
+// calls (the seed: agents do it with one click once an admin enabled manual recording). The
+// platform admin sees every customer's calls but controls none: whether a call is recorded is
+// the customer's decision, made under the legal notice the customer confirmed. Users who may
+// not open recordings see the destination number masked.
+func (s *Server) callRoutes(g *echo.Group) {
+	g.GET("/calls", s.callLogPage)
+	g.GET("/calls/live", s.livePage)
+	g.GET("/calls/live/events", s.liveEvents)
+	g.POST("/calls/:id/recording/start", func(c echo.Context) error { return s.liveSetRecording(c, true) })
+	g.POST("/calls/:id/recording/stop", func(c echo.Context) error { return s.liveSetRecording(c, false) })
+}
+
+// mayControlRecording reports whether a may start and stop recording of customer's calls.
+func mayControlRecording(a models.Actor, customer uint) bool {
+	return !a.IsPlatformAdmin() && a.CustomerID != 0 && a.CustomerID == customer &&
+		(a.Role == models.RoleAgent || a.Role == models.RoleCustomerAdmin)
+}
+
+// errNoEngine: no engine is wired (the Control Panel runs alone).
+var errNoEngine = errors.New("web: the recording engine is not running")
+
+// liveCalls is the engine's live list as a may see it, with the calls' database ids.
+func (s *Server) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInfo, map[string]uint, error) {
+	if s.cfg.Engine == nil {
+		return nil, nil, errNoEngine
+	}
+	all := s.cfg.Engine.Calls()
+	calls := all[:0:0]
+	ids := make([]string, 0, len(all))
+	for _, c := range all {
+		if a.IsPlatformAdmin() || (a.CustomerID != 0 && c.CustomerID == a.CustomerID) {
+			calls = append(calls, c)
+			ids = append(ids, c.ID)
+		}
+	}
+	dbIDs, err := s.store.CallIDs(ctx, a, ids)
+	return calls, dbIDs, err
+}
+
+// liveView holds what rendering rows of one user needs besides the calls.
+type liveView struct {
+	actor     models.Actor
+	pools     map[uint]string
+	customers map[uint]models.Customer
+	now       time.Time
+}
+
+func (s *Server) newLiveView(ctx context.Context, a models.Actor) (liveView, error) {
+	v := liveView{actor: a, now: time.Now()}
+	var err error
+	if v.pools, err = s.store.PoolNames(ctx, a); err != nil {
+		return v, err
+	}
+	if a.IsPlatformAdmin() {
+		v.customers, err = s.store.CustomersByID(ctx, a)
+	}
+	return v, err
+}
+
+func hasEvent(c media.CallInfo, kind string) bool {
+	for _, e := range c.Events {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// recordingBlocked is the i18n key of why recording of c cannot be started or stopped, or "".
+func recordingBlocked(c media.CallInfo) string {
+	switch {
+	case c.Rec == media.RecObjected:
+		return "calls.reason_objected"
+	case c.Mode == "":
+		return "calls.reason_not_booked"
+	case hasEvent(c, media.EventHash1Pressed):
+		return "calls.reason_interrupted"
+	case c.Rec == media.RecFailed:
+		return "calls.reason_failed"
+	}
+	return ""
+}
+
+func (v liveView) row(c media.CallInfo, id uint) templates.LiveRow {
+	r := templates.LiveRow{ID: id, Pool: v.pools[c.PoolID], A: c.A, B: c.B, C: c.C, State: string(c.State),
+		Rec: string(c.Rec), Mode: string(c.Mode), RecordedMS: c.Recorded.Milliseconds(), Recording: c.Rec == media.RecRecording}
+	if r.Rec == "" {
+		r.Rec = string(media.RecOff)
+	}
+	if cu, ok := v.customers[c.CustomerID]; ok {
+		r.Customer = cu.Name
+	}
+	if !v.actor.MayOpenRecordings() {
+		r.C = models.MaskNumber(c.C)
+	}
+	since := c.Arrival
+	if !c.Bridged.IsZero() {
+		since = c.Bridged
+	}
+	r.RunningMS = max(0, v.now.Sub(since).Milliseconds())
+	r.CanControl = mayControlRecording(v.actor, c.CustomerID)
+	r.Reason = recordingBlocked(c)
+	r.CanStart = r.Reason == "" && c.Rec != media.RecRecording
+	r.CanStop = r.Reason == "" && c.Rec == media.RecRecording
+	return r
+}
+
+func (s *Server) liveRows(ctx context.Context, a models.Actor) ([]templates.LiveRow, error) {
+	calls, ids, err := s.liveCalls(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.newLiveView(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]templates.LiveRow, 0, len(calls))
+	for _, c := range calls {
+		rows = append(rows, v.row(c, ids[c.ID]))
+	}
+	return rows, nil
+}
+
+func (s *Server) livePage(c echo.Context) error {
+	a := actorOf(c)
+	props := templates.LiveProps{Page: s.page(c, "calls.live_title", "live"), ShowCustomer: a.IsPlatformAdmin()}
+	rows, err := s.liveRows(c.Request().Context(), a)
+	switch {
+	case errors.Is(err, errNoEngine):
+		props.EngineDown = true
+	case err != nil:
+		return err
+	}
+	props.Rows = rows
+	return render(c, http.StatusOK, templates.LivePage(props))
+}
+
+// liveEvents is the Live calls page's Server-Sent Events stream: the full list of rows as event
+// "calls" on connect (so a reconnect starts fresh) and again after every change of the
+// customer's calls.
+func (s *Server) liveEvents(c echo.Context) error {
+	if s.cfg.Engine == nil {
+		return c.NoContent(http.StatusNoContent) // tells EventSource not to reconnect
+	}
+	a := actorOf(c)
+	// The platform admin's CustomerID is 0: woken for every customer. What a stream shows is
+	// decided by liveCalls, never by the wake-up.
+	sub := s.hub.subscribe(a.CustomerID)
+	defer s.hub.unsubscribe(sub)
+	ctx := c.Request().Context()
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	send := func() error {
+		rows, err := s.liveRows(ctx, a)
+		if err != nil {
+			return err
+		}
+		buf.Reset()
+		if err := templates.LiveRows(rows, a.IsPlatformAdmin()).Render(ctx, &buf); err != nil {
+			return err
+		}
+		if _, err := w.Write(sseEvent("calls", buf.Bytes())); err != nil {
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	if err := send(); err != nil {
+		return nil
+	}
+	ping := time.NewTicker(20 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.hub.closed:
+			return nil
+		case <-sub.wake:
+			if err := send(); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("live calls stream", "err", err)
+				}
+				return nil
+			}
+		case <-ping.C: // finds dead connections and keeps proxies from closing an idle one
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
+				return nil
+			}
+			w.Flush()
+		}
+	}
+}
+
+// sseEvent frames data as one Server-Sent Event; every line of data gets its own "data:" field.
+func sseEvent(name string, data []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(len(data) + 64)
+	b.WriteString("event: ")
+	b.WriteString(name)
+	b.WriteByte('\n')
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		b.WriteString("data: ")
+		b.Write(bytes.TrimSuffix(line, []byte("\r")))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+// setRecording starts or stops recording of the call with database id (scoped to a) and audits
+// it. Errors: models.ErrNotFound (unknown or another customer's), models.ErrForbidden,
+// errNoEngine, and the engine's ErrNoSuchCall (ended), ErrCallerObjected, ErrRecordingNotBooked,
+// ErrCalleeInterrupted.
+func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on bool, ip string) (media.CallInfo, models.Call, error) {
+	call, err := s.store.CallWithTrail(ctx, a, id)
+	if err != nil {
+		return media.CallInfo{}, call, err
+	}
+	if !mayControlRecording(a, call.CustomerID) {
+		return media.CallInfo{}, call, models.ErrForbidden
+	}
+	if s.cfg.Engine == nil {
+		return media.CallInfo{}, call, errNoEngine
+	}
+	if call.Ended != nil {
+		return media.CallInfo{}, call, media.ErrNoSuchCall
+	}
+	var info media.CallInfo
+	kind := "recording.started"
+	if on {
+		info, err = s.cfg.Engine.StartRecording(call.EngineID, a.Username)
+	} else {
+		kind = "recording.stopped"
+		info, err = s.cfg.Engine.StopRecording(call.EngineID, a.Username)
+	}
+	if err != nil {
+		return info, call, err
+	}
+	if info.CustomerID != call.CustomerID { // never act on a call the row does not describe
+		return media.CallInfo{}, call, models.ErrNotFound
+	}
+	if aerr := s.store.Audit(ctx, models.AuditEntry{CustomerID: call.CustomerID, Actor: a, IP: ip, Kind: kind,
+		Object: "call " + strconv.FormatUint(uint64(call.ID), 10),
+		Old:    map[string]string{"recording": call.RecState},
+		New:    map[string]any{"recording": info.Rec, "engine_id": info.ID, "recorded_ms": info.Recorded.Milliseconds()},
+	}); aerr != nil {
+		s.log.Error("audit", "kind", kind, "call", call.ID, "err", aerr)
+	}
+	return info, call, nil
+}
+
+// recordingErrorKey is the i18n key of a refused start/stop, or "" when err is not a refusal.
+func recordingErrorKey(err error) string {
+	switch {
+	case errors.Is(err, media.ErrCallerObjected):
+		return "calls.reason_objected"
+	case errors.Is(err, media.ErrRecordingNotBooked):
+		return "calls.reason_not_booked"
+	case errors.Is(err, media.ErrCalleeInterrupted):
+		return "calls.reason_interrupted"
+	case errors.Is(err, media.ErrNoSuchCall):
+		return "calls.error_ended"
+	}
+	return ""
+}
+
+// liveSetRecording is the Start/Stop button: htmx gets the call's new row, a plain form post a
+// redirect back to the page. Both buttons are idempotent.
+func (s *Server) liveSetRecording(c echo.Context, on bool) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	info, _, err := s.setRecording(ctx, a, id, on, c.RealIP())
+	key := recordingErrorKey(err)
+	switch {
+	case errors.Is(err, errNoEngine):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "error.internal")
+	case err != nil && key == "":
+		return storeError(err)
+	}
+	if c.Request().Header.Get("HX-Request") != "true" {
+		return redirect(c, "/calls/live")
+	}
+	if errors.Is(err, media.ErrNoSuchCall) {
+		return c.HTML(http.StatusOK, "") // the call is gone: so is its row
+	}
+	v, verr := s.newLiveView(ctx, a)
+	if verr != nil {
+		return verr
+	}
+	row := v.row(info, id)
+	row.Error = key
+	return render(c, http.StatusOK, templates.LiveRowView(row, a.IsPlatformAdmin()))
+}
+
+// callLogOutcomes are the outcomes the filter offers.
+var callLogOutcomes = []string{models.OutcomeCompleted, models.OutcomeObjected, models.OutcomeUnanswered,
+	models.OutcomeBusy, models.OutcomeFailed, models.OutcomeInterrupted}
+
+// parseCallFilter reads the call log's filter from the query (dates as YYYY-MM-DD in loc; "to"
+// is inclusive). Bad fields come back as form errors.
+func parseCallFilter(q url.Values, loc *time.Location) (models.CallFilter, templates.CallLogFilter, templates.Errors) {
+	form := templates.CallLogFilter{Pool: q.Get("pool"), From: strings.TrimSpace(q.Get("from")),
+		To: strings.TrimSpace(q.Get("to")), Number: strings.TrimSpace(q.Get("number")), Outcome: q.Get("outcome")}
+	f := models.CallFilter{Number: form.Number}
+	errs := templates.Errors{}
+	if n, err := strconv.ParseUint(form.Pool, 10, 32); err == nil {
+		f.PoolID = uint(n)
+	} else {
+		form.Pool = ""
+	}
+	for _, o := range callLogOutcomes {
+		if o == form.Outcome {
+			f.Outcome = o
+		}
+	}
+	if f.Outcome == "" {
+		form.Outcome = ""
+	}
+	if form.From != "" {
+		if d, err := time.ParseInLocation(time.DateOnly, form.From, loc); err == nil {
+			f.From = d
+		} else {
+			errs["from"] = "calls.error_date"
+		}
+	}
+	if form.To != "" {
+		if d, err := time.ParseInLocation(time.DateOnly, form.To, loc); err == nil {
+			f.To = d.AddDate(0, 0, 1)
+		} else {
+			errs["to"] = "calls.error_date"
+		}
+	}
+	f.Page, _ = strconv.Atoi(q.Get("page"))
+	return f, form, errs
+}
+
+// userLocation is the time zone the user reads times in: the customer's (Europe/Berlin for the
+// platform admin).
+func userLocation(c echo.Context) *time.Location {
+	if u := userOf(c); u != nil && u.Customer != nil {
+		return u.Customer.Location()
+	}
+	return models.Customer{}.Location()
+}
+
+func (s *Server) callLogPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	loc := userLocation(c)
+	q := c.QueryParams()
+	f, form, errs := parseCallFilter(q, loc)
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	log, err := s.store.Calls(ctx, a, f)
+	if err != nil {
+		return err
+	}
+	v, err := s.newLiveView(ctx, a)
+	if err != nil {
+		return err
+	}
+	props := templates.CallLogProps{Page: s.page(c, "calls.log_title", "calls"), Filter: form, Errors: errs,
+		Outcomes: callLogOutcomes, ShowCustomer: a.IsPlatformAdmin(), Total: log.Total, PageNo: log.Page, Pages: log.Pages()}
+	for id, name := range v.pools {
+		props.Pools = append(props.Pools, templates.PoolOption{ID: id, Name: name})
+	}
+	sortPoolOptions(props.Pools)
+	for _, call := range log.Calls {
+		props.Rows = append(props.Rows, v.logRow(call, loc))
+	}
+	pageURL := func(n int) string {
+		u := url.Values{}
+		for k, vs := range q {
+			u[k] = vs
+		}
+		u.Set("page", strconv.Itoa(n))
+		return "/calls?" + u.Encode()
+	}
+	if log.Page > 1 {
+		props.PrevURL = pageURL(log.Page - 1)
+	}
+	if log.Page < log.Pages() {
+		props.NextURL = pageURL(log.Page + 1)
+	}
+	return render(c, status, templates.CallLogPage(props))
+}
+
+func sortPoolOptions(ps []templates.PoolOption) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (ps[j].Name < ps[j-1].Name || ps[j].Name == ps[j-1].Name && ps[j].ID < ps[j-1].ID); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLogRow {
+	if cu, ok := v.customers[call.CustomerID]; ok {
+		loc = cu.Location()
+	}
+	r := templates.CallLogRow{ID: call.ID, When: call.Arrival.In(loc).Format("2006-01-02 15:04:05"), Pool: v.pools[call.PoolID],
+		A: call.A, B: call.B, C: call.C, Ended: call.Ended != nil, Outcome: "calls.outcome_" + call.Outcome,
+		Duration: templates.Duration(call.DurationMS), Recorded: templates.Duration(call.RecordedMS)}
+	if cu, ok := v.customers[call.CustomerID]; ok {
+		r.Customer = cu.Name
+	}
+	if !v.actor.MayOpenRecordings() {
+		r.C = models.MaskNumber(call.C)
+	}
+	if call.Recording != nil {
+		r.RecordingID = call.Recording.ID
+		r.Recorded = templates.Duration(call.Recording.RecordedMS)
+	}
+	for _, e := range call.Events {
+		r.Trail = append(r.Trail, templates.TrailItem{Offset: templates.Duration(e.OffsetMS), Kind: "calls.event_" + e.Kind, By: e.By, Detail: e.Detail})
+	}
+	return r
+}

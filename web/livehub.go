@@ -1,0 +1,112 @@
+package web
+
+import (
+	"sync"
+	"time"
+
+	"callrec/media"
+	"callrec/models"
+)
+
+// LiveEngine is what the Control Panel needs of the recording engine (*media.Engine has it).
+type LiveEngine interface {
+	Calls() []media.CallInfo
+	StartRecording(id, by string) (media.CallInfo, error)
+	StopRecording(id, by string) (media.CallInfo, error)
+}
+
+// liveHub tells the Live calls streams that a customer's calls changed. A subscriber holds a
+// one-slot wake-up, never the events themselves: a publish that finds the slot full is merged
+// into the pending one, and the stream answers every wake-up with the customer's full list
+// fresh from the engine. So the engine never waits for a slow browser, nothing queues up, and
+// an overflow cannot lose a state (drop and resync by construction).
+type liveHub struct {
+	mu     sync.Mutex
+	subs   map[*liveSub]struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+type liveSub struct {
+	customer uint // 0: every customer (platform admin)
+	wake     chan struct{}
+}
+
+func newLiveHub() *liveHub {
+	return &liveHub{subs: map[*liveSub]struct{}{}, closed: make(chan struct{})}
+}
+
+func (h *liveHub) subscribe(customer uint) *liveSub {
+	s := &liveSub{customer: customer, wake: make(chan struct{}, 1)}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+func (h *liveHub) unsubscribe(s *liveSub) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+// publish wakes the streams of customer (and the platform admin's); it never blocks.
+func (h *liveHub) publish(customer uint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.customer != 0 && s.customer != customer {
+			continue
+		}
+		select {
+		case s.wake <- struct{}{}:
+		default: // a wake-up is pending already; it will fetch this change too
+		}
+	}
+}
+
+func (h *liveHub) subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// close ends every stream (for a graceful shutdown: http.Server.Shutdown waits for them).
+func (h *liveHub) close() { h.once.Do(func() { close(h.closed) }) }
+
+// CallChanged is for the engine's Sink (after the call is saved): the customer's Live calls
+// pages update. Quick and non-blocking.
+func (s *Server) CallChanged(c media.CallInfo) { s.hub.publish(c.CustomerID) }
+
+// CallEnded is for the engine's Sink (after the final state is saved): the call leaves the
+// Live calls pages.
+func (s *Server) CallEnded(c media.CallInfo) { s.hub.publish(c.CustomerID) }
+
+// CloseStreams ends the open Live calls event streams. Call it when shutting down, e.g. with
+// http.Server.RegisterOnShutdown, since Shutdown waits for every open request.
+func (s *Server) CloseStreams() { s.hub.close() }
+
+// CallRecordOf turns the engine's view of a call into the row the store saves (models knows
+// nothing of the engine). final marks the recording as closed (CallEnded).
+func CallRecordOf(c media.CallInfo, final bool) models.CallRecord {
+	r := models.CallRecord{
+		EngineID: c.ID, CustomerID: c.CustomerID, PoolID: c.PoolID,
+		SubscriberID: c.SubscriberID, StartNumber: c.StartNumber,
+		A: c.A, B: c.B, C: c.C,
+		Arrival: c.Arrival, Answered: c.Answered, Bridged: c.Bridged, Ended: c.Ended,
+		State: string(c.State), RecState: string(c.Rec), Mode: string(c.Mode), Outcome: string(c.Outcome),
+		Recorded: c.Recorded,
+	}
+	for _, e := range c.Events {
+		r.Events = append(r.Events, models.CallEventRecord{At: e.At, Kind: e.Kind, By: e.By, Detail: e.Detail})
+	}
+	for _, sg := range c.Segments {
+		r.Segments = append(r.Segments, [2]time.Duration{sg.Start, sg.End})
+	}
+	if c.Recording != nil {
+		r.Recording = &models.RecordingRecord{Path: c.Recording.Path, Channels: c.Recording.Channels,
+			Size: c.Recording.Size, Duration: c.Recording.Duration, Recorded: c.Recording.Recorded,
+			Failed: c.Recording.Failed, Final: final}
+	}
+	return r
+}
