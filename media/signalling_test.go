@@ -142,3 +142,27 @@ func noLeaks(t *testing.T, e *testEngine) {
 		}
 	}
 }
+
+// TestBusyAfterNotice: the caller was answered for the notice, the destination is busy: busy
+// tone, then the engine hangs up; outcome busy, no file.
+func TestBusyAfterNotice(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, activePolicy(t, ModeAutomatic))}, trunk, nil)
+	callee := startSipp(t, "sipp_reject.xml", map[string]string{"CODE": "486"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	caller := startSipp(t, "sipp_caller_byed.xml", map[string]string{"PT": "8", "CODEC": "PCMA",
+		"AUDIO": testdata(t, "caller_440.alaw"), "FROM": "49711218431440"},
+		"-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := caller.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("sipp caller got no BYE: %v", err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeBusy || c.Recording != nil || !c.Bridged.IsZero() {
+		t.Fatalf("outcome %q recording %+v bridged %v", c.Outcome, c.Recording, c.Bridged)
+	}
+	if err := callee.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("sipp callee: %v", err)
+	}
+	noLeaks(t, e)
+}
