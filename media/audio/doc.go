@@ -19,7 +19,7 @@
 // 90 dB down from 9 kHz for a 16 kHz output (a 16 kHz input is copied); the result is
 // normalised to a -1 dBFS peak and quantised to unsigned 8-bit with TPDF dither from a fixed
 // seed, so the same input always gives the same bytes. The peak must be known before the first
-// byte is written: the resampled float stream is kept (in memory up to about a minute, then in
+// byte is written: the resampled float stream is kept (in memory up to 16 seconds, then in
 // an unlinked temporary file), so the input is decoded and filtered once and memory stays
 // bounded for any length.
 //
