@@ -692,7 +692,9 @@ func (c *call) snapshot() CallInfo {
 		info.Recording = &r
 		info.Recorded = r.Recorded
 	} else if c.rec != nil {
-		info.Recording = &RecordingInfo{Path: c.recPath, Channels: c.recChannels, Failed: c.recFailed}
+		res := c.rec.Snapshot(time.Now())
+		info.Recording = &RecordingInfo{Path: c.recPath, Channels: c.recChannels, Size: res.Size,
+			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed}
 	}
 	return info
 }

@@ -2,12 +2,14 @@ package media
 
 import (
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"testing"
 	"time"
 
+	"callrec/media/audio"
 	"callrec/media/recorder"
 	"callrec/media/rtp"
 )
@@ -199,4 +201,53 @@ func FuzzHandleRTP(f *testing.F) {
 			<-c.digits
 		}
 	})
+}
+
+func TestInfoDigit(t *testing.T) {
+	c := bridgedCall(t, rtp.PCMU, rtp.PCMU)
+	c.infoDigit(recorder.Callee, "application/dtmf-relay", []byte("Signal=#\r\nDuration=160\r\n"))
+	c.infoDigit(recorder.Callee, "text/plain", []byte("Signal=1"))
+	if len(c.digits) != 1 {
+		t.Fatalf("%d digits queued, want 1", len(c.digits))
+	}
+	if d := <-c.digits; d.digit != '#' || d.ch != recorder.Callee {
+		t.Fatalf("%+v", d)
+	}
+}
+
+// TestInbandDigitsWhenNoTelephoneEvent: a leg without telephone-event gets Goertzel detection.
+func TestInbandDigitsWhenNoTelephoneEvent(t *testing.T) {
+	c := bridgedCall(t, rtp.PCMA, rtp.PCMU)
+	l := c.legs[recorder.Callee]
+	l.hasDTMF = false
+	c.listen[recorder.Callee] = true
+	now := time.Now()
+	ts := uint32(0)
+	frame := func(lo, hi float64) {
+		pcm := make([]int16, 160)
+		for i := range pcm {
+			x := float64(ts) + float64(i)
+			pcm[i] = int16(6000*math.Sin(2*math.Pi*lo*x/8000) + 6000*math.Sin(2*math.Pi*hi*x/8000))
+		}
+		payload := make([]byte, 160)
+		audio.ULawEncode(payload, pcm)
+		h := rtp.Header{PayloadType: rtp.PCMU, Timestamp: ts, SSRC: 9}
+		l.HandleRTP(&h, payload, netip.AddrPort{}, now.Add(time.Duration(ts)*time.Second/8000))
+		ts += 160
+	}
+	for _, key := range [][2]float64{{941, 1477}, {697, 1209}} { // '#', '1'
+		for i := 0; i < 5; i++ {
+			frame(key[0], key[1])
+		}
+		for i := 0; i < 5; i++ {
+			frame(0, 0)
+		}
+	}
+	var got []byte
+	for len(c.digits) > 0 {
+		got = append(got, (<-c.digits).digit)
+	}
+	if string(got) != "#1" {
+		t.Fatalf("digits %q", got)
+	}
 }
