@@ -2,6 +2,20 @@
 // customers' numbers, plays the announcements, honours '*' and '#1', bridges the call and
 // records it. It asks a Directory where a dialed number goes and tells a Sink what happens;
 // it never touches the Control Panel's database itself.
+//
+// Wiring (cmd/callrec serve):
+//
+//	for each recording the database still marks in progress:
+//		media.Repair(dataDir, rel)           // fix the header; mark the call interrupted
+//	e, err := media.New(media.Config{SIPAddr: sip, Trunk: trunk, PublicIP: ip,
+//		RTPPorts: [2]int{lo, hi}, DataDir: dataDir, Logger: log}, directory, sink)
+//	go e.Run(ctx)                            // returns after ctx ends and calls are hung up
+//
+// New binds the SIP port at once (UDP and TCP), so a taken port fails start-up. The
+// Directory returns ErrUnknownNumber (or an error wrapping it) for numbers in no pool: 404.
+// The Sink gets CallChanged for every state change (the first with State "ringing"), then
+// CallEnded once; a call that ends with a file has Recording set, its Path relative to
+// DataDir. RTP binds to the SIPAddr host; set PublicIP when that host is 0.0.0.0 or NATed.
 package media
 
 import (
