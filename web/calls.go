@@ -257,6 +257,12 @@ func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on b
 	if call.Ended != nil {
 		return media.CallInfo{}, call, media.ErrNoSuchCall
 	}
+	old := media.RecState(call.RecState)
+	for _, lc := range s.cfg.Engine.Calls() { // the engine's state is fresher than the row
+		if lc.ID == call.EngineID {
+			old = lc.Rec
+		}
+	}
 	var info media.CallInfo
 	kind := "recording.started"
 	if on {
@@ -271,9 +277,14 @@ func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on b
 	if info.CustomerID != call.CustomerID { // never act on a call the row does not describe
 		return media.CallInfo{}, call, models.ErrNotFound
 	}
+	// A repeated click changes nothing and is no new start or stop; a start before the bridge
+	// is one (recording begins with the bridge).
+	if info.Rec == old && !(on && info.Bridged.IsZero()) {
+		return info, call, nil
+	}
 	if aerr := s.store.Audit(ctx, models.AuditEntry{CustomerID: call.CustomerID, Actor: a, IP: ip, Kind: kind,
 		Object: "call " + strconv.FormatUint(uint64(call.ID), 10),
-		Old:    map[string]string{"recording": call.RecState},
+		Old:    map[string]any{"recording": old},
 		New:    map[string]any{"recording": info.Rec, "engine_id": info.ID, "recorded_ms": info.Recorded.Milliseconds()},
 	}); aerr != nil {
 		s.log.Error("audit", "kind", kind, "call", call.ID, "err", aerr)

@@ -2,10 +2,8 @@ package web
 
 import (
 	"sync"
-	"time"
 
 	"callrec/media"
-	"callrec/models"
 )
 
 // LiveEngine is what the Control Panel needs of the recording engine (*media.Engine has it).
@@ -85,28 +83,3 @@ func (s *Server) CallEnded(c media.CallInfo) { s.hub.publish(c.CustomerID) }
 // CloseStreams ends the open Live calls event streams. Call it when shutting down, e.g. with
 // http.Server.RegisterOnShutdown, since Shutdown waits for every open request.
 func (s *Server) CloseStreams() { s.hub.close() }
-
-// CallRecordOf turns the engine's view of a call into the row the store saves (models knows
-// nothing of the engine). final marks the recording as closed (CallEnded).
-func CallRecordOf(c media.CallInfo, final bool) models.CallRecord {
-	r := models.CallRecord{
-		EngineID: c.ID, CustomerID: c.CustomerID, PoolID: c.PoolID,
-		SubscriberID: c.SubscriberID, StartNumber: c.StartNumber,
-		A: c.A, B: c.B, C: c.C,
-		Arrival: c.Arrival, Answered: c.Answered, Bridged: c.Bridged, Ended: c.Ended,
-		State: string(c.State), RecState: string(c.Rec), Mode: string(c.Mode), Outcome: string(c.Outcome),
-		Recorded: c.Recorded,
-	}
-	for _, e := range c.Events {
-		r.Events = append(r.Events, models.CallEventRecord{At: e.At, Kind: e.Kind, By: e.By, Detail: e.Detail})
-	}
-	for _, sg := range c.Segments {
-		r.Segments = append(r.Segments, [2]time.Duration{sg.Start, sg.End})
-	}
-	if c.Recording != nil {
-		r.Recording = &models.RecordingRecord{Path: c.Recording.Path, Channels: c.Recording.Channels,
-			Size: c.Recording.Size, Duration: c.Recording.Duration, Recorded: c.Recording.Recorded,
-			Failed: c.Recording.Failed, Final: final}
-	}
-	return r
-}
