@@ -62,7 +62,7 @@ func allModels() []any {
 	return []any{
 		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
 		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
-		&ModuleBooking{}, &CallRecordingSettings{},
+		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
 	}
 }
 
