@@ -1,6 +1,9 @@
 package audio
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error codes are stable: the web layer keys its translations and JSON error codes on them.
 const (
@@ -12,6 +15,21 @@ const (
 	CodeBadRate           = "bad_rate"           // sample rate outside MinRate..MaxRate
 	CodeNoAudio           = "no_audio"           // a valid file without a single sample
 )
+
+// ErrorCodes lists every Code an *Error can carry, so the web layer can prove each has a
+// translation.
+var ErrorCodes = []string{CodeUnsupportedFormat, CodeCorruptFile, CodeTruncatedFile, CodeTooLong,
+	CodeBadChannels, CodeBadRate, CodeNoAudio}
+
+// ErrorCode returns the Code of the *Error in err's chain, or "" when err is not about the
+// audio itself (I/O errors, nil).
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
 
 // Error is a problem with the audio a user gave us, as opposed to an I/O error of the reader or
 // writer (those are returned unwrapped so a full disk is not blamed on the user's file).

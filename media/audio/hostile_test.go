@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -127,5 +129,17 @@ func TestTooLong(t *testing.T) {
 	checkCode(t, "Convert streaming", err, CodeTooLong)
 	if _, err := Convert(bytes.NewReader(in), &writeSeekBuffer{}, ConvertOptions{MaxDuration: 4e9}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	for _, c := range ErrorCodes {
+		e := &Error{Code: c, Detail: "x"}
+		if codeText[c] == "" || ErrorCode(fmt.Errorf("wrapped: %w", e)) != c {
+			t.Errorf("code %s: no text or not found through wrapping", c)
+		}
+	}
+	if ErrorCode(io.EOF) != "" || ErrorCode(nil) != "" {
+		t.Error("non-audio errors must have no code")
 	}
 }
