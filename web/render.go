@@ -48,6 +48,7 @@ func navFor(a models.Actor) []templates.NavItem {
 	if a.IsAdmin() && !a.IsPlatformAdmin() {
 		nav = append(nav, templates.NavItem{ID: "users", Href: "/users", Key: "nav.users"},
 			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"})
+		nav = append(nav, templates.NavItem{ID: "audit", Href: "/audit", Key: "nav.audit"})
 	}
 	return nav
 }

@@ -95,6 +95,7 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
+	s.bookingAPI(api)
 	s.callAPI(api)
 
 	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
@@ -111,6 +112,7 @@ func (s *Server) routes() *echo.Echo {
 	s.poolRoutes(in)
 	s.userRoutes(in)
 	s.customerRoutes(in)
+	s.bookingRoutes(in)
 	s.callRoutes(in)
 	return e
 }

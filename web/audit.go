@@ -1,0 +1,128 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+	"callrec/templates"
+)
+
+// auditLocation is the time zone audit dates are read and shown in: the customer's (for the
+// platform admin without a customer, Europe/Berlin).
+func (s *Server) auditLocation(c echo.Context, customerID uint) (*time.Location, error) {
+	if customerID == 0 {
+		if u := userOf(c); u != nil && u.Customer != nil {
+			return u.Customer.Location(), nil
+		}
+		return models.Customer{}.Location(), nil
+	}
+	cu, err := s.store.Customer(c.Request().Context(), actorOf(c), customerID)
+	if err != nil {
+		return nil, err
+	}
+	return cu.Location(), nil
+}
+
+// parseAuditTime reads a filter bound: "" is none; YYYY-MM-DD is that day in loc (as an upper
+// bound the whole day is included); anything else must be RFC 3339.
+func parseAuditTime(v string, loc *time.Location, upper bool) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+		if upper {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+// auditKindLabel names a kind in the UI language; kinds without a label show as they are.
+func auditKindLabel(ctx context.Context, kind string) string {
+	if i18n.Has(i18n.Lang(ctx), "audit.kind."+kind) {
+		return i18n.T(ctx, "audit.kind."+kind)
+	}
+	return kind
+}
+
+func (s *Server) auditPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	if !a.IsAdmin() {
+		return storeError(models.ErrForbidden)
+	}
+	var cid uint
+	if a.IsPlatformAdmin() {
+		if n, err := strconv.ParseUint(c.QueryParam("customer"), 10, 32); err == nil {
+			cid = uint(n)
+		}
+	}
+	loc, err := s.auditLocation(c, cid)
+	if err != nil {
+		return storeError(err)
+	}
+	p := templates.AuditProps{Page: s.page(c, "audit.title", "audit"), From: c.QueryParam("from"), To: c.QueryParam("to"),
+		Kind: c.QueryParam("kind"), ShowCustomer: a.IsPlatformAdmin() && cid == 0, Errors: templates.Errors{}}
+	f := models.AuditFilter{CustomerID: cid, Kind: p.Kind}
+	if f.From, err = parseAuditTime(p.From, loc, false); err != nil {
+		p.Errors["from"] = "error.audit_date_invalid"
+	}
+	if f.To, err = parseAuditTime(p.To, loc, true); err != nil {
+		p.Errors["to"] = "error.audit_date_invalid"
+	}
+	kinds, err := s.store.AuditKinds(ctx, a, cid)
+	if err != nil {
+		return storeError(err)
+	}
+	for _, k := range kinds {
+		p.Kinds = append(p.Kinds, templates.AuditKind{Kind: k, Label: auditKindLabel(ctx, k)})
+	}
+	status := http.StatusOK
+	if len(p.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+		p.PageNo, p.Pages = 1, 1
+		return render(c, status, templates.AuditLog(p))
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	pg, err := s.store.AuditEvents(ctx, a, f, page, 0)
+	if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrForbidden) {
+		return storeError(err)
+	}
+	if err != nil {
+		return err
+	}
+	p.PageNo, p.Pages, p.Total = pg.Page, pg.Pages(), pg.Total
+	for _, e := range pg.Events {
+		p.Rows = append(p.Rows, templates.AuditRow{ID: e.ID, At: bookingTime(ctx, e.At, loc), User: e.Username, IP: e.IP,
+			Kind: e.Kind, KindLabel: auditKindLabel(ctx, e.Kind), Object: e.Object, Old: e.OldValue, New: e.NewValue,
+			Customer: e.CustomerID})
+	}
+	link := func(n int) string {
+		q := url.Values{}
+		for _, k := range []string{"from", "to", "kind", "customer"} {
+			if v := c.QueryParam(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("page", strconv.Itoa(n))
+		return "/audit?" + q.Encode()
+	}
+	if pg.Page > 1 {
+		p.PrevHref = link(pg.Page - 1)
+	}
+	if pg.Page < pg.Pages() {
+		p.NextHref = link(pg.Page + 1)
+	}
+	return render(c, status, templates.AuditLog(p))
+}

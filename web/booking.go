@@ -1,0 +1,268 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+	"callrec/templates"
+)
+
+// The pool page's modules: Call Recording (per pool, after the legal confirmation) and FTP access
+// (per customer). Plain forms ending in 303 redirects; a refused form re-renders the pool page
+// with 422 and the message beside the field.
+func (s *Server) bookingRoutes(g *echo.Group) {
+	g.POST("/pools/:id/call-recording/book", s.callRecordingBook)
+	g.POST("/pools/:id/call-recording/cancel", s.callRecordingCancel)
+	g.POST("/pools/:id/call-recording/settings", s.callRecordingSettings)
+	g.POST("/pools/:id/ftp-access/book", s.ftpAccessBook)
+	g.POST("/pools/:id/ftp-access/cancel", s.ftpAccessCancel)
+	g.GET("/audit", s.auditPage, requireAdmin)
+}
+
+// legalNotice is the Call Recording notice in lang exactly as the booking form shows it: the
+// notice paragraph and the confirmation beside the checkbox. Its version is the sha256 of
+// both, joined by an empty line.
+func legalNotice(lang string) (text, confirm string, n models.LegalNotice) {
+	text, confirm = i18n.TL(lang, "booking.notice.text"), i18n.TL(lang, "booking.notice.confirm")
+	return text, confirm, models.LegalNotice{Text: text + "\n\n" + confirm, Language: lang}
+}
+
+// noticeShown finds the notice whose version the form carried (the user may have switched the
+// language since). An empty version (a client without the hidden field) means the request's
+// language; a version matching no current text means the notice changed under the user's eyes.
+func noticeShown(ctx context.Context, version string) (models.LegalNotice, bool) {
+	if version == "" {
+		_, _, n := legalNotice(i18n.Lang(ctx))
+		return n, true
+	}
+	for _, l := range i18n.Languages {
+		if _, _, n := legalNotice(l); models.NoticeVersion(n.Text) == version {
+			return n, true
+		}
+	}
+	return models.LegalNotice{}, false
+}
+
+// bookingTime formats a time in the customer's zone, the way the UI language writes dates.
+func bookingTime(ctx context.Context, t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	switch i18n.Lang(ctx) {
+	case "en":
+		return t.Format("2006-01-02 15:04 MST")
+	case "fr":
+		return t.Format("02/01/2006 15:04 MST")
+	}
+	return t.Format("02.01.2006 15:04 MST")
+}
+
+func bookingLocation(p models.Pool) *time.Location {
+	if p.Customer != nil {
+		return p.Customer.Location()
+	}
+	return models.Customer{}.Location()
+}
+
+func moduleState(ctx context.Context, b *models.ModuleBooking, price models.PriceItem, loc *time.Location) (templates.ModuleState, *templates.BookingFacts) {
+	st := templates.ModuleState{State: models.StateNotBooked, Price: price.Price()}
+	if b == nil {
+		return st, nil
+	}
+	st.State, st.BookedAt, st.BookedBy = b.State(), bookingTime(ctx, b.BookedAt, loc), b.BookedByName
+	if b.CancelledAt != nil {
+		st.CancelledAt, st.CancelledBy = bookingTime(ctx, *b.CancelledAt, loc), b.CancelledBy
+		return st, nil
+	}
+	return st, &templates.BookingFacts{BookedAt: st.BookedAt, BookedBy: b.BookedByName, IP: b.IP,
+		NoticeVersion: b.NoticeVersion, NoticeLang: b.NoticeLang, Price: b.Price()}
+}
+
+// moduleErrors are a refused module form's errors, to show on the re-rendered pool page.
+type moduleErrors struct {
+	booking  templates.Errors
+	settings templates.Errors
+	form     *templates.SettingsForm // the posted settings, shown again
+}
+
+// bookingModules builds the pool page's module sections (called by extendedRouting).
+func (s *Server) bookingModules(c echo.Context, p models.Pool, me moduleErrors) ([]templ.Component, error) {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	cr, err := s.store.CallRecordingOf(ctx, a, p.ID)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	fa, err := s.store.FTPAccessOf(ctx, a, p.CustomerID)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	loc := bookingLocation(p)
+	csrf := s.csrfToken(c)
+	text, confirm, n := legalNotice(i18n.Lang(ctx))
+	crp := templates.CallRecordingProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), Errors: me.booking,
+		SettingsErrors: me.settings, Announcements: cr.Announcements,
+		Notice: templates.LegalNoticeView{Text: text, Confirm: confirm, Version: models.NoticeVersion(n.Text)}}
+	crp.State, crp.Facts = moduleState(ctx, cr.Booking, cr.Price, loc)
+	if cr.Settings != nil {
+		crp.Settings = &templates.SettingsForm{Enabled: cr.Settings.Enabled, Mode: cr.Settings.Mode,
+			CallerAnnouncement: cr.Settings.CallerAnnouncement, Channels: cr.Settings.Channels,
+			RetentionDays: strconv.Itoa(cr.Settings.RetentionDays)}
+		if me.form != nil {
+			crp.Settings = me.form
+		}
+	}
+	fp := templates.FTPAccessProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin()}
+	fp.State, fp.Facts = moduleState(ctx, fa.Booking, fa.Price, loc)
+	return []templ.Component{templates.CallRecordingModule(crp), templates.FTPAccessModule(fp)}, nil
+}
+
+// poolWithErrors re-renders a pool's page with a refused module form (422).
+func (s *Server) poolWithErrors(c echo.Context, p models.Pool, me moduleErrors) error {
+	mods, err := s.bookingModules(c, p, me)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	return render(c, http.StatusUnprocessableEntity, templates.PoolDetail(templates.PoolProps{
+		Page: s.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: mods,
+	}))
+}
+
+// modulePool loads the pool named in the path (404 for another customer's).
+func (s *Server) modulePool(c echo.Context) (models.Pool, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return models.Pool{}, err
+	}
+	p, err := s.store.Pool(c.Request().Context(), actorOf(c), id)
+	if err != nil {
+		return models.Pool{}, storeError(err)
+	}
+	return p, nil
+}
+
+func bookingAnchor(p models.Pool, anchor string) string {
+	return "/pools/" + strconv.FormatUint(uint64(p.ID), 10) + "#" + anchor
+}
+
+func bookingFormBool(c echo.Context, name string) bool {
+	switch strings.ToLower(c.FormValue(name)) {
+	case "true", "on", "1", "yes":
+		return true
+	}
+	return false
+}
+
+func (s *Server) callRecordingBook(c echo.Context) error {
+	p, err := s.modulePool(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	n, ok := noticeShown(ctx, c.FormValue("notice_version"))
+	if !ok {
+		return s.poolWithErrors(c, p, moduleErrors{booking: templates.Errors{"legal_notice_accepted": "error.legal_notice_changed"}})
+	}
+	_, _, err = s.store.BookCallRecording(ctx, actorOf(c), p.ID, models.BookingInput{
+		Accepted: bookingFormBool(c, "legal_notice_accepted"), Notice: n, IP: c.RealIP()})
+	if errs, ok := formErrors(err); ok {
+		return s.poolWithErrors(c, p, moduleErrors{booking: errs})
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	s.flash(c, "booking.flash.booked")
+	return redirect(c, bookingAnchor(p, "call-recording"))
+}
+
+func (s *Server) callRecordingCancel(c echo.Context) error {
+	p, err := s.modulePool(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CancelCallRecording(c.Request().Context(), actorOf(c), p.ID, c.RealIP()); err != nil {
+		return storeError(err)
+	}
+	s.flash(c, "booking.flash.cancelled")
+	return redirect(c, bookingAnchor(p, "call-recording"))
+}
+
+// settingsFromForm reads the settings form: unchecked boxes are off, every field is sent.
+func settingsFromForm(c echo.Context) (models.SettingsPatch, templates.SettingsForm, models.ValidationError) {
+	f := templates.SettingsForm{Enabled: bookingFormBool(c, "enabled"), Mode: c.FormValue("mode"),
+		CallerAnnouncement: bookingFormBool(c, "caller_announcement"), Channels: c.FormValue("channels"),
+		RetentionDays: strings.TrimSpace(c.FormValue("retention_days"))}
+	patch := models.SettingsPatch{Enabled: &f.Enabled, Mode: &f.Mode, CallerAnnouncement: &f.CallerAnnouncement,
+		Channels: &f.Channels, IP: c.RealIP()}
+	var v models.ValidationError
+	if f.RetentionDays == "" {
+		f.RetentionDays = "0"
+	}
+	days, err := strconv.Atoi(f.RetentionDays)
+	if err != nil {
+		v = append(v, models.FieldError{Field: "retention_days", Key: "error.invalid_retention_days"})
+	} else {
+		patch.RetentionDays = &days
+	}
+	return patch, f, v
+}
+
+func (s *Server) callRecordingSettings(c echo.Context) error {
+	p, err := s.modulePool(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	if !a.IsAdmin() { // before parsing: an agent learns nothing from validation
+		return storeError(models.ErrForbidden)
+	}
+	patch, form, v := settingsFromForm(c)
+	if v = append(v, patch.Validate()...); len(v) > 0 {
+		err = v
+	} else {
+		_, err = s.store.UpdateCallRecordingSettings(c.Request().Context(), a, p.ID, patch)
+	}
+	if errs, ok := formErrors(err); ok {
+		return s.poolWithErrors(c, p, moduleErrors{settings: errs, form: &form})
+	}
+	switch {
+	case errors.Is(err, models.ErrNotBooked):
+		return echo.NewHTTPError(http.StatusConflict, "error.module_not_booked")
+	case err != nil:
+		return storeError(err)
+	}
+	s.flash(c, "booking.flash.settings_saved")
+	return redirect(c, bookingAnchor(p, "call-recording"))
+}
+
+func (s *Server) ftpAccessBook(c echo.Context) error {
+	p, err := s.modulePool(c)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
+		return storeError(err)
+	}
+	s.flash(c, "booking.flash.booked")
+	return redirect(c, bookingAnchor(p, "ftp-access"))
+}
+
+func (s *Server) ftpAccessCancel(c echo.Context) error {
+	p, err := s.modulePool(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CancelFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
+		return storeError(err)
+	}
+	s.flash(c, "booking.flash.cancelled")
+	return redirect(c, bookingAnchor(p, "ftp-access"))
+}

@@ -1,0 +1,428 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+)
+
+// bookingAPI registers the module and audit endpoints (documented in openapi/booking.json).
+func (s *Server) bookingAPI(g *echo.Group) {
+	g.GET("/pools/:id/call-recording", s.apiCallRecording)
+	g.PATCH("/pools/:id/call-recording", s.apiCallRecordingPatch)
+	g.PUT("/pools/:id/call-recording/booking", s.apiCallRecordingBook)
+	g.DELETE("/pools/:id/call-recording/booking", s.apiCallRecordingCancel)
+	g.GET("/ftp-access", s.apiFTPAccess)
+	g.PUT("/ftp-access/booking", s.apiFTPAccessBook)
+	g.DELETE("/ftp-access/booking", s.apiFTPAccessCancel)
+	g.GET("/audit-events", s.apiAuditEvents)
+}
+
+type bkUserJSON struct {
+	ID   uint   `json:"id"`
+	Name string `json:"name"`
+}
+
+type bkBookingJSON struct {
+	ID             uint        `json:"id"`
+	Module         string      `json:"module"`
+	PoolID         *uint       `json:"pool_id,omitempty"`
+	BookedAt       time.Time   `json:"booked_at"`
+	BookedBy       bkUserJSON  `json:"booked_by"`
+	IP             string      `json:"ip"`
+	NoticeVersion  string      `json:"notice_version,omitempty"`
+	NoticeLanguage string      `json:"notice_language,omitempty"`
+	PriceCents     int64       `json:"price_cents"`
+	Currency       string      `json:"currency"`
+	CancelledAt    *time.Time  `json:"cancelled_at"`
+	CancelledBy    *bkUserJSON `json:"cancelled_by"`
+}
+
+type bkPriceJSON struct {
+	MonthlyCents int64  `json:"monthly_cents"`
+	Currency     string `json:"currency"`
+}
+
+type bkSettingsJSON struct {
+	Enabled       bool   `json:"enabled"`
+	Mode          string `json:"mode"`
+	Announcement  bool   `json:"announcement"` // the caller announcement
+	Channels      string `json:"channels"`
+	RetentionDays int    `json:"retention_days"`
+}
+
+type bkAnnouncementJSON struct {
+	Slot   string `json:"slot"`
+	Source string `json:"source"`
+	TextDE string `json:"text_de"`
+	TextEN string `json:"text_en"`
+}
+
+type bkNoticeJSON struct {
+	Text     string `json:"text"`
+	Language string `json:"language"`
+	Version  string `json:"version"`
+}
+
+type bkCallRecordingJSON struct {
+	PoolID        uint                 `json:"pool_id"`
+	State         string               `json:"state"`
+	Booking       *bkBookingJSON       `json:"booking"`
+	Settings      *bkSettingsJSON      `json:"settings"`
+	Announcements []bkAnnouncementJSON `json:"announcements"`
+	Price         bkPriceJSON          `json:"price"`
+	LegalNotice   bkNoticeJSON         `json:"legal_notice"`
+}
+
+type bkFTPAccessJSON struct {
+	CustomerID uint           `json:"customer_id"`
+	State      string         `json:"state"`
+	Booking    *bkBookingJSON `json:"booking"`
+	Price      bkPriceJSON    `json:"price"`
+}
+
+func toBookingJSON(b *models.ModuleBooking) *bkBookingJSON {
+	if b == nil {
+		return nil
+	}
+	out := &bkBookingJSON{ID: b.ID, Module: b.Module, BookedAt: b.BookedAt, BookedBy: bkUserJSON{b.BookedByID, b.BookedByName},
+		IP: b.IP, NoticeVersion: b.NoticeVersion, NoticeLanguage: b.NoticeLang, PriceCents: b.PriceCents, Currency: b.Currency,
+		CancelledAt: b.CancelledAt}
+	if b.PoolID != 0 {
+		id := b.PoolID
+		out.PoolID = &id
+	}
+	if b.CancelledAt != nil {
+		out.CancelledBy = &bkUserJSON{b.CancelledByID, b.CancelledBy}
+	}
+	return out
+}
+
+func toCallRecordingJSON(cr models.CallRecording, lang string) bkCallRecordingJSON {
+	_, _, n := legalNotice(lang)
+	out := bkCallRecordingJSON{PoolID: cr.Pool.ID, State: cr.State(), Booking: toBookingJSON(cr.Booking),
+		Announcements: []bkAnnouncementJSON{}, Price: bkPriceJSON{cr.Price.MonthlyCents, cr.Price.Currency},
+		LegalNotice: bkNoticeJSON{Text: n.Text, Language: n.Language, Version: models.NoticeVersion(n.Text)}}
+	if st := cr.Settings; st != nil {
+		out.Settings = &bkSettingsJSON{Enabled: st.Enabled, Mode: st.Mode, Announcement: st.CallerAnnouncement,
+			Channels: st.Channels, RetentionDays: st.RetentionDays}
+	}
+	for _, a := range cr.Announcements {
+		out.Announcements = append(out.Announcements, bkAnnouncementJSON{Slot: a.Slot, Source: a.Source, TextDE: a.TextDE, TextEN: a.TextEN})
+	}
+	return out
+}
+
+func toFTPAccessJSON(f models.FTPAccess) bkFTPAccessJSON {
+	return bkFTPAccessJSON{CustomerID: f.CustomerID, State: f.State(), Booking: toBookingJSON(f.Booking),
+		Price: bkPriceJSON{f.Price.MonthlyCents, f.Price.Currency}}
+}
+
+// bookingAPIError maps the store's errors; a validation error answers the first invalid field's
+// code (fields are checked in a fixed order, so the answer is stable).
+func bookingAPIError(err error) error {
+	var ve models.ValidationError
+	switch {
+	case errors.As(err, &ve) && len(ve) > 0:
+		return apiError(http.StatusUnprocessableEntity, codeOf(ve[0].Key), i18n.TL("en", ve[0].Key))
+	case errors.Is(err, models.ErrNotBooked):
+		return apiError(http.StatusConflict, "module_not_booked", "book the module first")
+	}
+	return apiStoreError(err)
+}
+
+// readJSONObject decodes a request body that must be one JSON object into raw fields.
+func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return nil, echo.ErrStatusRequestEntityTooLarge
+		}
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if len(bytes.TrimSpace(b)) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return nil, apiError(http.StatusBadRequest, "bad_request", "the body must be a JSON object")
+	}
+	return m, nil
+}
+
+func (s *Server) apiCallRecording(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cr, err := s.store.CallRecordingOf(ctx, actorOf(c), id)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
+}
+
+func (s *Server) apiCallRecordingBook(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	if _, err := s.store.Pool(ctx, a, id); err != nil { // 404 before the body is looked at
+		return bookingAPIError(err)
+	}
+	body, err := readJSONObject(c)
+	if err != nil {
+		return err
+	}
+	var accepted bool
+	if raw, ok := body["legal_notice_accepted"]; ok {
+		_ = json.Unmarshal(raw, &accepted) // anything but true is no confirmation
+	}
+	// The notice the client showed: by version if it sends one, else the user's language.
+	var version string
+	if raw, ok := body["notice_version"]; ok {
+		if json.Unmarshal(raw, &version) != nil {
+			return apiError(http.StatusUnprocessableEntity, "invalid_notice_version", "notice_version must be a string")
+		}
+	}
+	n, ok := noticeShown(ctx, version)
+	if !ok {
+		return apiError(http.StatusUnprocessableEntity, "legal_notice_changed", "notice_version matches no current legal notice; fetch it again")
+	}
+	cr, created, err := s.store.BookCallRecording(ctx, a, id, models.BookingInput{Accepted: accepted, Notice: n, IP: c.RealIP()})
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, toCallRecordingJSON(cr, i18n.Lang(ctx)))
+}
+
+func (s *Server) apiCallRecordingCancel(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CancelCallRecording(c.Request().Context(), actorOf(c), id, c.RealIP()); err != nil {
+		return bookingAPIError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// settingsPatchJSON reads a PATCH body; a field of the wrong type is invalid_<field>, an unknown
+// field unknown_field.
+func settingsPatchJSON(body map[string]json.RawMessage) (models.SettingsPatch, error) {
+	var p models.SettingsPatch
+	var v models.ValidationError
+	for _, f := range []string{"enabled", "mode", "announcement", "channels", "retention_days"} {
+		raw, ok := body[f]
+		if !ok {
+			continue
+		}
+		var err error
+		switch f {
+		case "enabled":
+			p.Enabled = new(bool)
+			err = json.Unmarshal(raw, p.Enabled)
+		case "announcement":
+			p.CallerAnnouncement = new(bool)
+			err = json.Unmarshal(raw, p.CallerAnnouncement)
+		case "mode":
+			p.Mode = new(string)
+			err = json.Unmarshal(raw, p.Mode)
+		case "channels":
+			p.Channels = new(string)
+			err = json.Unmarshal(raw, p.Channels)
+		case "retention_days":
+			p.RetentionDays = new(int)
+			err = json.Unmarshal(raw, p.RetentionDays)
+		}
+		if err != nil || string(bytes.TrimSpace(raw)) == "null" {
+			v = append(v, models.FieldError{Field: f, Key: "error.invalid_" + f})
+		}
+	}
+	for k := range body {
+		switch k {
+		case "enabled", "mode", "announcement", "channels", "retention_days":
+		default:
+			return p, apiError(http.StatusUnprocessableEntity, "unknown_field", "unknown field "+strconv.Quote(k))
+		}
+	}
+	if len(v) > 0 {
+		return p, v
+	}
+	return p, nil
+}
+
+func (s *Server) apiCallRecordingPatch(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	if _, err := s.store.Pool(ctx, a, id); err != nil {
+		return bookingAPIError(err)
+	}
+	if !a.IsAdmin() {
+		return bookingAPIError(models.ErrForbidden)
+	}
+	body, err := readJSONObject(c)
+	if err != nil {
+		return err
+	}
+	patch, err := settingsPatchJSON(body)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	patch.IP = c.RealIP()
+	if _, err := s.store.UpdateCallRecordingSettings(ctx, a, id, patch); err != nil {
+		return bookingAPIError(err)
+	}
+	cr, err := s.store.CallRecordingOf(ctx, a, id)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
+}
+
+// apiCustomer is the customer an API call concerns: the user's own; the platform admin names one
+// with ?customer=.
+func (s *Server) apiCustomer(c echo.Context, required bool) (uint, error) {
+	a := actorOf(c)
+	q := c.QueryParam("customer")
+	if !a.IsPlatformAdmin() {
+		if q != "" && q != strconv.FormatUint(uint64(a.CustomerID), 10) {
+			return 0, apiNotFound()
+		}
+		return a.CustomerID, nil
+	}
+	if q == "" && !required {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(q, 10, 32)
+	if err != nil || n == 0 {
+		return 0, apiError(http.StatusUnprocessableEntity, "customer_required", "the platform admin must name a customer with ?customer=ID")
+	}
+	if _, err := s.store.Customer(c.Request().Context(), a, uint(n)); err != nil {
+		return 0, bookingAPIError(err)
+	}
+	return uint(n), nil
+}
+
+func (s *Server) apiFTPAccess(c echo.Context) error {
+	cid, err := s.apiCustomer(c, true)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FTPAccessOf(c.Request().Context(), actorOf(c), cid)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	return c.JSON(http.StatusOK, toFTPAccessJSON(f))
+}
+
+func (s *Server) apiFTPAccessBook(c echo.Context) error {
+	cid, err := s.apiCustomer(c, true)
+	if err != nil {
+		return err
+	}
+	f, created, err := s.store.BookFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP())
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, toFTPAccessJSON(f))
+}
+
+func (s *Server) apiFTPAccessCancel(c echo.Context) error {
+	cid, err := s.apiCustomer(c, true)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.CancelFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP()); err != nil {
+		return bookingAPIError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type bkAuditEventJSON struct {
+	ID         uint            `json:"id"`
+	CustomerID uint            `json:"customer_id"`
+	At         time.Time       `json:"at"`
+	User       bkUserJSON      `json:"user"`
+	IP         string          `json:"ip"`
+	Kind       string          `json:"kind"`
+	Object     string          `json:"object"`
+	Old        json.RawMessage `json:"old"`
+	New        json.RawMessage `json:"new"`
+}
+
+// auditValueJSON passes stored JSON through and quotes plain text; "" is null.
+func auditValueJSON(v string) json.RawMessage {
+	if v == "" {
+		return json.RawMessage("null")
+	}
+	if json.Valid([]byte(v)) {
+		return json.RawMessage(v)
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func toAuditEventJSON(e models.AuditEvent) bkAuditEventJSON {
+	return bkAuditEventJSON{ID: e.ID, CustomerID: e.CustomerID, At: e.At, User: bkUserJSON{e.UserID, e.Username}, IP: e.IP,
+		Kind: e.Kind, Object: e.Object, Old: auditValueJSON(e.OldValue), New: auditValueJSON(e.NewValue)}
+}
+
+func (s *Server) apiAuditEvents(c echo.Context) error {
+	cid, err := s.apiCustomer(c, false)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	loc, err := s.auditLocation(c, cid)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	f := models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
+	var bad string
+	if f.From, err = parseAuditTime(c.QueryParam("from"), loc, false); err != nil {
+		bad = "from"
+	}
+	if f.To, err = parseAuditTime(c.QueryParam("to"), loc, true); err != nil {
+		bad = "to"
+	}
+	if bad != "" {
+		return apiError(http.StatusUnprocessableEntity, "invalid_"+bad, bad+" must be a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	per, _ := strconv.Atoi(c.QueryParam("per_page"))
+	pg, err := s.store.AuditEvents(ctx, a, f, page, per)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	out := make([]bkAuditEventJSON, len(pg.Events))
+	for i, e := range pg.Events {
+		out[i] = toAuditEventJSON(e)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": out, "total": pg.Total, "page": pg.Page, "per_page": pg.PerPage, "pages": pg.Pages()})
+}
