@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# bench-engine.sh: N concurrent recorded calls through the real callrec binary, driven by
+# Debian's sipp on loopback, against a bare UDP relay carrying the same RTP load.
+#
+#   make bench-engine                 # N=1000 LEN=60
+#   N=100 LEN=20 make bench-engine
+#
+# Environment: N (calls, 1000), LEN (connected seconds per call, 60), RATE (call set-ups per
+# second, 50), RELAY_LEN (hold time of the relay baseline's calls, default LEN), NO_ROW=1 (do
+# not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
+# engine over the steady window via CALLREC_PPROF, when the binary has it).
+#
+# The engine run: `callrec serve --demo`, the demo pool booked through the API (stereo,
+# automatic, caller notice off: the callee still hears the whisper before the bridge, so each
+# caller holds LEN s plus the whisper's length). sipp callers send a speech-like signal
+# (benchcheck speech: never silent, so a gap is unambiguous) in 20 ms PCMU packets, looped;
+# the sipp callee answers and sends another one back. CPU is utime+stime of the callrec
+# process from /proc/PID/stat over the window when all N calls are connected; memory is the
+# VmRSS growth from idle to full load, per call. Afterwards every file is checked against the
+# calls table (cmd/benchcheck).
+#
+# The baseline: cmd/rtprelay forwards the same sipp load (same audio, same N, same rate,
+# caller and callee talk SIP to each other directly and put the relay's ports in their SDP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-1000}
+LEN=${LEN:-60}
+RATE=${RATE:-50}
+RELAY_LEN=${RELAY_LEN:-$LEN}
+HTTP_PORT=${HTTP_PORT:-18480}
+SIP_PORT=${SIP_PORT:-15460}
+TRUNK_PORT=${TRUNK_PORT:-15480}
+RELAY_SIP_PORT=${RELAY_SIP_PORT:-15490}
+RELAY_BASE=${RELAY_BASE:-50000}
+
+command -v sipp >/dev/null || { echo "sipp not found: install the Debian package sip-tester" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 not found: install the Debian package sqlite3" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq not found: install the Debian package jq" >&2; exit 1; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt $((N * 6 + 200)) ]; then
+	echo "bench-engine: open files limit $(ulimit -n) is too low for N=$N" >&2
+	exit 1
+fi
+
+WORK=$(mktemp -d /tmp/callrec-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
+
+# The binaries are built from the committed tree (REV, default HEAD), so the results row names
+# exactly what ran, whatever colleagues have half-edited in the working tree.
+REV=${REV:-HEAD}
+COMMIT=$(git rev-parse --short "$REV")
+log "building $COMMIT into $WORK/bin"
+mkdir -p "$WORK/bin" "$WORK/data" "$WORK/sipp" "$WORK/src"
+git archive "$REV" | tar -x -C "$WORK/src"
+(cd "$WORK/src" && go build -o "$WORK/bin/callrec" ./cmd/callrec && go build -o "$WORK/bin/benchcheck" ./cmd/benchcheck &&
+	go build -o "$WORK/bin/rtprelay" ./cmd/rtprelay)
+"$WORK/bin/benchcheck" speech "$WORK/caller.ulaw" 10 1
+"$WORK/bin/benchcheck" speech "$WORK/callee.ulaw" 10 2
+
+# cpu PID: clock ticks of user+system time; rss PID: VmRSS in KiB.
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+hz=$(getconf CLK_TCK)
+sleep_until() { local d; d=$(echo "$1 - $(now)" | bc -l); if [ "$(echo "$d > 0" | bc -l)" = 1 ]; then sleep "$d"; fi; }
+
+fill() { # fill TEMPLATE OUT KEY=VALUE...
+	local in=$1 out=$2; shift 2
+	cp "$in" "$out"
+	for kv in "$@"; do
+		sed -i "s#{{${kv%%=*}}}#${kv#*=}#g" "$out"
+	done
+}
+
+############################################################################ engine run
+log "starting callrec serve (SIP 127.0.0.1:$SIP_PORT, trunk 127.0.0.1:$TRUNK_PORT)"
+CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP_PORT + 1))} \
+	"$WORK/bin/callrec" serve --demo --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT" \
+	--sip "127.0.0.1:$SIP_PORT" --trunk "127.0.0.1:$TRUNK_PORT" --rtp-ports 20000-29999 \
+	--log-level warn >"$WORK/serve.log" 2>&1 &
+ENGINE=$!
+PIDS+=("$ENGINE")
+for _ in $(seq 100); do
+	curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
+	sleep 0.2
+done
+curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || { cat "$WORK/serve.log"; exit 1; }
+
+TOKEN=$("$WORK/bin/callrec" apikey create --user demo-admin --data "$WORK/data")
+api() { curl -fsS -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "http://127.0.0.1:$HTTP_PORT/api/v1$2" ${3:+-d "$3"}; }
+POOL=$(api GET /pools | jq -r '.pools[0].id')
+api PUT "/pools/$POOL/call-recording/booking" '{"legal_notice_accepted":true}' >/dev/null
+api PATCH "/pools/$POOL/call-recording" '{"channels":"stereo","mode":"automatic","announcement":false}' >/dev/null
+log "pool $POOL booked: stereo, automatic, no caller notice"
+
+WHISPER=0
+for f in "$WORK"/data/prompts/callee_whisper.*.wav; do
+	w=$(soxi -D "$f" 2>/dev/null || echo 0)
+	WHISPER=$(echo "if ($w > $WHISPER) $w else $WHISPER" | bc -l)
+done
+HOLD_MS=$(echo "($LEN + $WHISPER + 0.3) * 1000 / 1" | bc)
+log "whisper ${WHISPER}s: callers hold ${HOLD_MS} ms for ${LEN} s connected"
+
+fill "$WORK/src/media/testdata/sipp_callee.xml" "$WORK/sipp/callee.xml" PT=0 CODEC=PCMU "AUDIO=$WORK/callee.ulaw" ACTIONS= RING_MS=100
+fill "$WORK/src/media/testdata/sipp_caller.xml" "$WORK/sipp/caller.xml" PT=0 CODEC=PCMU "AUDIO=$WORK/caller.ulaw" ACTIONS= \
+	"HOLD_MS=$HOLD_MS" FROM=49711218431440
+SIPP_COMMON=(-i 127.0.0.1 -mi 127.0.0.1 -nostdin -timeout "$((LEN * 3 + N / RATE + 120))s" -timeout_error -trace_err -trace_stat -fd 5)
+
+sleep 1
+IDLE_RSS=$(rss "$ENGINE")
+(cd "$WORK/sipp" && exec sipp -sf callee.xml -p "$TRUNK_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >callee.out 2>&1) &
+CALLEE=$!
+PIDS+=("$CALLEE")
+sleep 0.5
+T0=$(now)
+(cd "$WORK/sipp" && exec sipp -sf caller.xml -p "$((SIP_PORT + 2))" -mp 32000 -s 49711218431431 -m "$N" -l "$N" \
+	-r "$RATE" -rp 1000 "${SIPP_COMMON[@]}" "127.0.0.1:$SIP_PORT" >caller.out 2>&1) &
+CALLER=$!
+PIDS+=("$CALLER")
+log "engine run: $N callers at $RATE/s, each ${LEN}s connected"
+
+# Steady state: every call bridged (set-up time + whisper + slack) until the first hangs up.
+FROM=$(echo "$T0 + $N / $RATE + $WHISPER + 4" | bc -l)
+TO=$(echo "$T0 + $HOLD_MS / 1000 - 2" | bc -l)
+if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
+	echo "bench-engine: LEN=$LEN leaves no steady window for N=$N at RATE=$RATE (need LEN > N/RATE + 11)" >&2
+	exit 1
+fi
+sleep_until "$FROM"
+CPU_A=$(cpu "$ENGINE"); TA=$(now)
+if [ -n "${PROFILE:-}" ]; then
+	curl -fsS -o "$WORK/cpu.pprof" "http://127.0.0.1:$((HTTP_PORT + 1))/debug/pprof/profile?seconds=$PROFILE" &
+	PIDS+=($!)
+fi
+sleep_until "$(echo "($FROM + $TO) / 2" | bc -l)"
+FULL_RSS=$(rss "$ENGINE")
+FDS=$(ls /proc/"$ENGINE"/fd | wc -l)
+sleep_until "$TO"
+CPU_B=$(cpu "$ENGINE"); TB=$(now)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+log "steady window $(echo "$TB - $TA" | bc -l | cut -c1-5)s: engine CPU $(((CPU_B - CPU_A) * 1000 / hz)) ms, RSS ${FULL_RSS} KiB (idle ${IDLE_RSS}), ${FDS} fds, load $LOAD"
+
+CALLER_RC=0; wait "$CALLER" || CALLER_RC=$?
+CALLEE_RC=0; wait "$CALLEE" || CALLEE_RC=$?
+log "sipp caller exit $CALLER_RC, callee exit $CALLEE_RC"
+sleep 3 # the sink writes the last rows
+
+DB="$WORK/data/callrec.db"
+sqlite3 -csv "$DB" "select coalesce(r.path,''), coalesce(c.bridged,''), coalesce(c.ended,''), c.duration_ms, c.outcome,
+	coalesce(r.status,''), coalesce(r.channels,0), c.arrival
+	from calls c left join recordings r on r.call_id = c.id where c.b = '49711218431431'" >"$WORK/calls.csv"
+CALLS_IN_DB=$(wc -l <"$WORK/calls.csv")
+CHECK_RC=0
+CHECK=$("$WORK/bin/benchcheck" check "$WORK/calls.csv" "$WORK/data" "$TA" "$TB") || CHECK_RC=$?
+echo "$CHECK"
+SETUP_RATE_RAW=$(sed -n 's/.*setup_rate=\([0-9.]*\).*/\1/p' <<<"$CHECK" | head -1)
+SETUP_RATE_RAW=${SETUP_RATE_RAW:-0}
+kill "$ENGINE" 2>/dev/null || true
+wait "$ENGINE" 2>/dev/null || true
+
+############################################################################ relay baseline
+log "relay baseline: $N calls of ${RELAY_LEN}s through rtprelay"
+fill "$WORK/src/scripts/bench/relay_callee.xml" "$WORK/sipp/relay_callee.xml" "AUDIO=$WORK/callee.ulaw"
+RELAY_HOLD_MS=$((RELAY_LEN * 1000))
+fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "AUDIO=$WORK/caller.ulaw" "HOLD_MS=$RELAY_HOLD_MS" "BASE=$RELAY_BASE"
+"$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
+RELAY=$!
+PIDS+=("$RELAY")
+for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; done
+(cd "$WORK/sipp" && exec sipp -sf relay_callee.xml -p "$RELAY_SIP_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >relay_callee.out 2>&1) &
+RCALLEE=$!
+PIDS+=("$RCALLEE")
+sleep 0.5
+R0=$(now)
+(cd "$WORK/sipp" && exec sipp -sf relay_caller.xml -p "$((RELAY_SIP_PORT + 2))" -mp 32000 -s x -m "$N" -l "$N" \
+	-r "$RATE" -rp 1000 "${SIPP_COMMON[@]}" "127.0.0.1:$RELAY_SIP_PORT" >relay_caller.out 2>&1) &
+RCALLER=$!
+PIDS+=("$RCALLER")
+RFROM=$(echo "$R0 + $N / $RATE + 3" | bc -l)
+RTO=$(echo "$R0 + $RELAY_HOLD_MS / 1000 - 2" | bc -l)
+sleep_until "$RFROM"
+RCPU_A=$(cpu "$RELAY"); RA=$(now)
+sleep_until "$RTO"
+RCPU_B=$(cpu "$RELAY"); RB=$(now)
+wait "$RCALLER" || true
+wait "$RCALLEE" || true
+kill -TERM "$RELAY" 2>/dev/null || true
+wait "$RELAY" 2>/dev/null || true
+log "relay: $(tail -1 "$WORK/relay.out")"
+
+############################################################################ results
+read -r ENGINE_MS RELAY_MS PER_CS PER_CORE MEM_KB RATIO SETUP_RATE < <(python3 - <<EOF
+hz=$hz; n=$N
+ecpu=($CPU_B-$CPU_A)/hz; ewin=$TB-$TA
+rcpu=($RCPU_B-$RCPU_A)/hz; rwin=$RB-$RA
+per_cs=ecpu/(n*ewin)*1000          # ms CPU per call-second
+relay_cs=rcpu/(n*rwin)*1000
+per_core=1000/per_cs if per_cs>0 else 0
+mem=($FULL_RSS-$IDLE_RSS)/n
+rate=$SETUP_RATE_RAW
+print(f"{ecpu*1000:.0f} {rcpu*1000:.0f} {per_cs:.3f} {per_core:.0f} {mem:.0f} {per_cs/relay_cs if relay_cs>0 else 0:.2f} {rate:.1f}")
+EOF
+)
+RELAY_PER_CS=$(python3 -c "print(f'{($RCPU_B-$RCPU_A)/$hz/($N*($RB-$RA))*1000:.3f}')")
+FILES=$(sed -n 's/.*files=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+GAPS=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+BAD=$(sed -n 's/.* bad=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+THROUGHOUT=$(sed -n 's/.*connected_throughout_window=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+
+cat <<EOF
+
+engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ($MACHINE, load average at the end of the window $LOAD)
+  calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
+  connected throughout window $THROUGHOUT of $N
+  engine CPU in window        ${ENGINE_MS} ms over $(echo "$TB - $TA" | bc -l | cut -c1-5) s
+  CPU per call-second         $PER_CS ms  -> $PER_CORE calls per core
+  RSS per call                $MEM_KB KiB (idle $IDLE_RSS KiB, full $FULL_RSS KiB)
+  set-up rate                 $SETUP_RATE calls/s (first to last arrival; sipp offered $RATE/s)
+  files checked               $FILES, bad $BAD, with gaps $GAPS (checker exit $CHECK_RC)
+  relay CPU per call-second   $RELAY_PER_CS ms; engine/relay $RATIO
+EOF
+
+if [ "${NO_ROW:-0}" != 1 ]; then
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
+	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
+		cat >>BENCHMARKS.md <<'EOF'
+
+## Engine under load
+
+`make bench-engine` (scripts/bench-engine.sh; `N=… LEN=…`): the real `callrec serve --demo`
+binary, pool booked via the API (stereo, automatic, caller notice off, whisper on), sipp
+callers and a sipp callee on loopback sending a never-silent speech-like signal (20 ms PCMU,
+looped) both ways. CPU = utime+stime of the callrec process (/proc/PID/stat) over the window in
+which all N calls are connected, per call-second; memory = VmRSS growth idle -> full load, per
+call; every file checked by cmd/benchcheck against the calls table (length = bridged..ended
++-40 ms, no silence run > 60 ms in either channel, channels start/end together). Relay =
+cmd/rtprelay forwarding the same sipp load (no decoding, no recording).
+
+| date | commit | machine | N | length | CPU per call-second | calls per core | RSS per call | set-ups | files checked | gaps | engine/relay CPU (relay per call-s) |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+EOF
+	fi
+	python3 - "$ROW" <<'EOF'
+import sys, re
+row = sys.argv[1]
+s = open("BENCHMARKS.md").read()
+i = s.index("## Engine under load")
+j = s.find("\n## ", i + 1)
+sec = s[i:] if j < 0 else s[i:j]
+lines = sec.rstrip("\n").split("\n")
+last = max(k for k, l in enumerate(lines) if l.startswith("|"))
+lines.insert(last + 1, row)
+new = "\n".join(lines) + "\n"
+s = s[:i] + new + ("" if j < 0 else s[j:])
+open("BENCHMARKS.md", "w").write(s)
+EOF
+	log "row added to BENCHMARKS.md"
+fi
+exit "$CHECK_RC"
