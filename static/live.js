@@ -4,7 +4,7 @@
 (function () {
   function two(n) { return n < 10 ? "0" + n : "" + n; }
   function fmt(ms) {
-    var s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+    var s = Math.max(0, Math.round(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
     return (h > 0 ? h + ":" + two(m) : "" + m) + ":" + two(s % 60);
   }
   function tick() {

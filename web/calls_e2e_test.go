@@ -19,9 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"callrec/internal/browsertest"
 	"callrec/internal/testtool"
 	"callrec/media"
 	"callrec/models"
+	"callrec/templates"
 )
 
 // The whole product for a test: the real engine on 127.0.0.1, wired to the store and this
@@ -55,9 +59,9 @@ func (d *storeDirectory) Route(ctx context.Context, dialed string) (media.Route,
 type storeSink struct {
 	store *models.Store
 	srv   *Server
-	t     *testing.T
 
 	mu        sync.Mutex
+	err       error                // the first SaveCall error (checked by waitEnded)
 	connected map[string]time.Time // when the sink first saw each call connected
 	ended     chan media.CallInfo
 	endedAt   map[string]time.Time
@@ -82,10 +86,11 @@ func liveRecord(c media.CallInfo, final bool) models.CallRecord {
 }
 
 func (s *storeSink) CallChanged(ctx context.Context, c media.CallInfo) {
-	if _, err := s.store.SaveCall(ctx, liveRecord(c, false)); err != nil {
-		s.t.Errorf("SaveCall: %v", err)
-	}
+	_, err := s.store.SaveCall(ctx, liveRecord(c, false))
 	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
 	if _, ok := s.connected[c.ID]; !ok && c.State == media.StateConnected {
 		s.connected[c.ID] = time.Now()
 	}
@@ -94,10 +99,11 @@ func (s *storeSink) CallChanged(ctx context.Context, c media.CallInfo) {
 }
 
 func (s *storeSink) CallEnded(ctx context.Context, c media.CallInfo) {
-	if _, err := s.store.SaveCall(ctx, liveRecord(c, true)); err != nil {
-		s.t.Errorf("SaveCall: %v", err)
-	}
+	_, err := s.store.SaveCall(ctx, liveRecord(c, true))
 	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
 	s.endedAt[c.ID] = time.Now()
 	s.mu.Unlock()
 	s.srv.CallEnded(c)
@@ -108,6 +114,11 @@ func (s *storeSink) waitEnded(t *testing.T) media.CallInfo {
 	t.Helper()
 	select {
 	case c := <-s.ended:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.err != nil {
+			t.Fatalf("SaveCall: %v", s.err)
+		}
 		return c
 	case <-time.After(30 * time.Second):
 		t.Fatal("no call ended")
@@ -145,7 +156,7 @@ func newLiveEnv(t *testing.T, policy func(models.Pool) media.Policy) *liveEnv {
 	testtool.Need(t, "sipp", "sip-tester")
 	trunk := liveFreePort(t)
 	dir := &storeDirectory{policy: policy}
-	sink := &storeSink{t: t, connected: map[string]time.Time{}, endedAt: map[string]time.Time{}, ended: make(chan media.CallInfo, 8)}
+	sink := &storeSink{connected: map[string]time.Time{}, endedAt: map[string]time.Time{}, ended: make(chan media.CallInfo, 8)}
 	var eng *media.Engine
 	e := newEnvWith(t, func(c *Config) {
 		var err error
@@ -587,5 +598,136 @@ func TestLiveCallsThroughAPIAndStreams(t *testing.T) {
 	if err := le.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind IN ('recording.started','recording.stopped') AND username = ? AND object = ?`,
 		le.demo.Agent, "call "+strconv.Itoa(int(id))).Scan(&audits); err != nil || audits != 2 {
 		t.Errorf("audit events: %d (%v), want 2 (one start, one stop; repeats change nothing)", audits, err)
+	}
+}
+
+// TestLiveCallsInBrowser is the issue's walk-through: an agent's and an admin's window both see
+// a demo call appear by SSE; the agent records its middle (Start at ~3 s, Stop at ~6 s of a
+// ~10 s call); the file spans the whole call, silent outside the recorded stretch; the admin
+// finds both durations in the call log.
+func TestLiveCallsInBrowser(t *testing.T) {
+	testtool.Short(t)
+	le := newLiveEnv(t, demoOnly(t, media.ModeManual, false))
+	// Two browsers, as two people at two desks (a second browser context of one Chromium
+	// cannot open a tab in headless mode here).
+	agentCtx, adminCtx := browsertest.New(t), browsertest.New(t)
+	run := func(ctx context.Context, what string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run(agentCtx, "agent opens Live calls", browsertest.Login(le.srv.URL, le.demo.Agent, le.demo.AgentPassword),
+		chromedp.Navigate(le.srv.URL+"/calls/live"), chromedp.WaitVisible(`[data-testid="live-empty"]`))
+	run(adminCtx, "admin opens Live calls", browsertest.Login(le.srv.URL, le.demo.Admin, le.demo.AdminPassword),
+		chromedp.Navigate(le.srv.URL+"/calls/live"), chromedp.WaitVisible(`[data-testid="live-empty"]`))
+	for deadline := time.Now().Add(10 * time.Second); le.web.hub.subscribers() < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pages did not connect their event streams")
+		}
+	}
+
+	callee := le.startCallee(t, 1)
+	caller := le.startCaller(t, "49711218431440", "49711218431431", 10000, "")
+	c := le.liveCall(t)
+	id := le.callID(t, c.ID)
+	row := fmt.Sprintf(`tr[data-testid="live-row-%d"]`, id)
+	run(agentCtx, "the call appears for the agent", chromedp.WaitVisible(row+`[data-state="connected"]`))
+	le.sink.mu.Lock()
+	t.Logf("visible in the agent's browser %v after the sink saw the call connected", time.Since(le.sink.connected[c.ID]))
+	le.sink.mu.Unlock()
+	run(adminCtx, "the call appears for the admin", chromedp.WaitVisible(row+`[data-state="connected"]`))
+	var agentC, adminC, recText string
+	run(agentCtx, "agent reads the row", chromedp.Text(row+` [data-testid="live-c"]`, &agentC))
+	run(adminCtx, "admin reads the row", chromedp.Text(row+` [data-testid="live-c"]`, &adminC))
+	if strings.TrimSpace(agentC) != "4915258XXX874" || strings.TrimSpace(adminC) != "4915258878874" {
+		t.Errorf("destination: agent sees %q, admin %q", agentC, adminC)
+	}
+
+	sleepUntil(c.Bridged.Add(3 * time.Second))
+	run(agentCtx, "agent starts recording", chromedp.Click(row+` [data-testid="live-start"]`, chromedp.NodeEnabled),
+		chromedp.WaitVisible(row+`[data-rec="recording"]`))
+	run(adminCtx, "the admin sees it recording", chromedp.WaitVisible(row+`[data-rec="recording"]`))
+	sleepUntil(c.Bridged.Add(6 * time.Second))
+	run(agentCtx, "agent stops recording", chromedp.Click(row+` [data-testid="live-stop"]`, chromedp.NodeEnabled),
+		chromedp.WaitVisible(row+`[data-rec="stopped"]`), chromedp.Text(row+` [data-testid="live-recorded"]`, &recText))
+	t.Logf("recorded time shown after stop: %s", recText)
+
+	if err := caller.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := callee.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	final := le.sink.waitEnded(t)
+	run(agentCtx, "the call leaves the agent's page", chromedp.WaitVisible(`[data-testid="live-empty"]`))
+	le.sink.mu.Lock()
+	t.Logf("gone from the agent's browser %v after the sink saw the call end", time.Since(le.sink.endedAt[c.ID]))
+	le.sink.mu.Unlock()
+
+	call, err := le.store.CallWithTrail(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, id)
+	if err != nil || call.Recording == nil {
+		t.Fatalf("saved call: %+v %v", call, err)
+	}
+	segs := call.Recording.SegmentsMS()
+	t.Logf("call %v connected, recorded %v, segments %v", time.Duration(call.DurationMS)*time.Millisecond,
+		time.Duration(call.Recording.RecordedMS)*time.Millisecond, segs)
+	if len(segs) != 1 || segs[0][0] < 2800 || segs[0][0] > 3800 || segs[0][1] < 5800 || segs[0][1] > 6800 {
+		t.Errorf("segments %v, want one from about 3 s to about 6 s", segs)
+	}
+	le.checkRecording(t, final, segs)
+
+	var durations string
+	run(adminCtx, "the admin reads the call log", chromedp.Navigate(le.srv.URL+"/calls"),
+		chromedp.Text(fmt.Sprintf(`[data-testid="call-row-%d"] [data-testid="call-durations"]`, id), &durations))
+	want := templates.Duration(call.DurationMS) + " Gespräch, " + templates.Duration(call.Recording.RecordedMS) + " aufgezeichnet"
+	t.Logf("call log: %q", durations)
+	if strings.TrimSpace(durations) != want || !strings.HasPrefix(want, "0:") {
+		t.Errorf("call log shows %q, want %q", durations, want)
+	}
+}
+
+// TestObjectedCallCannotBeRecorded: the caller presses * during the notice; the Live calls row
+// shows the objection with both buttons disabled, and the API refuses with 409.
+func TestObjectedCallCannotBeRecorded(t *testing.T) {
+	testtool.Short(t)
+	le := newLiveEnv(t, demoOnly(t, media.ModeManual, true))
+	ctx := browsertest.New(t)
+	if err := chromedp.Run(ctx, browsertest.Login(le.srv.URL, le.demo.Agent, le.demo.AgentPassword),
+		chromedp.Navigate(le.srv.URL+"/calls/live"), chromedp.WaitVisible(`[data-testid="live-empty"]`)); err != nil {
+		t.Fatal(err)
+	}
+	callee := le.startCallee(t, 1)
+	star := `<pause milliseconds="200"/><nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_star.pcap"/></action></nop>`
+	caller := le.startCaller(t, "49711218431440", "49711218431431", 3000, star)
+	c := le.liveCall(t)
+	id := le.callID(t, c.ID)
+	row := fmt.Sprintf(`tr[data-testid="live-row-%d"]`, id)
+	var startDisabled, stopDisabled bool
+	var reason, v1, v2 string
+	if err := chromedp.Run(ctx, chromedp.WaitVisible(row+`[data-rec="objected"]`),
+		chromedp.Text(row+` [data-testid="live-reason"]`, &reason),
+		chromedp.AttributeValue(row+` [data-testid="live-start"]`, "disabled", &v1, &startDisabled),
+		chromedp.AttributeValue(row+` [data-testid="live-stop"]`, "disabled", &v2, &stopDisabled)); err != nil {
+		t.Fatal(err)
+	}
+	if !startDisabled || !stopDisabled || !strings.Contains(reason, "widersprochen") {
+		t.Errorf("objected row: start disabled %v, stop disabled %v, reason %q", startDisabled, stopDisabled, reason)
+	}
+	var apiErr apiErrorBody
+	tok := le.token(le.demo.Agent)
+	for _, action := range []string{"start", "stop"} {
+		apiErr = apiErrorBody{}
+		if st := le.api(tok, "POST", "/calls/"+strconv.Itoa(int(id))+"/recording/"+action, nil, &apiErr); st != 409 || apiErr.Error.Code != "caller_objected" {
+			t.Errorf("%s on an objected call: %d %q", action, st, apiErr.Error.Code)
+		}
+	}
+	if err := caller.wait(t, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = callee.wait(t, 30*time.Second)
+	final := le.sink.waitEnded(t)
+	if final.Outcome != media.OutcomeObjected || final.Recording != nil {
+		t.Errorf("outcome %q, recording %+v", final.Outcome, final.Recording)
 	}
 }

@@ -176,8 +176,8 @@ func TestLiveNavForRoles(t *testing.T) {
 }
 
 func TestDurationFormat(t *testing.T) {
-	for ms, want := range map[int64]string{0: "0:00", 999: "0:00", 3000: "0:03", 60000: "1:00", 300000: "5:00",
-		3599999: "59:59", 3600000: "1:00:00", 3723000: "1:02:03", -5: "0:00"} {
+	for ms, want := range map[int64]string{0: "0:00", 499: "0:00", 500: "0:01", 2979: "0:03", 60000: "1:00", 300000: "5:00",
+		3599499: "59:59", 3599999: "1:00:00", 3723000: "1:02:03", -5: "0:00"} {
 		if got := templates.Duration(ms); got != want {
 			t.Errorf("Duration(%d) = %q, want %q", ms, got, want)
 		}
