@@ -52,15 +52,18 @@ func (s *Store) migrateBrowse() error {
 // (Folder empty, the API's list).
 type BrowseQuery struct {
 	Folder string
-	Sort   string // a BrowseSorts key; default "date" for recordings, "name" otherwise
-	Desc   bool
-	From   time.Time // call time, inclusive; zero = open
-	To     time.Time // call time, exclusive; zero = open
-	Number string    // part of a, b or c
-	PoolID uint
-	Cursor string // from a previous BrowsePage's Next or Prev: keyset pagination
-	Page   int    // 1-based page by offset, when there is no cursor (API convenience)
-	Limit  int    // default 50, at most 500
+	// CustomerID limits a folder-less query to one customer (the File Browser's search at
+	// call_recording/<subscriberId>); a may only name its own.
+	CustomerID uint
+	Sort       string // a BrowseSorts key; default "date" for recordings, "name" otherwise
+	Desc       bool
+	From       time.Time // call time, inclusive; zero = open
+	To         time.Time // call time, exclusive; zero = open
+	Number     string    // part of a, b or c
+	PoolID     uint
+	Cursor     string // from a previous BrowsePage's Next or Prev: keyset pagination
+	Page       int    // 1-based page by offset, when there is no cursor (API convenience)
+	Limit      int    // default 50, at most 500
 	// NoTotal skips counting the matches (saves a scan of the folder's index).
 	NoTotal bool
 }
@@ -188,6 +191,11 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 			return BrowsePage{}, err
 		}
 		base = base.Where("customer_id = ? AND folder = ?", owner.ID, q.Folder)
+	} else if q.CustomerID != 0 {
+		if !a.IsPlatformAdmin() && q.CustomerID != a.CustomerID {
+			return BrowsePage{}, ErrNotFound
+		}
+		base = base.Where("customer_id = ? AND kind = ?", q.CustomerID, KindRecording)
 	} else {
 		base = a.customerScope(base).Where("kind = ?", KindRecording)
 	}

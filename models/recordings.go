@@ -72,22 +72,31 @@ func (s *Store) SetRecordingPeaks(ctx context.Context, recID uint, peaks []byte)
 func (a Actor) MayDeleteRecordings() bool { return a.Role == RoleCustomerAdmin }
 
 // DeleteRecordings deletes recording files ids a may delete: each file's rows and, through
-// remove, the file on disk (a file already gone is fine), with an audit event per file, all in
-// one transaction per file. It stops at the first error; deleted lists what is gone.
+// remove, the file on disk (a file already gone is fine), with an audit event per file, in one
+// transaction per file. It stops at the first error; deleted lists what is gone.
 func (s *Store) DeleteRecordings(ctx context.Context, a Actor, ip string, ids []uint, remove func(rel string) error) (deleted []File, err error) {
+	// Every id is checked before the first deletion: a foreign id in a selection deletes nothing.
+	fs := make([]File, 0, len(ids))
+	seen := map[uint]bool{}
 	for _, id := range ids {
 		d, err := s.RecordingFile(ctx, a, id)
 		if err != nil {
-			return deleted, err
+			return nil, err
 		}
 		if !a.MayDeleteRecordings() {
-			return deleted, ErrForbidden
+			return nil, ErrForbidden
 		}
-		if err := s.deleteRecording(ctx, d.File, AuditEntry{CustomerID: d.File.CustomerID, Actor: a, IP: ip,
-			Kind: AuditRecordingDeleted, Object: d.File.Path}, remove); err != nil {
+		if !seen[id] {
+			seen[id] = true
+			fs = append(fs, d.File)
+		}
+	}
+	for _, f := range fs {
+		if err := s.deleteRecording(ctx, f, AuditEntry{CustomerID: f.CustomerID, Actor: a, IP: ip,
+			Kind: AuditRecordingDeleted, Object: f.Path}, remove); err != nil {
 			return deleted, err
 		}
-		deleted = append(deleted, d.File)
+		deleted = append(deleted, f)
 	}
 	return deleted, nil
 }

@@ -95,6 +95,7 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
+	s.recordingAPI(api)
 	s.bookingAPI(api)
 	s.callAPI(api)
 
@@ -112,6 +113,7 @@ func (s *Server) routes() *echo.Echo {
 	s.poolRoutes(in)
 	s.userRoutes(in)
 	s.customerRoutes(in)
+	s.recordingRoutes(in)
 	s.bookingRoutes(in)
 	s.callRoutes(in)
 	return e

@@ -1,0 +1,358 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/models"
+	"callrec/models/files"
+)
+
+// recordingAPI registers the recordings and file-tree API (documented in openapi/recordings.json).
+// Users who may not open recordings get 404 for every recording, as for one that does not exist.
+func (s *Server) recordingAPI(g *echo.Group) {
+	g.GET("/recordings", s.apiRecordings)
+	g.GET("/recordings/:id", s.apiRecording)
+	g.GET("/recordings/:id/audio", s.apiRecordingAudio)
+	g.GET("/recordings/:id/waveform", s.apiRecordingWaveform)
+	g.DELETE("/recordings/:id", s.apiRecordingDelete)
+	g.GET("/files", s.apiFiles)
+}
+
+// recordingJSON is a recording file: the file as /files shows it plus its name's parts.
+type recordingJSON struct {
+	fileJSON
+	Path         string     `json:"path"`
+	CallAt       *time.Time `json:"call_at"`
+	PoolID       uint       `json:"pool_id,omitempty"`
+	SubscriberID string     `json:"subscriber_id"`
+	StartNumber  string     `json:"start_number"`
+	A            string     `json:"a"`
+	B            string     `json:"b"`
+	C            string     `json:"c"`
+	Withheld     bool       `json:"withheld"`
+	NameParsed   bool       `json:"name_parsed"`
+}
+
+type eventJSON struct {
+	At       time.Time `json:"at"`
+	OffsetMS int64     `json:"offset_ms"` // from the start of the file (the bridge); 0 for earlier events
+	Kind     string    `json:"kind"`
+	By       string    `json:"by"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+type recordingDetailJSON struct {
+	recordingJSON
+	Status     string      `json:"status,omitempty"`
+	RecordedMS int64       `json:"recorded_ms"`
+	Segments   [][2]int64  `json:"segments"`
+	Outcome    string      `json:"outcome,omitempty"`
+	Events     []eventJSON `json:"events"`
+}
+
+func toRecordingJSON(f models.File, loc *time.Location) recordingJSON {
+	parts, ok := models.ParseRecName(f.Name, loc)
+	r := recordingJSON{fileJSON: toFileJSON(f), Path: f.Path, CallAt: f.CallAt, PoolID: f.PoolID, SubscriberID: parts.SubscriberID,
+		StartNumber: parts.StartNumber, A: f.A, B: f.B, C: f.C, NameParsed: ok}
+	if ok && f.A == "" && f.B == "" && f.C == "" {
+		r.A, r.B, r.C = parts.A, parts.B, parts.C
+	}
+	if r.CallAt == nil && ok {
+		t := parts.At.UTC()
+		r.CallAt = &t
+	}
+	r.Withheld = r.A == "" && (ok || f.B != "")
+	return r
+}
+
+// apiPage reads page=: a number (offset pages) or the opaque next_page/prev_page of an answer.
+func apiPage(q *models.BrowseQuery, v string) {
+	if v == "" {
+		return
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		q.Page = n
+		return
+	}
+	q.Cursor = v
+}
+
+// recTime accepts RFC 3339 or a day (yyyy-mm-dd, UTC).
+func recTime(v string, endOfDay bool) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err == nil && endOfDay {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, err == nil
+}
+
+func (s *Server) apiRecordings(c echo.Context) error {
+	a := actorOf(c)
+	if !a.MayOpenRecordings() {
+		return apiNotFound()
+	}
+	qp := c.QueryParams()
+	q := models.BrowseQuery{Sort: qp.Get("sort"), Desc: qp.Get("order") != "asc", Number: qp.Get("number"), NoTotal: qp.Get("total") == "false"}
+	if q.Sort == "" {
+		q.Sort = "date"
+	}
+	var ok bool
+	if q.From, ok = recTime(qp.Get("from"), false); !ok {
+		return apiError(http.StatusUnprocessableEntity, "invalid_from", "from: RFC 3339 time or yyyy-mm-dd")
+	}
+	if q.To, ok = recTime(qp.Get("to"), true); !ok {
+		return apiError(http.StatusUnprocessableEntity, "invalid_to", "to: RFC 3339 time or yyyy-mm-dd")
+	}
+	if v := qp.Get("pool"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return apiError(http.StatusUnprocessableEntity, "invalid_pool", "pool: a pool id")
+		}
+		if _, err := s.store.Pool(c.Request().Context(), a, uint(n)); err != nil {
+			return apiStoreError(err)
+		}
+		q.PoolID = uint(n)
+	}
+	if v := qp.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return apiError(http.StatusUnprocessableEntity, "invalid_limit", "limit: 1 to 500")
+		}
+		q.Limit = n
+	}
+	apiPage(&q, qp.Get("page"))
+	return s.apiList(c, a, q, "recordings")
+}
+
+// apiList answers one page of a browse query under key.
+func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery, key string) error {
+	page, err := s.store.Browse(c.Request().Context(), a, q)
+	if errors.Is(err, models.ErrBadQuery) {
+		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
+	}
+	if err != nil {
+		return apiStoreError(err)
+	}
+	locs := map[uint]*time.Location{}
+	out := make([]recordingJSON, len(page.Files))
+	for i, f := range page.Files {
+		if locs[f.CustomerID] == nil {
+			locs[f.CustomerID] = s.customerLocation(c, f.CustomerID)
+		}
+		out[i] = toRecordingJSON(f, locs[f.CustomerID])
+	}
+	body := map[string]any{key: out, "sort": page.Sort, "order": map[bool]string{true: "desc", false: "asc"}[page.Desc]}
+	if page.Total >= 0 {
+		body["total"] = page.Total
+	}
+	if page.Next != "" {
+		body["next_page"] = page.Next
+	}
+	if page.Prev != "" {
+		body["prev_page"] = page.Prev
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).
+func (s *Server) customerLocation(c echo.Context, id uint) *time.Location {
+	if u := userOf(c); u != nil && u.Customer != nil && u.Customer.ID == id {
+		return u.Customer.Location()
+	}
+	cu, err := s.store.Customer(c.Request().Context(), models.Actor{Role: models.RolePlatformAdmin}, id)
+	if err != nil {
+		return models.Customer{}.Location()
+	}
+	return cu.Location()
+}
+
+func (s *Server) apiRecordingDetail(c echo.Context) (models.RecordingDetail, error) {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return models.RecordingDetail{}, err
+	}
+	d, err := s.store.RecordingFile(c.Request().Context(), actorOf(c), id)
+	if err != nil {
+		return d, apiStoreError(err)
+	}
+	return d, nil
+}
+
+func (s *Server) apiRecording(c echo.Context) error {
+	d, err := s.apiRecordingDetail(c)
+	if err != nil {
+		return err
+	}
+	out := recordingDetailJSON{recordingJSON: toRecordingJSON(d.File, d.Customer.Location()), Segments: [][2]int64{}, Events: []eventJSON{}}
+	if r := d.Recording; r != nil {
+		out.Status, out.RecordedMS = r.Status, r.RecordedMS
+		if sg := r.SegmentsMS(); sg != nil {
+			out.Segments = sg
+		}
+	}
+	if cl := d.Call; cl != nil {
+		out.Outcome = cl.Outcome
+		for _, e := range cl.Events {
+			off := int64(0)
+			if cl.Bridged != nil {
+				off = max(e.At.Sub(*cl.Bridged).Milliseconds(), 0)
+			}
+			out.Events = append(out.Events, eventJSON{At: e.At, OffsetMS: off, Kind: e.Kind, By: e.By, Detail: e.Detail})
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiRecordingAudio(c echo.Context) error {
+	d, err := s.apiRecordingDetail(c)
+	if err != nil {
+		return err
+	}
+	if err := s.serveRecording(c, d, c.QueryParam("download") == "1"); err != nil {
+		return apiStoreError(err)
+	}
+	return nil
+}
+
+func (s *Server) apiRecordingWaveform(c echo.Context) error {
+	d, err := s.apiRecordingDetail(c)
+	if err != nil {
+		return err
+	}
+	peaks, err := s.ensurePeaks(c.Request().Context(), d)
+	if errors.Is(err, models.ErrNotFound) {
+		return apiError(http.StatusNotFound, "file_missing", "the recording's file is not on disk")
+	} else if err != nil {
+		return apiError(http.StatusUnprocessableEntity, "unreadable_file", "the file is not a 16-bit PCM WAV")
+	}
+	ps := make([]int, len(peaks))
+	for i, p := range peaks {
+		ps[i] = int(p)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"buckets": len(ps), "duration_ms": d.File.DurationMS, "max": 255, "peaks": ps})
+}
+
+func (s *Server) apiRecordingDelete(c echo.Context) error {
+	d, err := s.apiRecordingDetail(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	if !a.MayDeleteRecordings() {
+		return apiError(http.StatusForbidden, "forbidden", "only customer administrators delete recordings")
+	}
+	remove, done, err := s.removeFromTree()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := s.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
+		return apiStoreError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type folderJSON struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+}
+
+// apiFiles lists a folder of the tree: its sub-folders and (for a pool's recordings folder or
+// an announcements folder) its files. folder= is empty for the root.
+func (s *Server) apiFiles(c echo.Context) error {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	folder := strings.Trim(c.QueryParam("folder"), "/")
+	if folder != "" {
+		if _, err := files.Clean(folder); err != nil {
+			return apiNotFound()
+		}
+	}
+	body := map[string]any{"folder": folder, "folders": []folderJSON{}, "files": []any{}}
+	root, _, _ := strings.Cut(folder, "/")
+	if root == models.AnnouncementsRoot {
+		all, err := s.store.AnnouncementFiles(ctx, a)
+		if err != nil {
+			return apiStoreError(err)
+		}
+		var fs []models.File
+		folders := map[string]bool{}
+		var subs []folderJSON
+		for _, f := range all {
+			switch {
+			case f.Folder == folder:
+				fs = append(fs, f)
+			case strings.HasPrefix(f.Folder, folder+"/"):
+				name, _, _ := strings.Cut(strings.TrimPrefix(f.Folder, folder+"/"), "/")
+				if !folders[name] {
+					folders[name] = true
+					subs = append(subs, folderJSON{Name: name, Path: folder + "/" + name})
+				}
+			}
+		}
+		if len(fs) == 0 && len(subs) == 0 && folder != models.AnnouncementsRoot {
+			if _, err := s.store.FolderOwner(ctx, a, folder); err != nil {
+				return apiNotFound()
+			}
+		}
+		if subs != nil {
+			body["folders"] = subs
+		}
+		body["files"] = toFilesJSON(fs)
+		return c.JSON(http.StatusOK, body)
+	}
+	if root != "" && root != models.RecordingsRoot || strings.Count(folder, "/") > 2 {
+		return apiNotFound()
+	}
+	subs, err := s.store.SubFolders(ctx, a, folder)
+	if err != nil {
+		return apiStoreError(err)
+	}
+	fj := make([]folderJSON, len(subs))
+	for i, f := range subs {
+		fj[i] = folderJSON{Name: f.Name, Path: f.Path}
+	}
+	body["folders"] = fj
+	if strings.Count(folder, "/") < 2 {
+		return c.JSON(http.StatusOK, body)
+	}
+	q := models.BrowseQuery{Folder: folder, Sort: c.QueryParam("sort"), Desc: c.QueryParam("order") == "desc"}
+	if q.Sort == "" {
+		q.Sort = "name"
+	}
+	apiPage(&q, c.QueryParam("page"))
+	page, err := s.store.Browse(ctx, a, q)
+	if errors.Is(err, models.ErrBadQuery) {
+		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
+	} else if err != nil {
+		return apiStoreError(err)
+	}
+	loc := s.customerLocation(c, 0)
+	if len(page.Files) > 0 {
+		loc = s.customerLocation(c, page.Files[0].CustomerID)
+	}
+	out := make([]recordingJSON, len(page.Files))
+	for i, f := range page.Files {
+		out[i] = toRecordingJSON(f, loc)
+	}
+	body["files"], body["total"] = out, page.Total
+	if page.Next != "" {
+		body["next_page"] = page.Next
+	}
+	if page.Prev != "" {
+		body["prev_page"] = page.Prev
+	}
+	return c.JSON(http.StatusOK, body)
+}
