@@ -62,7 +62,7 @@ func (s *Server) poolPage(c echo.Context) error {
 
 // extendedRouting collects the module sections of a pool's page; each module adds itself here.
 func (s *Server) extendedRouting(c echo.Context, p models.Pool) ([]templ.Component, error) {
-	return s.bookingModules(c, p, moduleErrors{})
+	return s.withAnnouncements(c, p)(s.bookingModules(c, p, moduleErrors{}))
 }
 
 // poolCustomer is the customer a new pool belongs to: the admin's own, or for the platform admin

@@ -27,6 +27,12 @@ type Config struct {
 	MaxBody       int64 // bytes for ordinary requests (default 1 MiB)
 	MaxUpload     int64 // bytes for uploads (default 50 MB)
 	Logger        *slog.Logger
+	// Announcements (cmd/callrec fills the two funcs from media/prompts): the longest upload or
+	// conversion (default 10 min), the shipped default prompt audio, and a text as the speech
+	// engine should read it ("#1" -> "Raute eins").
+	MaxAnnouncement time.Duration
+	DefaultPrompt   func(slot, lang string) []byte
+	Speakable       func(text, lang string) string
 	// Engine is the running recording engine for the Live calls page and recording control;
 	// nil when no engine runs (the page says so).
 	Engine LiveEngine
@@ -95,7 +101,7 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
-	s.recordingAPI(api)
+	s.announcementAPI(api)
 	s.bookingAPI(api)
 	s.callAPI(api)
 
@@ -113,7 +119,7 @@ func (s *Server) routes() *echo.Echo {
 	s.poolRoutes(in)
 	s.userRoutes(in)
 	s.customerRoutes(in)
-	s.recordingRoutes(in)
+	s.announcementRoutes(in)
 	s.bookingRoutes(in)
 	s.callRoutes(in)
 	return e
@@ -200,6 +206,9 @@ func (s *Server) bodyLimit(limit int64) echo.MiddlewareFunc {
 				// Read (a bounded amount of) what the client is sending so it receives the 413
 				// instead of a connection reset.
 				_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
+				if s.uploads[c.Path()] {
+					return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "error.file_too_large")
+				}
 				return echo.ErrStatusRequestEntityTooLarge
 			}
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)

@@ -1,0 +1,314 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"callrec/media/audio"
+	"callrec/models"
+	"callrec/models/files"
+	"callrec/templates"
+)
+
+// The announcement slots of a pool's Call Recording module: each plays the standard prompt, an
+// edited text rendered to speech, or a chosen file; the player plays exactly that.
+
+// announcementSection is the pool page's announcements module (nil before the module was booked:
+// the slots do not exist yet).
+func (s *Server) announcementSection(c echo.Context, p models.Pool) (templ.Component, error) {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	as, err := s.store.Announcements(ctx, a, p.ID)
+	if err != nil || len(as) == 0 {
+		return nil, storeError(err)
+	}
+	fs, err := s.customerFiles(c, p.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	props := templates.AnnouncementsProps{PoolID: p.ID, Lang: playedLang(p), CanEdit: a.IsAdmin()}
+	for _, an := range as {
+		v := s.slotView(p, an, fs, a.IsAdmin())
+		v.CSRF = s.csrfToken(c)
+		props.Slots = append(props.Slots, v)
+	}
+	return templates.Announcements(props), nil
+}
+
+// withAnnouncements appends the announcements module to the modules before it, for
+// extendedRouting: return s.withAnnouncements(c, p)(s.bookingModules(...)).
+func (s *Server) withAnnouncements(c echo.Context, p models.Pool) func([]templ.Component, error) ([]templ.Component, error) {
+	return func(mods []templ.Component, err error) ([]templ.Component, error) {
+		if err != nil {
+			return nil, err
+		}
+		sec, err := s.announcementSection(c, p)
+		if err != nil || sec == nil {
+			return mods, err
+		}
+		return append(mods, sec), nil
+	}
+}
+
+// customerFiles are the announcement files of one customer (the platform admin sees all).
+func (s *Server) customerFiles(c echo.Context, customerID uint) ([]models.File, error) {
+	all, err := s.store.AnnouncementFiles(c.Request().Context(), actorOf(c))
+	if err != nil {
+		return nil, err
+	}
+	var out []models.File
+	for _, f := range all {
+		if f.CustomerID == customerID {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// playedLang is the language callers hear: the customer's Control Panel language, fr -> en.
+func playedLang(p models.Pool) string {
+	if p.Customer == nil {
+		return "de"
+	}
+	return models.PromptLang(p.Customer.Language)
+}
+
+func (s *Server) slotView(p models.Pool, an models.Announcement, fs []models.File, canEdit bool) templates.AnnouncementSlot {
+	lang := playedLang(p)
+	v := templates.AnnouncementSlot{PoolID: p.ID, Slot: an.Slot, Source: an.Source, Lang: lang, CanEdit: canEdit,
+		Text: an.TextEN, AudioURL: "/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/" + an.Slot + "/audio?v=" +
+			strconv.FormatInt(an.UpdatedAt.UnixNano(), 36)}
+	if lang == "de" {
+		v.Text = an.TextDE
+	}
+	if an.FileID != nil {
+		v.FileID = *an.FileID
+	}
+	for _, f := range fs {
+		if f.ID == v.FileID {
+			v.FileName = f.Name
+		}
+		if f.Ready {
+			v.Files = append(v.Files, f)
+		}
+	}
+	return v
+}
+
+// announcementAudio streams what callers hear in a slot: the default prompt, the rendered text
+// or the chosen file.
+func (s *Server) announcementAudio(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p, an, err := s.store.AnnouncementSlot(ctx, actorOf(c), id, c.Param("slot"))
+	if err != nil {
+		return storeError(err)
+	}
+	lang := playedLang(p)
+	rel, err := s.store.PlayedAudio(ctx, an, lang)
+	if err != nil {
+		return err
+	}
+	if rel != "" {
+		return storeError(s.serveTreeFile(c, rel, an.Slot+"."+lang+".wav"))
+	}
+	var wav []byte
+	if s.cfg.DefaultPrompt != nil {
+		wav = s.cfg.DefaultPrompt(an.Slot, lang)
+	}
+	if len(wav) == 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "audio/wav")
+	h.Set("Cache-Control", "private, no-cache")
+	http.ServeContent(c.Response(), c.Request(), an.Slot+"."+lang+".wav", time.Time{}, bytes.NewReader(wav))
+	return nil
+}
+
+// changeAnnouncement sets a slot's source. A text is rendered to speech first, into a new file;
+// the slot switches to it only when it exists, so the previous audio plays until then.
+func (s *Server) changeAnnouncement(c echo.Context, poolID uint, slot, source, text string, fileID uint) (models.Pool, models.Announcement, error) {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	p, an, err := s.store.AnnouncementSlot(ctx, a, poolID, slot)
+	if err != nil {
+		return p, an, err
+	}
+	if !a.IsAdmin() {
+		return p, an, models.ErrForbidden
+	}
+	lang := playedLang(p)
+	ch := models.AnnouncementChange{Source: source, Lang: lang, FileID: fileID}
+	var tree *files.Tree
+	if source == models.SourceText {
+		if ch.Text, err = models.CheckAnnouncementText(text); err != nil {
+			return p, an, err
+		}
+		if tree, err = s.openTree(); err != nil {
+			return p, an, err
+		}
+		defer tree.Close()
+		if ch.Audio, err = s.renderSpeech(c, tree, p, slot, lang, ch.Text); err != nil {
+			return p, an, err
+		}
+	}
+	old, cur, err := s.store.SetAnnouncement(ctx, a, c.RealIP(), poolID, slot, ch)
+	if err != nil {
+		if ch.Audio != "" {
+			_ = tree.Remove(ch.Audio)
+		}
+		return p, an, err
+	}
+	if ch.Audio != "" {
+		prev := old.AudioEN
+		if lang == "de" {
+			prev = old.AudioDE
+		}
+		if prev != "" && prev != ch.Audio && strings.HasPrefix(prev, models.AnnouncementFolder(p.Customer.SubscriberID)+"/tts/") {
+			_ = tree.Remove(prev)
+		}
+	}
+	return p, cur, nil
+}
+
+// renderSpeech speaks text with espeak-ng into announcements/<sub>/tts/ and returns the path.
+func (s *Server) renderSpeech(c echo.Context, tree *files.Tree, p models.Pool, slot, lang, text string) (string, error) {
+	if p.Customer == nil {
+		return "", errors.New("web: pool without customer")
+	}
+	spoken := text
+	if s.cfg.Speakable != nil {
+		spoken = s.cfg.Speakable(text, lang)
+	}
+	want := models.AnnouncementFolder(p.Customer.SubscriberID) + "/tts/pool" + strconv.Itoa(int(p.ID)) + "_" + slot + "_" + lang + "_" +
+		strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
+	tmp, tmpName, err := tree.CreateTemp(want)
+	if err != nil {
+		return "", err
+	}
+	committed := false
+	defer func() {
+		tmp.Close()
+		if !committed {
+			_ = tree.RemoveTemp(tmpName)
+		}
+	}()
+	if err := audio.Speak(c.Request().Context(), spoken, lang, tmp); err != nil {
+		if errors.Is(err, audio.ErrNoSpeechEngine) {
+			return "", newFileError(http.StatusServiceUnavailable, "no_speech_engine", "espeak-ng is not installed on the server: upload a recording instead")
+		}
+		return "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", err
+	}
+	rel, err := commitUnique(tree, tmpName, want)
+	if err != nil {
+		return "", err
+	}
+	committed = true
+	return rel, nil
+}
+
+// announcementSave is the slot form: htmx swaps the slot with the answer (errors beside the
+// fields, 422); without script the answer is a page with the slot alone.
+func (s *Server) announcementSave(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	slot := c.Param("slot")
+	var fileID uint
+	if v := c.FormValue("file_id"); v != "" {
+		n, _ := strconv.ParseUint(v, 10, 32)
+		fileID = uint(n)
+	}
+	source, text := c.FormValue("source"), c.FormValue("text")
+	p, cur, err := s.changeAnnouncement(c, id, slot, source, text, fileID)
+	status := http.StatusOK
+	errs := templates.Errors{}
+	if err != nil {
+		var fe *fileError
+		if errors.As(err, &fe) {
+			status, errs["text"] = http.StatusUnprocessableEntity, "error."+fe.Code
+		} else if fErrs, ok := formErrors(err); ok {
+			status, errs = http.StatusUnprocessableEntity, fErrs
+		} else {
+			return storeError(err)
+		}
+		if p.ID == 0 {
+			return storeError(err)
+		}
+	}
+	fs, ferr := s.customerFiles(c, p.CustomerID)
+	if ferr != nil {
+		return ferr
+	}
+	v := s.slotView(p, cur, fs, true)
+	v.Errors, v.CSRF = errs, s.csrfToken(c)
+	if err != nil {
+		// Keep what the user typed or chose, so a failed save loses nothing.
+		v.Source, v.FileID = source, fileID
+		if source == models.SourceText {
+			v.Text = text
+		}
+	} else {
+		v.Saved = true
+	}
+	if c.Request().Header.Get("HX-Request") == "true" {
+		return render(c, status, templates.AnnouncementSlotCard(v))
+	}
+	if err == nil {
+		s.flash(c, "flash.saved")
+		return redirect(c, "/pools/"+strconv.Itoa(int(id))+"#ann-"+slot)
+	}
+	return render(c, status, templates.AnnouncementSlotPage(s.page(c, "announce.title", "pools"), v))
+}
+
+// announcementJSON is a slot in the API.
+type announcementJSON struct {
+	Slot      string    `json:"slot"`
+	Source    string    `json:"source"`
+	Language  string    `json:"language"` // the played language
+	TextDE    string    `json:"text_de"`
+	TextEN    string    `json:"text_en"`
+	FileID    *uint     `json:"file_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type announcementPut struct {
+	Source string `json:"source"`
+	Text   string `json:"text"`
+	FileID uint   `json:"file_id"`
+}
+
+func (s *Server) apiAnnouncementPut(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in announcementPut
+	if err := c.Bind(&in); err != nil {
+		if isTooLarge(err) {
+			return apiError(http.StatusRequestEntityTooLarge, "too_large", "the body is too large")
+		}
+		return apiError(http.StatusBadRequest, "bad_request", "the body must be JSON")
+	}
+	p, an, err := s.changeAnnouncement(c, id, c.Param("slot"), in.Source, in.Text, in.FileID)
+	if err != nil {
+		return asAPI(err)
+	}
+	return c.JSON(http.StatusOK, announcementJSON{Slot: an.Slot, Source: an.Source, Language: playedLang(p),
+		TextDE: an.TextDE, TextEN: an.TextEN, FileID: an.FileID, UpdatedAt: an.UpdatedAt})
+}

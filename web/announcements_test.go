@@ -1,0 +1,613 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"callrec/internal/testtool"
+	"callrec/media/audio"
+	"callrec/models"
+)
+
+// wavPCM16 is a WAV file of a 440 Hz tone, 16-bit PCM.
+func wavPCM16(rate, channels int, seconds float64) []byte {
+	frames := int(float64(rate) * seconds)
+	data := make([]byte, frames*channels*2)
+	for i := 0; i < frames; i++ {
+		v := int16(8000 * math.Sin(2*math.Pi*440*float64(i)/float64(rate)))
+		for ch := 0; ch < channels; ch++ {
+			binary.LittleEndian.PutUint16(data[(i*channels+ch)*2:], uint16(v))
+		}
+	}
+	return wavFile(1, channels, rate, 16, data)
+}
+
+// wavFile assembles a canonical WAV: RIFF, fmt, data.
+func wavFile(tag, channels, rate, bits int, data []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+len(data)))
+	b.WriteString("WAVEfmt ")
+	align := channels * ((bits + 7) / 8)
+	for _, v := range []any{uint32(16), uint16(tag), uint16(channels), uint32(rate), uint32(rate * align), uint16(align), uint16(bits)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
+	b.Write(data)
+	return b.Bytes()
+}
+
+// upload posts a multipart body to the API; fields are sent before the file part.
+func (e *env) upload(tok, name string, data []byte, fields map[string]string) (int, fileJSON, apiErrorBody) {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+name+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	pw, _ := mw.CreatePart(h)
+	pw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/files", &body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var f fileJSON
+	var ae apiErrorBody
+	if resp.StatusCode == http.StatusCreated {
+		if err := json.Unmarshal(b, &f); err != nil {
+			e.t.Fatalf("upload answer %s: %v", b, err)
+		}
+	} else {
+		json.Unmarshal(b, &ae)
+	}
+	return resp.StatusCode, f, ae
+}
+
+// annDir lists the demo customer's announcements folder, hidden files included.
+func (e *env) annDir() []string {
+	e.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(e.dir, "announcements", "337826"))
+	if err != nil && !os.IsNotExist(err) {
+		e.t.Fatal(err)
+	}
+	var names []string
+	for _, en := range ents {
+		names = append(names, en.Name())
+	}
+	return names
+}
+
+// bookedPool gives the demo pool its announcement slots (as booking the module does).
+func (e *env) bookedPool() models.Pool {
+	e.t.Helper()
+	p := e.demoPool()
+	if err := e.store.EnsureAnnouncements(context.Background(), p.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func fakePrompt(slot, lang string) []byte {
+	return wavFile(1, 1, 16000, 8, []byte(strings.Repeat("\x80", 1000)+slot+lang))
+}
+
+func annEnv(t *testing.T, tweak func(*Config)) *env {
+	return newEnvWith(t, func(c *Config) {
+		c.DefaultPrompt = fakePrompt
+		if tweak != nil {
+			tweak(c)
+		}
+	})
+}
+
+func (c *client) getRaw(path string) (*http.Response, []byte) {
+	c.e.t.Helper()
+	resp, err := c.http.Get(c.e.srv.URL + path)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestAnnouncementUploadConvertChoose(t *testing.T) {
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	p := e.bookedPool()
+
+	src := wavPCM16(44100, 2, 1.5)
+	st, f, ae := e.upload(tok, "Ansage Büro.wav", src, map[string]string{"folder": "announcements"})
+	if st != http.StatusCreated {
+		t.Fatalf("upload: %d %+v", st, ae)
+	}
+	if f.Name != "Ansage_Buero.wav" || f.Folder != "announcements/337826" || f.Ready || f.Size != int64(len(src)) ||
+		f.Format != (formatJSON{Codec: "pcm", Bits: 16, Rate: 44100, Channels: 2}) || f.DurationMS != 1500 {
+		t.Fatalf("uploaded file %+v", f)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(e.dir, "announcements", "337826", f.Name))
+	if err != nil || !bytes.Equal(onDisk, src) {
+		t.Fatalf("stored file differs (%v)", err)
+	}
+
+	// A file that is not ready cannot be chosen.
+	var apiErr apiErrorBody
+	path := "/pools/" + strconv.Itoa(int(p.ID)) + "/call-recording/announcements/caller_notice"
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "file", "file_id": f.ID}, &apiErr); st != http.StatusUnprocessableEntity || apiErr.Error.Code != "file_not_ready" {
+		t.Fatalf("choose unready file: %d %+v", st, apiErr)
+	}
+
+	var conv fileJSON
+	if st := e.api(tok, http.MethodPost, "/files/"+strconv.Itoa(int(f.ID))+"/convert", nil, &conv); st != http.StatusCreated {
+		t.Fatalf("convert: %d", st)
+	}
+	if conv.Name != "Ansage_Buero_16k8bit.wav" || !conv.Ready || conv.Format != (formatJSON{Codec: "pcm", Bits: 8, Rate: 16000, Channels: 1}) ||
+		conv.DurationMS < 1499 || conv.DurationMS > 1501 || conv.Folder != f.Folder {
+		t.Fatalf("converted %+v", conv)
+	}
+	out, err := os.Open(filepath.Join(e.dir, "announcements", "337826", conv.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := audio.Probe(out)
+	out.Close()
+	if err != nil || !audio.IsTarget(fm) {
+		t.Fatalf("converted file is %+v (%v)", fm, err)
+	}
+	var again apiErrorBody
+	if st := e.api(tok, http.MethodPost, "/files/"+strconv.Itoa(int(conv.ID))+"/convert", nil, &again); st != http.StatusConflict || again.Error.Code != "already_ready" {
+		t.Fatalf("convert a ready file: %d %+v", st, again)
+	}
+
+	var an announcementJSON
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "file", "file_id": conv.ID}, &an); st != http.StatusOK {
+		t.Fatalf("choose file: %d", st)
+	}
+	if an.Source != "file" || an.FileID == nil || *an.FileID != conv.ID || an.Language != "de" {
+		t.Fatalf("slot %+v", an)
+	}
+	// The player plays exactly the chosen file.
+	admin := e.admin()
+	resp, b := admin.getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/caller_notice/audio")
+	want, _ := os.ReadFile(filepath.Join(e.dir, "announcements", "337826", conv.Name))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" || !bytes.Equal(b, want) {
+		t.Fatalf("slot audio: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+	}
+	// So does the agent's player; and the engine's lookup names the same file.
+	resp, b = e.agent().getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/caller_notice/audio")
+	if resp.StatusCode != 200 || !bytes.Equal(b, want) {
+		t.Fatalf("agent slot audio: %d", resp.StatusCode)
+	}
+	paths, err := e.store.AnnouncementAudio(context.Background(), p.ID, "de")
+	if err != nil || paths["caller_notice"] != "announcements/337826/"+conv.Name || paths["callee_whisper"] != "" {
+		t.Fatalf("engine paths %v %v", paths, err)
+	}
+
+	// A chosen file cannot be deleted; after going back to the default it can.
+	var inUse apiErrorBody
+	if st := e.api(tok, http.MethodDelete, "/files/"+strconv.Itoa(int(conv.ID)), nil, &inUse); st != http.StatusConflict || inUse.Error.Code != "file_in_use" {
+		t.Fatalf("delete in use: %d %+v", st, inUse)
+	}
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "default"}, &an); st != http.StatusOK || an.Source != "default" {
+		t.Fatalf("back to default: %d %+v", st, an)
+	}
+	resp, b = admin.getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/caller_notice/audio")
+	if resp.StatusCode != 200 || !bytes.Equal(b, fakePrompt("caller_notice", "de")) {
+		t.Fatalf("default audio: %d", resp.StatusCode)
+	}
+	if st := e.api(tok, http.MethodDelete, "/files/"+strconv.Itoa(int(conv.ID)), nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d", st)
+	}
+	if names := e.annDir(); len(names) != 1 || names[0] != f.Name {
+		t.Fatalf("folder after delete: %v", names)
+	}
+	// Content of the remaining file, with a range (the player seeks).
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/files/"+strconv.Itoa(int(f.ID))+"/content", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Range", "bytes=0-3")
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusPartialContent || string(b) != "RIFF" {
+		t.Fatalf("content range: %d %q", r2.StatusCode, b)
+	}
+
+	// Every change left an audit event with old and new values.
+	var kinds []string
+	rows, err := e.store.SQL().Query(`SELECT kind FROM audit_events WHERE kind LIKE 'file.%' OR kind LIKE 'announcement.%' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		kinds = append(kinds, k)
+	}
+	rows.Close()
+	if got := strings.Join(kinds, ","); got != "file.uploaded,file.converted,announcement.changed,announcement.changed,file.deleted" {
+		t.Fatalf("audit kinds %s", got)
+	}
+}
+
+func TestAnnouncementUploadMP3(t *testing.T) {
+	sox := testtool.Need(t, "sox", "sox")
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	dir := t.TempDir()
+	mp3 := filepath.Join(dir, "notice.mp3")
+	if out, err := exec.Command(sox, "-n", "-r", "44100", "-c", "2", mp3, "synth", "2", "sine", "440").CombinedOutput(); err != nil {
+		t.Skipf("sox cannot write MP3 here (install libsox-fmt-mp3): %v %s", err, out)
+	}
+	data, _ := os.ReadFile(mp3)
+	st, f, ae := e.upload(tok, "notice.mp3", data, nil)
+	if st != http.StatusCreated || f.Ready || f.Format.Codec != "mp3" || f.Format.Rate != 44100 || f.Format.Channels != 2 {
+		t.Fatalf("mp3 upload: %d %+v %+v", st, f, ae)
+	}
+	var conv fileJSON
+	if st := e.api(tok, http.MethodPost, "/files/"+strconv.Itoa(int(f.ID))+"/convert", nil, &conv); st != http.StatusCreated {
+		t.Fatalf("convert: %d", st)
+	}
+	// The encoder delay is trimmed: the length is the tone's (plus at most the encoder's end
+	// padding, under one 26 ms frame), not the tone's plus 2,300 samples (52 ms).
+	if conv.Name != "notice.wav" || !conv.Ready || conv.DurationMS < 1990 || conv.DurationMS > 2030 {
+		t.Fatalf("converted mp3 %+v", conv)
+	}
+	// sox reads what we wrote as WAV 8-bit unsigned 16 kHz mono.
+	out, err := exec.Command(sox, "--i", filepath.Join(e.dir, "announcements", "337826", "notice.wav")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Sample Rate    : 16000") || !strings.Contains(string(out), "Channels       : 1") ||
+		!strings.Contains(string(out), "8-bit Unsigned") {
+		t.Fatalf("sox --i: %v\n%s", err, out)
+	}
+}
+
+func TestAnnouncementHostileUploads(t *testing.T) {
+	e := annEnv(t, func(c *Config) { c.MaxAnnouncement = 2e9 })
+	tok := e.token(e.demo.Admin)
+	pcm := make([]byte, 400)
+	long := wavPCM16(8000, 1, 3)
+	trunc := wavFile(1, 1, 16000, 16, pcm)
+	binary.LittleEndian.PutUint32(trunc[40:], 1<<30) // data chunk claims 1 GiB
+	cases := []struct {
+		name string
+		data []byte
+		code string
+	}{
+		{"empty.wav", nil, "no_audio"},
+		{"notes.txt", []byte("this is a text file, not audio"), "unsupported_format"},
+		{"big.wav", trunc, "truncated_file"},
+		{"nochannels.wav", wavFile(1, 0, 16000, 16, pcm), "bad_channels"},
+		{"slow.wav", wavFile(1, 1, 10, 16, pcm), "bad_rate"},
+		{"fast.wav", wavFile(1, 1, 10_000_000, 16, pcm), "bad_rate"},
+		{"adpcm.wav", wavFile(2, 1, 16000, 4, pcm), "unsupported_format"},
+		{"nodata.wav", wavFile(1, 1, 16000, 16, nil), "no_audio"},
+		{"tag.mp3", []byte("ID3\x03\x00\x00\x7f\x7f\x7f\x7f\xff\xfb\x90\x00"), "truncated_file"},
+		{"long.wav", long, "too_long"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, _, ae := e.upload(tok, c.name, c.data, nil)
+			if st != http.StatusUnprocessableEntity || ae.Error.Code != c.code {
+				t.Errorf("%d %+v, want 422 %s", st, ae, c.code)
+			}
+			if names := e.annDir(); len(names) != 0 {
+				t.Errorf("left behind: %v", names)
+			}
+		})
+	}
+	var n int64
+	e.store.SQL().QueryRow(`SELECT count(*) FROM files`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d file rows after failed uploads", n)
+	}
+}
+
+func TestAnnouncementUploadNamesStayInside(t *testing.T) {
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	wav := wavPCM16(16000, 1, 0.2)
+	for _, name := range []string{"../../x.wav", "/etc/passwd", `..\..\win.wav`, `"; filename*=UTF-8''a%00b%2F..%2Fc.wav; x="`, ".hidden.wav", "x.wav", "x.wav", "Ça va?.mp3"} {
+		st, f, ae := e.upload(tok, name, wav, nil)
+		if st != http.StatusCreated {
+			t.Fatalf("%q: %d %+v", name, st, ae)
+		}
+		if strings.ContainsAny(f.Name, "/\\\x00") || strings.HasPrefix(f.Name, ".") || f.Folder != "announcements/337826" {
+			t.Errorf("%q stored as %q in %q", name, f.Name, f.Folder)
+		}
+	}
+	// A raw NUL in the part's header is a malformed request: refused, nothing written.
+	if st, _, ae := e.upload(tok, "a\x00b.wav", wav, nil); st != http.StatusBadRequest {
+		t.Errorf("NUL in the header: %d %+v", st, ae)
+	}
+	names := e.annDir()
+	if len(names) != 8 {
+		t.Errorf("folder holds %v", names)
+	}
+	for _, n := range []string{"x.wav", "x_2.wav", "passwd.wav", "hidden.wav"} {
+		found := false
+		for _, m := range names {
+			found = found || m == n
+		}
+		if !found {
+			t.Errorf("%s missing from %v", n, names)
+		}
+	}
+	// Nothing was written anywhere else in the data folder.
+	filepath.Walk(e.dir, func(p string, info os.FileInfo, err error) error {
+		rel, _ := filepath.Rel(e.dir, p)
+		if err == nil && !info.IsDir() && strings.HasSuffix(p, ".wav") && !strings.HasPrefix(rel, "announcements/337826/") {
+			t.Errorf("file outside the customer's folder: %s", rel)
+		}
+		return nil
+	})
+	// Folders other than announcements are refused.
+	if st, _, ae := e.upload(tok, "y.wav", wav, map[string]string{"folder": "call_recording/337826"}); st != http.StatusUnprocessableEntity || ae.Error.Code != "bad_folder" {
+		t.Fatalf("foreign folder: %d %+v", st, ae)
+	}
+	if len(e.annDir()) != 8 {
+		t.Fatalf("bad folder left a file: %v", e.annDir())
+	}
+}
+
+func TestAnnouncementUploadSizeLimit(t *testing.T) {
+	e := annEnv(t, func(c *Config) { c.MaxUpload = 20_000 })
+	tok := e.token(e.demo.Admin)
+	big := wavPCM16(16000, 1, 1) // 32 kB
+	st, _, ae := e.upload(tok, "big.wav", big, nil)
+	if st != http.StatusRequestEntityTooLarge || ae.Error.Code != "file_too_large" {
+		t.Fatalf("big upload: %d %+v", st, ae)
+	}
+	// Without a Content-Length the limit strikes while streaming; nothing is left.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, _ := mw.CreateFormFile("file", "chunked.wav")
+		part.Write(big)
+		mw.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/files", pr)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body apiErrorBody
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || body.Error.Code != "file_too_large" {
+		t.Fatalf("chunked upload: %d %+v", resp.StatusCode, body)
+	}
+	if names := e.annDir(); len(names) != 0 {
+		t.Fatalf("left behind: %v", names)
+	}
+	// A small file still fits.
+	if st, _, ae := e.upload(tok, "small.wav", wavPCM16(8000, 1, 0.5), nil); st != http.StatusCreated {
+		t.Fatalf("small upload: %d %+v", st, ae)
+	}
+}
+
+func TestAnnouncementIsolationAndRoles(t *testing.T) {
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	p := e.bookedPool()
+	if err := e.store.EnsureAnnouncements(context.Background(), e.otherPool.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, f, _ := e.upload(tok, "mine.wav", wavFile(1, 1, 16000, 8, bytes.Repeat([]byte{128}, 1600)), nil)
+	if !f.Ready {
+		t.Fatalf("target-format upload not ready: %+v", f)
+	}
+	other := e.token(e.otherAdmin)
+	id := strconv.Itoa(int(f.ID))
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, "/files/" + id + "/content"},
+		{http.MethodPost, "/files/" + id + "/convert"},
+		{http.MethodDelete, "/files/" + id},
+		{http.MethodPut, "/pools/" + strconv.Itoa(int(p.ID)) + "/call-recording/announcements/caller_notice"},
+	} {
+		var ae apiErrorBody
+		if st := e.api(other, c.method, c.path, map[string]any{"source": "default"}, &ae); st != http.StatusNotFound || ae.Error.Code != "not_found" {
+			t.Errorf("other customer %s %s: %d %+v", c.method, c.path, st, ae)
+		}
+	}
+	// Another customer's file id cannot be chosen for one's own slot.
+	var ae apiErrorBody
+	op := "/pools/" + strconv.Itoa(int(e.otherPool.ID)) + "/call-recording/announcements/callee_whisper"
+	if st := e.api(other, http.MethodPut, op, map[string]any{"source": "file", "file_id": f.ID}, &ae); st != http.StatusUnprocessableEntity || ae.Error.Code != "file_unknown" {
+		t.Errorf("foreign file id: %d %+v", st, ae)
+	}
+	// Unknown slot and unknown source.
+	if st := e.api(tok, http.MethodPut, "/pools/"+strconv.Itoa(int(p.ID))+"/call-recording/announcements/nope", map[string]any{"source": "default"}, nil); st != http.StatusNotFound {
+		t.Errorf("unknown slot: %d", st)
+	}
+	if st := e.api(tok, http.MethodPut, "/pools/"+strconv.Itoa(int(p.ID))+"/call-recording/announcements/caller_notice", map[string]any{"source": "music"}, &ae); st != http.StatusUnprocessableEntity || ae.Error.Code != "source_invalid" {
+		t.Errorf("unknown source: %d %+v", st, ae)
+	}
+	// Agents listen but change nothing.
+	agent := e.token(e.demo.Agent)
+	if st, _, ae := e.upload(agent, "a.wav", wavPCM16(8000, 1, 0.2), nil); st != http.StatusForbidden {
+		t.Errorf("agent upload: %d %+v", st, ae)
+	}
+	if st := e.api(agent, http.MethodPut, "/pools/"+strconv.Itoa(int(p.ID))+"/call-recording/announcements/caller_notice", map[string]any{"source": "default"}, nil); st != http.StatusForbidden {
+		t.Errorf("agent put: %d", st)
+	}
+	if st := e.api(agent, http.MethodDelete, "/files/"+id, nil, nil); st != http.StatusForbidden {
+		t.Errorf("agent delete: %d", st)
+	}
+	ag := e.agent()
+	if st, body := ag.get("/files/announcements"); st != 200 || strings.Contains(body, `data-testid="upload-form"`) || strings.Contains(body, `data-testid="file-delete"`) || !strings.Contains(body, "mine.wav") {
+		t.Errorf("agent files page: %d", st)
+	}
+	if st, _, _ := ag.post("/files/announcements/"+id+"/delete", nil); st != http.StatusForbidden {
+		t.Errorf("agent delete form: %d", st)
+	}
+	if st, body := ag.get("/pools/" + strconv.Itoa(int(p.ID))); st != 200 || !strings.Contains(body, `data-testid="ann-audio-caller_notice"`) || strings.Contains(body, `data-testid="ann-form-caller_notice"`) {
+		t.Errorf("agent pool page: %d", st)
+	}
+	if st, body := e.admin().get("/pools/" + strconv.Itoa(int(p.ID))); st != 200 || !strings.Contains(body, `data-testid="ann-form-caller_notice"`) {
+		t.Errorf("admin pool page: %d", st)
+	}
+	// Another customer's admin sees none of it.
+	oc := e.client().login(e.otherAdmin, e.otherPW)
+	if st, body := oc.get("/files/announcements"); st != 200 || strings.Contains(body, "mine.wav") {
+		t.Errorf("other files page: %d", st)
+	}
+	if resp, _ := oc.getRaw("/files/announcements/" + id + "/content"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("other content: %d", resp.StatusCode)
+	}
+	if resp, _ := oc.getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/caller_notice/audio"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("other slot audio: %d", resp.StatusCode)
+	}
+}
+
+func TestAnnouncementPageUploadAndForm(t *testing.T) {
+	e := annEnv(t, nil)
+	p := e.bookedPool()
+	admin := e.admin()
+	if st, body := admin.get("/files/announcements"); st != 200 || !strings.Contains(body, `data-testid="upload-form"`) {
+		t.Fatalf("files page: %d", st)
+	}
+	// The page's script: XMLHttpRequest with the CSRF header, JSON back.
+	send := func(name string, data []byte, csrf string) (int, []byte) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		part, _ := mw.CreateFormFile("file", name)
+		part.Write(data)
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/files/announcements", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := admin.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, _ := send("x.wav", wavPCM16(8000, 1, 0.3), "wrong"); st != http.StatusForbidden {
+		t.Fatalf("upload without CSRF: %d", st)
+	}
+	st, b := send("x.wav", wavPCM16(8000, 1, 0.3), admin.csrf)
+	if st != http.StatusCreated {
+		t.Fatalf("page upload: %d %s", st, b)
+	}
+	var f fileJSON
+	json.Unmarshal(b, &f)
+	st, b = send("y.wav", []byte("not audio"), admin.csrf)
+	if st != http.StatusUnprocessableEntity || !strings.Contains(string(b), "Dieser Dateityp wird nicht unterstützt") {
+		t.Fatalf("page upload of text: %d %s", st, b)
+	}
+	// Convert with the button, then choose the result in the slot form.
+	if st, _, loc := admin.post("/files/announcements/"+strconv.Itoa(int(f.ID))+"/convert", nil); st != http.StatusSeeOther || loc != "/files/announcements" {
+		t.Fatalf("convert button: %d %s", st, loc)
+	}
+	fs, _ := e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
+	if len(fs) != 2 || !fs[1].Ready {
+		t.Fatalf("files %+v", fs)
+	}
+	_, body := admin.get("/files/announcements")
+	if !strings.Contains(body, `data-testid="file-ready"`) || !strings.Contains(body, `data-testid="file-convert"`) {
+		t.Fatalf("list lacks ready badge or convert button")
+	}
+	slot := "/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/objection_confirmation"
+	st, _, loc := admin.post(slot, url.Values{"source": {"file"}, "file_id": {strconv.Itoa(int(fs[1].ID))}})
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/pools/") {
+		t.Fatalf("slot form: %d %s", st, loc)
+	}
+	// An empty text is an error beside the field (htmx swaps the slot).
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+slot, strings.NewReader(url.Values{"source": {"text"}, "text": {"  "}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("X-CSRF-Token", admin.csrf)
+	resp, err := admin.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `data-testid="ann-error-objection_confirmation"`) || strings.Contains(string(b), "<html") {
+		t.Fatalf("empty text: %d %s", resp.StatusCode, b)
+	}
+	_, an, _ := e.store.AnnouncementSlot(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, p.ID, "objection_confirmation")
+	if an.Source != "file" {
+		t.Fatalf("failed save changed the slot: %+v", an)
+	}
+}
+
+func TestAnnouncementTextToSpeech(t *testing.T) {
+	testtool.Need(t, "espeak-ng", "espeak-ng")
+	e := annEnv(t, func(c *Config) {
+		c.Speakable = func(text, lang string) string { return strings.ReplaceAll(text, "#1", "Raute eins") }
+	})
+	tok := e.token(e.demo.Admin)
+	p := e.bookedPool()
+	path := "/pools/" + strconv.Itoa(int(p.ID)) + "/call-recording/announcements/callee_whisper"
+	var an announcementJSON
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "text", "text": "Dieses Gespräch wird aufgezeichnet. Abbrechen mit #1."}, &an); st != http.StatusOK {
+		t.Fatalf("text: %d", st)
+	}
+	if an.Source != "text" || an.TextDE != "Dieses Gespräch wird aufgezeichnet. Abbrechen mit #1." {
+		t.Fatalf("slot %+v", an)
+	}
+	resp, b := e.admin().getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/callee_whisper/audio")
+	fm, err := audio.Probe(bytes.NewReader(b))
+	if resp.StatusCode != 200 || err != nil || !audio.IsTarget(fm) || fm.Duration() < 1e9 {
+		t.Fatalf("spoken text: %d %+v %v", resp.StatusCode, fm, err)
+	}
+	first, _ := e.store.AnnouncementAudio(context.Background(), p.ID, "de")
+	// A second edit replaces the rendering and removes the first.
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "text", "text": "Kurz."}, &an); st != http.StatusOK {
+		t.Fatalf("second text: %d", st)
+	}
+	second, _ := e.store.AnnouncementAudio(context.Background(), p.ID, "de")
+	if first["callee_whisper"] == second["callee_whisper"] {
+		t.Fatal("same file for a new text")
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, first["callee_whisper"])); !os.IsNotExist(err) {
+		t.Fatalf("old rendering still there: %v", err)
+	}
+	// Without the speech engine the answer says so and the slot keeps playing the last text.
+	t.Setenv("PATH", t.TempDir())
+	var ae apiErrorBody
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "text", "text": "Neu."}, &ae); st != http.StatusServiceUnavailable || ae.Error.Code != "no_speech_engine" {
+		t.Fatalf("no espeak: %d %+v", st, ae)
+	}
+	third, _ := e.store.AnnouncementAudio(context.Background(), p.ID, "de")
+	if third["callee_whisper"] != second["callee_whisper"] {
+		t.Fatalf("slot changed without audio: %v", third)
+	}
+	tts, _ := os.ReadDir(filepath.Join(e.dir, "announcements", "337826", "tts"))
+	if len(tts) != 1 {
+		t.Fatalf("tts folder %v", tts)
+	}
+}
