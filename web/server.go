@@ -101,8 +101,9 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	s.apiRoutes(api)
-	s.announcementAPI(api)
+	s.recordingAPI(api)
 	s.bookingAPI(api)
+	s.announcementAPI(api)
 	s.callAPI(api)
 
 	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
@@ -119,8 +120,9 @@ func (s *Server) routes() *echo.Echo {
 	s.poolRoutes(in)
 	s.userRoutes(in)
 	s.customerRoutes(in)
-	s.announcementRoutes(in)
+	s.recordingRoutes(in)
 	s.bookingRoutes(in)
+	s.announcementRoutes(in)
 	s.callRoutes(in)
 	return e
 }
