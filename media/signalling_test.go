@@ -166,3 +166,22 @@ func TestBusyAfterNotice(t *testing.T) {
 	}
 	noLeaks(t, e)
 }
+
+// TestCallerCancelsWhileRinging: plain call, the caller CANCELs during the destination's 180;
+// the destination leg is cancelled too and the outcome is unanswered.
+func TestCallerCancelsWhileRinging(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, Policy{})}, trunk, nil)
+	startSipp(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": testdata(t, "callee_1000.ulaw"), "ACTIONS": "", "RING_MS": "5000"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	caller := startSipp(t, "sipp_caller_cancel.xml", nil, "-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := caller.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("sipp caller: %v", err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeUnanswered || !c.Answered.IsZero() {
+		t.Fatalf("outcome %q answered %v", c.Outcome, c.Answered)
+	}
+}
