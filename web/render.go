@@ -50,6 +50,7 @@ func navFor(a models.Actor) []templates.NavItem {
 		nav = append(nav, templates.NavItem{ID: "users", Href: "/users", Key: "nav.users"},
 			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"})
 		nav = append(nav, templates.NavItem{ID: "audit", Href: "/audit", Key: "nav.audit"})
+		nav = append(nav, templates.NavItem{ID: "ftp", Href: "/ftp-access", Key: "nav.ftp"})
 	}
 	return nav
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// Engine is the running recording engine for the Live calls page and recording control;
 	// nil when no engine runs (the page says so).
 	Engine LiveEngine
+	// FTP access page: the addresses clients use for FTPS and SFTP (empty: off) and the SFTP host
+	// key's fingerprint (ssh.FingerprintSHA256), shown to the customer admin.
+	FTPAddr, SFTPAddr, SFTPFingerprint string
 }
 
 // Server is the Control Panel and API.
@@ -105,6 +108,7 @@ func (s *Server) routes() *echo.Echo {
 	s.bookingAPI(api)
 	s.announcementAPI(api)
 	s.callAPI(api)
+	s.ftpAccessAPI(api)
 
 	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
 	ui.GET("/login", s.loginPage)
@@ -124,6 +128,7 @@ func (s *Server) routes() *echo.Echo {
 	s.bookingRoutes(in)
 	s.announcementRoutes(in)
 	s.callRoutes(in)
+	s.ftpAccessRoutes(in)
 	return e
 }
 
