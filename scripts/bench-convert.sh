@@ -44,6 +44,10 @@ while [ "$i" -lt "$runs" ]; do
 	measure go "$work/conv" "$in" "$work/go.wav"
 	i=$((i + 1))
 done
+# What the converter costs before any audio: the same command on a 1-second file.
+sox -n -r 48000 -c 2 -b 16 "$work/short.wav" synth 1 sine 440
+/usr/bin/time -f '%M' -o "$work/base" "$work/conv" "$work/short.wav" "$work/short16.wav"
+base=$(cat "$work/base")
 sox --i "$work/go.wav" | grep -q 'Sample Rate    : 16000' || { echo "bad output" >&2; exit 1; }
 
 best() { sort -n "$work/$1" | head -1; }
@@ -51,6 +55,7 @@ set -- $(best sox); sw=$1 su=$2 ss=$3 sm=$4
 set -- $(best go); gw=$1 gu=$2 gs=$3 gm=$4
 peakgo=$(sort -k4 -n "$work/go" | tail -1 | cut -d' ' -f4)
 ratio=$(awk -v g="$gw" -v s="$sw" 'BEGIN { printf "%.2f", g / s }')
+gobench=$(go test ./media/audio -run '^$' -bench 'Convert' -benchtime 5x 2>&1 | grep '^Benchmark' | sed 's/[[:space:]][[:space:]]*/ /g')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -67,7 +72,18 @@ load average at the end $load.
 | \`sox IN -c 1 -r 16000 -b 8 -e unsigned OUT rate -v\` | ${sw} s | ${su} s | ${ss} s | ${sm} KB |
 | $tool | ${gw} s | ${gu} s | ${gs} s | ${gm} KB (max over runs ${peakgo} KB) |
 
-Ratio callrec/sox (wall): **${ratio}**.
+The same converter on a 1-second file peaks at ${base} KB: that much of its RSS is the program
+itself, not the 10 minutes of audio.
+
+Ratio callrec/sox (wall): **${ratio}**. callrec splits the resampling across the CPUs; sox
+uses one. user+sys is the fairer figure on a loaded machine.
+
+In-process, \`go test ./media/audio -run '^$' -bench Convert -benchtime 5x\` (10 s of input per
+op; cpu-ns/op is process CPU time per op from getrusage, wall ns/op includes the machine's load):
+
+\`\`\`
+$gobench
+\`\`\`
 MD
 )
 printf '%s\n' "$section"
