@@ -110,23 +110,36 @@ func newFilter(inRate, outRate int) *filter {
 		rows = maxPhases + 1
 	}
 	fc := edge / float64(inRate) // cutoff, cycles per input sample
+	// Every tap is the windowed sinc at a multiple of 1/phases input samples, and the filter is
+	// symmetric: evaluate it once per grid point from the centre out (the Bessel function is
+	// the expensive part: an odd rate needs a million taps).
+	P := r.phases
+	grid := make([]float64, int64(r.half)*P+1)
 	norm := 1 / besselI0(beta)
+	for g := range grid {
+		t := float64(g) / float64(P)
+		x := t / float64(r.half)
+		if x >= 1 {
+			continue
+		}
+		s := 2 * fc
+		if t != 0 {
+			s = math.Sin(2*math.Pi*fc*t) / (math.Pi * t)
+		}
+		grid[g] = s * besselI0(beta*math.Sqrt(1-x*x)) * norm
+	}
 	r.taps = make([]float32, int(rows)*r.k)
 	for p := int64(0); p < rows; p++ {
-		frac := float64(p) / float64(r.phases)
 		row := r.taps[int(p)*r.k : int(p+1)*r.k]
 		for j := range row {
-			// Tap j weighs input sample i-half+1+j for an interpolation point at i+frac.
-			t := frac - float64(j-r.half+1)
-			x := t / float64(r.half)
-			if x <= -1 || x >= 1 {
-				continue
+			// Tap j weighs input sample i-half+1+j for an interpolation point at i+p/P.
+			g := p - int64(j-r.half+1)*P
+			if g < 0 {
+				g = -g
 			}
-			s := 2 * fc
-			if t != 0 {
-				s = math.Sin(2*math.Pi*fc*t) / (math.Pi * t)
+			if g < int64(len(grid)) {
+				row[j] = float32(grid[g])
 			}
-			row[j] = float32(s * besselI0(beta*math.Sqrt(1-x*x)) * norm)
 		}
 	}
 	return r
