@@ -208,6 +208,21 @@ func (in *Inbound) finish() {
 	_ = in.dlg.Close()
 }
 
+// readBye ends the dialog on the caller's BYE. A BYE before our final response (a caller
+// giving up while we still dial) would make sipgo terminate the INVITE transaction with no
+// reply at all, leaving the caller retransmitting into the void: the INVITE gets its 487
+// first (RFC 3261 15.1.2).
+func (in *Inbound) readBye(req *gosip.Request, tx gosip.ServerTransaction) error {
+	in.mu.Lock()
+	pending := !in.final
+	in.final = true
+	in.mu.Unlock()
+	if pending {
+		_ = in.dlg.Respond(487, "Request Terminated", nil)
+	}
+	return in.dlg.ReadBye(req, tx)
+}
+
 // ackHook confirms the dialog so Answer returns.
 func (in *Inbound) ackHook(req *gosip.Request, tx gosip.ServerTransaction) {
 	_ = in.dlg.ReadAck(req, tx)

@@ -238,7 +238,7 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	in := &Inbound{Leg: newLeg(string(*req.CallID())), ua: u, dlg: dlg, req: req}
 	in.Leg.ctx = dlg.Context()
 	in.Leg.bye = in.bye
-	in.Leg.readBye = dlg.ReadBye
+	in.Leg.readBye = in.readBye
 	in.Leg.ack = in.ackHook
 	u.register(&in.Leg)
 	u.wg.Add(1)
