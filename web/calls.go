@@ -39,8 +39,12 @@ func mayControlRecording(a models.Actor, customer uint) bool {
 		(a.Role == models.RoleAgent || a.Role == models.RoleCustomerAdmin)
 }
 
-// errNoEngine: no engine is wired (the Control Panel runs alone).
-var errNoEngine = errors.New("web: the recording engine is not running")
+var (
+	// errNoEngine: no engine is wired (the Control Panel runs alone).
+	errNoEngine = errors.New("web: the recording engine is not running")
+	// errSessionGone ends a live stream whose user may no longer see it.
+	errSessionGone = errors.New("web: the stream's login is no longer valid")
+)
 
 // liveCalls is the engine's live list as a may see it, with the calls' database ids.
 func (s *Server) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInfo, map[string]uint, error) {
@@ -181,7 +185,20 @@ func (s *Server) liveEvents(c echo.Context) error {
 		return nil
 	}
 	var buf bytes.Buffer
+	stamp, checked := "", time.Now()
+	if u := userOf(c); u != nil {
+		stamp = authStamp(u)
+	}
 	send := func() error {
+		// A stream outlives the request that checked the login: a user disabled, deleted or
+		// with a new password since then stops receiving calls within a minute.
+		if time.Since(checked) > time.Minute {
+			u, err := s.store.UserByID(ctx, a.UserID)
+			if err != nil || authStamp(&u) != stamp {
+				return errSessionGone
+			}
+			checked = time.Now()
+		}
 		rows, err := s.liveRows(ctx, a)
 		if err != nil {
 			return err
@@ -209,16 +226,16 @@ func (s *Server) liveEvents(c echo.Context) error {
 			return nil
 		case <-sub.wake:
 			if err := send(); err != nil {
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !errors.Is(err, errSessionGone) {
 					s.log.Warn("live calls stream", "err", err)
 				}
 				return nil
 			}
-		case <-ping.C: // finds dead connections and keeps proxies from closing an idle one
-			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
+		case <-ping.C: // the list again: finds dead connections, keeps proxies from closing an
+			// idle one, re-checks the login
+			if err := send(); err != nil {
 				return nil
 			}
-			w.Flush()
 		}
 	}
 }

@@ -20,7 +20,7 @@ type LiveEngine interface {
 // an overflow cannot lose a state (drop and resync by construction).
 type liveHub struct {
 	mu     sync.Mutex
-	subs   map[*liveSub]struct{}
+	subs   map[uint]map[*liveSub]struct{} // by customer; 0: the platform admin's, woken for all
 	closed chan struct{}
 	once   sync.Once
 }
@@ -31,20 +31,26 @@ type liveSub struct {
 }
 
 func newLiveHub() *liveHub {
-	return &liveHub{subs: map[*liveSub]struct{}{}, closed: make(chan struct{})}
+	return &liveHub{subs: map[uint]map[*liveSub]struct{}{}, closed: make(chan struct{})}
 }
 
 func (h *liveHub) subscribe(customer uint) *liveSub {
 	s := &liveSub{customer: customer, wake: make(chan struct{}, 1)}
 	h.mu.Lock()
-	h.subs[s] = struct{}{}
+	if h.subs[customer] == nil {
+		h.subs[customer] = map[*liveSub]struct{}{}
+	}
+	h.subs[customer][s] = struct{}{}
 	h.mu.Unlock()
 	return s
 }
 
 func (h *liveHub) unsubscribe(s *liveSub) {
 	h.mu.Lock()
-	delete(h.subs, s)
+	delete(h.subs[s.customer], s)
+	if len(h.subs[s.customer]) == 0 {
+		delete(h.subs, s.customer)
+	}
 	h.mu.Unlock()
 }
 
@@ -52,10 +58,14 @@ func (h *liveHub) unsubscribe(s *liveSub) {
 func (h *liveHub) publish(customer uint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		if s.customer != 0 && s.customer != customer {
-			continue
-		}
+	wake(h.subs[customer])
+	if customer != 0 {
+		wake(h.subs[0])
+	}
+}
+
+func wake(subs map[*liveSub]struct{}) {
+	for s := range subs {
 		select {
 		case s.wake <- struct{}{}:
 		default: // a wake-up is pending already; it will fetch this change too
@@ -66,7 +76,11 @@ func (h *liveHub) publish(customer uint) {
 func (h *liveHub) subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	n := 0
+	for _, subs := range h.subs {
+		n += len(subs)
+	}
+	return n
 }
 
 // close ends every stream (for a graceful shutdown: http.Server.Shutdown waits for them).
