@@ -1,0 +1,116 @@
+package web
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"callrec/i18n"
+	"callrec/internal/browsertest"
+	"callrec/internal/testtool"
+	"callrec/models"
+)
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+// TestBrowserAnnouncementFromMP3 is the issue's "done when" in Chromium: a customer admin uploads
+// an MP3 (progress bar), converts it with one click, chooses it as the caller notice on the pool
+// page and plays it in the slot's player.
+func TestBrowserAnnouncementFromMP3(t *testing.T) {
+	sox := testtool.Need(t, "sox", "sox")
+	mp3 := filepath.Join(t.TempDir(), "Hinweis Anrufer.mp3")
+	if out, err := exec.Command(sox, "-n", "-r", "44100", "-c", "2", mp3, "synth", "3", "sine", "440", "vol", "0.5").CombinedOutput(); err != nil {
+		if testtool.E2E() {
+			t.Fatalf("sox cannot write MP3 (install libsox-fmt-mp3): %v %s", err, out)
+		}
+		t.Skipf("sox cannot write MP3 (install libsox-fmt-mp3): %v %s", err, out)
+	}
+	e := annEnv(t, nil)
+	pool := e.bookedPool()
+	ctx := browsertest.New(t)
+
+	var maxProgress string
+	err := chromedp.Run(ctx,
+		browsertest.Login(e.srv.URL, e.demo.Admin, e.demo.AdminPassword),
+		chromedp.Navigate(e.srv.URL+"/files/announcements"),
+		chromedp.WaitVisible(`[data-testid="upload-form"]`, chromedp.ByQuery),
+		// Remember the highest value the progress bar showed; the page reloads after the upload.
+		chromedp.Evaluate(`(() => {
+			sessionStorage.setItem("maxProgress", "0");
+			const bar = document.querySelector('[data-testid="upload-progress"]');
+			new MutationObserver(() => {
+				if (bar.value > Number(sessionStorage.getItem("maxProgress"))) sessionStorage.setItem("maxProgress", String(bar.value));
+			}).observe(bar, {attributes: true});
+		})()`, nil),
+		chromedp.SetUploadFiles(`#f-file`, []string{mp3}, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="upload-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.mp3"] [data-testid="file-convert"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`sessionStorage.getItem("maxProgress")`, &maxProgress),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxProgress != "100" {
+		t.Errorf("progress bar reached %s, want 100", maxProgress)
+	}
+
+	var format string
+	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-name="Hinweis_Anrufer.mp3"] [data-testid="file-convert"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.wav"] [data-testid="file-ready"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-name="Hinweis_Anrufer.wav"] [data-testid="file-format"]`, &format, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != "pcm 8-bit · 16 kHz · 1 ch" {
+		t.Errorf("converted format shown as %q", format)
+	}
+	fs, err := e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
+	if err != nil || len(fs) != 2 || fs[0].Name != "Hinweis_Anrufer.mp3" || fs[1].Name != "Hinweis_Anrufer.wav" {
+		t.Fatalf("files %+v %v", fs, err)
+	}
+	conv := fs[1]
+
+	var source, answer string
+	var playing bool
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(e.srv.URL+"/pools/"+strconv.Itoa(int(pool.ID))),
+		chromedp.WaitVisible(`[data-testid="ann-form-caller_notice"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="ann-src-caller_notice-file"]`, chromedp.ByQuery),
+		chromedp.SetValue(`#f-caller_notice-file`, strconv.Itoa(int(conv.ID)), chromedp.ByQuery),
+		chromedp.Click(`[data-testid="ann-save-caller_notice"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="ann-slot-caller_notice"] [role="status"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="ann-source-caller_notice"]`, &source, chromedp.ByQuery),
+		// The player's URL answers with the WAV callers hear...
+		chromedp.Evaluate(`fetch(document.querySelector('[data-testid="ann-audio-caller_notice"]').src)
+			.then(r => r.status + " " + r.headers.get("Content-Type") + " " + r.headers.get("Content-Length"))`, &answer, awaitPromise),
+		// ...and it plays: the element loads it and its clock advances.
+		chromedp.Evaluate(`document.querySelector('[data-testid="ann-audio-caller_notice"]').play().then(() => true)`, &playing, awaitPromise),
+		chromedp.Poll(`(() => { const a = document.querySelector('[data-testid="ann-audio-caller_notice"]'); return a.readyState >= 2 && a.currentTime > 0.3; })()`,
+			nil, chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if source != i18n.TL("de", "announce.source_file")+" Hinweis_Anrufer.wav" && !strings.HasPrefix(source, i18n.TL("de", "announce.source_file")) {
+		t.Errorf("slot source shown as %q", source)
+	}
+	if answer != "200 audio/wav "+strconv.FormatInt(conv.Size, 10) {
+		t.Errorf("player URL answered %q, want 200 audio/wav %d", answer, conv.Size)
+	}
+	if !playing {
+		t.Error("play() did not resolve")
+	}
+	paths, _ := e.store.AnnouncementAudio(context.Background(), pool.ID, "de")
+	if paths["caller_notice"] != conv.Path {
+		t.Errorf("engine would play %q, want %q", paths["caller_notice"], conv.Path)
+	}
+}
