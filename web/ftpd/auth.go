@@ -49,7 +49,12 @@ type Config struct {
 	// after that logins are refused until the window ends (defaults 5 per 15 minutes).
 	MaxFailures   int
 	FailureWindow time.Duration
-	Logger        *slog.Logger
+	// BookingRecheck is how long an open session trusts that the module is still booked before it
+	// asks again (default 10 s), so that cancelling ends access also for connected clients.
+	BookingRecheck time.Duration
+	// IdleTimeout ends sessions without traffic (default 10 minutes).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -58,6 +63,12 @@ func (c *Config) defaults() {
 	}
 	if c.FailureWindow == 0 {
 		c.FailureWindow = 15 * time.Minute
+	}
+	if c.BookingRecheck == 0 {
+		c.BookingRecheck = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -73,11 +84,12 @@ var (
 
 // gate authenticates, rate-limits and audits logins for one protocol ("ftp" or "sftp").
 type gate struct {
-	proto string
-	store Store
-	data  *os.Root
-	log   *slog.Logger
-	fails *limiter
+	recheck time.Duration
+	proto   string
+	store   Store
+	data    *os.Root
+	log     *slog.Logger
+	fails   *limiter
 }
 
 func newGate(proto string, cfg Config, store Store) (*gate, error) {
@@ -91,7 +103,7 @@ func newGate(proto string, cfg Config, store Store) (*gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gate{proto: proto, store: store, data: data, log: cfg.Logger,
+	return &gate{recheck: cfg.BookingRecheck, proto: proto, store: store, data: data, log: cfg.Logger,
 		fails: newLimiter(cfg.MaxFailures, cfg.FailureWindow)}, nil
 }
 
@@ -148,7 +160,36 @@ func (g *gate) login(ctx context.Context, ip, user, pass string) (models.FTPAcco
 		IP: ip, Kind: g.proto + ".login", Object: g.proto}); err != nil {
 		g.log.Error(g.proto+" audit", "err", err)
 	}
-	return acc, &view{root: root}, nil
+	return acc, &view{root: root, allowed: g.stillBooked(acc.CustomerID)}, nil
+}
+
+// stillBooked returns a check that the customer's booking is in force, asking the store at most
+// once per recheck interval.
+func (g *gate) stillBooked(customerID uint) func() error {
+	var mu sync.Mutex
+	checked := time.Now()
+	var last error
+	return func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(checked) < g.recheck {
+			return last
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		booked, err := g.store.HasFTPAccess(ctx, customerID)
+		checked = time.Now()
+		switch {
+		case err != nil:
+			g.log.Error(g.proto+" booking", "err", err)
+			last = ErrNotBooked
+		case !booked:
+			last = ErrNotBooked
+		default:
+			last = nil
+		}
+		return last
+	}
 }
 
 // audit records a refused login for the customer the user name belongs to (0 when unknown).

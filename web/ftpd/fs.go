@@ -22,6 +22,8 @@ var errReadOnly = fs.ErrPermission
 // inside are neither listed nor followed, and hidden files (temporary files of uploads) stay hidden.
 type view struct {
 	root *os.Root
+	// allowed says whether the session may still read (the booking may end while it is open).
+	allowed func() error
 }
 
 var _ afero.Fs = (*view)(nil)
@@ -39,6 +41,11 @@ func rel(name string) string {
 // check walks name's components with Lstat and refuses symlinks, hidden names and anything that
 // is neither a folder nor a regular file. It returns the final component's info.
 func (v *view) check(op, name string) (string, fs.FileInfo, error) {
+	if v.allowed != nil {
+		if err := v.allowed(); err != nil {
+			return "", nil, &fs.PathError{Op: op, Path: name, Err: errReadOnly}
+		}
+	}
 	r := rel(name)
 	if r == "." {
 		fi, err := v.root.Lstat(".")

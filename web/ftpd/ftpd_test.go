@@ -92,7 +92,8 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := ftpd.Config{Addr: "127.0.0.1:0", DataDir: data, Logger: log}
+	// BookingRecheck: ask the store on every operation, so a cancellation shows at once.
+	cfg := ftpd.Config{Addr: "127.0.0.1:0", DataDir: data, Logger: log, BookingRecheck: time.Nanosecond}
 	fs, err := ftpd.NewFTPS(cfg, st)
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		PublicHost:  cfg.PublicHost,
 		Banner:      "callrec recordings (FTPS, read-only)",
 		TLSRequired: ftpserver.MandatoryEncryption,
-		IdleTimeout: 600, ConnectionTimeout: 30,
+		IdleTimeout: int(cfg.IdleTimeout / time.Second), ConnectionTimeout: 30,
 		// Passive only: active mode would make the server connect out to addresses clients name.
 		DisableActiveMode: true,
 		DisableSite:       true,

@@ -18,6 +18,7 @@ func (e *env) curlFTP(user, pass string, extra ...string) (string, string, bool)
 }
 
 func TestFTPSCurlListAndDownload(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	base := "ftp://" + e.ftp + "/"
@@ -49,6 +50,7 @@ func TestFTPSCurlListAndDownload(t *testing.T) {
 }
 
 func TestFTPSPlainRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	curl := testtool.Need(t, "curl", "curl")
 	out, _, ok := run(t, curl, "-sS", "--max-time", "30", "--user", "ftp-"+subA+":"+passA, "ftp://"+e.ftp+"/"+startA+"/"+fileA)
@@ -65,6 +67,7 @@ func TestFTPSPlainRefused(t *testing.T) {
 }
 
 func TestFTPSWritesRefused(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	base := "ftp://" + e.ftp + "/"
@@ -95,6 +98,7 @@ func TestFTPSWritesRefused(t *testing.T) {
 }
 
 func TestFTPSPathTricksAndSymlinks(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	base := "ftp://" + e.ftp + "/"
@@ -153,6 +157,7 @@ func TestFTPSPathTricksAndSymlinks(t *testing.T) {
 }
 
 func TestFTPSLoginRefusedWhenNotBooked(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	if _, _, ok := e.curlFTP("ftp-"+subC, passC, "ftp://"+e.ftp+"/"); ok {
@@ -164,6 +169,7 @@ func TestFTPSLoginRefusedWhenNotBooked(t *testing.T) {
 }
 
 func TestFTPSFailedLoginsRateLimited(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	for range 5 {
@@ -193,6 +199,7 @@ func (e *env) lftp(user, pass, script string) (string, string, bool) {
 }
 
 func TestFTPSLftp(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	u := "ftp-" + subA

@@ -65,6 +65,9 @@ func NewSFTP(cfg Config, store Store) (*SFTPServer, error) {
 // HostKey is the server's public host key (for known_hosts).
 func (s *SFTPServer) HostKey() ssh.PublicKey { return s.hostKey }
 
+// Fingerprint is the host key's SHA256 fingerprint as ssh shows it ("SHA256:...").
+func (s *SFTPServer) Fingerprint() string { return ssh.FingerprintSHA256(s.hostKey) }
+
 // Listen opens the port (Addr then tells which one).
 func (s *SFTPServer) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
@@ -123,6 +126,7 @@ func (s *SFTPServer) Serve(ctx context.Context) error {
 			continue
 		}
 		delay = 0
+		c = &idleConn{Conn: c}
 		if !s.track(c, true) {
 			c.Close()
 			return nil
@@ -201,6 +205,9 @@ func (s *SFTPServer) handle(c net.Conn) {
 	}
 	defer conn.Close()
 	_ = c.SetDeadline(time.Time{})
+	if ic, ok := c.(interface{ idle(time.Duration) }); ok {
+		ic.idle(s.cfg.IdleTimeout)
+	}
 	go ssh.DiscardRequests(reqs) // global requests: port forwarding and the like are refused
 	cid, _ := strconv.ParseUint(conn.Permissions.Extensions["customer"], 10, 64)
 	acc := models.FTPAccount{CustomerID: uint(cid), SubscriberID: conn.Permissions.Extensions["subscriber"],
@@ -246,7 +253,7 @@ func (s *SFTPServer) session(ch ssh.Channel, reqs <-chan *ssh.Request, acc model
 		}
 		_ = req.Reply(true, nil)
 		go ssh.DiscardRequests(reqs)
-		h := &sftpHandler{v: &view{root: root}, acc: acc, gate: s.gate, ip: ip}
+		h := &sftpHandler{v: &view{root: root, allowed: s.gate.stillBooked(acc.CustomerID)}, acc: acc, gate: s.gate, ip: ip}
 		rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 		if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
 			s.cfg.Logger.Debug("SFTP session", "err", err)
@@ -352,4 +359,28 @@ func loadOrCreateHostKey(file string) (ssh.Signer, error) {
 		return nil, err
 	}
 	return ssh.ParsePrivateKey(b)
+}
+
+// idleConn ends a connection on which nothing arrived for a while (after login; the handshake has
+// its own deadline).
+type idleConn struct {
+	net.Conn
+	mu      sync.Mutex
+	timeout time.Duration
+}
+
+func (c *idleConn) idle(d time.Duration) {
+	c.mu.Lock()
+	c.timeout = d
+	c.mu.Unlock()
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	d := c.timeout
+	c.mu.Unlock()
+	if d > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(d))
+	}
+	return c.Conn.Read(p)
 }

@@ -2,6 +2,7 @@ package ftpd_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"callrec/internal/testtool"
+	"callrec/models"
 )
 
 func (e *env) curlSFTP(user, pass string, extra ...string) (string, string, bool) {
@@ -26,6 +28,7 @@ func (e *env) curlSFTP(user, pass string, extra ...string) (string, string, bool
 }
 
 func TestSFTPCurlListAndDownload(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	base := "sftp://" + e.sftp + "/"
@@ -53,6 +56,7 @@ func TestSFTPCurlListAndDownload(t *testing.T) {
 }
 
 func TestSFTPCurlRefusals(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	base := "sftp://" + e.sftp + "/"
@@ -121,6 +125,7 @@ func TestSFTPCurlRefusals(t *testing.T) {
 }
 
 func TestSFTPFailedLoginsRateLimited(t *testing.T) {
+	t.Parallel()
 	testtool.Short(t)
 	e := newEnv(t)
 	for range 5 {
@@ -139,6 +144,7 @@ func TestSFTPFailedLoginsRateLimited(t *testing.T) {
 // TestSFTPGoClient checks what curl cannot ask: no shell or exec, no port forwarding, no
 // symlinks read or made, no write handles, and the same view after a reconnect.
 func TestSFTPGoClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cc := &ssh.ClientConfig{User: "ftp-" + subA, Auth: []ssh.AuthMethod{ssh.Password(passA)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
@@ -215,6 +221,18 @@ func TestSFTPGoClient(t *testing.T) {
 		t.Errorf("realpath ../../..: %q %v", rp, err)
 	}
 	e.unchanged()
+
+	// Cancelling the module ends access for the open session too.
+	root := models.Actor{Username: "root", Role: models.RolePlatformAdmin}
+	if _, err := e.store.CancelFTPAccess(context.Background(), root, e.custA.ID, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadDir("/"); !isPerm(err) {
+		t.Errorf("listing after cancellation: %v", err)
+	}
+	if _, err := c.Open("/" + startA + "/" + fileA); !isPerm(err) {
+		t.Errorf("open after cancellation: %v", err)
+	}
 }
 
 func names(fis []fs.FileInfo) []string {
