@@ -24,6 +24,9 @@ func openOgg(r io.ReadSeeker) (decoder, error) {
 	if err := checkVorbisHeaders(sec); err != nil {
 		return nil, err
 	}
+	if err := checkOggPages(sec, size); err != nil {
+		return nil, err
+	}
 	if _, err := sec.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,43 @@ const (
 	maxCodebookValues  = 1 << 20 // entries*dimensions, all codebooks together
 )
 
+// maxPagesPerPacket bounds how many consecutive Ogg pages may pass without a packet ending.
+// The Ogg reader recurses once per such page, so a file of millions of empty pages would grow
+// its stack by hundreds of megabytes; real Vorbis packets span a page or two.
+const maxPagesPerPacket = 256
+
+// checkOggPages walks the page headers of the whole file (seeking over the bodies) and rejects
+// long runs of pages that end no packet. It stops quietly at the first broken page: the decoder
+// reports that one itself.
+func checkOggPages(r io.ReadSeeker, size int64) error {
+	var h [27 + 255]byte
+	run := 0
+	for pos := int64(0); pos+27 <= size; {
+		if _, err := r.Seek(pos, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(r, h[:27]); err != nil || string(h[:4]) != "OggS" {
+			return nil
+		}
+		n := int(h[26])
+		if _, err := io.ReadFull(r, h[27:27+n]); err != nil {
+			return nil
+		}
+		body, ends := 0, false
+		for _, l := range h[27 : 27+n] {
+			body += int(l)
+			ends = ends || l < 255
+		}
+		if ends {
+			run = 0
+		} else if run++; run > maxPagesPerPacket {
+			return errorf(CodeCorruptFile, "ogg: %d pages in a row end no packet", run)
+		}
+		pos += int64(27 + n + body)
+	}
+	return nil
+}
+
 // checkVorbisHeaders reads the header packets of the first logical stream of an Ogg file.
 func checkVorbisHeaders(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)

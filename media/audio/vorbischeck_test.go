@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 )
 
@@ -117,5 +118,21 @@ func TestHostileVorbisHeaders(t *testing.T) {
 	for _, c := range cases {
 		_, err := Probe(bytes.NewReader(c.in))
 		checkCode(t, c.name, err, c.code)
+	}
+}
+
+// Pages that carry no packet end make the Ogg reader recurse once per page.
+func TestOggEmptyPages(t *testing.T) {
+	id := vorbisID(1, 16000)
+	f := oggFile(id, vorbisComment("x", 0), setupWithCodebook(1, 2))
+	empty := oggFile(nil)
+	empty = append(empty[:26], 0) // a page with no segments at all
+	for i := 0; i < 1000; i++ {
+		f = append(f, empty...)
+	}
+	_, err := Probe(bytes.NewReader(f))
+	checkCode(t, "Probe", err, CodeCorruptFile)
+	if err == nil || !strings.Contains(err.Error(), "end no packet") {
+		t.Errorf("error %v, want the page-run check", err)
 	}
 }
