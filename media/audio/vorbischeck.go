@@ -20,8 +20,9 @@ const (
 
 // maxPagesPerPacket bounds how many consecutive Ogg pages may pass without a packet ending.
 // The Ogg reader recurses once per such page, so a file of millions of empty pages would grow
-// its stack by hundreds of megabytes; real Vorbis packets span a page or two.
-const maxPagesPerPacket = 256
+// its stack by hundreds of megabytes, and it gathers a packet in memory whatever its length;
+// real Vorbis packets span a page or two.
+const maxPagesPerPacket = 64
 
 // checkOggPages walks the page headers of the whole file (seeking over the bodies) and rejects
 // long runs of pages that end no packet. It stops quietly at the first broken page: the decoder
