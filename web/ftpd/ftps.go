@@ -126,13 +126,17 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 		d.s.gate.audit(context.Background(), ip, user, "no_tls")
 		return nil, errors.New("TLS is required")
 	}
+	if old, ok := cc.Extra().(*ftpSession); ok { // a second USER/PASS on the same connection
+		_ = old.v.root.Close()
+		cc.SetExtra(nil)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	acc, v, err := d.s.gate.login(ctx, ip, user, pass)
 	if err != nil {
 		return nil, err
 	}
-	sess := &ftpSession{view: v, v: v, acc: acc, gate: d.s.gate, ip: ip}
+	sess := &ftpSession{view: v, v: v, acc: acc, gate: d.s.gate, ip: ip, cc: cc}
 	cc.SetExtra(sess)
 	return sess, nil
 }
@@ -146,12 +150,18 @@ type ftpSession struct {
 	acc  models.FTPAccount
 	gate *gate
 	ip   string
+	cc   ftpserver.ClientContext
 }
 
 // GetHandle is ftpserverlib's transfer extension: RETR opens through here, STOR/APPE are refused.
 func (f *ftpSession) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	if flags&(os.O_WRONLY|os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_TRUNC) != 0 {
 		return nil, denied("open", name)
+	}
+	// ftpserverlib opens the file before it refuses a clear data channel; refuse first, so
+	// nothing is opened or audited as downloaded.
+	if !f.cc.HasTLSForTransfers() {
+		return nil, errors.New("TLS is required for transfers (PROT P)")
 	}
 	file, fi, err := f.v.openRead(name)
 	if err != nil {

@@ -61,7 +61,12 @@ func TestFTPSPlainRefused(t *testing.T) {
 	if ok || strings.Contains(out, startA) {
 		t.Fatalf("plain FTP listing worked: %s", out)
 	}
-	if k := e.auditKinds(e.custA.ID); k["ftp.login"] != 0 {
+	// TLS on the control connection only (PROT C): logged in, but no transfer in clear.
+	out, errs, ok := run(t, curl, "-sS", "-k", "--ftp-ssl-control", "--max-time", "30", "--user", "ftp-"+subA+":"+passA, "ftp://"+e.ftp+"/"+startA+"/"+fileA)
+	if ok || len(out) > 0 {
+		t.Fatalf("clear data channel worked (%d bytes): %s", len(out), errs)
+	}
+	if k := e.auditKinds(e.custA.ID); k["ftp.login"] != 1 || k["ftp.download"] != 0 {
 		t.Fatalf("a plain login succeeded: %v", k)
 	}
 }
