@@ -7,6 +7,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -114,8 +115,12 @@ func hashPassword(pw string) (string, error) {
 	return string(h), err
 }
 
-// dummyHash keeps the time of a login for an unknown user like that of a known one.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("callrec-timing-equaliser"), bcrypt.DefaultCost)
+// dummyHash keeps the time of a login for an unknown user like that of a known one. Made on first
+// use: hashing at start-up would slow every CLI command.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("callrec-timing-equaliser"), bcrypt.DefaultCost)
+	return h
+})
 
 // GeneratePassword returns a random password of 20 characters.
 func GeneratePassword() string {
@@ -137,7 +142,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 	var u User
 	err := s.db.WithContext(ctx).Preload("Customer").Where("username = ?", strings.TrimSpace(username)).First(&u).Error
 	if err != nil {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return User{}, ErrInvalidCredentials
 		}

@@ -109,7 +109,7 @@ func (s *Store) AuthenticateFTP(ctx context.Context, username, password string) 
 	var c FTPCredential
 	err := s.db.WithContext(ctx).Where("username = ?", username).First(&c).Error
 	if err != nil {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return FTPAccount{}, ErrInvalidCredentials
 		}

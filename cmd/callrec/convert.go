@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"callrec/media/audio"
 )
@@ -17,7 +18,11 @@ func convert(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s %d-bit %d Hz %d ch, %s -> %s: WAV 8-bit 16000 Hz mono\n",
-		args[0], f.Codec, f.Bits, f.Rate, f.Channels, f.Duration().Round(1e6), args[1])
+	bits := ""
+	if f.Bits > 0 { // lossy codecs have no sample width
+		bits = fmt.Sprintf(" %d-bit", f.Bits)
+	}
+	fmt.Fprintf(stdout, "%s: %s%s %d Hz %d ch, %s -> %s: WAV 8-bit 16000 Hz mono\n",
+		args[0], f.Codec, bits, f.Rate, f.Channels, f.Duration().Round(time.Millisecond), args[1])
 	return nil
 }
