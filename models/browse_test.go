@@ -68,7 +68,7 @@ func TestBrowseKeysetWalk(t *testing.T) {
 	ctx := context.Background()
 	for _, sort := range BrowseSorts {
 		for _, desc := range []bool{false, true} {
-			q := BrowseQuery{Folder: f.folder, Sort: sort, Desc: desc, Limit: 100}
+			q := BrowseQuery{Folder: f.folder, Sort: sort, Desc: desc, Limit: 100, CountLimit: -1}
 			var ids []uint
 			var pages []BrowsePage
 			for {
@@ -135,6 +135,14 @@ func TestBrowseFiltersAndScope(t *testing.T) {
 	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, From: from, To: from.Add(5 * time.Minute)})
 	if p.Total != 5 {
 		t.Fatalf("date filter: %d", p.Total)
+	}
+	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, CountLimit: 100})
+	if p.Total != 100 || !p.TotalMore {
+		t.Fatalf("capped count: %d %v", p.Total, p.TotalMore)
+	}
+	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Number: "+49 17-000"})
+	if p.Total != 500 || p.TotalMore {
+		t.Fatalf("prefix: %d", p.Total)
 	}
 	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{PoolID: f.pool.ID, Page: 2, Limit: 100})
 	if p.Total != 500 || len(p.Files) != 100 || p.Prev == "" || p.Next == "" {

@@ -219,7 +219,7 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	if err != nil {
 		return l, 0, storeError(err)
 	}
-	l.Sort, l.Desc, l.Total = page.Sort, page.Desc, page.Total
+	l.Sort, l.Desc, l.Total, l.TotalMore = page.Sort, page.Desc, page.Total, page.TotalMore
 	for _, key := range models.BrowseSorts {
 		order := "asc"
 		if key == page.Sort && !page.Desc || key != page.Sort && key == "date" {

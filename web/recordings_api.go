@@ -105,6 +105,9 @@ func (s *Server) apiRecordings(c echo.Context) error {
 	}
 	qp := c.QueryParams()
 	q := models.BrowseQuery{Sort: qp.Get("sort"), Desc: qp.Get("order") != "asc", Number: qp.Get("number"), NoTotal: qp.Get("total") == "false"}
+	if qp.Get("total") == "exact" {
+		q.CountLimit = -1
+	}
 	if q.Sort == "" {
 		q.Sort = "date"
 	}
@@ -155,7 +158,7 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery, k
 	}
 	body := map[string]any{key: out, "sort": page.Sort, "order": map[bool]string{true: "desc", false: "asc"}[page.Desc]}
 	if page.Total >= 0 {
-		body["total"] = page.Total
+		body["total"], body["total_more"] = page.Total, page.TotalMore
 	}
 	if page.Next != "" {
 		body["next_page"] = page.Next
@@ -347,7 +350,7 @@ func (s *Server) apiFiles(c echo.Context) error {
 	for i, f := range page.Files {
 		out[i] = toRecordingJSON(f, loc)
 	}
-	body["files"], body["total"] = out, page.Total
+	body["files"], body["total"], body["total_more"] = out, page.Total, page.TotalMore
 	if page.Next != "" {
 		body["next_page"] = page.Next
 	}

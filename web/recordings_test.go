@@ -340,7 +340,7 @@ func TestRecordingsAPI(t *testing.T) {
 		Total      int              `json:"total"`
 		Next       string           `json:"next_page"`
 	}
-	if st := e.api(admin, "GET", "/recordings?number=43144&pool="+strconv.Itoa(int(pool.ID)), nil, &list); st != 200 || list.Total != 1 || list.Recordings[0]["a"] != "49711218431440" {
+	if st := e.api(admin, "GET", "/recordings?number=%2B49%20711%2021843144&pool="+strconv.Itoa(int(pool.ID)), nil, &list); st != 200 || list.Total != 1 || list.Recordings[0]["a"] != "49711218431440" {
 		t.Fatalf("list: %d %+v", st, list)
 	}
 	if st := e.api(admin, "GET", "/recordings?limit=1", nil, &list); st != 200 || list.Total != 2 || len(list.Recordings) != 1 || list.Next == "" {

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"callrec/models"
+)
+
+// TestFileBrowserLoad is the File Browser's speed check (BENCHMARKS.md, "File Browser"): a real
+// server on 127.0.0.1 with 100,000 recordings in one folder, 50 concurrent clients fetching pages
+// of 50 entries (first pages in every sort order, deep keyset pages, number filters) for a while,
+// then the same against the recordings API. It reports latency percentiles; it runs only with
+// CALLREC_LOAD=1 (a minute of full CPU):
+//
+//	CALLREC_LOAD=1 go test ./web -run TestFileBrowserLoad -v -count 1
+func TestFileBrowserLoad(t *testing.T) {
+	if os.Getenv("CALLREC_LOAD") != "1" {
+		t.Skip("set CALLREC_LOAD=1 to run the File Browser load test")
+	}
+	rows := envInt("CALLREC_LOAD_ROWS", 100_000)
+	clients := envInt("CALLREC_LOAD_CLIENTS", 50)
+	dur := time.Duration(envInt("CALLREC_LOAD_SECONDS", 15)) * time.Second
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := e.demoPool()
+	folder := "call_recording/337826/4971121843140"
+	start := time.Now()
+	seedRows(t, e.store, pool, folder, rows)
+	t.Logf("seeded %d rows in %v", rows, time.Since(start).Round(time.Millisecond))
+
+	// Deep cursors: positions spread over the folder, for pages far from the first.
+	root := models.Actor{Role: models.RolePlatformAdmin}
+	var deep []string
+	for _, sort := range []string{"date", "name", "caller", "duration"} {
+		q := models.BrowseQuery{Folder: folder, Sort: sort, Desc: sort == "date", Limit: 500, NoTotal: true}
+		for i := 0; ; i++ {
+			p, err := e.store.Browse(ctx, root, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Next == "" {
+				break
+			}
+			if i%40 == 39 {
+				deep = append(deep, sort+"|"+p.Next)
+			}
+			q.Cursor = p.Next
+		}
+	}
+	base := "/files/" + folder + "/"
+	var pages []string
+	for _, s := range models.BrowseSorts {
+		pages = append(pages, base+"?sort="+s+"&order=asc", base+"?sort="+s+"&order=desc")
+	}
+	for _, d := range deep {
+		sort, cur, _ := cut(d, "|")
+		order := "asc"
+		if sort == "date" {
+			order = "desc"
+		}
+		pages = append(pages, base+"?sort="+sort+"&order="+order+"&cursor="+url.QueryEscape(cur))
+	}
+	pages = append(pages, base, base+"?number=4917000123", base+"?from=2026-01-03&to=2026-01-04")
+
+	// Web pages with a logged-in admin's session cookie.
+	admin := e.admin()
+	if st, body := admin.get(pages[0]); st != 200 || !contains(body, `data-testid="files-table"`) {
+		t.Fatalf("page: %d", st)
+	}
+	u, _ := url.Parse(e.srv.URL)
+	cookies := admin.http.Jar.Cookies(u)
+	res := load(t, e.srv.URL, pages, clients, dur, func(r *http.Request) {
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+	})
+	t.Logf("File Browser pages (%d URLs, %d clients): %s", len(pages), clients, res)
+
+	// The recordings API with a bearer token.
+	tok := e.token(e.demo.Admin)
+	apiPages := []string{"/api/v1/recordings?limit=50", "/api/v1/recordings?limit=50&pool=" + strconv.Itoa(int(pool.ID)),
+		"/api/v1/recordings?limit=50&from=2026-01-02&to=2026-01-03", "/api/v1/recordings?limit=50&page=40",
+		"/api/v1/files?folder=" + folder, "/api/v1/recordings?limit=50&number=4917000123"}
+	res = load(t, e.srv.URL, apiPages, clients, dur, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) })
+	t.Logf("recordings API (%d URLs, %d clients): %s", len(apiPages), clients, res)
+}
+
+func cut(s, sep string) (string, string, bool) {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+func contains(s, sub string) bool { _, _, ok := cut(s, sub); return ok }
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// seedRows bulk-inserts n recording rows into folder (one transaction, multi-row inserts).
+func seedRows(t testing.TB, s *models.Store, pool models.Pool, folder string, n int) {
+	t.Helper()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const batch = 10_000
+	for off := 0; off < n; off += batch {
+		rows := make([]models.File, 0, batch)
+		for i := off; i < min(off+batch, n); i++ {
+			at := base.Add(time.Duration(i) * 37 * time.Second)
+			a := fmt.Sprintf("4917%07d", (i*7919)%10_000_000)
+			name := "rec_" + at.Format("20060102_150405") + "_337826_4971121843140_" + a + "_49711218431431_4915258878874.wav"
+			rows = append(rows, models.File{CustomerID: pool.CustomerID, Folder: folder, Name: name, Path: folder + "/" + name,
+				Kind: models.KindRecording, Size: int64(44 + (i%3600)*16000), Codec: "pcm_s16le", Bits: 16, Rate: 8000, Channels: 1,
+				DurationMS: int64(i%3600) * 1000, CallAt: &at, A: a, B: "49711218431431", C: "4915258878874", PoolID: pool.ID})
+		}
+		if err := s.CreateFileRows(context.Background(), rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type loadResult struct {
+	n, errs            int
+	rps                float64
+	p50, p90, p99, max time.Duration
+}
+
+func (r loadResult) String() string {
+	return fmt.Sprintf("%d requests, %d errors, %.0f req/s, p50 %v, p90 %v, p99 %v, max %v", r.n, r.errs, r.rps,
+		r.p50.Round(10*time.Microsecond), r.p90.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond))
+}
+
+// load runs clients closed-loop workers for d, each cycling through paths.
+func load(t testing.TB, base string, paths []string, clients int, d time.Duration, auth func(*http.Request)) loadResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	stop := time.Now().Add(d)
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for i := w; time.Now().Before(stop); i++ {
+				req, _ := http.NewRequest("GET", base+paths[i%len(paths)], nil)
+				auth(req)
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				mine = append(mine, time.Since(t0))
+				if err != nil {
+					if errs.Add(1) == 1 {
+						t.Logf("%s: %v", paths[i%len(paths)], err)
+					}
+				}
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lats)
+	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
+	return loadResult{n: len(lats), errs: int(errs.Load()), rps: float64(len(lats)) / d.Seconds(),
+		p50: pct(.5), p90: pct(.9), p99: pct(.99), max: lats[len(lats)-1]}
+}
