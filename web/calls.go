@@ -473,7 +473,10 @@ func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLog
 		r.C = models.MaskNumber(call.C)
 	}
 	if call.Recording != nil {
-		r.RecordingID = call.Recording.ID
+		r.HasFile = true
+		if v.actor.MayOpenRecordings() { // the File Browser shows the others a 404
+			r.RecordingID = call.Recording.FileID
+		}
 		r.Recorded = templates.Duration(call.Recording.RecordedMS)
 	}
 	for _, e := range call.Events {

@@ -29,6 +29,7 @@ type callEventJSON struct {
 
 type callRecordingJSON struct {
 	ID         uint   `json:"id"`
+	FileID     uint   `json:"file_id"` // the id of /api/v1/recordings/{id} and the File Browser's page
 	Path       string `json:"path"`
 	Status     string `json:"status"`
 	Channels   int    `json:"channels"`
@@ -78,7 +79,7 @@ func callFromRow(call models.Call, a models.Actor, detail bool) callJSON {
 		j.C = models.MaskNumber(j.C)
 	}
 	if r := call.Recording; r != nil {
-		j.Recording = &callRecordingJSON{ID: r.ID, Path: r.Path, Status: r.Status, Channels: r.Channels, Size: r.Size,
+		j.Recording = &callRecordingJSON{ID: r.ID, FileID: r.FileID, Path: r.Path, Status: r.Status, Channels: r.Channels, Size: r.Size,
 			DurationMS: r.DurationMS, RecordedMS: r.RecordedMS, Failure: r.Failure}
 		j.RecordedMS = r.RecordedMS
 		if detail {

@@ -64,10 +64,21 @@ func TestCallLogShowsBothDurationsAndMasks(t *testing.T) {
 		t.Error("admin's call log shows the other customer's call")
 	}
 
+	full, err := e.store.CallWithTrail(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, call.ID)
+	if err != nil || full.Recording == nil || full.Recording.FileID == 0 {
+		t.Fatalf("saved recording: %+v %v", full.Recording, err)
+	}
+	if link := `href="/recordings/` + strconv.Itoa(int(full.Recording.FileID)) + `"`; !strings.Contains(body, link) {
+		t.Errorf("no link %s to the recording's file", link)
+	}
+
 	agent := e.agent()
 	_, body = agent.get("/calls")
 	if !strings.Contains(body, "4915258XXX874") || strings.Contains(body, "4915258878874") {
 		t.Error("the agent (no permission to open recordings) must see the destination masked")
+	}
+	if strings.Contains(body, `data-testid="call-recording"`) || !strings.Contains(body, `data-testid="call-has-file"`) {
+		t.Error("the agent may not open recordings: no link, only the note that a file exists")
 	}
 	if _, body = agent.get("/calls?number=878874"); strings.Contains(body, row) {
 		t.Error("the agent found the call by the masked digits")
