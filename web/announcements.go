@@ -20,15 +20,16 @@ import (
 // The announcement slots of a pool's Call Recording module: each plays the standard prompt, an
 // edited text rendered to speech, or a chosen file; the player plays exactly that.
 
-// announcementSection is the pool page's announcements module (nil before the module was booked:
-// the slots do not exist yet).
+// announcementSection is the pool page's announcements module, shown while Call Recording is
+// booked (nil otherwise).
 func (s *Server) announcementSection(c echo.Context, p models.Pool) (templ.Component, error) {
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	as, err := s.store.Announcements(ctx, a, p.ID)
-	if err != nil || len(as) == 0 {
+	cr, err := s.store.CallRecordingOf(ctx, a, p.ID)
+	if err != nil || !cr.Booked() || len(cr.Announcements) == 0 {
 		return nil, storeError(err)
 	}
+	as := cr.Announcements
 	fs, err := s.customerFiles(c, p.CustomerID)
 	if err != nil {
 		return nil, err

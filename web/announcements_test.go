@@ -14,9 +14,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"callrec/internal/testtool"
 	"callrec/media/audio"
@@ -101,11 +103,12 @@ func (e *env) annDir() []string {
 	return names
 }
 
-// bookedPool gives the demo pool its announcement slots (as booking the module does).
+// bookedPool books Call Recording for the demo pool, which gives it its announcement slots.
 func (e *env) bookedPool() models.Pool {
 	e.t.Helper()
 	p := e.demoPool()
-	if err := e.store.EnsureAnnouncements(context.Background(), p.ID); err != nil {
+	if _, _, err := e.store.BookCallRecording(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, p.ID,
+		models.BookingInput{Accepted: true, Notice: models.LegalNotice{Text: "notice", Language: "de"}, IP: "127.0.0.1"}); err != nil {
 		e.t.Fatal(err)
 	}
 	return p
@@ -490,8 +493,11 @@ func TestAnnouncementIsolationAndRoles(t *testing.T) {
 
 func TestAnnouncementPageUploadAndForm(t *testing.T) {
 	e := annEnv(t, nil)
-	p := e.bookedPool()
 	admin := e.admin()
+	if st, body := admin.get("/pools/" + strconv.Itoa(int(e.demoPool().ID))); st != 200 || strings.Contains(body, `data-testid="announcements"`) {
+		t.Fatalf("announcements shown before booking: %d", st)
+	}
+	p := e.bookedPool()
 	if st, body := admin.get("/files/announcements"); st != 200 || !strings.Contains(body, `data-testid="upload-form"`) {
 		t.Fatalf("files page: %d", st)
 	}
@@ -609,5 +615,62 @@ func TestAnnouncementTextToSpeech(t *testing.T) {
 	tts, _ := os.ReadDir(filepath.Join(e.dir, "announcements", "337826", "tts"))
 	if len(tts) != 1 {
 		t.Fatalf("tts folder %v", tts)
+	}
+}
+
+// TestAnnouncementUploadStreams uploads a 40 MB WAV from disk through a pipe and checks the
+// process allocated far less than the file: the body goes to disk, never whole into memory.
+func TestAnnouncementUploadStreams(t *testing.T) {
+	e := annEnv(t, func(c *Config) { c.MaxAnnouncement = 30 * time.Minute })
+	tok := e.token(e.demo.Admin)
+	src := filepath.Join(t.TempDir(), "long.wav")
+	const frames = 10_000_000 // 40 MB of 16-bit stereo at 48 kHz: 3.5 minutes
+	fh, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.Write(wavFile(1, 2, 48000, 16, nil)[:44])
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for n := 0; n < frames*4; n += len(chunk) {
+		fh.Write(chunk[:min(len(chunk), frames*4-n)])
+	}
+	fh.WriteAt(binary.LittleEndian.AppendUint32(nil, frames*4), 40)
+	fh.WriteAt(binary.LittleEndian.AppendUint32(nil, 36+frames*4), 4)
+	fh.Close()
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, _ := mw.CreateFormFile("file", "long.wav")
+		in, _ := os.Open(src)
+		io.Copy(part, in)
+		in.Close()
+		mw.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/files", pr)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fileJSON
+	json.NewDecoder(resp.Body).Decode(&f)
+	resp.Body.Close()
+	runtime.ReadMemStats(&after)
+	if resp.StatusCode != http.StatusCreated || f.Size != 44+frames*4 || f.DurationMS != frames*1000/48000 {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, f)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("uploading %d MB allocated %.1f MB (client and server)", f.Size>>20, float64(alloc)/(1<<20))
+	if alloc > 8<<20 {
+		t.Fatalf("uploading %d MB allocated %d MB", f.Size>>20, alloc>>20)
 	}
 }
