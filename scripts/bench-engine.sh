@@ -8,7 +8,9 @@
 # Environment: N (calls, 1000), LEN (connected seconds per call, 60), RATE (call set-ups per
 # second, 50), RELAY_LEN (hold time of the relay baseline's calls, default LEN), NO_ROW=1 (do
 # not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
-# engine over the steady window via CALLREC_PPROF, when the binary has it).
+# engine over the steady window via CALLREC_PPROF, when the binary has it), NICE=-10 (run the
+# engine and the sipp peers at that priority, as a media server would be deployed, when other
+# work starves the machine; the row notes it).
 #
 # The engine run: `callrec serve --demo`, the demo pool booked through the API (stereo,
 # automatic, caller notice off: the callee still hears the whisper before the bridge, so each
@@ -66,8 +68,11 @@ git archive "$REV" | tar -x -C "$WORK/src"
 "$WORK/bin/benchcheck" speech "$WORK/caller.ulaw" 10 1
 "$WORK/bin/benchcheck" speech "$WORK/callee.ulaw" 10 2
 
-# cpu PID: clock ticks of user+system time; rss PID: VmRSS in KiB.
+# cpu PID: clock ticks of user+system time; rss PID: VmRSS in KiB; waited PID: ms its threads
+# spent runnable but waiting for a CPU (schedstat run_delay), the starvation measure.
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+waited() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$2} END {printf "%d", s/1e6}'; }
+psi() { sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null || echo n/a; }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
 hz=$(getconf CLK_TCK)
@@ -89,6 +94,9 @@ CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP
 	--log-level warn >"$WORK/serve.log" 2>&1 &
 ENGINE=$!
 PIDS+=("$ENGINE")
+NICE=${NICE:-0}
+renice_all() { [ "$NICE" = 0 ] || renice -n "$NICE" -p "$@" >/dev/null; }
+renice_all "$ENGINE"
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
 	sleep 0.2
@@ -120,12 +128,14 @@ IDLE_RSS=$(rss "$ENGINE")
 (cd "$WORK/sipp" && exec sipp -sf callee.xml -p "$TRUNK_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >callee.out 2>&1) &
 CALLEE=$!
 PIDS+=("$CALLEE")
+renice_all "$CALLEE"
 sleep 0.5
 T0=$(now)
 (cd "$WORK/sipp" && exec sipp -sf caller.xml -p "$((SIP_PORT + 2))" -mp 32000 -s 49711218431431 -m "$N" -l "$N" \
 	-r "$RATE" -rp 1000 "${SIPP_COMMON[@]}" "127.0.0.1:$SIP_PORT" >caller.out 2>&1) &
 CALLER=$!
 PIDS+=("$CALLER")
+renice_all "$CALLER"
 log "engine run: $N callers at $RATE/s, each ${LEN}s connected"
 
 # Steady state: every call bridged (set-up time + whisper + slack) until the first hangs up.
@@ -136,7 +146,7 @@ if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
 	exit 1
 fi
 sleep_until "$FROM"
-CPU_A=$(cpu "$ENGINE"); TA=$(now)
+CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE")
 if [ -n "${PROFILE:-}" ]; then
 	curl -fsS -o "$WORK/cpu.pprof" "http://127.0.0.1:$((HTTP_PORT + 1))/debug/pprof/profile?seconds=$PROFILE" &
 	PIDS+=($!)
@@ -145,9 +155,10 @@ sleep_until "$(echo "($FROM + $TO) / 2" | bc -l)"
 FULL_RSS=$(rss "$ENGINE")
 FDS=$(ls /proc/"$ENGINE"/fd | wc -l)
 sleep_until "$TO"
-CPU_B=$(cpu "$ENGINE"); TB=$(now)
+CPU_B=$(cpu "$ENGINE"); TB=$(now); WAIT_B=$(waited "$ENGINE")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-log "steady window $(echo "$TB - $TA" | bc -l | cut -c1-5)s: engine CPU $(((CPU_B - CPU_A) * 1000 / hz)) ms, RSS ${FULL_RSS} KiB (idle ${IDLE_RSS}), ${FDS} fds, load $LOAD"
+PSI=$(psi)
+log "steady window $(echo "$TB - $TA" | bc -l | cut -c1-5)s: engine CPU $(((CPU_B - CPU_A) * 1000 / hz)) ms, RSS ${FULL_RSS} KiB (idle ${IDLE_RSS}), ${FDS} fds, load $LOAD, CPU pressure $PSI%, engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU"
 
 CALLER_RC=0; wait "$CALLER" || CALLER_RC=$?
 CALLEE_RC=0; wait "$CALLEE" || CALLEE_RC=$?
@@ -175,16 +186,19 @@ fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "A
 "$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
 RELAY=$!
 PIDS+=("$RELAY")
+renice_all "$RELAY"
 for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; done
 (cd "$WORK/sipp" && exec sipp -sf relay_callee.xml -p "$RELAY_SIP_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >relay_callee.out 2>&1) &
 RCALLEE=$!
 PIDS+=("$RCALLEE")
+renice_all "$RCALLEE"
 sleep 0.5
 R0=$(now)
 (cd "$WORK/sipp" && exec sipp -sf relay_caller.xml -p "$((RELAY_SIP_PORT + 2))" -mp 32000 -s x -m "$N" -l "$N" \
 	-r "$RATE" -rp 1000 "${SIPP_COMMON[@]}" "127.0.0.1:$RELAY_SIP_PORT" >relay_caller.out 2>&1) &
 RCALLER=$!
 PIDS+=("$RCALLER")
+renice_all "$RCALLER"
 RFROM=$(echo "$R0 + $N / $RATE + 3" | bc -l)
 RTO=$(echo "$R0 + $RELAY_HOLD_MS / 1000 - 2" | bc -l)
 sleep_until "$RFROM"
@@ -219,7 +233,8 @@ MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 
 cat <<EOF
 
-engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ($MACHINE, load average at the end of the window $LOAD)
+engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load average at the end of the window $LOAD)
+  CPU pressure (PSI some avg10) $PSI%; engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU in the window
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
   connected throughout window $THROUGHOUT of $N
   engine CPU in window        ${ENGINE_MS} ms over $(echo "$TB - $TA" | bc -l | cut -c1-5) s
@@ -231,7 +246,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ($MACHINE, load average at the 
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", nice $NICE") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 

@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,9 @@ type result struct {
 	maxLenErr, maxAlign                                time.Duration
 	longestGap                                         time.Duration
 	problems                                           []string
+	// gapAt counts gaps by the wall-clock tenth of a second they start in: gaps in many
+	// files at the same instant mean the process (or the machine) stalled, not one call.
+	gapAt map[int64]int
 }
 
 func (r *result) problem(format string, args ...any) {
@@ -188,7 +192,7 @@ func checkCmd(args []string) error {
 			r.problem("call bridged %v has no recording", bridged)
 			continue
 		}
-		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), ended.Sub(bridged))
+		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), bridged, ended.Sub(bridged))
 	}
 	var oc []string
 	for k, v := range outcomes {
@@ -201,6 +205,22 @@ func checkCmd(args []string) error {
 	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f outcomes=%s\n",
 		len(rows), r.unconnected, r.files, r.bad, r.missing, r.gaps, r.misaligned, r.maxLenErr.Milliseconds(), r.maxAlign.Milliseconds(),
 		r.longestGap.Milliseconds(), throughout, rate, strings.Join(oc, ","))
+	if len(r.gapAt) > 0 {
+		type at struct {
+			t int64
+			n int
+		}
+		var ats []at
+		for t, n := range r.gapAt {
+			ats = append(ats, at{t, n})
+		}
+		sort.Slice(ats, func(i, j int) bool { return ats[i].n > ats[j].n || ats[i].n == ats[j].n && ats[i].t < ats[j].t })
+		var b strings.Builder
+		for _, a := range ats[:min(8, len(ats))] {
+			fmt.Fprintf(&b, " %s:%d", time.UnixMilli(a.t*100).UTC().Format("15:04:05.0"), a.n)
+		}
+		fmt.Printf("  gap starts by wall clock (UTC tenth of a second: channels):%s\n", b.String())
+	}
 	for _, p := range r.problems {
 		fmt.Println("  " + p)
 	}
@@ -226,7 +246,7 @@ const (
 	silenceLevel = 16 // |sample| at or below this is silence (mu-law's smallest steps are 8)
 )
 
-func (r *result) checkFile(path string, connected time.Duration) {
+func (r *result) checkFile(path string, bridged time.Time, connected time.Duration) {
 	r.files++
 	ch, pcm, err := readWAV(path)
 	if err != nil {
@@ -252,14 +272,24 @@ func (r *result) checkFile(path string, connected time.Duration) {
 	for c := 0; c < ch; c++ {
 		first[c], last[c] = -1, -1
 		run, longest := 0, 0
-		for i := 0; i < frames; i++ {
-			s := pcm[i*ch+c]
-			if s <= silenceLevel && s >= -silenceLevel {
-				run++
-				longest = max(longest, run)
-				continue
+		for i := 0; i <= frames; i++ {
+			if i < frames {
+				if s := pcm[i*ch+c]; s <= silenceLevel && s >= -silenceLevel {
+					run++
+					longest = max(longest, run)
+					continue
+				}
+			}
+			if run > int(maxSilence*8000/time.Second) {
+				if r.gapAt == nil {
+					r.gapAt = map[int64]int{}
+				}
+				r.gapAt[bridged.Add(time.Duration(i-run)*time.Second/8000).UnixMilli()/100]++
 			}
 			run = 0
+			if i == frames {
+				break
+			}
 			if first[c] < 0 {
 				first[c] = i
 			}
