@@ -121,7 +121,11 @@ func (s *Server) announcementAudio(c echo.Context) error {
 		return err
 	}
 	if rel != "" {
-		return storeError(s.serveTreeFile(c, rel, an.Slot+"."+lang+".wav"))
+		// Like the engine: a file gone from disk falls back to the standard prompt.
+		err := s.serveTreeFile(c, rel, an.Slot+"."+lang+".wav")
+		if !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
 	}
 	var wav []byte
 	if s.cfg.DefaultPrompt != nil {

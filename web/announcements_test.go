@@ -674,3 +674,23 @@ func TestAnnouncementUploadStreams(t *testing.T) {
 		t.Fatalf("uploading %d MB allocated %d MB", f.Size>>20, alloc>>20)
 	}
 }
+
+// TestAnnouncementPreviewFallsBack: a chosen file that vanished from disk plays the standard
+// prompt, in the preview as in the engine, so the preview never claims silence callers won't hear.
+func TestAnnouncementPreviewFallsBack(t *testing.T) {
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	p := e.bookedPool()
+	_, f, _ := e.upload(tok, "gone.wav", wavFile(1, 1, 16000, 8, bytes.Repeat([]byte{128}, 1600)), nil)
+	path := "/pools/" + strconv.Itoa(int(p.ID)) + "/call-recording/announcements/callee_whisper"
+	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "file", "file_id": f.ID}, nil); st != http.StatusOK {
+		t.Fatalf("choose: %d", st)
+	}
+	if err := os.Remove(filepath.Join(e.dir, "announcements", "337826", "gone.wav")); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.admin().getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/callee_whisper/audio")
+	if resp.StatusCode != 200 || !bytes.Equal(b, fakePrompt("callee_whisper", "de")) {
+		t.Fatalf("fallback: %d, %d bytes", resp.StatusCode, len(b))
+	}
+}
