@@ -122,10 +122,13 @@ func (c *call) newLeg(ch recorder.Channel) (*leg, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	l := &leg{c: c, ch: ch, sock: sock, out: rtp.NewStream(), session: binary.BigEndian.Uint64(b[:]) >> 2}
+	if err := c.e.readRTP(sock, l); err != nil {
+		sock.Close()
+		return nil, err
+	}
 	c.mu.Lock()
 	c.legs[ch] = l
 	c.mu.Unlock()
-	go sock.Serve(l)
 	return l, nil
 }
 

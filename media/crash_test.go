@@ -27,7 +27,8 @@ func TestCrashHelperProcess(t *testing.T) {
 	pol.CallerNotice = false
 	sink := newRecSink()
 	e, err := New(Config{SIPAddr: "127.0.0.1:0", Trunk: "127.0.0.1:" + strconv.Itoa(trunk),
-		RTPPorts: [2]int{32000, 33999}, DataDir: os.Getenv("CALLREC_CRASH_DATA")},
+		RTPPorts: [2]int{32000, 33999}, DataDir: os.Getenv("CALLREC_CRASH_DATA"),
+		RTPGoroutines: os.Getenv("CALLREC_RTP_GOROUTINES") == "1"},
 		memDir{"49711218431431": demoRoute(t, pol)}, sink)
 	if err != nil {
 		t.Fatal(err)

@@ -28,8 +28,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // customers' time zones name recording files; containers lack zoneinfo
 
@@ -187,6 +189,9 @@ type Config struct {
 	ObjectionWindow time.Duration
 	// BusyTone is how long the caller hears the busy tone before BYE (default 3 s).
 	BusyTone time.Duration
+	// RTPGoroutines reads each RTP socket from its own goroutine instead of the epoll readers
+	// (one per CPU); for comparing the two under load.
+	RTPGoroutines bool
 }
 
 // Engine is the recording engine. Make one with New, then Run it.
@@ -198,6 +203,8 @@ type Engine struct {
 
 	ua      *sip.UA
 	ports   *rtp.Ports
+	pollers []*rtp.Poller
+	nextPol atomic.Uint32
 	clock   *rtp.Clock
 	root    *os.Root
 	prompts promptCache
@@ -263,12 +270,33 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, dir: dir, sink: sink, log: cfg.Logger, ports: ports, clock: rtp.NewClock(rtp.Frame),
 		root: root, calls: map[string]*call{}}
+	if !cfg.RTPGoroutines {
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			p, err := rtp.NewPoller()
+			if err != nil {
+				e.log.Info("RTP sockets read by one goroutine each", "reason", err)
+				e.pollers = nil
+				break
+			}
+			e.pollers = append(e.pollers, p)
+		}
+	}
 	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger}, e)
 	if err != nil {
 		root.Close()
 		return nil, err
 	}
 	return e, nil
+}
+
+// readRTP starts reading a leg's socket: on an epoll reader, or on a goroutine of its own.
+func (e *Engine) readRTP(s *rtp.Socket, h rtp.Handler) error {
+	if len(e.pollers) == 0 {
+		go s.Serve(h)
+		return nil
+	}
+	p := e.pollers[int(e.nextPol.Add(1))%len(e.pollers)]
+	return p.Add(s, h)
 }
 
 // SIPAddr is the bound SIP address (useful when Config.SIPAddr had port 0).
@@ -280,6 +308,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	clockCtx, stopClock := context.WithCancel(context.Background())
 	defer stopClock()
 	go e.clock.Run(clockCtx)
+	stopPollers := make(chan struct{})
+	for _, p := range e.pollers {
+		go p.Run(stopPollers)
+	}
+	defer close(stopPollers)
 	err := e.ua.Serve(ctx)
 	e.root.Close()
 	if err != nil && ctx.Err() == nil {

@@ -13,7 +13,11 @@ func (c collect) HandleRTP(h *Header, payload []byte, from netip.AddrPort, now t
 	c <- append([]byte(nil), payload...)
 }
 
-func TestPortsAndSymmetricRTP(t *testing.T) {
+func TestPortsAndSymmetricRTP(t *testing.T) { symmetricRTP(t, false) }
+
+func TestPollerSymmetricRTP(t *testing.T) { symmetricRTP(t, true) }
+
+func symmetricRTP(t *testing.T, poll bool) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	p, err := NewPorts(lo, 41000, 41010)
 	if err != nil {
@@ -28,7 +32,25 @@ func TestPortsAndSymmetricRTP(t *testing.T) {
 	}
 	got := make(collect, 4)
 	done := make(chan struct{})
-	go func() { a.Serve(got); close(done) }()
+	if poll {
+		poller, err := NewPoller()
+		if err != nil {
+			t.Skip(err)
+		}
+		if err := poller.Add(a, got); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		go func() { poller.Run(stop); close(done) }()
+		defer close(stop)
+		defer func() {
+			if poller.Len() != 0 {
+				t.Error("closed socket still polled")
+			}
+		}()
+	} else {
+		go func() { a.Serve(got); close(done) }()
+	}
 
 	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -55,7 +77,9 @@ func TestPortsAndSymmetricRTP(t *testing.T) {
 		t.Fatalf("symmetric send: %d %v", n, err)
 	}
 	a.Close()
-	<-done
+	if !poll {
+		<-done
+	}
 	if p.InUse() != 0 {
 		t.Fatal("port not released")
 	}

@@ -24,6 +24,11 @@ type Socket struct {
 	port  int
 	ports *Ports
 
+	// Set when a Poller reads the socket instead of Serve.
+	fd      int
+	handler Handler
+	poller  *Poller
+
 	mu      sync.Mutex
 	peer    netip.AddrPort
 	latched bool
@@ -62,10 +67,17 @@ func (s *Socket) Peer() netip.AddrPort {
 func (s *Socket) Write(b []byte) {
 	s.mu.Lock()
 	peer, closed := s.peer, s.closed
-	s.mu.Unlock()
 	if closed || !peer.IsValid() || peer.Addr().IsUnspecified() || peer.Port() == 0 {
+		s.mu.Unlock()
 		return
 	}
+	if s.poller != nil && peer.Addr().Is4() {
+		// Under mu, so Close cannot hand the fd number to another socket meanwhile.
+		sendto(s.fd, b, peer)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
 	_, _ = s.conn.WriteToUDPAddrPort(b, peer)
 }
 
@@ -74,6 +86,7 @@ func (s *Socket) Write(b []byte) {
 func (s *Socket) Serve(h Handler) {
 	var buf [MaxPacket]byte
 	var hdr Header
+	s.handler = h
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf[:])
 		if err != nil {
@@ -84,19 +97,23 @@ func (s *Socket) Serve(h Handler) {
 			s.RxErrors++
 			continue
 		}
-		b := buf[:n]
-		if IsRTCP(b) {
-			continue
-		}
-		payload, err := Parse(b, &hdr)
-		if err != nil {
-			s.RxErrors++
-			continue
-		}
-		s.RxPackets++
-		s.latch(from)
-		h.HandleRTP(&hdr, payload, from, time.Now())
+		s.deliver(buf[:n], from, &hdr, time.Now())
 	}
+}
+
+// deliver parses one datagram and hands it to the handler.
+func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Time) {
+	if IsRTCP(b) {
+		return
+	}
+	payload, err := Parse(b, hdr)
+	if err != nil {
+		s.RxErrors++
+		return
+	}
+	s.RxPackets++
+	s.latch(from)
+	s.handler.HandleRTP(hdr, payload, from, now)
 }
 
 func (s *Socket) latch(from netip.AddrPort) {
@@ -124,6 +141,9 @@ func (s *Socket) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.poller != nil {
+		s.poller.remove(s)
+	}
 	err := s.conn.Close()
 	if s.ports != nil {
 		s.ports.release(s.port)

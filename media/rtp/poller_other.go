@@ -1,0 +1,27 @@
+//go:build !linux
+
+package rtp
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// Poller is epoll-based and Linux-only; elsewhere sockets are read by Serve.
+type Poller struct{}
+
+// NewPoller fails off Linux; callers fall back to Socket.Serve.
+func NewPoller() (*Poller, error) { return nil, errors.New("rtp: poller needs Linux") }
+
+// Add is never reached off Linux.
+func (p *Poller) Add(s *Socket, h Handler) error { return errors.New("rtp: poller needs Linux") }
+
+// Run returns at once off Linux.
+func (p *Poller) Run(stop <-chan struct{}) {}
+
+func (p *Poller) remove(s *Socket) {}
+
+// Len is always 0 off Linux.
+func (p *Poller) Len() int { return 0 }
+
+func sendto(fd int, b []byte, to netip.AddrPort) {}
