@@ -74,7 +74,12 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		}
 	}
 	u := &UA{cfg: cfg, log: log, handler: h, udp: udp, tcp: tcp, addr: addr, legs: map[string]*Leg{}}
-	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()))
+	// sipgo's transport and transaction layers log to slog.Default unless told otherwise; a
+	// stream of garbage datagrams on the SIP port would then bypass the configured logger and
+	// level (each one logged in full at ERROR on stderr).
+	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(log)))
 	if err == nil {
 		u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(log))
 	}
