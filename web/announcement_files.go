@@ -369,17 +369,11 @@ func (s *Server) serveTreeFile(c echo.Context, rel, name string) error {
 		return err
 	}
 	defer tree.Close()
-	f, err := tree.Open(rel)
-	if errors.Is(err, fs.ErrNotExist) {
-		return models.ErrNotFound
-	} else if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	f, st, err := openRegular(tree, rel) // a planted symlink is refused too
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, audioType(name))
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("inline", map[string]string{"filename": name}))
@@ -388,11 +382,14 @@ func (s *Server) serveTreeFile(c echo.Context, rel, name string) error {
 	return nil
 }
 
-// fileContent serves an announcement file, or a recording to those who may open recordings.
+// fileContent serves an announcement file.
 func (s *Server) fileContent(c echo.Context, id uint) error {
 	f, err := s.store.FileByID(c.Request().Context(), actorOf(c), id)
 	if err != nil {
 		return err
+	}
+	if f.Kind != models.KindAnnouncement {
+		return models.ErrNotFound
 	}
 	return s.serveTreeFile(c, f.Path, f.Name)
 }
@@ -519,10 +516,19 @@ func (s *Server) apiFileUpload(c echo.Context) error {
 	return c.JSON(http.StatusCreated, toFileJSON(f))
 }
 
+// apiFileContent serves any file of the tree: recordings through the recordings' own handler
+// (which checks the permission and writes the "listened" audit event).
 func (s *Server) apiFileContent(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
+	}
+	f, err := s.store.FileByID(c.Request().Context(), actorOf(c), id)
+	if err != nil {
+		return asAPI(err)
+	}
+	if f.Kind == models.KindRecording {
+		return s.apiRecordingAudio(c)
 	}
 	return asAPI(s.fileContent(c, id))
 }

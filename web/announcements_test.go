@@ -694,3 +694,56 @@ func TestAnnouncementPreviewFallsBack(t *testing.T) {
 		t.Fatalf("fallback: %d, %d bytes", resp.StatusCode, len(b))
 	}
 }
+
+// TestFileContentOfRecording: /api/v1/files/{id}/content also serves recordings, through the
+// recordings' handler, so the permission check and the "listened" audit event apply.
+func TestFileContentOfRecording(t *testing.T) {
+	e := annEnv(t, nil)
+	ctx := context.Background()
+	var cust models.Customer
+	if err := e.store.SQL().QueryRow(`SELECT id FROM customers WHERE subscriber_id = '337826'`).Scan(&cust.ID); err != nil {
+		t.Fatal(err)
+	}
+	rel := "call_recording/337826/4971121843140/rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874.wav"
+	wav := wavPCM16(8000, 1, 0.5)
+	if err := os.MkdirAll(filepath.Join(e.dir, filepath.Dir(rel)), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, rel), wav, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	f := models.File{CustomerID: cust.ID, Folder: filepath.Dir(rel), Name: filepath.Base(rel), Path: rel, Kind: models.KindRecording,
+		Size: int64(len(wav)), Codec: "pcm", Bits: 16, Rate: 8000, Channels: 1, DurationMS: 500}
+	if err := e.store.CreateFileRow(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	get := func(tok string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/files/"+strconv.Itoa(int(f.ID))+"/content", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, b := get(e.token(e.demo.Admin)); st != 200 || !bytes.Equal(b, wav) {
+		t.Fatalf("admin: %d", st)
+	}
+	var n int64
+	e.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind = ? AND object = ?`, models.AuditRecordingListened, rel).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d listened events", n)
+	}
+	if st, _ := get(e.token(e.demo.Agent)); st != http.StatusNotFound {
+		t.Fatalf("agent without permission: %d", st)
+	}
+	if st, _ := get(e.token(e.otherAdmin)); st != http.StatusNotFound {
+		t.Fatalf("other customer: %d", st)
+	}
+	// The announcements page's content route serves announcements only.
+	if resp, _ := e.admin().getRaw("/files/announcements/" + strconv.Itoa(int(f.ID)) + "/content"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("recording through the announcements route: %d", resp.StatusCode)
+	}
+}
