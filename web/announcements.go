@@ -132,7 +132,8 @@ func (s *Server) announcementAudio(c echo.Context) error {
 		wav = s.cfg.DefaultPrompt(an.Slot, lang)
 	}
 	if len(wav) == 0 {
-		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		// Without the hook, the copy serve installs for the engine (prompts/<slot>.<lang>.wav).
+		return storeError(s.serveTreeFile(c, "prompts/"+an.Slot+"."+lang+".wav", an.Slot+"."+lang+".wav"))
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "audio/wav")

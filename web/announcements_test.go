@@ -747,3 +747,22 @@ func TestFileContentOfRecording(t *testing.T) {
 		t.Fatalf("recording through the announcements route: %d", resp.StatusCode)
 	}
 }
+
+// TestAnnouncementDefaultFromInstalledPrompts: without the DefaultPrompt hook the preview plays
+// the standard prompt serve installs for the engine under prompts/.
+func TestAnnouncementDefaultFromInstalledPrompts(t *testing.T) {
+	e := newEnv(t)
+	p := e.bookedPool()
+	want := fakePrompt("objection_confirmation", "de")
+	os.MkdirAll(filepath.Join(e.dir, "prompts"), 0o750)
+	if err := os.WriteFile(filepath.Join(e.dir, "prompts", "objection_confirmation.de.wav"), want, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.agent().getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/objection_confirmation/audio")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" || !bytes.Equal(b, want) {
+		t.Fatalf("installed prompt: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp, _ := e.agent().getRaw("/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/callee_whisper/audio"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("missing prompt: %d", resp.StatusCode)
+	}
+}
