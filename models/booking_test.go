@@ -36,7 +36,7 @@ type bookingFixture struct {
 	clock                time.Time
 }
 
-func newBookingFixture(t *testing.T) *bookingFixture {
+func newBookingFixture(t testing.TB) *bookingFixture {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {

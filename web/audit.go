@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,39 @@ func auditKindLabel(ctx context.Context, kind string) string {
 	return kind
 }
 
+// auditFields shows a stored value: a JSON object as sorted "key: value" lines (times in the
+// customer's zone), anything else as it is.
+func auditFields(ctx context.Context, v string, loc *time.Location) []templates.AuditField {
+	if v == "" {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(v), &m) != nil {
+		return []templates.AuditField{{Value: v}}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]templates.AuditField, 0, len(keys))
+	for _, k := range keys {
+		var val string
+		switch x := m[k].(type) {
+		case string:
+			val = x
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				val = bookingTime(ctx, t, loc)
+			}
+		default:
+			b, _ := json.Marshal(x)
+			val = string(b)
+		}
+		out = append(out, templates.AuditField{Key: k, Value: val})
+	}
+	return out
+}
+
 func (s *Server) auditPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
@@ -105,7 +140,8 @@ func (s *Server) auditPage(c echo.Context) error {
 	p.PageNo, p.Pages, p.Total = pg.Page, pg.Pages(), pg.Total
 	for _, e := range pg.Events {
 		p.Rows = append(p.Rows, templates.AuditRow{ID: e.ID, At: bookingTime(ctx, e.At, loc), User: e.Username, IP: e.IP,
-			Kind: e.Kind, KindLabel: auditKindLabel(ctx, e.Kind), Object: e.Object, Old: e.OldValue, New: e.NewValue,
+			Kind: e.Kind, KindLabel: auditKindLabel(ctx, e.Kind), Object: e.Object,
+			Old: auditFields(ctx, e.OldValue, loc), New: auditFields(ctx, e.NewValue, loc),
 			Customer: e.CustomerID})
 	}
 	link := func(n int) string {
