@@ -196,13 +196,15 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	}
 	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs,
 		CanDelete: a.MayDeleteRecordings(), Back: f.url(base, nil), CSRF: s.csrfToken(c)}
-	pools, err := s.store.Pools(ctx, a)
-	if err != nil {
-		return l, 0, err
-	}
-	for _, p := range pools {
-		if p.CustomerID == owner.ID {
-			l.Pools = append(l.Pools, templates.PoolChoice{ID: p.ID, Label: p.Name + " (" + p.StartNumber + ")", Selected: p.ID == q.PoolID})
+	if q.Folder == "" { // a pool's folder is one pool: the choice is only for the subscriber's folder
+		pools, err := s.store.Pools(ctx, a)
+		if err != nil {
+			return l, 0, err
+		}
+		for _, p := range pools {
+			if p.CustomerID == owner.ID {
+				l.Pools = append(l.Pools, templates.PoolChoice{ID: p.ID, Label: p.Name + " (" + p.StartNumber + ")", Selected: p.ID == q.PoolID})
+			}
 		}
 	}
 	status := http.StatusOK

@@ -405,3 +405,47 @@ func TestRecordingsAPI(t *testing.T) {
 		t.Fatalf("after delete: %d", st)
 	}
 }
+
+func TestRetentionJob(t *testing.T) {
+	e := newEnv(t)
+	pool := e.demoPool()
+	now := time.Now()
+	oldID := e.addRecording(pool, "c1", "rec_old.wav", now.AddDate(0, 0, -8), "1")
+	newID := e.addRecording(pool, "c2", "rec_new.wav", now.AddDate(0, 0, -6), "2")
+	otherOld := e.addRecording(e.otherPool, "c3", "rec_other.wav", now.AddDate(0, 0, -30), "3")
+	root := models.Actor{Role: models.RolePlatformAdmin}
+	if n, err := e.web.ApplyRetention(context.Background()); err != nil || n != 0 {
+		t.Fatalf("no retention set: %d %v", n, err)
+	}
+	// The booking engineer's settings row: retention 7 days for the demo pool only.
+	if _, _, err := e.store.BookCallRecording(context.Background(), root, pool.ID, models.BookingInput{Accepted: true, Notice: models.LegalNotice{Text: "x", Language: "en"}}); err != nil {
+		t.Fatal(err)
+	}
+	seven := 7
+	if _, err := e.store.UpdateCallRecordingSettings(context.Background(), root, pool.ID, models.SettingsPatch{RetentionDays: &seven}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.web.RunRetention(ctx, time.Hour); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for e.auditCount(models.AuditRecordingDeleted) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, err := e.store.RecordingFile(context.Background(), root, oldID); err == nil {
+		t.Fatal("old recording kept")
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "call_recording/337826/4971121843140/rec_old.wav")); !os.IsNotExist(err) {
+		t.Fatal("old file kept")
+	}
+	for _, id := range []uint{newID, otherOld} {
+		if _, err := e.store.RecordingFile(context.Background(), root, id); err != nil {
+			t.Fatalf("recording %d deleted: %v", id, err)
+		}
+	}
+	if n := e.auditCount(models.AuditRecordingDeleted); n != 1 {
+		t.Fatalf("%d deletion events", n)
+	}
+}
