@@ -1,0 +1,124 @@
+package ftpd
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// FuzzRel: whatever a client sends, the path used inside the root is "." or clean, relative and
+// free of "..".
+func FuzzRel(f *testing.F) {
+	for _, s := range []string{"", "/", "..", "../..", "/../etc/passwd", "a/../../b", "\\..\\..\\x", "a//b/./c", "~/../x", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		r := rel(name)
+		if r == "." {
+			return
+		}
+		if path.IsAbs(r) || path.Clean(r) != r || r == ".." || strings.HasPrefix(r, "../") || strings.Contains(r, "/../") {
+			t.Fatalf("rel(%q) = %q", name, r)
+		}
+	})
+}
+
+func newView(t *testing.T) (*view, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "call_recording", "1")
+	if err := os.MkdirAll(filepath.Join(sub, "100"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sub, "100", "a.wav"), []byte("RIFF"), 0o640)
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("secret"), 0o640)
+	data, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { data.Close() })
+	root, err := openCustomerRoot(data, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return &view{root: root}, sub
+}
+
+// TestViewSpecialFiles: a FIFO, a socket-like special file or a symlink in the folder is neither
+// listed nor opened (opening a FIFO would block the session forever).
+func TestViewSpecialFiles(t *testing.T) {
+	v, sub := newView(t)
+	if err := syscall.Mkfifo(filepath.Join(sub, "100", "fifo.wav"), 0o640); err != nil {
+		t.Skip("no mkfifo:", err)
+	}
+	os.Symlink("a.wav", filepath.Join(sub, "100", "inside.wav"))
+	os.Symlink("../../../secret", filepath.Join(sub, "100", "outside.wav"))
+	fis, err := v.readDir("/100")
+	if err != nil || len(fis) != 1 || fis[0].Name() != "a.wav" {
+		t.Fatalf("readDir: %v %v", fis, err)
+	}
+	for _, n := range []string{"/100/fifo.wav", "/100/inside.wav", "/100/outside.wav", "/../../secret", "/100/a.wav/x"} {
+		if f, err := v.Open(n); err == nil {
+			f.Close()
+			t.Errorf("open %s worked", n)
+		}
+		if _, err := v.Stat(n); err == nil {
+			t.Errorf("stat %s worked", n)
+		}
+	}
+	f, err := v.Open("/../100/../100/a.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	if string(b) != "RIFF" {
+		t.Fatalf("read %q", b)
+	}
+	// Writes through the afero face are refused with a permission error.
+	if _, err := v.OpenFile("/100/a.wav", os.O_WRONLY, 0); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("OpenFile write: %v", err)
+	}
+	if err := v.Rename("/100/a.wav", "/b.wav"); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("rename: %v", err)
+	}
+	if err := v.RemoveAll("/"); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("remove: %v", err)
+	}
+	if f, err := v.Open("/100/a.wav"); err == nil {
+		if _, err := f.Write([]byte("x")); !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("write: %v", err)
+		}
+		f.Close()
+	}
+}
+
+// TestCustomerRootSymlinked: when call_recording/<id> itself is a link to another customer's
+// folder, login finds no folder instead of following it.
+func TestCustomerRootSymlinked(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "call_recording", "2"), 0o750)
+	os.Symlink("2", filepath.Join(dir, "call_recording", "1"))
+	data, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	if r, err := openCustomerRoot(data, "1"); err == nil {
+		r.Close()
+		t.Fatal("followed a symlinked customer folder")
+	}
+	for _, bad := range []string{"", "..", "1/..", "../x"} {
+		if r, err := openCustomerRoot(data, bad); err == nil {
+			r.Close()
+			t.Errorf("subscriber %q accepted", bad)
+		}
+	}
+}
