@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -214,6 +215,25 @@ func TestCallRecordingAPI(t *testing.T) {
 	cr = callRecordingBody{}
 	if st := e.api(admin, "PUT", path+"/booking", map[string]any{"legal_notice_accepted": true}, &cr); st != 201 || cr.Settings.Mode != "manual" || cr.Booking.NoticeLanguage != "de" {
 		t.Fatalf("booking again: %d %+v", st, cr.Settings)
+	}
+}
+
+// TestBookingIPIsTheConnections: a booking is a legal record, so a forged X-Forwarded-For header
+// must not choose the address stored with it.
+func TestBookingIPIsTheConnections(t *testing.T) {
+	e := newBookingEnv(t)
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/ftp-access/booking", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(e.demo.Admin))
+	req.Header.Set("X-Forwarded-For", "203.0.113.66")
+	req.Header.Set("X-Real-IP", "203.0.113.67")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f, err := e.store.FTPAccessOf(t.Context(), models.Actor{Role: models.RolePlatformAdmin}, e.demoPool().CustomerID)
+	if err != nil || resp.StatusCode != 201 || f.Booking.IP != "127.0.0.1" {
+		t.Fatalf("status %d, stored IP %q (%v)", resp.StatusCode, f.Booking.IP, err)
 	}
 }
 

@@ -92,6 +92,9 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// Client addresses come from the connection: bookings and the audit trail record them, so a
+	// forged X-Forwarded-For must not choose them (behind a proxy, trust it explicitly instead).
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
