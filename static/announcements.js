@@ -49,6 +49,14 @@
     xhr.send(new FormData(form));
   }, false);
 
+  // Converting a long file takes a few seconds: show that the click was taken.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented || !form.action || !/\/convert$/.test(form.action)) { return; }
+    var btn = form.querySelector('button[type="submit"]');
+    if (btn) { btn.setAttribute("aria-busy", "true"); setTimeout(function () { btn.disabled = true; }, 0); }
+  }, false);
+
   document.addEventListener("htmx:beforeSwap", function (ev) {
     var d = ev.detail;
     if (d.xhr && (d.xhr.status === 422 || d.xhr.status === 503) && d.elt && d.elt.closest && d.elt.closest("[data-announce]")) {

@@ -455,10 +455,10 @@ func (s *Server) announcementUpload(c echo.Context) error {
 	if err != nil {
 		return s.pageFileError(c, err)
 	}
+	s.flash(c, "announce.uploaded") // the script reloads the page, which shows it
 	if wantsJSON(c) {
 		return c.JSON(http.StatusCreated, toFileJSON(f))
 	}
-	s.flash(c, "announce.uploaded")
 	return redirect(c, "/files/announcements")
 }
 

@@ -36,7 +36,7 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 	pool := e.bookedPool()
 	ctx := browsertest.New(t)
 
-	var maxProgress string
+	var maxProgress, flash string
 	err := chromedp.Run(ctx,
 		browsertest.Login(e.srv.URL, e.demo.Admin, e.demo.AdminPassword),
 		chromedp.Navigate(e.srv.URL+"/files/announcements"),
@@ -53,9 +53,13 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 		chromedp.Click(`[data-testid="upload-submit"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.mp3"] [data-testid="file-convert"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`sessionStorage.getItem("maxProgress")`, &maxProgress),
+		chromedp.Text(`[data-testid="flash"]`, &flash, chromedp.ByQuery),
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if flash != i18n.TL("de", "announce.uploaded") {
+		t.Errorf("after the upload the page says %q", flash)
 	}
 	if maxProgress != "100" {
 		t.Errorf("progress bar reached %s, want 100", maxProgress)
