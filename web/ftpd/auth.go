@@ -54,7 +54,9 @@ type Config struct {
 	BookingRecheck time.Duration
 	// IdleTimeout ends sessions without traffic (default 10 minutes).
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// MaxConnsPerIP bounds the open control/SSH connections from one address (default 16).
+	MaxConnsPerIP int
+	Logger        *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -66,6 +68,9 @@ func (c *Config) defaults() {
 	}
 	if c.BookingRecheck == 0 {
 		c.BookingRecheck = 10 * time.Second
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 16
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 10 * time.Minute

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -121,4 +122,46 @@ func TestCustomerRootSymlinked(t *testing.T) {
 			t.Errorf("subscriber %q accepted", bad)
 		}
 	}
+}
+
+// TestConnLimitPerIP: beyond the limit a new connection is closed at once; closing one frees a slot.
+func TestConnLimitPerIP(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitPerIP(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var clients []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	first, second := <-accepted, <-accepted
+	// The third was closed by the listener: its read ends.
+	if _, err := clients[2].Read(make([]byte, 1)); err == nil {
+		t.Fatal("third connection stayed open")
+	}
+	first.Close()
+	c, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	(<-accepted).Close()
+	second.Close()
 }

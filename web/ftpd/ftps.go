@@ -30,6 +30,7 @@ type FTPServer struct {
 	gate   *gate
 	tls    *tls.Config
 	server *ftpserver.FtpServer
+	ln     net.Listener // set by Listen, handed to ftpserverlib through GetSettings
 	once   sync.Once
 }
 
@@ -52,7 +53,18 @@ func NewFTPS(cfg Config, store Store) (*FTPServer, error) {
 }
 
 // Listen opens the control port (Addr then tells which one).
-func (s *FTPServer) Listen() error { return s.server.Listen() }
+func (s *FTPServer) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = limitPerIP(ln, s.cfg.MaxConnsPerIP)
+	if err := s.server.Listen(); err != nil {
+		ln.Close()
+		return err
+	}
+	return nil
+}
 
 // Addr is the control port's address once listening.
 func (s *FTPServer) Addr() string { return s.server.Addr() }
@@ -91,6 +103,7 @@ type driver struct{ s *FTPServer }
 func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 	cfg := d.s.cfg
 	st := &ftpserver.Settings{
+		Listener:    d.s.ln,
 		ListenAddr:  cfg.Addr,
 		PublicHost:  cfg.PublicHost,
 		Banner:      "callrec recordings (FTPS, read-only)",

@@ -75,7 +75,7 @@ func (s *SFTPServer) Listen() error {
 		return err
 	}
 	s.mu.Lock()
-	s.ln = ln
+	s.ln = limitPerIP(ln, s.cfg.MaxConnsPerIP)
 	s.mu.Unlock()
 	return nil
 }
