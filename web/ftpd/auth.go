@@ -49,6 +49,9 @@ type Config struct {
 	// after that logins are refused until the window ends (defaults 5 per 15 minutes).
 	MaxFailures   int
 	FailureWindow time.Duration
+	// Failures, when set, is shared by servers so that FTPS and SFTP draw on one allowance;
+	// nil: the server counts on its own (NewFailureCounter with MaxFailures, FailureWindow).
+	Failures *FailureCounter
 	// BookingRecheck is how long an open session trusts that the module is still booked before it
 	// asks again (default 10 s), so that cancelling ends access also for connected clients.
 	BookingRecheck time.Duration
@@ -94,7 +97,7 @@ type gate struct {
 	store   Store
 	data    *os.Root
 	log     *slog.Logger
-	fails   *limiter
+	fails   *FailureCounter
 }
 
 func newGate(proto string, cfg Config, store Store) (*gate, error) {
@@ -108,8 +111,12 @@ func newGate(proto string, cfg Config, store Store) (*gate, error) {
 	if err != nil {
 		return nil, err
 	}
+	fails := cfg.Failures
+	if fails == nil {
+		fails = NewFailureCounter(cfg.MaxFailures, cfg.FailureWindow)
+	}
 	return &gate{recheck: cfg.BookingRecheck, proto: proto, store: store, data: data, log: cfg.Logger,
-		fails: newLimiter(cfg.MaxFailures, cfg.FailureWindow)}, nil
+		fails: fails}, nil
 }
 
 func hostOf(a net.Addr) string {
@@ -223,8 +230,8 @@ func (g *gate) download(acc models.FTPAccount, ip, name string) {
 
 func (g *gate) close() error { return g.data.Close() }
 
-// limiter counts failures per key in a fixed window.
-type limiter struct {
+// FailureCounter counts failed logins per key (client IP, user name) in a fixed window.
+type FailureCounter struct {
 	mu     sync.Mutex
 	max    int
 	window time.Duration
@@ -237,12 +244,19 @@ type window struct {
 	n     int
 }
 
-func newLimiter(max int, per time.Duration) *limiter {
-	return &limiter{max: max, window: per, hits: map[string]*window{}, now: time.Now}
+// NewFailureCounter allows max failures per key within per (defaults 5 and 15 minutes when zero).
+func NewFailureCounter(max int, per time.Duration) *FailureCounter {
+	if max <= 0 {
+		max = 5
+	}
+	if per <= 0 {
+		per = 15 * time.Minute
+	}
+	return &FailureCounter{max: max, window: per, hits: map[string]*window{}, now: time.Now}
 }
 
 // Blocked reports whether key has used up its attempts, and for how long it stays blocked.
-func (l *limiter) Blocked(key string) (bool, time.Duration) {
+func (l *FailureCounter) Blocked(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.hits[key]
@@ -258,7 +272,7 @@ func (l *limiter) Blocked(key string) (bool, time.Duration) {
 }
 
 // Fail records a failed attempt for key.
-func (l *limiter) Fail(key string) {
+func (l *FailureCounter) Fail(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -278,7 +292,7 @@ func (l *limiter) Fail(key string) {
 }
 
 // Reset forgets key after a successful login.
-func (l *limiter) Reset(key string) {
+func (l *FailureCounter) Reset(key string) {
 	l.mu.Lock()
 	delete(l.hits, key)
 	l.mu.Unlock()

@@ -93,7 +93,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// BookingRecheck: ask the store on every operation, so a cancellation shows at once.
-	cfg := ftpd.Config{Addr: "127.0.0.1:0", DataDir: data, Logger: log, BookingRecheck: time.Nanosecond}
+	// One failure count for both protocols, as serve wires them.
+	cfg := ftpd.Config{Addr: "127.0.0.1:0", DataDir: data, Logger: log, BookingRecheck: time.Nanosecond,
+		Failures: ftpd.NewFailureCounter(5, 15*time.Minute)}
 	fs, err := ftpd.NewFTPS(cfg, st)
 	if err != nil {
 		t.Fatal(err)

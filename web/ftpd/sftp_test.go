@@ -141,6 +141,25 @@ func TestSFTPFailedLoginsRateLimited(t *testing.T) {
 	}
 }
 
+// TestFailuresSharedAcrossProtocols: guesses over FTPS and SFTP draw on one allowance.
+func TestFailuresSharedAcrossProtocols(t *testing.T) {
+	t.Parallel()
+	testtool.Short(t)
+	e := newEnv(t)
+	for range 3 {
+		e.curlFTP("ftp-"+subA, "wrong-password", "ftp://"+e.ftp+"/")
+	}
+	for range 2 {
+		e.curlSFTP("ftp-"+subA, "wrong-password", "sftp://"+e.sftp+"/")
+	}
+	if _, _, ok := e.curlSFTP("ftp-"+subA, passA, "sftp://"+e.sftp+"/"); ok {
+		t.Fatal("SFTP login after 3 FTPS and 2 SFTP failures was not limited")
+	}
+	if _, _, ok := e.curlFTP("ftp-"+subA, passA, "ftp://"+e.ftp+"/"); ok {
+		t.Fatal("FTPS login after 5 failures was not limited")
+	}
+}
+
 // TestSFTPGoClient checks what curl cannot ask: no shell or exec, no port forwarding, no
 // symlinks read or made, no write handles, and the same view after a reconnect.
 func TestSFTPGoClient(t *testing.T) {
