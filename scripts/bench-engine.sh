@@ -10,7 +10,8 @@
 # not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
 # engine over the steady window via CALLREC_PPROF, when the binary has it), NICE=-10 (run the
 # engine and the sipp peers at that priority, as a media server would be deployed, when other
-# work starves the machine; the row notes it).
+# work starves the machine; the row notes it), ENGINE_NICE (the engine's alone, default NICE).
+# GOGC and GOMEMLIMIT pass through to the engine.
 #
 # The engine run: `callrec serve --demo`, the demo pool booked through the API (stereo,
 # automatic, caller notice off: the callee still hears the whisper before the bridge, so each
@@ -39,6 +40,8 @@ RELAY_BASE=${RELAY_BASE:-50000}
 command -v sipp >/dev/null || { echo "sipp not found: install the Debian package sip-tester" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 not found: install the Debian package sqlite3" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found: install the Debian package jq" >&2; exit 1; }
+command -v bc >/dev/null || { echo "bc not found: install the Debian package bc" >&2; exit 1; }
+command -v soxi >/dev/null || { echo "soxi not found: install the Debian package sox" >&2; exit 1; }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" -lt $((N * 6 + 200)) ]; then
@@ -95,8 +98,9 @@ CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP
 ENGINE=$!
 PIDS+=("$ENGINE")
 NICE=${NICE:-0}
+ENGINE_NICE=${ENGINE_NICE:-$NICE}
 renice_all() { [ "$NICE" = 0 ] || renice -n "$NICE" -p "$@" >/dev/null; }
-renice_all "$ENGINE"
+[ "$ENGINE_NICE" = 0 ] || renice -n "$ENGINE_NICE" -p "$ENGINE" >/dev/null
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
 	sleep 0.2
@@ -147,6 +151,7 @@ if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
 fi
 sleep_until "$FROM"
 CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE")
+SIPP_A=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_A=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 if [ -n "${PROFILE:-}" ]; then
 	curl -fsS -o "$WORK/cpu.pprof" "http://127.0.0.1:$((HTTP_PORT + 1))/debug/pprof/profile?seconds=$PROFILE" &
 	PIDS+=($!)
@@ -156,6 +161,7 @@ FULL_RSS=$(rss "$ENGINE")
 FDS=$(ls /proc/"$ENGINE"/fd | wc -l)
 sleep_until "$TO"
 CPU_B=$(cpu "$ENGINE"); TB=$(now); WAIT_B=$(waited "$ENGINE")
+SIPP_B=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_B=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI=$(psi)
 log "steady window $(echo "$TB - $TA" | bc -l | cut -c1-5)s: engine CPU $(((CPU_B - CPU_A) * 1000 / hz)) ms, RSS ${FULL_RSS} KiB (idle ${IDLE_RSS}), ${FDS} fds, load $LOAD, CPU pressure $PSI%, engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU"
@@ -235,6 +241,7 @@ cat <<EOF
 
 engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load average at the end of the window $LOAD)
   CPU pressure (PSI some avg10) $PSI%; engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU in the window
+  sipp (caller+callee) CPU    $(((SIPP_B - SIPP_A) * 1000 / hz)) ms in the window; machine idle $(((IDLE_B - IDLE_A) * 1000 / hz)) ms of $(nproc) CPUs
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
   connected throughout window $THROUGHOUT of $N
   engine CPU in window        ${ENGINE_MS} ms over $(echo "$TB - $TA" | bc -l | cut -c1-5) s
@@ -246,7 +253,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load aver
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", nice $NICE") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", sipp nice $NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 
