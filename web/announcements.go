@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +36,10 @@ func (s *Server) announcementSection(c echo.Context, p models.Pool) (templ.Compo
 		return nil, err
 	}
 	props := templates.AnnouncementsProps{PoolID: p.ID, Lang: playedLang(p), CanEdit: a.IsAdmin()}
+	noSpeech := !speechInstalled()
 	for _, an := range as {
 		v := s.slotView(p, an, fs, a.IsAdmin())
-		v.CSRF = s.csrfToken(c)
+		v.CSRF, v.NoSpeech = s.csrfToken(c), noSpeech
 		props.Slots = append(props.Slots, v)
 	}
 	return templates.Announcements(props), nil
@@ -71,6 +73,13 @@ func (s *Server) customerFiles(c echo.Context, customerID uint) ([]models.File, 
 		}
 	}
 	return out, nil
+}
+
+// speechInstalled tells the slot form up front whether texts can be spoken here (audio.Speak
+// runs espeak-ng from PATH and answers ErrNoSpeechEngine without it).
+func speechInstalled() bool {
+	_, err := exec.LookPath("espeak-ng")
+	return err == nil
 }
 
 // playedLang is the language callers hear: the customer's Control Panel language, fr -> en.
@@ -262,7 +271,7 @@ func (s *Server) announcementSave(c echo.Context) error {
 		return ferr
 	}
 	v := s.slotView(p, cur, fs, true)
-	v.Errors, v.CSRF = errs, s.csrfToken(c)
+	v.Errors, v.CSRF, v.NoSpeech = errs, s.csrfToken(c), !speechInstalled()
 	if err != nil {
 		// Keep what the user typed or chose, so a failed save loses nothing.
 		v.Source, v.FileID = source, fileID

@@ -602,8 +602,15 @@ func TestAnnouncementTextToSpeech(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, first["callee_whisper"])); !os.IsNotExist(err) {
 		t.Fatalf("old rendering still there: %v", err)
 	}
-	// Without the speech engine the answer says so and the slot keeps playing the last text.
+	if _, body := e.admin().get("/pools/" + strconv.Itoa(int(p.ID))); strings.Contains(body, `data-testid="ann-no-speech-callee_whisper"`) {
+		t.Fatal("speech engine reported missing")
+	}
+	// Without the speech engine the page says so up front, the answer says so, and the slot
+	// keeps playing the last text.
 	t.Setenv("PATH", t.TempDir())
+	if _, body := e.admin().get("/pools/" + strconv.Itoa(int(p.ID))); !strings.Contains(body, `data-testid="ann-no-speech-callee_whisper"`) {
+		t.Fatal("missing speech engine not shown")
+	}
 	var ae apiErrorBody
 	if st := e.api(tok, http.MethodPut, path, map[string]any{"source": "text", "text": "Neu."}, &ae); st != http.StatusServiceUnavailable || ae.Error.Code != "no_speech_engine" {
 		t.Fatalf("no espeak: %d %+v", st, ae)
