@@ -47,6 +47,7 @@ type call struct {
 	objected    bool
 	interrupted bool
 	wantRec     bool
+	wantRecBy   string
 	rec         *recorder.Recorder
 	recPath     string
 	recChannels int
@@ -193,10 +194,10 @@ func (c *call) runRecorded(ctx context.Context) Outcome {
 		}
 	} else {
 		c.mu.Lock()
-		want := c.wantRec && !objected
+		want, by := c.wantRec && !objected, c.wantRecBy
 		c.mu.Unlock()
 		if want {
-			if changed, _ := c.setRecording(now, "", true); changed {
+			if changed, _ := c.setRecording(now, by, true); changed {
 				c.changed()
 			}
 		}

@@ -27,7 +27,7 @@ func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
 	}
 	if !c.bridged {
 		// Started before the bridge (manual mode, agent quick on the button): begins at the bridge.
-		c.wantRec = true
+		c.wantRec, c.wantRecBy = true, by
 		return false, nil
 	}
 	return c.startRecLocked(now, by), nil

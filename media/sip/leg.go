@@ -151,6 +151,13 @@ func (in *Inbound) Progress(code int, sdp []byte) error {
 	}
 	c := in.ua.contact(in.Transport())
 	res.AppendHeader(&c)
+	// Held across the write: a provisional from the destination leg's goroutine must not race
+	// the final response (sipgo keeps the last response in the dialog unguarded).
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.final {
+		return nil
+	}
 	return in.dlg.WriteResponse(res)
 }
 

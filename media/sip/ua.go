@@ -48,10 +48,11 @@ type UA struct {
 	tcp  *net.TCPListener
 	addr netip.AddrPort
 
-	mu   sync.Mutex
-	legs map[string]*Leg // by Call-ID: ours for outbound legs, the caller's for inbound
-	ctx  context.Context
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	legs    map[string]*Leg // by Call-ID: ours for outbound legs, the caller's for inbound
+	ctx     context.Context
+	closing bool
+	wg      sync.WaitGroup
 }
 
 // Listen binds UDP and TCP on cfg.Addr (the same port for both) and prepares the user agent.
@@ -162,6 +163,9 @@ func (u *UA) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	u.mu.Lock()
+	u.closing = true
+	u.mu.Unlock()
 	// Calls hang up on ctx; a peer that never answers our BYE must not hold the shutdown.
 	waited := make(chan struct{})
 	go func() { u.wg.Wait(); close(waited) }()
@@ -224,12 +228,17 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		}
 	}
 	u.mu.Lock()
-	ctx := u.ctx
+	ctx, closing := u.ctx, u.closing
+	if !closing && ctx != nil {
+		// Under mu: Serve sets closing before it waits, so no call is added after the Wait.
+		u.wg.Add(1)
+	}
 	u.mu.Unlock()
-	if ctx == nil || ctx.Err() != nil {
+	if closing || ctx == nil {
 		_ = tx.Respond(gosip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 		return
 	}
+	defer u.wg.Done()
 	if u.leg(req) != nil {
 		// A second INVITE with a Call-ID we serve, without a To tag: a loop or a fork.
 		_ = tx.Respond(gosip.NewResponseFromRequest(req, 482, "Loop Detected", nil))
@@ -246,8 +255,6 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	in.Leg.readBye = in.readBye
 	in.Leg.ack = in.ackHook
 	u.register(&in.Leg)
-	u.wg.Add(1)
-	defer u.wg.Done()
 	defer u.unregister(&in.Leg)
 	_ = dlg.Respond(100, "Trying", nil)
 	u.handler.HandleCall(ctx, in)
