@@ -133,10 +133,15 @@ type sinkItem struct {
 	ended bool
 }
 
-func newCallSink(store *models.Store, live liveSink, log *slog.Logger) *callSink {
-	s := &callSink{store: store, live: live, log: log, queue: make(chan sinkItem, 4096), done: make(chan struct{})}
+func newCallSink(store *models.Store, log *slog.Logger) *callSink {
+	return &callSink{store: store, log: log, queue: make(chan sinkItem, 4096), done: make(chan struct{})}
+}
+
+// start begins storing events and forwarding them to live (which may be nil). The engine must not
+// report before start; it reports only once it runs.
+func (s *callSink) start(live liveSink) {
+	s.live = live
 	go s.loop()
-	return s
 }
 
 func (s *callSink) CallChanged(_ context.Context, c media.CallInfo) {

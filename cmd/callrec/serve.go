@@ -9,22 +9,25 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
 	"callrec/web"
+	"callrec/web/ftpd"
 )
 
-// serve runs the Control Panel (and, wired in engine.go, the recording engine) until ctx ends.
+// serve runs the Control Panel, the recording engine and, when given addresses, FTPS and SFTP,
+// until ctx ends; then it stops them in order: front doors first, the engine (which ends its
+// calls and closes their recordings) next, the call sink last so every event is stored.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stdout)
-	startPprof(getenv, log)
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return err
 	}
@@ -44,53 +47,132 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("repairing recordings after a crash: %w", err)
 	}
 
-	srv := web.New(web.Config{DataDir: cfg.Data, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log}, store)
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	log.Info("control panel listening", "url", "http://"+ln.Addr().String())
 
-	sink := newCallSink(store, nil, log)
-	defer sink.Close()
+	ftps, sftps, err := fileServers(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	sink := newCallSink(store, log)
 	eng, err := media.New(media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
 	}, directory{store: store, dataDir: cfg.Data}, sink)
 	if err != nil {
-		ln.Close()
+		closeAll(ftps, sftps)
 		return fmt.Errorf("engine: %w", err)
 	}
+	wcfg := web.Config{DataDir: cfg.Data, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log,
+		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng}
+	if ftps != nil {
+		wcfg.FTPAddr = ftps.Addr()
+	}
+	if sftps != nil {
+		wcfg.SFTPAddr, wcfg.SFTPFingerprint = sftps.Addr(), sftps.Fingerprint()
+	}
+	srv := web.New(wcfg, store)
+	sink.start(srv)
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		closeAll(ftps, sftps)
+		return fmt.Errorf("http: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	log.Info("control panel listening", "url", "http://"+ln.Addr().String())
 	log.Info("recording engine listening", "sip", eng.SIPAddr(), "trunk", cfg.Trunk, "rtp", fmt.Sprintf("%d-%d", cfg.RTPPorts[0], cfg.RTPPorts[1]))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
-	engDone := make(chan error, 1)
-	go func() { engDone <- eng.Run(ctx) }()
+	goRun("http", func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	engDone := make(chan struct{})
+	go func() {
+		defer close(engDone)
+		if err := eng.Run(ctx); err != nil && ctx.Err() == nil {
+			errc <- fmt.Errorf("engine: %w", err)
+		}
+	}()
+	if ftps != nil {
+		log.Info("FTPS listening", "addr", ftps.Addr())
+		goRun("ftps", func() error { return ftps.Serve(ctx) })
+	}
+	if sftps != nil {
+		log.Info("SFTP listening", "addr", sftps.Addr(), "host key", sftps.Fingerprint())
+		goRun("sftp", func() error { return sftps.Serve(ctx) })
+	}
+	goRun("retention", func() error { srv.RunRetention(ctx, time.Hour); return nil })
+
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
-	case runErr = <-engDone:
-		engDone <- runErr
 	}
 	log.Info("shutting down")
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
-		runErr = err
-	}
-	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-		runErr = err
-	}
-	if errors.Is(runErr, http.ErrServerClosed) {
-		runErr = nil
-	}
+	srv.CloseStreams()
+	_ = hs.Shutdown(sctx)
+	closeAll(ftps, sftps)
+	<-engDone
+	wg.Wait()
+	sink.Close()
 	return runErr
+}
+
+// fileServers creates (and binds) the FTPS and SFTP servers that have an address.
+func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPServer, *ftpd.SFTPServer, error) {
+	var ftps *ftpd.FTPServer
+	var sftps *ftpd.SFTPServer
+	if cfg.FTP != "" {
+		ports, err := parsePorts(cfg.FTPPassive)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ftp-passive-ports: %w", err)
+		}
+		ftps, err = ftpd.NewFTPS(ftpd.Config{Addr: cfg.FTP, PassivePorts: ports, PublicHost: cfg.PublicIP, DataDir: cfg.Data, Logger: log}, store)
+		if err == nil {
+			err = ftps.Listen()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("ftps: %w", err)
+		}
+	}
+	if cfg.SFTP != "" {
+		var err error
+		sftps, err = ftpd.NewSFTP(ftpd.Config{Addr: cfg.SFTP, DataDir: cfg.Data, Logger: log}, store)
+		if err == nil {
+			err = sftps.Listen()
+		}
+		if err != nil {
+			closeAll(ftps, nil)
+			return nil, nil, fmt.Errorf("sftp: %w", err)
+		}
+	}
+	return ftps, sftps, nil
+}
+
+func closeAll(ftps *ftpd.FTPServer, sftps *ftpd.SFTPServer) {
+	if ftps != nil {
+		_ = ftps.Close()
+	}
+	if sftps != nil {
+		_ = sftps.Close()
+	}
 }
 
 // bootstrap creates the platform admin on an empty database and, with --demo, the worked example.
