@@ -16,6 +16,14 @@
     var bar = form.querySelector("progress");
     var out = form.querySelector('[data-testid="upload-error"]');
     var btn = form.querySelector('button[type="submit"]');
+    var input = form.querySelector('input[type="file"]');
+    var max = Number(form.getAttribute("data-max-bytes") || 0);
+    // The multipart body is a little larger than the file; the server has the last word.
+    if (max > 0 && input && input.files.length && input.files[0].size > max) {
+      out.textContent = form.getAttribute("data-too-large");
+      out.hidden = false;
+      return;
+    }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.setRequestHeader("Accept", "application/json");
@@ -32,7 +40,8 @@
       }
       bar.hidden = true;
       var msg = xhr.statusText;
-      try { msg = JSON.parse(xhr.responseText).error.message; } catch (e) { /* keep the status text */ }
+      if (xhr.status === 413) { msg = form.getAttribute("data-too-large"); }
+      try { msg = JSON.parse(xhr.responseText).error.message; } catch (e) { /* keep the text above */ }
       out.textContent = msg;
       out.hidden = false;
     });

@@ -409,7 +409,7 @@ func (s *Server) renderFilesPage(c echo.Context, status int, errKey string) erro
 	}
 	return render(c, status, templates.AnnouncementFiles(templates.AnnouncementFilesProps{
 		Page: s.page(c, "announce.files_title", "files"), Files: fs, CanEdit: a.IsAdmin(),
-		CanUpload: a.IsAdmin() && !a.IsPlatformAdmin(), MaxUploadMB: s.cfg.MaxUpload / 1_000_000,
+		CanUpload: a.IsAdmin() && !a.IsPlatformAdmin(), MaxUploadMB: s.cfg.MaxUpload / 1_000_000, MaxUploadBytes: s.cfg.MaxUpload,
 		MaxMinutes: int(s.maxAnnouncement().Minutes()), Error: errKey,
 	}))
 }

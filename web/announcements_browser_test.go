@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -116,5 +117,44 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 	paths, _ := e.store.AnnouncementAudio(context.Background(), pool.ID, "de")
 	if paths["caller_notice"] != conv.Path {
 		t.Errorf("engine would play %q, want %q", paths["caller_notice"], conv.Path)
+	}
+}
+
+// TestBrowserAnnouncementTooLarge: a file over the upload limit is refused with the localized
+// message, by the page before sending and by the server (413) when the page's check is bypassed.
+func TestBrowserAnnouncementTooLarge(t *testing.T) {
+	e := annEnv(t, func(c *Config) { c.MaxUpload = 5000 })
+	big := filepath.Join(t.TempDir(), "big.wav")
+	if err := os.WriteFile(big, wavPCM16(16000, 1, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.New(t)
+	var before, after string
+	err := chromedp.Run(ctx,
+		browsertest.Login(e.srv.URL, e.demo.Admin, e.demo.AdminPassword),
+		chromedp.Navigate(e.srv.URL+"/files/announcements"),
+		chromedp.WaitVisible(`[data-testid="upload-form"]`, chromedp.ByQuery),
+		chromedp.SetUploadFiles(`#f-file`, []string{big}, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="upload-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="upload-error"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="upload-error"]`, &before, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => {
+			const f = document.querySelector('[data-testid="upload-form"]');
+			f.removeAttribute("data-max-bytes");
+			document.querySelector('[data-testid="upload-error"]').textContent = "";
+		})()`, nil),
+		chromedp.Click(`[data-testid="upload-submit"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('[data-testid="upload-error"]').textContent !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Text(`[data-testid="upload-error"]`, &after, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := i18n.TL("de", "error.file_too_large")
+	if before != want || after != want {
+		t.Fatalf("messages %q / %q, want %q", before, after, want)
+	}
+	if names := e.annDir(); len(names) != 0 {
+		t.Fatalf("left behind: %v", names)
 	}
 }
