@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,7 @@ func (s *Server) receiveUpload(c echo.Context, cust models.Customer) (models.Fil
 	}
 	defer tree.Close()
 	folder := models.AnnouncementFolder(cust.SubscriberID)
+	sweepTemps(tree, folder, time.Now().Add(-staleTemp))
 	tmp, tmpName, err := tree.CreateTemp(folder + "/upload")
 	if err != nil {
 		return models.File{}, err
@@ -158,6 +160,31 @@ func (s *Server) receiveUpload(c echo.Context, cust models.Customer) (models.Fil
 		return models.File{}, err
 	}
 	return f, nil
+}
+
+// staleTemp is how old a temporary file must be to count as left over by a crash (an upload or
+// conversion in progress keeps writing to its own).
+const staleTemp = 24 * time.Hour
+
+// tempRE matches the hidden temporary names files.Tree.CreateTemp makes.
+var tempRE = regexp.MustCompile(`^\..+\.tmp[0-9]+$`)
+
+// sweepTemps removes temporary files a crash left in folder, so they never pile up.
+func sweepTemps(tree *files.Tree, folder string, before time.Time) {
+	d, err := tree.Root().Open(folder)
+	if err != nil {
+		return
+	}
+	ents, _ := d.ReadDir(1000)
+	d.Close()
+	for _, en := range ents {
+		if !en.Type().IsRegular() || !tempRE.MatchString(en.Name()) {
+			continue
+		}
+		if info, err := en.Info(); err == nil && info.ModTime().Before(before) {
+			_ = tree.RemoveTemp(folder + "/" + en.Name())
+		}
+	}
 }
 
 // probeTemp reads the format of a temporary file (CreateTemp opens it write-only).

@@ -773,3 +773,26 @@ func TestAnnouncementDefaultFromInstalledPrompts(t *testing.T) {
 		t.Fatalf("missing prompt: %d", resp.StatusCode)
 	}
 }
+
+// TestAnnouncementUploadSweepsStaleTemps: temporary files a crash left behind go at the next
+// upload; fresh ones (an upload in progress) stay.
+func TestAnnouncementUploadSweepsStaleTemps(t *testing.T) {
+	e := annEnv(t, nil)
+	tok := e.token(e.demo.Admin)
+	dir := filepath.Join(e.dir, "announcements", "337826")
+	os.MkdirAll(dir, 0o750)
+	old, fresh := filepath.Join(dir, ".upload.tmp7"), filepath.Join(dir, ".x.wav.tmp0")
+	os.WriteFile(old, []byte("partial"), 0o640)
+	os.WriteFile(fresh, []byte("partial"), 0o640)
+	long := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old, long, long)
+	if st, _, ae := e.upload(tok, "a.wav", wavPCM16(8000, 1, 0.2), nil); st != http.StatusCreated {
+		t.Fatalf("upload: %d %+v", st, ae)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("stale temp kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temp removed: %v", err)
+	}
+}
