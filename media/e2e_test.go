@@ -360,6 +360,17 @@ func TestAutomaticRecordingBothChannels(t *testing.T) {
 			t.Errorf("no %s event in %+v", k, c.Events)
 		}
 	}
+	e.sink.mu.Lock()
+	var states []string
+	for _, ch := range e.sink.changes {
+		if len(states) == 0 || states[len(states)-1] != string(ch.State)+"/"+string(ch.Rec) {
+			states = append(states, string(ch.State)+"/"+string(ch.Rec))
+		}
+	}
+	e.sink.mu.Unlock()
+	if got := strings.Join(states, " "); got != "ringing/off announcing/off connected/off connected/recording" {
+		t.Errorf("CallChanged states: %s", got)
+	}
 	path := filepath.Join(e.data, filepath.FromSlash(c.Recording.Path))
 	soxReads(t, path)
 	ch, pcm := wavPCM(t, path)
