@@ -254,3 +254,34 @@ func TestFTPAccessAndAuditLog(t *testing.T) {
 		t.Fatalf("EachAuditEvent: %d %v", n, err)
 	}
 }
+
+// TestConcurrentBookingCreatesOne: double clicks and racing API clients book once, audit once.
+func TestConcurrentBookingCreatesOne(t *testing.T) {
+	f := newBookingFixture(t)
+	ctx := context.Background()
+	const n = 8
+	created := make(chan bool, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, c, err := f.s.BookCallRecording(ctx, f.admin, f.pool.ID, BookingInput{Accepted: true, Notice: notice})
+			created <- c
+			errs <- err
+		}()
+	}
+	count := 0
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if <-created {
+			count++
+		}
+	}
+	pg, _ := f.s.AuditEvents(ctx, f.admin, AuditFilter{Kind: "booking.created"}, 1, 0)
+	var rows int64
+	f.s.db.Model(&ModuleBooking{}).Count(&rows)
+	if count != 1 || pg.Total != 1 || rows != 1 {
+		t.Fatalf("created %d times, %d audit events, %d rows", count, pg.Total, rows)
+	}
+}
