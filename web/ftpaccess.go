@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"time"
 
@@ -41,8 +42,9 @@ func (s *Server) ftpAccessProps(c echo.Context) (templates.FTPLoginProps, error)
 	}
 	p := templates.FTPLoginProps{
 		Page: s.page(c, "ftp.title", "ftp"), Booked: booked, Folder: "call_recording/" + cust.SubscriberID,
-		FTPAddr: s.cfg.FTPAddr, SFTPAddr: s.cfg.SFTPAddr, Fingerprint: s.cfg.SFTPFingerprint,
-		Username: models.DefaultFTPUsername(cust.SubscriberID),
+		FTPAddr: displayAddr(s.cfg.FTPAddr, c.Request().Host), SFTPAddr: displayAddr(s.cfg.SFTPAddr, c.Request().Host),
+		Fingerprint: s.cfg.SFTPFingerprint,
+		Username:    models.DefaultFTPUsername(cust.SubscriberID),
 	}
 	cred, err := s.store.FTPCredentials(ctx, a, cust.ID)
 	switch {
@@ -167,4 +169,21 @@ func (s *Server) apiFTPCredentialsSet(c echo.Context) error {
 		status = http.StatusCreated
 	}
 	return c.JSON(status, out)
+}
+
+// displayAddr shows a listen address the way a customer can use it: a wildcard host (":2121",
+// "0.0.0.0:2121", "[::]:2121") becomes the host name the browser used for the panel.
+func displayAddr(addr, reqHost string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || (host != "" && !net.ParseIP(host).IsUnspecified()) {
+		return addr
+	}
+	h := reqHost
+	if rh, _, err := net.SplitHostPort(reqHost); err == nil {
+		h = rh
+	}
+	if h == "" {
+		return addr
+	}
+	return net.JoinHostPort(h, port)
 }

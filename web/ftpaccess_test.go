@@ -125,3 +125,17 @@ func TestFTPCredentialsAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestFTPDisplayAddr(t *testing.T) {
+	for _, c := range []struct{ addr, host, want string }{
+		{":2121", "panel.example.com:8080", "panel.example.com:2121"},
+		{"0.0.0.0:2121", "panel.example.com", "panel.example.com:2121"},
+		{"[::]:2222", "[2001:db8::1]:443", "[2001:db8::1]:2222"},
+		{"192.0.2.7:2121", "panel.example.com", "192.0.2.7:2121"},
+		{"", "panel.example.com", ""},
+	} {
+		if got := displayAddr(c.addr, c.host); got != c.want {
+			t.Errorf("displayAddr(%q, %q) = %q, want %q", c.addr, c.host, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path"
@@ -164,4 +165,13 @@ func TestConnLimitPerIP(t *testing.T) {
 	defer c.Close()
 	(<-accepted).Close()
 	second.Close()
+}
+
+func TestPassiveIPv4(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for in, want := range map[string]string{"": "", "192.0.2.7": "192.0.2.7", "::1": "", "localhost": "127.0.0.1", "no-such-host.invalid": ""} {
+		if got := passiveIPv4(in, log); got != want {
+			t.Errorf("passiveIPv4(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -37,6 +38,7 @@ type FTPServer struct {
 // NewFTPS prepares an FTPS server; Listen or ListenAndServe start it.
 func NewFTPS(cfg Config, store Store) (*FTPServer, error) {
 	cfg.defaults()
+	cfg.PublicHost = passiveIPv4(cfg.PublicHost, cfg.Logger)
 	g, err := newGate("ftp", cfg, store)
 	if err != nil {
 		return nil, err
@@ -276,4 +278,28 @@ func writeFileExcl(name string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// passiveIPv4 turns the public host into the IPv4 address PASV answers need (ftpserverlib takes
+// nothing else): a name is resolved; an IPv6 address or an unresolvable name is dropped with a
+// warning, and PASV then names the address the client connected to (EPSV needs none).
+func passiveIPv4(host string, log *slog.Logger) string {
+	if host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.To4() != nil {
+			return ip.To4().String()
+		}
+		log.Warn("FTPS: the public address is not IPv4; PASV answers use the connection's address", "public", host)
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip4", host)
+	if err != nil || len(ips) == 0 {
+		log.Warn("FTPS: cannot resolve the public host to IPv4; PASV answers use the connection's address", "public", host, "err", err)
+		return ""
+	}
+	return ips[0].String()
 }
