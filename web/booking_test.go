@@ -359,3 +359,31 @@ func TestCallRecordingPage(t *testing.T) {
 		t.Errorf("bad date: %d", st)
 	}
 }
+
+// TestLegalNoticeLanguages: each UI language has its own notice and version, and the API shows
+// the user's.
+func TestLegalNoticeLanguages(t *testing.T) {
+	seen := map[string]string{}
+	for _, l := range i18n.Languages {
+		text, confirm, n := legalNotice(l)
+		v := models.NoticeVersion(n.Text)
+		if text == "" || confirm == "" || n.Language != l || seen[v] != "" || n.Text != text+"\n\n"+confirm {
+			t.Errorf("%s: notice %+v (same version as %s)", l, n, seen[v])
+		}
+		seen[v] = l
+	}
+	for l, phrase := range map[string]string{"de": "keine Rechtsberatung", "en": "do not give legal advice", "fr": "aucun conseil juridique"} {
+		if text, _, _ := legalNotice(l); !strings.Contains(text, phrase) {
+			t.Errorf("%s notice lacks %q", l, phrase)
+		}
+	}
+	e := newBookingEnv(t)
+	u, _ := e.store.UserByName(t.Context(), e.demo.Admin)
+	if err := e.store.SetUserLanguage(t.Context(), u.ID, "fr"); err != nil {
+		t.Fatal(err)
+	}
+	var cr callRecordingBody
+	if st := e.api(e.token(e.demo.Admin), "GET", "/pools/"+strconv.Itoa(int(e.demoPool().ID))+"/call-recording", nil, &cr); st != 200 || cr.LegalNotice.Language != "fr" {
+		t.Fatalf("French user's notice: %d %+v", st, cr.LegalNotice)
+	}
+}
