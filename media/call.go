@@ -208,7 +208,7 @@ func (c *call) runRecorded(ctx context.Context) Outcome {
 // announce plays the caller notice and honours '*' during it and ObjectionWindow after it.
 // It reports whether the caller hung up.
 func (c *call) announce(ctx context.Context, p Prompts) bool {
-	notice := c.prompt(p.CallerNotice)
+	notice, noticeErr := c.promptErr(p.CallerNotice)
 	c.mu.Lock()
 	c.listen[recorder.Caller] = true
 	c.legs[recorder.Caller].play(notice, false, time.Now())
@@ -221,7 +221,11 @@ func (c *call) announce(ctx context.Context, p Prompts) bool {
 	star := func(d digitEvent) bool { return d.ch == recorder.Caller && d.digit == '*' }
 	r := c.wait(ctx, samplesDuration(len(notice)), star)
 	if r == waitTimeout {
-		c.event(EventNoticePlayed, "system", "")
+		detail := ""
+		if noticeErr != nil {
+			detail = "announcement unreadable, nothing played: " + noticeErr.Error()
+		}
+		c.event(EventNoticePlayed, "system", detail)
 		r = c.wait(ctx, c.e.cfg.ObjectionWindow, star)
 	}
 	switch r {
@@ -549,11 +553,18 @@ func (c *call) wait(ctx context.Context, d time.Duration, stop func(digitEvent) 
 }
 
 func (c *call) prompt(path string) []int16 {
+	s, _ := c.promptErr(path)
+	return s
+}
+
+// promptErr loads an announcement; on failure the call goes on silently and the error is
+// returned for the consent trail, which must not claim a notice nobody heard.
+func (c *call) promptErr(path string) ([]int16, error) {
 	s, err := c.e.prompts.load(path)
 	if err != nil {
 		c.e.log.Error("announcement unreadable; playing nothing", "call", c.id, "path", path, "err", err)
 	}
-	return s
+	return s, err
 }
 
 func (c *call) infoDigit(ch recorder.Channel, ct string, body []byte) {

@@ -18,6 +18,11 @@ const testOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\
 // invite sends one INVITE with sipgo and returns the final status.
 func invite(t *testing.T, addr, dialed, from string) int {
 	t.Helper()
+	return inviteSDP(t, addr, dialed, from, testOffer)
+}
+
+func inviteSDP(t *testing.T, addr, dialed, from, offer string) int {
+	t.Helper()
 	ua, err := sipgo.NewUA()
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +39,7 @@ func invite(t *testing.T, addr, dialed, from string) int {
 	req.AppendHeader(fh)
 	req.AppendHeader(&gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: from, Host: "127.0.0.1", Port: 5099}})
 	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody([]byte(testOffer))
+	req.SetBody([]byte(offer))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, err := cli.Do(ctx, req)
@@ -183,5 +188,13 @@ func TestCallerCancelsWhileRinging(t *testing.T) {
 	c := e.sink.wait(t, 10*time.Second)
 	if c.Outcome != OutcomeUnanswered || !c.Answered.IsZero() {
 		t.Fatalf("outcome %q answered %v", c.Outcome, c.Answered)
+	}
+}
+
+func TestOfferWithoutG711Gets488(t *testing.T) {
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, Policy{})}, freePort(t), nil)
+	g729 := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7078 RTP/AVP 18 9\r\n"
+	if code := inviteSDP(t, e.SIPAddr(), "49711218431431", "4930111", g729); code != 488 {
+		t.Fatalf("status %d, want 488", code)
 	}
 }
