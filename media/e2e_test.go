@@ -728,3 +728,39 @@ func TestShutdownEndsCalls(t *testing.T) {
 	}
 	soxReads(t, filepath.Join(e.data, filepath.FromSlash(c.Recording.Path)))
 }
+
+// TestEarlyMediaRelayed: a plain call whose destination sends 183 with SDP and audio before
+// answering; the caller hears it before the bridge.
+func TestEarlyMediaRelayed(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, Policy{})}, trunk, nil)
+	callee := startSipp(t, "sipp_callee_early.xml", map[string]string{"PT": "8", "CODEC": "PCMA",
+		"AUDIO": testdata(t, "callee_1000.alaw"), "RING_MS": "1500"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	caller := startSipp(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": testdata(t, "caller_440.ulaw"), "ACTIONS": "", "HOLD_MS": "1000", "FROM": "49711218431440"},
+		"-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := caller.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("sipp caller: %v", err)
+	}
+	if err := callee.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("sipp callee: %v", err)
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q", c.Outcome)
+	}
+	e.sink.mu.Lock()
+	defer e.sink.mu.Unlock()
+	for _, ch := range e.sink.changes {
+		if ch.State == StateConnected {
+			t.Logf("at the bridge: %d packets sent to the caller", ch.PacketsOut[0])
+			if ch.PacketsOut[0] < 30 {
+				t.Fatalf("early media not relayed: %d packets before the bridge", ch.PacketsOut[0])
+			}
+			return
+		}
+	}
+	t.Fatal("never connected")
+}
