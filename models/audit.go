@@ -10,12 +10,12 @@ import (
 // never changed or deleted by the product.
 type AuditEvent struct {
 	ID         uint      `gorm:"primaryKey"`
-	CustomerID uint      `gorm:"index:idx_audit_customer_time,priority:1"`
-	At         time.Time `gorm:"index:idx_audit_customer_time,priority:2;not null"`
+	CustomerID uint      `gorm:"index:idx_audit_customer_time,priority:1;index:idx_audit_customer_kind,priority:1"`
+	At         time.Time `gorm:"index:idx_audit_customer_time,priority:2;index:idx_audit_customer_kind,priority:3;not null"`
 	UserID     uint      // 0 for the system (retention job, engine)
 	Username   string    // kept as text so the trail survives a renamed or deleted user
 	IP         string
-	Kind       string `gorm:"index;not null"` // e.g. booking.created, recording.listened
+	Kind       string `gorm:"index:idx_audit_customer_kind,priority:2;not null"` // e.g. booking.created, recording.listened
 	Object     string // what it concerns, e.g. "pool 3", a file path
 	OldValue   string // JSON or text
 	NewValue   string
