@@ -5,7 +5,7 @@
 #   make bench-engine                 # N=1000 LEN=60
 #   N=100 LEN=20 make bench-engine
 #
-# Environment: N (calls, 1000), LEN (connected seconds per call, 60), RATE (call set-ups per
+# Environment: SRC=DIR (build an experimental tree instead of REV), N (calls, 1000), LEN (connected seconds per call, 60), RATE (call set-ups per
 # second, 50), RELAY_LEN (hold time of the relay baseline's calls, default LEN), NO_ROW=1 (do
 # not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
 # engine over the steady window via CALLREC_PPROF, when the binary has it), NICE=-10 (run the
@@ -65,7 +65,12 @@ REV=${REV:-HEAD}
 COMMIT=$(git rev-parse --short "$REV")
 log "building $COMMIT into $WORK/bin"
 mkdir -p "$WORK/bin" "$WORK/data" "$WORK/sipp" "$WORK/src"
-git archive "$REV" | tar -x -C "$WORK/src"
+if [ -n "${SRC:-}" ]; then # an experiment: build that tree instead (the row says so)
+	cp -r "$SRC"/. "$WORK/src"
+	COMMIT="$COMMIT+$(basename "$SRC")"
+else
+	git archive "$REV" | tar -x -C "$WORK/src"
+fi
 (cd "$WORK/src" && go build -o "$WORK/bin/callrec" ./cmd/callrec && go build -o "$WORK/bin/benchcheck" ./cmd/benchcheck &&
 	go build -o "$WORK/bin/rtprelay" ./cmd/rtprelay)
 "$WORK/bin/benchcheck" speech "$WORK/caller.ulaw" 10 1
