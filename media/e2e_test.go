@@ -764,3 +764,26 @@ func TestEarlyMediaRelayed(t *testing.T) {
 	}
 	t.Fatal("never connected")
 }
+
+// TestCalleeHangsUpCallerOnTCP: the destination ends the call; the engine's BYE reaches a
+// caller that came over TCP.
+func TestCalleeHangsUpCallerOnTCP(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, Policy{})}, trunk, nil)
+	callee := startSipp(t, "sipp_callee_bye.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": testdata(t, "callee_1000.ulaw"), "RING_MS": "100", "HOLD_MS": "1500"}, "-p", strconv.Itoa(trunk))
+	time.Sleep(200 * time.Millisecond)
+	caller := startSipp(t, "sipp_caller_byed.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": testdata(t, "caller_440.ulaw"), "FROM": "49711218431440"},
+		"-t", "t1", "-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
+	if err := callee.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("sipp callee: %v", err)
+	}
+	if err := caller.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("sipp caller over TCP got no BYE: %v", err)
+	}
+	if c := e.sink.wait(t, 10*time.Second); c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q", c.Outcome)
+	}
+}
