@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +89,11 @@ func TestFileBrowserLoad(t *testing.T) {
 		}
 	})
 	t.Logf("File Browser pages (%d URLs, %d clients): %s", len(pages), clients, res)
+	cookie := ""
+	for _, c := range cookies {
+		cookie += c.Name + "=" + c.Value + "; "
+	}
+	wrk(t, e.srv.URL, []string{pages[0], pages[len(pages)-4], base + "?number=4917000123"}, clients, "Cookie: "+cookie)
 
 	// The recordings API with a bearer token.
 	tok := e.token(e.demo.Admin)
@@ -94,6 +102,42 @@ func TestFileBrowserLoad(t *testing.T) {
 		"/api/v1/files?folder=" + folder, "/api/v1/recordings?limit=50&number=4917000123"}
 	res = load(t, e.srv.URL, apiPages, clients, dur, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) })
 	t.Logf("recordings API (%d URLs, %d clients): %s", len(apiPages), clients, res)
+	wrk(t, e.srv.URL, apiPages[:2], clients, "Authorization: Bearer "+tok)
+}
+
+// cpuTime is this process's CPU time (user+system): with wrk as the client it is the server's.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// wrk measures each path with wrk (a C load generator: less of the two CPUs goes to the
+// clients than with the Go generator above) when it is installed.
+func wrk(t *testing.T, base string, paths []string, clients int, header string) {
+	bin, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Log("wrk not installed (Debian package wrk): skipping the wrk runs")
+		return
+	}
+	secs := strconv.Itoa(envInt("CALLREC_LOAD_SECONDS", 15))
+	for _, p := range paths {
+		cpu0 := cpuTime()
+		out, err := exec.Command(bin, "-t2", "-c"+strconv.Itoa(clients), "-d"+secs+"s", "--latency", "-H", header, base+p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("wrk: %v\n%s", err, out)
+		}
+		cpu := cpuTime() - cpu0
+		if m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out); m != nil {
+			n, _ := strconv.Atoi(string(m[1]))
+			t.Logf("server CPU per request: %v (%v for %d requests)", (cpu / time.Duration(max(n, 1))).Round(time.Microsecond), cpu.Round(time.Millisecond), n)
+		}
+		short := p
+		if len(short) > 90 {
+			short = short[:90] + "..."
+		}
+		t.Logf("wrk %s:\n%s", short, out)
+	}
 }
 
 func cut(s, sep string) (string, string, bool) {
