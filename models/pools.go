@@ -167,23 +167,6 @@ func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
 	return err
 }
 
-// DeletePool removes a pool and its numbers (recordings on disk stay).
-func (s *Store) DeletePool(ctx context.Context, a Actor, id uint) error {
-	p, err := s.Pool(ctx, a, id)
-	if err != nil {
-		return err
-	}
-	if !a.IsAdmin() {
-		return ErrForbidden
-	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("pool_id = ?", p.ID).Delete(&PoolNumber{}).Error; err != nil {
-			return err
-		}
-		return tx.Delete(&Pool{}, p.ID).Error
-	})
-}
-
 // PoolByNumber finds the pool a dialed number belongs to (engine routing; not actor-scoped
 // because the network, not a user, asks).
 func (s *Store) PoolByNumber(ctx context.Context, number string) (Pool, error) {
