@@ -434,11 +434,37 @@ func (s *Server) renderFilesPage(c echo.Context, status int, errKey string) erro
 	if err != nil {
 		return err
 	}
-	return render(c, status, templates.AnnouncementFiles(templates.AnnouncementFilesProps{
+	props := templates.AnnouncementFilesProps{
 		Page: s.page(c, "announce.files_title", "files"), Files: fs, CanEdit: a.IsAdmin(),
 		CanUpload: a.IsAdmin() && !a.IsPlatformAdmin(), MaxUploadMB: s.cfg.MaxUpload / 1_000_000, MaxUploadBytes: s.cfg.MaxUpload,
-		MaxMinutes: int(s.maxAnnouncement().Minutes()), Error: errKey,
-	}))
+		MaxMinutes: int(s.maxAnnouncement().Minutes()), Error: errKey, UploadURL: "/files/announcements",
+	}
+	if a.IsPlatformAdmin() {
+		// The platform admin works in one customer's folder at a time, chosen on the page.
+		if props.Customers, err = s.store.Customers(ctx, a); err != nil {
+			return err
+		}
+		if cid := queryCustomer(c); cid != 0 {
+			props.Customer, props.CanUpload = cid, true
+			props.UploadURL += "?customer=" + strconv.FormatUint(uint64(cid), 10)
+			props.Files = nil
+			for _, f := range fs {
+				if f.CustomerID == cid {
+					props.Files = append(props.Files, f)
+				}
+			}
+		}
+	}
+	return render(c, status, templates.AnnouncementFiles(props))
+}
+
+// queryCustomer is the "customer" query parameter (the platform admin's choice), 0 when absent.
+func queryCustomer(c echo.Context) uint {
+	n, err := strconv.ParseUint(c.QueryParam("customer"), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint(n)
 }
 
 // wantsJSON is true for the page's script, which uploads with XMLHttpRequest to show progress.
@@ -474,7 +500,7 @@ func (s *Server) pageFileError(c echo.Context, err error) error {
 
 func (s *Server) announcementUpload(c echo.Context) error {
 	ctx := c.Request().Context()
-	cust, err := s.store.AnnouncementCustomer(ctx, actorOf(c), 0)
+	cust, err := s.store.AnnouncementCustomer(ctx, actorOf(c), queryCustomer(c))
 	if err != nil {
 		return s.pageFileError(c, err)
 	}
@@ -486,7 +512,7 @@ func (s *Server) announcementUpload(c echo.Context) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusCreated, toFileJSON(f))
 	}
-	return redirect(c, "/files/announcements")
+	return redirect(c, c.Request().URL.RequestURI())
 }
 
 func (s *Server) announcementFileContent(c echo.Context) error {

@@ -796,3 +796,54 @@ func TestAnnouncementUploadSweepsStaleTemps(t *testing.T) {
 		t.Errorf("fresh temp removed: %v", err)
 	}
 }
+
+// TestAnnouncementPlatformAdminUploads: the platform admin chooses the customer's folder first.
+func TestAnnouncementPlatformAdminUploads(t *testing.T) {
+	e := annEnv(t, nil)
+	pa := e.platform()
+	var cid uint
+	if err := e.store.SQL().QueryRow(`SELECT id FROM customers WHERE subscriber_id = '337826'`).Scan(&cid); err != nil {
+		t.Fatal(err)
+	}
+	st, body := pa.get("/files/announcements")
+	if st != 200 || !strings.Contains(body, `data-testid="customer-form"`) || strings.Contains(body, `data-testid="upload-form"`) {
+		t.Fatalf("platform admin page: %d", st)
+	}
+	q := "?customer=" + strconv.Itoa(int(cid))
+	if st, body = pa.get("/files/announcements" + q); st != 200 || !strings.Contains(body, `action="/files/announcements`+q+`"`) {
+		t.Fatalf("platform admin page for a customer: %d", st)
+	}
+	send := func(query string) (int, []byte) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		part, _ := mw.CreateFormFile("file", "pa.wav")
+		part.Write(wavPCM16(8000, 1, 0.2))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/files/announcements"+query, &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("X-CSRF-Token", pa.csrf)
+		resp, err := pa.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, b := send(""); st != http.StatusUnprocessableEntity || !strings.Contains(string(b), "customer_required") {
+		t.Fatalf("without customer: %d %s", st, b)
+	}
+	st, b := send(q)
+	var f fileJSON
+	json.Unmarshal(b, &f)
+	if st != http.StatusCreated || f.Folder != "announcements/337826" {
+		t.Fatalf("with customer: %d %s", st, b)
+	}
+	// The API takes the same parameter.
+	var ae apiErrorBody
+	tok := e.token("admin")
+	if st, _, ae = e.upload(tok, "api.wav", wavPCM16(8000, 1, 0.2), nil); st != http.StatusUnprocessableEntity || ae.Error.Code != "customer_required" {
+		t.Fatalf("API without customer: %d %+v", st, ae)
+	}
+}
