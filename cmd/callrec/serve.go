@@ -93,6 +93,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	log.Info("control panel listening", "url", "http://"+ln.Addr().String())
 	log.Info("recording engine listening", "sip", eng.SIPAddr(), "trunk", cfg.Trunk, "rtp", fmt.Sprintf("%d-%d", cfg.RTPPorts[0], cfg.RTPPorts[1]))
+	if host, _, _ := net.SplitHostPort(cfg.SIP); cfg.PublicIP == "" && (host == "" || host == "0.0.0.0" || host == "::") {
+		log.Warn("SIP listens on all addresses but --public-ip is not set: SDP will name 127.0.0.1, which remote peers cannot reach")
+	}
 
 	goRun("http", func() error {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
