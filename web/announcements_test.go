@@ -847,3 +847,40 @@ func TestAnnouncementPlatformAdminUploads(t *testing.T) {
 		t.Fatalf("API without customer: %d %+v", st, ae)
 	}
 }
+
+// TestAnnouncementUploadWithoutScript: the plain form post (CSRF token in the body) works too.
+func TestAnnouncementUploadWithoutScript(t *testing.T) {
+	e := annEnv(t, nil)
+	admin := e.admin()
+	admin.get("/files/announcements")
+	post := func(data []byte) (int, string, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("_csrf", admin.csrf)
+		part, _ := mw.CreateFormFile("file", "plain.wav")
+		part.Write(data)
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/files/announcements", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := admin.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	if st, loc, _ := post(wavPCM16(8000, 1, 0.2)); st != http.StatusSeeOther || loc != "/files/announcements" {
+		t.Fatalf("plain upload: %d %s", st, loc)
+	}
+	if st, body := admin.get("/files/announcements"); st != 200 || !strings.Contains(body, "plain.wav") || !strings.Contains(body, `data-testid="flash"`) {
+		t.Fatalf("after plain upload: %d", st)
+	}
+	st, _, body := post([]byte("text"))
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="files-error"`) || !strings.Contains(body, "Dieser Dateityp wird nicht unterstützt") {
+		t.Fatalf("plain upload of text: %d", st)
+	}
+	if names := e.annDir(); len(names) != 1 {
+		t.Fatalf("folder %v", names)
+	}
+}
