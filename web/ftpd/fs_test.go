@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,6 +173,37 @@ func TestPassiveIPv4(t *testing.T) {
 	for in, want := range map[string]string{"": "", "192.0.2.7": "192.0.2.7", "::1": "", "localhost": "127.0.0.1", "no-such-host.invalid": ""} {
 		if got := passiveIPv4(in, log); got != want {
 			t.Errorf("passiveIPv4(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkReadDir100k lists a folder of 100,000 recordings the way LIST/MLSD and SFTP readdir do.
+func BenchmarkReadDir100k(b *testing.B) {
+	dir := b.TempDir()
+	sub := filepath.Join(dir, "call_recording", "1", "100")
+	if err := os.MkdirAll(sub, 0o750); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100_000 {
+		f, err := os.Create(filepath.Join(sub, "rec_20261120_101500_1_100_"+strconv.Itoa(i)+"__4915258878874.wav"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	data, _ := os.OpenRoot(dir)
+	defer data.Close()
+	root, err := openCustomerRoot(data, "1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	v := &view{root: root}
+	b.ResetTimer()
+	for b.Loop() {
+		fis, err := v.readDir("/100")
+		if err != nil || len(fis) != 100_000 {
+			b.Fatal(len(fis), err)
 		}
 	}
 }
