@@ -21,6 +21,8 @@ type config struct {
 	Trunk         string
 	FTP           string
 	FTPPassive    string
+	FTPCert       string
+	FTPKey        string
 	SFTP          string
 	DB            string
 	Demo          bool
@@ -50,6 +52,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.Trunk, "trunk", env("CALLREC_TRUNK", "127.0.0.1:5080"), "host:port where destination legs go (CALLREC_TRUNK)")
 	fs.StringVar(&cfg.FTP, "ftp", env("CALLREC_FTP", ""), "FTPS address; empty: off (CALLREC_FTP)")
 	fs.StringVar(&cfg.FTPPassive, "ftp-passive-ports", env("CALLREC_FTP_PASSIVE_PORTS", "30000-30099"), "FTPS passive port range (CALLREC_FTP_PASSIVE_PORTS)")
+	fs.StringVar(&cfg.FTPCert, "ftp-cert", env("CALLREC_FTP_CERT", ""), "FTPS certificate (PEM); empty: self-signed, kept in the data folder (CALLREC_FTP_CERT)")
+	fs.StringVar(&cfg.FTPKey, "ftp-key", env("CALLREC_FTP_KEY", ""), "FTPS private key (PEM) for --ftp-cert (CALLREC_FTP_KEY)")
 	fs.StringVar(&cfg.SFTP, "sftp", env("CALLREC_SFTP", ""), "SFTP address; empty: off (CALLREC_SFTP)")
 	fs.StringVar(&cfg.DB, "db", env("CALLREC_DB", ""), "SQLite database file; default DATA/callrec.db (CALLREC_DB)")
 	fs.BoolVar(&cfg.Demo, "demo", envBool(env("CALLREC_DEMO", "")), "seed the product document's worked example (CALLREC_DEMO)")
@@ -70,6 +74,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if cfg.UploadLimit, err = parseSize(*upload); err != nil {
 		return cfg, err
+	}
+	if (cfg.FTPCert == "") != (cfg.FTPKey == "") {
+		return cfg, fmt.Errorf("--ftp-cert and --ftp-key go together")
 	}
 	return cfg, nil
 }

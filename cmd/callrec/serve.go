@@ -142,12 +142,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPServer, *ftpd.SFTPServer, error) {
 	var ftps *ftpd.FTPServer
 	var sftps *ftpd.SFTPServer
+	fails := ftpd.NewFailureCounter(5, 0) // one budget of failed logins across FTPS and SFTP
 	if cfg.FTP != "" {
 		ports, err := parsePorts(cfg.FTPPassive)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ftp-passive-ports: %w", err)
 		}
-		ftps, err = ftpd.NewFTPS(ftpd.Config{Addr: cfg.FTP, PassivePorts: ports, PublicHost: cfg.PublicIP, DataDir: cfg.Data, Logger: log}, store)
+		ftps, err = ftpd.NewFTPS(ftpd.Config{Addr: cfg.FTP, PassivePorts: ports, PublicHost: cfg.PublicIP, DataDir: cfg.Data,
+			CertFile: cfg.FTPCert, KeyFile: cfg.FTPKey, Failures: fails, Logger: log}, store)
 		if err == nil {
 			err = ftps.Listen()
 		}
@@ -157,7 +159,7 @@ func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPSe
 	}
 	if cfg.SFTP != "" {
 		var err error
-		sftps, err = ftpd.NewSFTP(ftpd.Config{Addr: cfg.SFTP, DataDir: cfg.Data, Logger: log}, store)
+		sftps, err = ftpd.NewSFTP(ftpd.Config{Addr: cfg.SFTP, DataDir: cfg.Data, Failures: fails, Logger: log}, store)
 		if err == nil {
 			err = sftps.Listen()
 		}
