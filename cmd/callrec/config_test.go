@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+// Every flag has an environment twin; the command line beats the environment, which beats the
+// default.
+func TestConfigEnvironmentTwins(t *testing.T) {
+	env := map[string]string{
+		"CALLREC_DATA": "/srv/callrec", "CALLREC_HTTP": "0.0.0.0:80", "CALLREC_SIP": "10.0.0.1:5070",
+		"CALLREC_RTP_PORTS": "30000-30999", "CALLREC_PUBLIC_IP": "192.0.2.7", "CALLREC_TRUNK": "sbc:5060",
+		"CALLREC_FTP": ":2121", "CALLREC_SFTP": ":2222", "CALLREC_DB": "/db/x.db", "CALLREC_DEMO": "true",
+		"CALLREC_UPLOAD_LIMIT": "10MiB", "CALLREC_RING_TIMEOUT": "45s", "CALLREC_FTP_PASSIVE_PORTS": "31000-31010",
+	}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := parseConfig(nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{Data: "/srv/callrec", HTTP: "0.0.0.0:80", SIP: "10.0.0.1:5070", RTPPorts: [2]int{30000, 30999},
+		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
+		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info"}
+	if cfg != want {
+		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
+	}
+	cfg, err = parseConfig([]string{"--http", "127.0.0.1:9", "--rtp-ports", "40000-40100", "--demo=false"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP != "127.0.0.1:9" || cfg.RTPPorts != [2]int{40000, 40100} || cfg.Demo || cfg.SIP != "10.0.0.1:5070" {
+		t.Fatalf("flags should beat the environment: %+v", cfg)
+	}
+	def, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.dbPath() != "data/callrec.db" {
+		t.Fatalf("defaults: %+v", def)
+	}
+}
+
+func TestConfigRejectsBadValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rtp-ports", "30000"}, {"--rtp-ports", "9-5"}, {"--rtp-ports", "80-90"}, {"--rtp-ports", "60000-70000"},
+		{"--upload-limit", "lots"}, {"--upload-limit", "-5MB"}, {"--ftp-cert", "c.pem"}, {"stray"},
+	} {
+		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
