@@ -43,8 +43,6 @@ func navFor(a models.Actor) []templates.NavItem {
 			templates.NavItem{ID: "prices", Href: "/admin/prices", Key: "nav.prices"})
 	}
 	nav = append(nav, templates.NavItem{ID: "pools", Href: "/pools", Key: "nav.pools"})
-	nav = append(nav, templates.NavItem{ID: "live", Href: "/calls/live", Key: "calls.nav_live"},
-		templates.NavItem{ID: "calls", Href: "/calls", Key: "calls.nav_log"})
 	nav = append(nav, templates.NavItem{ID: "files", Href: "/files", Key: "files.nav"})
 	nav = append(nav, templates.NavItem{ID: "live", Href: "/calls/live", Key: "calls.nav_live"},
 		templates.NavItem{ID: "calls", Href: "/calls", Key: "calls.nav_log"})
