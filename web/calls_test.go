@@ -180,8 +180,8 @@ func TestLiveNavForRoles(t *testing.T) {
 	e := newEnv(t)
 	for name, c := range map[string]*client{"agent": e.agent(), "admin": e.admin(), "platform": e.platform()} {
 		_, body := c.get("/account")
-		if !strings.Contains(body, `data-testid="nav-live"`) || !strings.Contains(body, `data-testid="nav-calls"`) {
-			t.Errorf("%s has no live/calls navigation", name)
+		if strings.Count(body, `data-testid="nav-live"`) != 1 || strings.Count(body, `data-testid="nav-calls"`) != 1 {
+			t.Errorf("%s does not have the live and calls navigation exactly once", name)
 		}
 	}
 }
