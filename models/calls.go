@@ -33,10 +33,10 @@ const (
 type Call struct {
 	ID         uint   `gorm:"primaryKey"`
 	EngineID   string `gorm:"uniqueIndex;not null"`
-	CustomerID uint   `gorm:"not null;index:idx_calls_customer_arrival,priority:1"`
-	PoolID     uint   `gorm:"index"`
+	CustomerID uint   `gorm:"not null;index:idx_calls_customer_arrival,priority:1;index:idx_calls_customer_pool_arrival,priority:1"`
+	PoolID     uint   `gorm:"index;index:idx_calls_customer_pool_arrival,priority:2"`
 	A, B, C    string
-	Arrival    time.Time `gorm:"not null;index:idx_calls_customer_arrival,priority:2"`
+	Arrival    time.Time `gorm:"not null;index:idx_calls_customer_arrival,priority:2;index:idx_calls_customer_pool_arrival,priority:3"`
 	Answered   *time.Time
 	Bridged    *time.Time
 	Ended      *time.Time
