@@ -183,6 +183,13 @@ func TestRecordingAudioRangeAndAudit(t *testing.T) {
 	if n := e.auditCount(models.AuditRecordingListened); n != 1 {
 		t.Fatalf("%d listen events, want 1 (seeks are not listens)", n)
 	}
+	// Another authorized person starting at byte 1 is a listen too.
+	if st, _, _ := e.platform().raw("GET", rec+"/audio", map[string]string{"Range": "bytes=1-"}); st != http.StatusPartialContent {
+		t.Fatalf("platform admin range: %d", st)
+	}
+	if n := e.auditCount(models.AuditRecordingListened); n != 2 {
+		t.Fatalf("%d listen events after a listen from byte 1, want 2", n)
+	}
 	st, h, b = admin.raw("GET", rec+"/download", nil)
 	if st != 200 || !bytes.Equal(b, full) || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("download: %d %v", st, h)
