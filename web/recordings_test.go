@@ -456,3 +456,28 @@ func TestRetentionJob(t *testing.T) {
 		t.Fatalf("%d deletion events", n)
 	}
 }
+
+// A file whose name is not a recording name (copied into the folder by hand) is still listed
+// and opens, without name parts, call or trail.
+func TestUnparsedRecordingListed(t *testing.T) {
+	e := newEnv(t)
+	pool := e.demoPool()
+	e.addRecording(pool, "c1", seedName, time.Now(), "49711218431440")
+	rel := "call_recording/337826/4971121843140/Kundengespraech-Mueller.wav"
+	size := writeWAV(t, e.dir, rel, 2)
+	f := models.File{CustomerID: pool.CustomerID, Folder: "call_recording/337826/4971121843140", Name: "Kundengespraech-Mueller.wav", Path: rel,
+		Kind: models.KindRecording, Size: size, Channels: 1, DurationMS: 2000, PoolID: pool.ID}
+	if err := e.store.CreateFileRow(context.Background(), &f); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.admin()
+	for _, sort := range []string{"", "?sort=name&order=asc", "?sort=date&order=asc", "?sort=caller&order=desc"} {
+		if st, body := admin.get("/files/call_recording/337826/4971121843140/" + sort); st != 200 || !strings.Contains(body, "Kundengespraech-Mueller.wav") || !strings.Contains(body, seedName) {
+			t.Fatalf("listing %q: %d", sort, st)
+		}
+	}
+	st, body := admin.get("/recordings/" + strconv.Itoa(int(f.ID)))
+	if st != 200 || !strings.Contains(body, `data-testid="waveform"`) || strings.Contains(body, `data-testid="trail-event"`) {
+		t.Fatalf("page: %d", st)
+	}
+}
