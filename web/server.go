@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"callrec/internal/ratelimit"
 	"callrec/models"
 	"callrec/static"
 )
@@ -48,7 +49,7 @@ type Server struct {
 	sessions *scs.SessionManager
 	echo     *echo.Echo
 	log      *slog.Logger
-	logins   *limiter
+	logins   *ratelimit.Failures
 	uploads  map[string]bool // route paths whose bodies may reach MaxUpload
 	hub      *liveHub
 }
@@ -74,7 +75,7 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
-		logins: newLimiter(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub()}
+		logins: ratelimit.New(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub()}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)

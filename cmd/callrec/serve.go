@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"callrec/internal/ratelimit"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
@@ -142,7 +143,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPServer, *ftpd.SFTPServer, error) {
 	var ftps *ftpd.FTPServer
 	var sftps *ftpd.SFTPServer
-	fails := ftpd.NewFailureCounter(5, 0) // one budget of failed logins across FTPS and SFTP
+	fails := ratelimit.New(5, 0) // one budget of failed logins across FTPS and SFTP
 	if cfg.FTP != "" {
 		ports, err := parsePorts(cfg.FTPPassive)
 		if err != nil {

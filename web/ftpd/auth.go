@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"callrec/internal/ratelimit"
 	"callrec/models"
 )
 
@@ -50,8 +51,8 @@ type Config struct {
 	MaxFailures   int
 	FailureWindow time.Duration
 	// Failures, when set, is shared by servers so that FTPS and SFTP draw on one allowance;
-	// nil: the server counts on its own (NewFailureCounter with MaxFailures, FailureWindow).
-	Failures *FailureCounter
+	// nil: the server counts on its own (ratelimit.New with MaxFailures, FailureWindow).
+	Failures *ratelimit.Failures
 	// BookingRecheck is how long an open session trusts that the module is still booked before it
 	// asks again (default 10 s), so that cancelling ends access also for connected clients.
 	BookingRecheck time.Duration
@@ -97,7 +98,7 @@ type gate struct {
 	store   Store
 	data    *os.Root
 	log     *slog.Logger
-	fails   *FailureCounter
+	fails   *ratelimit.Failures
 }
 
 func newGate(proto string, cfg Config, store Store) (*gate, error) {
@@ -113,7 +114,7 @@ func newGate(proto string, cfg Config, store Store) (*gate, error) {
 	}
 	fails := cfg.Failures
 	if fails == nil {
-		fails = NewFailureCounter(cfg.MaxFailures, cfg.FailureWindow)
+		fails = ratelimit.New(cfg.MaxFailures, cfg.FailureWindow)
 	}
 	return &gate{recheck: cfg.BookingRecheck, proto: proto, store: store, data: data, log: cfg.Logger,
 		fails: fails}, nil
@@ -229,71 +230,3 @@ func (g *gate) download(acc models.FTPAccount, ip, name string) {
 }
 
 func (g *gate) close() error { return g.data.Close() }
-
-// FailureCounter counts failed logins per key (client IP, user name) in a fixed window.
-type FailureCounter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	hits   map[string]*window
-	now    func() time.Time
-}
-
-type window struct {
-	start time.Time
-	n     int
-}
-
-// NewFailureCounter allows max failures per key within per (defaults 5 and 15 minutes when zero).
-func NewFailureCounter(max int, per time.Duration) *FailureCounter {
-	if max <= 0 {
-		max = 5
-	}
-	if per <= 0 {
-		per = 15 * time.Minute
-	}
-	return &FailureCounter{max: max, window: per, hits: map[string]*window{}, now: time.Now}
-}
-
-// Blocked reports whether key has used up its attempts, and for how long it stays blocked.
-func (l *FailureCounter) Blocked(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.hits[key]
-	if w == nil {
-		return false, 0
-	}
-	left := w.start.Add(l.window).Sub(l.now())
-	if left <= 0 {
-		delete(l.hits, key)
-		return false, 0
-	}
-	return w.n >= l.max, left
-}
-
-// Fail records a failed attempt for key.
-func (l *FailureCounter) Fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	w := l.hits[key]
-	if w == nil || now.Sub(w.start) >= l.window {
-		w = &window{start: now}
-		l.hits[key] = w
-	}
-	w.n++
-	if len(l.hits) > 100_000 { // bound memory under a spray of keys
-		for k, v := range l.hits {
-			if now.Sub(v.start) >= l.window {
-				delete(l.hits, k)
-			}
-		}
-	}
-}
-
-// Reset forgets key after a successful login.
-func (l *FailureCounter) Reset(key string) {
-	l.mu.Lock()
-	delete(l.hits, key)
-	l.mu.Unlock()
-}

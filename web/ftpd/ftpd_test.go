@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/internal/ratelimit"
 	"callrec/models"
 	"callrec/web/ftpd"
 )
@@ -95,7 +96,7 @@ func newEnv(t *testing.T) *env {
 	// BookingRecheck: ask the store on every operation, so a cancellation shows at once.
 	// One failure count for both protocols, as serve wires them.
 	cfg := ftpd.Config{Addr: "127.0.0.1:0", DataDir: data, Logger: log, BookingRecheck: time.Nanosecond,
-		Failures: ftpd.NewFailureCounter(5, 15*time.Minute)}
+		Failures: ratelimit.New(5, 15*time.Minute)}
 	fs, err := ftpd.NewFTPS(cfg, st)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,15 @@
-package web
+// Package ratelimit counts failed attempts per key (a client IP, a user name) in a fixed window,
+// so brute force stays slow without locking anyone out for longer than the window. The web login
+// and the FTPS/SFTP logins use it alike.
+package ratelimit
 
 import (
 	"sync"
 	"time"
 )
 
-// limiter counts failures per key (IP, user name) in a fixed window; it keeps brute force slow
-// without locking anyone out for longer than the window.
-type limiter struct {
+// Failures counts failed attempts per key. It is safe for concurrent use.
+type Failures struct {
 	mu     sync.Mutex
 	max    int
 	window time.Duration
@@ -20,12 +22,19 @@ type window struct {
 	n     int
 }
 
-func newLimiter(max int, per time.Duration) *limiter {
-	return &limiter{max: max, window: per, hits: map[string]*window{}, now: time.Now}
+// New allows max failures per key within per (5 and 15 minutes when zero).
+func New(max int, per time.Duration) *Failures {
+	if max <= 0 {
+		max = 5
+	}
+	if per <= 0 {
+		per = 15 * time.Minute
+	}
+	return &Failures{max: max, window: per, hits: map[string]*window{}, now: time.Now}
 }
 
 // Blocked reports whether key has used up its attempts, and for how long it stays blocked.
-func (l *limiter) Blocked(key string) (bool, time.Duration) {
+func (l *Failures) Blocked(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.hits[key]
@@ -41,7 +50,7 @@ func (l *limiter) Blocked(key string) (bool, time.Duration) {
 }
 
 // Fail records a failed attempt for key.
-func (l *limiter) Fail(key string) {
+func (l *Failures) Fail(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -61,7 +70,7 @@ func (l *limiter) Fail(key string) {
 }
 
 // Reset forgets key after a successful attempt.
-func (l *limiter) Reset(key string) {
+func (l *Failures) Reset(key string) {
 	l.mu.Lock()
 	delete(l.hits, key)
 	l.mu.Unlock()
