@@ -35,12 +35,6 @@ func TestFileBrowserLoad(t *testing.T) {
 	clients := envInt("CALLREC_LOAD_CLIENTS", 50)
 	dur := time.Duration(envInt("CALLREC_LOAD_SECONDS", 15)) * time.Second
 	e := newEnv(t)
-	if os.Getenv("CALLREC_LOAD_NO_IDLE") == "1" {
-		// What-if: without the idle timeout scs re-saves the session (a database write) on
-		// every page request only when it changed.
-		e.web.sessions.IdleTimeout = 0
-		t.Log("session IdleTimeout off")
-	}
 	ctx := context.Background()
 	pool := e.demoPool()
 	folder := "call_recording/337826/4971121843140"

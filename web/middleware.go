@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,6 +43,13 @@ const (
 	sessCSRF  = "csrf"
 	sessFlash = "flash"
 	sessLang  = "lang" // chosen language before login
+	sessSeen  = "seen" // last activity, refreshed at most once a minute
+)
+
+// Session lifetimes: an absolute limit (scs Lifetime) and an idle limit enforced in loadUser.
+const (
+	sessionIdle    = 2 * time.Hour
+	seenResolution = time.Minute
 )
 
 // authStamp ties a session to the password it was opened with, so a reset revokes it.
@@ -58,6 +66,15 @@ func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		id := s.sessions.GetInt64(ctx, sessUser)
 		if id == 0 {
 			return next(c)
+		}
+		now := time.Now()
+		seen := time.Unix(s.sessions.GetInt64(ctx, sessSeen), 0) // unix seconds: gob-safe
+		if seen.Unix() != 0 && now.Sub(seen) > sessionIdle {
+			_ = s.sessions.Destroy(ctx)
+			return next(c)
+		}
+		if now.Sub(seen) >= seenResolution {
+			s.sessions.Put(ctx, sessSeen, now.Unix())
 		}
 		u, err := s.store.UserByID(ctx, uint(id))
 		if err != nil || s.sessions.GetString(ctx, sessStamp) != authStamp(&u) {

@@ -68,7 +68,8 @@ func New(cfg Config, store *models.Store) *Server {
 	sm := scs.New()
 	sm.Store = sqlite3store.NewWithCleanupInterval(store.SQL(), 30*time.Minute)
 	sm.Lifetime = 12 * time.Hour
-	sm.IdleTimeout = 2 * time.Hour
+	// No scs IdleTimeout: it re-saves the session (a database write) on every request. loadUser
+	// enforces the idle limit itself and refreshes the session at most once a minute.
 	sm.Cookie.Name = "callrec_session"
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
