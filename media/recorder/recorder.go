@@ -66,6 +66,14 @@ const (
 	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
 	// a call costs ten write syscalls a second rather than one per packet.
 	bufferFrames = SampleRate / 10
+	// stallFrames is how long a direction that was receiving packets may go quiet before the
+	// writer commits silence for it. On a starved machine the engine's packet reader (or the
+	// sender) is descheduled for a moment: the packets wait in the socket and arrive late in a
+	// burst. Writing silence after only Delay would lose them and re-anchor the stream late
+	// (a gap and a shifted channel); holding the writer back lets them land where their
+	// timestamps say. A real pause (hold, silence suppression) only costs this much more write
+	// latency. With Delay it stays inside the ring, and under the 1 s anchor tolerance.
+	stallFrames = SampleRate * 8 / 10
 )
 
 type direction struct {
@@ -75,6 +83,9 @@ type direction struct {
 	// new one around.
 	anchors [2]anchor
 	cur     int
+	// end is where the newest packet's samples end and lastArr when a packet last arrived
+	// (frame positions; lastArr < 0 before the first): the writer's stall guard (Advance).
+	end, lastArr int64
 }
 
 type anchor struct {
@@ -203,6 +214,9 @@ func newRecorder(f sink, opt Options) (*Recorder, error) {
 		w:           bufio.NewWriterSize(f, 2*bufferFrames*2*channels),
 		scratch:     make([]byte, chunkFrames*2*channels),
 	}
+	for i := range r.dir {
+		r.dir[i].lastArr = -1
+	}
 	h := header(channels, 0)
 	if _, err := f.Write(h[:]); err != nil {
 		return nil, fmt.Errorf("recorder: writing header: %w", err)
@@ -249,6 +263,7 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	if newer {
 		a.next, a.nextPos = ts+n, p+int64(n)
 	}
+	d.end, d.lastArr = max(d.end, p+int64(n)), max(d.lastArr, arr)
 	r.place(d, p, pcm, false)
 }
 
@@ -379,10 +394,22 @@ func (r *Recorder) resultLocked(end int64) Result {
 // Advance writes everything due at wall-clock time now, that is up to now-Delay, with
 // silence where nothing arrived. Call it regularly (every 20-100 ms), at least every second,
 // or packets arriving in between find no room in the ring and are lost.
+//
+// A direction whose packets stopped less than 800 ms ago holds the writing at the end of its
+// newest packet (see stallFrames): late packets of a stalled reader or sender still land.
 func (r *Recorder) Advance(now time.Time) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	r.advance(r.pos(now.Add(-r.delay)), false)
+	target := r.pos(now.Add(-r.delay))
+	r.mu.Lock()
+	for i := range r.dir {
+		d := &r.dir[i]
+		if d.lastArr >= 0 && d.end < target && r.pos(now)-d.lastArr < stallFrames {
+			target = max(d.end, r.written)
+		}
+	}
+	r.mu.Unlock()
+	r.advance(target, false)
 }
 
 // advance writes up to frame target. Close uses final to bypass the delay and stop Puts.
