@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -93,7 +94,7 @@ func storeError(err error) error {
 
 // handleError answers every error: JSON under /api/, a localized page elsewhere.
 func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed {
+	if c.Response().Committed || errors.Is(err, context.Canceled) { // nobody left to answer
 		return
 	}
 	if isTooLarge(err) {
