@@ -285,7 +285,9 @@ i = s.index("## Engine under load")
 j = s.find("\n## ", i + 1)
 sec = s[i:] if j < 0 else s[i:j]
 lines = sec.rstrip("\n").split("\n")
-last = max(k for k, l in enumerate(lines) if l.startswith("|"))
+last = next(k for k, l in enumerate(lines) if l.startswith("| date | commit")) + 1
+while last + 1 < len(lines) and lines[last + 1].startswith("|"):
+    last += 1  # the end of the results table (notes below may hold tables of their own)
 lines.insert(last + 1, row)
 new = "\n".join(lines) + "\n"
 s = s[:i] + new + ("" if j < 0 else s[j:])
