@@ -216,7 +216,7 @@ sleep_until "$RFROM"
 RCPU_A=$(cpu "$RELAY"); RA=$(now)
 sleep_until "$RTO"
 RCPU_B=$(cpu "$RELAY"); RB=$(now)
-wait "$RCALLER" || true
+RCALLER_RC=0; wait "$RCALLER" || RCALLER_RC=$?
 wait "$RCALLEE" || true
 kill -TERM "$RELAY" 2>/dev/null || true
 wait "$RELAY" 2>/dev/null || true
@@ -240,6 +240,11 @@ FILES=$(sed -n 's/.*files=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 GAPS=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 BAD=$(sed -n 's/.* bad=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 THROUGHOUT=$(sed -n 's/.*connected_throughout_window=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+RELAY_NOTE=""
+if [ "$RCALLER_RC" != 0 ] || [ "$RCPU_B" = "$RCPU_A" ]; then
+	RELAY_NOTE=" (relay run failed: sipp exit $RCALLER_RC, $(tail -1 "$WORK/relay.out"))"
+	log "relay baseline failed:$RELAY_NOTE"
+fi
 MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 
 cat <<EOF
@@ -254,11 +259,11 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load aver
   RSS per call                $MEM_KB KiB (idle $IDLE_RSS KiB, full $FULL_RSS KiB)
   set-up rate                 $SETUP_RATE calls/s (first to last arrival; sipp offered $RATE/s)
   files checked               $FILES, bad $BAD, with gaps $GAPS (checker exit $CHECK_RC)
-  relay CPU per call-second   $RELAY_PER_CS ms; engine/relay $RATIO
+  relay CPU per call-second   $RELAY_PER_CS ms; engine/relay $RATIO$RELAY_NOTE
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", sipp nice $NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms) |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", sipp nice $NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 
