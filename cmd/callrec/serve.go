@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stdout)
+	startPprof(getenv, log) // CALLREC_PPROF=host:port: profiler for the load benchmark (pprof.go)
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return err
 	}
