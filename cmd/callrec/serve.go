@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -30,6 +31,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(cfg.LogLevel, stdout)
 	startPprof(getenv, log) // CALLREC_PPROF=host:port: profiler for the load benchmark (pprof.go)
+	if getenv("GOGC") == "" {
+		// Recorder rings are long-lived; Go's default (100) lets the heap grow to twice them.
+		// 50 keeps 1,000 calls under 200 KB each for a few % more CPU (BENCHMARKS.md).
+		debug.SetGCPercent(50)
+	}
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return err
 	}
