@@ -80,8 +80,8 @@ func TestKill9RecordingIsRepairable(t *testing.T) {
 	caller := startSipp(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
 		"AUDIO": testdata(t, "caller_440.ulaw"), "ACTIONS": "", "HOLD_MS": "20000", "FROM": "49711218431440"},
 		"-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", addr)
-	defer caller.cmd.Process.Kill()
-	defer callee.cmd.Process.Kill()
+	defer caller.Kill()
+	defer callee.Kill()
 
 	var file string
 	for deadline := time.Now().Add(15 * time.Second); file == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

@@ -1,13 +1,11 @@
 package media
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/internal/sipptest"
 	"callrec/internal/testtool"
 )
 
@@ -61,24 +60,7 @@ func (s *recSink) wait(t *testing.T, d time.Duration) CallInfo {
 }
 
 // freePort finds a port free for UDP and TCP on loopback.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func freePort(t *testing.T) int { return sipptest.FreePort(t) }
 
 type testEngine struct {
 	*Engine
@@ -134,74 +116,22 @@ func testdata(t *testing.T, name string) string {
 	return p
 }
 
-// sipp runs one sip-tester scenario from testdata with its {{FIELDS}} filled in.
-type sipp struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-	err chan error
-}
+// sipp is one sip-tester process running a scenario from testdata (see internal/sipptest).
+type sipp struct{ *sipptest.Sipp }
 
 func startSipp(t *testing.T, scenario string, fields map[string]string, args ...string) *sipp {
 	t.Helper()
-	bin := testtool.Need(t, "sipp", "sip-tester")
-	b, err := os.ReadFile(testdata(t, scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := string(b)
-	for k, v := range fields {
-		x = strings.ReplaceAll(x, "{{"+k+"}}", v)
-	}
-	if i := strings.Index(x, "{{"); i >= 0 {
-		t.Fatalf("unfilled field in %s: %s", scenario, x[i:i+20])
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, []byte(x), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	all := append([]string{"-sf", sf, "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1",
-		"-mp", strconv.Itoa(freePort(t)), "-nostdin", "-timeout", "40s", "-timeout_error", "-trace_err"}, args...)
-	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
-	s.cmd.Dir = dir
-	s.cmd.Stdout = &s.out
-	s.cmd.Stderr = &s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-	})
-	return s
+	return &sipp{sipptest.Start(t, scenario, fields, args...)}
 }
 
 func (s *sipp) wait(t *testing.T, d time.Duration) error {
 	t.Helper()
-	select {
-	case err := <-s.err:
-		if err != nil {
-			logs, _ := filepath.Glob(filepath.Join(s.cmd.Dir, "*errors.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("%s:\n%s", filepath.Base(l), b)
-			}
-		}
-		return err
-	case <-time.After(d):
-		_ = s.cmd.Process.Kill()
-		return errors.New("sipp timed out")
-	}
+	return s.Wait(t, d)
 }
 
-const pcapDir = "/usr/share/sip-tester/"
+const pcapDir = sipptest.PcapDir
 
-func playPcap(name string, afterMS int) string {
-	return fmt.Sprintf(`<pause milliseconds="%d"/><nop><action><exec play_pcap_audio="%s%s"/></action></nop>`, afterMS, pcapDir, name)
-}
+func playPcap(name string, afterMS int) string { return sipptest.PlayPcap(name, afterMS) }
 
 type callSpec struct {
 	from, dialed   string
@@ -650,7 +580,7 @@ func TestReinviteHoldKeepsTimeline(t *testing.T) {
 		"ACTIONS": actions, "HOLD_MS": "1500", "FROM": "49711218431440"},
 		"-t", "t1", "-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
 	if err := caller.wait(t, 40*time.Second); err != nil {
-		t.Fatalf("sipp caller over TCP: %v\n%s", err, caller.out.String())
+		t.Fatalf("sipp caller over TCP: %v\n%s", err, caller.Output())
 	}
 	if err := callee.wait(t, 10*time.Second); err != nil {
 		t.Fatalf("sipp callee: %v", err)

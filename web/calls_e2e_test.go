@@ -2,16 +2,13 @@ package web
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"callrec/internal/browsertest"
+	"callrec/internal/sipptest"
 	"callrec/internal/testtool"
 	"callrec/media"
 	"callrec/models"
@@ -133,20 +131,11 @@ type liveEnv struct {
 	trunk int
 }
 
-func mediaTestdata(t *testing.T, name string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "media", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // testPolicy is the recording module as booked: mode, with or without the caller notice.
 func testPolicy(t *testing.T, mode media.Mode, notice bool) media.Policy {
 	return media.Policy{Active: true, Mode: mode, CallerNotice: notice, Prompts: media.Prompts{
-		CallerNotice:          mediaTestdata(t, "notice.wav"),
-		ObjectionConfirmation: mediaTestdata(t, "confirmation.wav"),
+		CallerNotice:          sipptest.Testdata("notice.wav"),
+		ObjectionConfirmation: sipptest.Testdata("confirmation.wav"),
 		CalleeWhisper:         "", // the destination hears nothing extra: shorter calls
 	}}
 }
@@ -154,7 +143,7 @@ func testPolicy(t *testing.T, mode media.Mode, notice bool) media.Policy {
 func newLiveEnv(t *testing.T, policy func(models.Pool) media.Policy) *liveEnv {
 	t.Helper()
 	testtool.Need(t, "sipp", "sip-tester")
-	trunk := liveFreePort(t)
+	trunk := sipptest.FreePort(t)
 	dir := &storeDirectory{policy: policy}
 	sink := &storeSink{connected: map[string]time.Time{}, endedAt: map[string]time.Time{}, ended: make(chan media.CallInfo, 8)}
 	var eng *media.Engine
@@ -183,94 +172,22 @@ func newLiveEnv(t *testing.T, policy func(models.Pool) media.Policy) *liveEnv {
 	return &liveEnv{env: e, eng: eng, sink: sink, trunk: trunk}
 }
 
-func liveFreePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-type sippProc struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-	err chan error
-}
-
-// startSipp runs one of the engine's sipp scenarios (media/testdata) with its fields filled in.
-func startSipp(t *testing.T, scenario string, fields map[string]string, args ...string) *sippProc {
-	t.Helper()
-	bin := testtool.Need(t, "sipp", "sip-tester")
-	b, err := os.ReadFile(mediaTestdata(t, scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := string(b)
-	for k, v := range fields {
-		x = strings.ReplaceAll(x, "{{"+k+"}}", v)
-	}
-	if i := strings.Index(x, "{{"); i >= 0 {
-		t.Fatalf("unfilled field in %s: %s", scenario, x[i:i+20])
-	}
-	dir := t.TempDir()
-	sf := filepath.Join(dir, scenario)
-	if err := os.WriteFile(sf, []byte(x), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	all := append([]string{"-sf", sf, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(liveFreePort(t)),
-		"-nostdin", "-timeout", "60s", "-timeout_error", "-trace_err"}, args...)
-	s := &sippProc{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err <- s.cmd.Wait() }()
-	t.Cleanup(func() { _ = s.cmd.Process.Kill() })
-	return s
-}
-
-func (s *sippProc) wait(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-s.err:
-		if err != nil {
-			t.Logf("sipp: %s", s.out.String())
-		}
-		return err
-	case <-time.After(d):
-		_ = s.cmd.Process.Kill()
-		return errors.New("sipp timed out")
-	}
-}
-
 // startCallee answers n calls on the trunk with 1000 Hz; startCaller calls dialed from `from`
 // with 440 Hz for holdMS after the answer (after actions, e.g. a '*' pcap).
-func (le *liveEnv) startCallee(t *testing.T, n int) *sippProc {
+func (le *liveEnv) startCallee(t *testing.T, n int) *sipptest.Sipp {
 	t.Helper()
-	s := startSipp(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
-		"AUDIO": mediaTestdata(t, "callee_1000.ulaw"), "ACTIONS": "", "RING_MS": "200"},
+	s := sipptest.Start(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": sipptest.Testdata("callee_1000.ulaw"), "ACTIONS": "", "RING_MS": "200"},
 		"-m", strconv.Itoa(n), "-p", strconv.Itoa(le.trunk))
 	time.Sleep(200 * time.Millisecond) // let it bind before an INVITE reaches it
 	return s
 }
 
-func (le *liveEnv) startCaller(t *testing.T, from, dialed string, holdMS int, actions string) *sippProc {
+func (le *liveEnv) startCaller(t *testing.T, from, dialed string, holdMS int, actions string) *sipptest.Sipp {
 	t.Helper()
-	return startSipp(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
-		"AUDIO": mediaTestdata(t, "caller_440.ulaw"), "ACTIONS": actions, "HOLD_MS": strconv.Itoa(holdMS), "FROM": from},
-		"-m", "1", "-p", strconv.Itoa(liveFreePort(t)), "-s", dialed, le.eng.SIPAddr())
+	return sipptest.Start(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+		"AUDIO": sipptest.Testdata("caller_440.ulaw"), "ACTIONS": actions, "HOLD_MS": strconv.Itoa(holdMS), "FROM": from},
+		"-m", "1", "-p", strconv.Itoa(sipptest.FreePort(t)), "-s", dialed, le.eng.SIPAddr())
 }
 
 // liveCall waits until the engine has a connected call and returns it.
@@ -568,8 +485,8 @@ func TestLiveCallsThroughAPIAndStreams(t *testing.T) {
 	stopWindow[1] = time.Now()
 	check(agentTok, "stop", 200, "", "stopped")
 
-	for _, p := range []*sippProc{caller, otherCaller, callee} {
-		if err := p.wait(t, 30*time.Second); err != nil {
+	for _, p := range []*sipptest.Sipp{caller, otherCaller, callee} {
+		if err := p.Wait(t, 30*time.Second); err != nil {
 			t.Fatalf("sipp: %v", err)
 		}
 	}
@@ -695,10 +612,10 @@ func TestLiveCallsInBrowser(t *testing.T) {
 		goneAt = time.Now()
 		gone <- err
 	}()
-	if err := caller.wait(t, 30*time.Second); err != nil {
+	if err := caller.Wait(t, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := callee.wait(t, 30*time.Second); err != nil {
+	if err := callee.Wait(t, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	final := le.sink.waitEnded(t)
@@ -772,10 +689,10 @@ func TestObjectedCallCannotBeRecorded(t *testing.T) {
 			t.Errorf("%s on an objected call: %d %q", action, st, apiErr.Error.Code)
 		}
 	}
-	if err := caller.wait(t, 30*time.Second); err != nil {
+	if err := caller.Wait(t, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_ = callee.wait(t, 30*time.Second)
+	_ = callee.Wait(t, 30*time.Second)
 	final := le.sink.waitEnded(t)
 	if final.Outcome != media.OutcomeObjected || final.Recording != nil {
 		t.Errorf("outcome %q, recording %+v", final.Outcome, final.Recording)

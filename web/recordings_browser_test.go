@@ -21,7 +21,7 @@ import (
 func TestBrowserRecordingPlayAndSeek(t *testing.T) {
 	e := newEnv(t)
 	yesterday := time.Now().Add(-24 * time.Hour)
-	e.addRecording(e.demoPool(), "old", "rec_20250101_120000_337826_4971121843140_4917111_49711218431431_4915258878874.wav", yesterday.Add(-time.Hour), "4917111")
+	oldID := e.addRecording(e.demoPool(), "old", "rec_20250101_120000_337826_4971121843140_4917111_49711218431431_4915258878874.wav", yesterday.Add(-time.Hour), "4917111")
 	id := e.addRecording(e.demoPool(), "c1", seedName, yesterday, "49711218431440")
 	ctx := browsertest.New(t)
 	var rows, name string
@@ -34,6 +34,9 @@ func TestBrowserRecordingPlayAndSeek(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="files-table"]`, chromedp.ByQuery),
 		chromedp.SendKeys(`#f-number`, "+49 711 21843144", chromedp.ByQuery),
 		chromedp.Click(`[data-testid="files-filter-submit"]`, chromedp.ByQuery),
+		// The filtered page has loaded once the other caller's row is gone (both rows are on the
+		// unfiltered page, so waiting for ours alone could read the page before the filter).
+		chromedp.WaitNotPresent(`[data-testid="file-row-`+strconv.Itoa(int(oldID))+`"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="file-row-`+strconv.Itoa(int(id))+`"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="files-table"] tbody`, &rows, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="file-row-`+strconv.Itoa(int(id))+`"] a`, chromedp.ByQuery),

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +56,8 @@ type Sipp struct {
 	err chan error
 }
 
-// Start runs scenario (a file name in media/testdata) with its fields filled in, plus args.
+// Start runs scenario (a file name in media/testdata) with its fields filled in, plus args. One
+// call (-m 1) unless args say otherwise.
 func Start(t testing.TB, scenario string, fields map[string]string, args ...string) *Sipp {
 	t.Helper()
 	bin := testtool.Need(t, "sipp", "sip-tester")
@@ -75,8 +77,12 @@ func Start(t testing.TB, scenario string, fields map[string]string, args ...stri
 	if err := os.WriteFile(sf, []byte(x), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"-sf", sf, "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1",
-		"-mp", strconv.Itoa(FreePort(t)), "-nostdin", "-timeout", "60s", "-timeout_error", "-trace_err"}, args...)
+	all := []string{"-sf", sf, "-i", "127.0.0.1", "-mi", "127.0.0.1",
+		"-mp", strconv.Itoa(FreePort(t)), "-nostdin", "-timeout", "60s", "-timeout_error", "-trace_err"}
+	if !slices.Contains(args, "-m") {
+		all = append(all, "-m", "1")
+	}
+	all = append(all, args...)
 	s := &Sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
 	s.cmd.Dir = dir
 	s.cmd.Stdout = &s.out
@@ -88,6 +94,12 @@ func Start(t testing.TB, scenario string, fields map[string]string, args ...stri
 	t.Cleanup(func() { _ = s.cmd.Process.Kill() })
 	return s
 }
+
+// Output is what sipp printed so far.
+func (s *Sipp) Output() string { return s.out.String() }
+
+// Kill ends sipp at once.
+func (s *Sipp) Kill() { _ = s.cmd.Process.Kill() }
 
 // Wait waits for sipp to finish; on failure its error log is logged.
 func (s *Sipp) Wait(t testing.TB, d time.Duration) error {
