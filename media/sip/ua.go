@@ -77,15 +77,17 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	u := &UA{cfg: cfg, log: log, handler: h, udp: udp, tcp: tcp, addr: addr, legs: map[string]*Leg{}}
 	// sipgo's transport and transaction layers log to slog.Default unless told otherwise; a
 	// stream of garbage datagrams on the SIP port would then bypass the configured logger and
-	// level (each one logged in full at ERROR on stderr).
+	// level (each one logged in full at ERROR on stderr). What peers can make sipgo log is also
+	// cut short and rate-limited.
+	sipLog := slog.New(newLimitHandler(log.Handler(), 20))
 	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
-		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(log)),
-		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(log)))
+		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog)))
 	if err == nil {
-		u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(log))
+		u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(sipLog))
 	}
 	if err == nil {
-		u.cli, err = sipgo.NewClient(u.ua, sipgo.WithClientLogger(log),
+		u.cli, err = sipgo.NewClient(u.ua, sipgo.WithClientLogger(sipLog),
 			sipgo.WithClientHostname(cfg.PublicIP.String()),
 			sipgo.WithClientConnectionAddr(addr.String()))
 	}
