@@ -40,14 +40,26 @@ type Customer struct {
 	UpdatedAt    time.Time
 }
 
-// Location is the customer's time zone (Europe/Berlin when unset or unknown).
+// Location is the customer's time zone (Europe/Berlin when unset or unknown). Zones are parsed
+// once: the engine asks for every call.
 func (c Customer) Location() *time.Location {
-	if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
-		return loc
+	name := c.TimeZone
+	if name == "" {
+		name = "Europe/Berlin"
 	}
-	loc, _ := time.LoadLocation("Europe/Berlin")
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return Customer{}.Location()
+	}
+	zones.Store(name, loc)
 	return loc
 }
+
+// zones caches parsed time zones by name; time.Location values are immutable.
+var zones sync.Map
 
 // User is a person who logs in. Platform admins have no customer.
 type User struct {
