@@ -51,8 +51,11 @@ func (c Customer) Location() *time.Location {
 		return loc.(*time.Location)
 	}
 	loc, err := time.LoadLocation(name)
-	if err != nil {
+	if err != nil && name != "Europe/Berlin" {
 		return Customer{}.Location()
+	}
+	if err != nil { // no zone database at all (the binary embeds one; tests might not)
+		return time.UTC
 	}
 	zones.Store(name, loc)
 	return loc
