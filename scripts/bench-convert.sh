@@ -18,17 +18,10 @@ trap 'rm -rf "$work"' EXIT
 in=$work/in.wav
 sox -n -r 48000 -c 2 -b 16 "$in" synth 600 sine 440 sine 1000 vol 0.5
 
-# The converter: `callrec convert IN OUT` when the subcommand is wired, else the same
-# audio.ConvertFile called from the package's compiled test binary.
-go build -o "$work/callrec" ./cmd/callrec 2>/dev/null || true
-if [ -x "$work/callrec" ] && "$work/callrec" convert "$in" "$work/probe.wav" >/dev/null 2>&1; then
-	tool="callrec convert"
-	printf '#!/bin/sh\nexec "%s" convert "$1" "$2"\n' "$work/callrec" >"$work/conv"
-else
-	tool="audio.ConvertFile (media/audio test binary; callrec convert not wired yet)"
-	go test -c -o "$work/audio.test" ./media/audio
-	printf '#!/bin/sh\nCALLREC_CONVERT_IN=$1 CALLREC_CONVERT_OUT=$2 exec "%s" -test.run="^TestConvertFileFromEnv$" >/dev/null\n' "$work/audio.test" >"$work/conv"
-fi
+# The converter: the product's own `callrec convert IN OUT`.
+go build -o "$work/callrec" ./cmd/callrec
+tool="callrec convert"
+printf '#!/bin/sh\nexec "%s" convert "$1" "$2" >/dev/null\n' "$work/callrec" >"$work/conv"
 chmod +x "$work/conv"
 rm -f "$work/probe.wav"
 
