@@ -4,8 +4,9 @@ package audio
 
 import (
 	"bytes"
-	"syscall"
 	"testing"
+
+	"callrec/internal/testtool"
 )
 
 func BenchmarkNewResampler(b *testing.B) {
@@ -48,7 +49,7 @@ func benchConvert(b *testing.B, rate, ch int) {
 	var out writeSeekBuffer
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := testtool.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		out.pos = 0
 		if _, err := Convert(bytes.NewReader(in), &out, ConvertOptions{}); err != nil {
@@ -56,11 +57,5 @@ func benchConvert(b *testing.B, rate, ch int) {
 		}
 	}
 	// On a shared machine wall time mostly measures the neighbours; CPU time is ours.
-	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	testtool.ReportCPU(b, c0)
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"callrec/internal/testtool"
 	"callrec/media/audio"
 )
 
@@ -259,13 +260,13 @@ func benchInband(b *testing.B, sig []float64) {
 	pcm := pcm16(sig)
 	d := NewInband(rate)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := testtool.ProcessCPU()
 	for b.Loop() {
 		for i := 0; i+160 <= len(pcm); i += 160 {
 			d.Feed(pcm[i : i+160])
 		}
 	}
-	reportCPU(b, cpu)
+	testtool.ReportCPU(b, cpu)
 }
 
 func BenchmarkInbandSecondSilence(b *testing.B) { benchInband(b, silence(nil, 1000)) }

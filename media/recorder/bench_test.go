@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"callrec/internal/testtool"
 )
 
 // benchCallSeconds measures one call-second: 50 packets of 20 ms in each direction, each
@@ -24,7 +26,7 @@ func benchCallSeconds(b *testing.B, stereo bool) {
 	}
 	b.ReportAllocs()
 	k := 0
-	cpu := processCPU()
+	cpu := testtool.ProcessCPU()
 	for b.Loop() {
 		for range 50 {
 			at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
@@ -34,7 +36,7 @@ func benchCallSeconds(b *testing.B, stereo bool) {
 			k++
 		}
 	}
-	reportCPU(b, cpu)
+	testtool.ReportCPU(b, cpu)
 	b.StopTimer()
 	if _, err := r.Close(t0.Add(time.Duration(k) * 20 * time.Millisecond)); err != nil {
 		b.Fatal(err)
