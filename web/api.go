@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -22,22 +23,17 @@ func (s *Server) apiRoutes(g *echo.Group) {
 // apiNotFound is the API's answer for a missing or foreign object.
 func apiNotFound() error { return apiError(http.StatusNotFound, "not_found", "no such object") }
 
-// apiStoreError maps the store's errors to API errors with codes.
+// apiStoreError maps the store's errors to API errors with codes; of several invalid fields the
+// first one the store found names the code.
 func apiStoreError(err error) error {
-	if errs, ok := formErrors(err); ok {
-		for f, key := range errs {
-			return apiError(http.StatusUnprocessableEntity, codeOf(key), "invalid field "+f)
-		}
-	}
-	switch storeError(err).(type) {
-	case *echo.HTTPError:
-		he := storeError(err).(*echo.HTTPError)
-		switch he.Code {
-		case http.StatusNotFound:
-			return apiNotFound()
-		case http.StatusForbidden:
-			return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
-		}
+	var ve models.ValidationError
+	switch {
+	case errors.As(err, &ve) && len(ve) > 0:
+		return apiError(http.StatusUnprocessableEntity, codeOf(ve[0].Key), "invalid field "+ve[0].Field)
+	case errors.Is(err, models.ErrNotFound):
+		return apiNotFound()
+	case errors.Is(err, models.ErrForbidden):
+		return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
 	}
 	return err
 }

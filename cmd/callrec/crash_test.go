@@ -61,21 +61,7 @@ func TestKill9WithCallsInFlight(t *testing.T) {
 
 	p := &product{t: t, data: data, http: httpAddr}
 	tok := p.token("demo-admin")
-	var pools struct {
-		Pools []struct {
-			ID uint `json:"id"`
-		} `json:"pools"`
-	}
-	if st := p.api(tok, "GET", "/pools", nil, &pools); st != 200 || len(pools.Pools) != 1 {
-		t.Fatalf("pools: %d %+v", st, pools)
-	}
-	pool := strconv.Itoa(int(pools.Pools[0].ID))
-	if st := p.api(tok, "PUT", "/pools/"+pool+"/call-recording/booking", map[string]bool{"legal_notice_accepted": true}, nil); st != http.StatusCreated {
-		t.Fatalf("booking: %d", st)
-	}
-	if st := p.api(tok, "PATCH", "/pools/"+pool+"/call-recording", map[string]any{"channels": "stereo", "mode": "automatic", "announcement": false}, nil); st != 200 {
-		t.Fatalf("settings: %d", st)
-	}
+	p.bookDemoPool(tok)
 
 	max := strconv.Itoa(n)
 	callee := sipptest.Start(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",

@@ -139,6 +139,27 @@ func (p *product) api(tok, method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// bookDemoPool books Call Recording for the demo's only pool through the API, as a customer admin
+// would: automatic, stereo, without the caller notice (15 s of German) so test calls stay short.
+func (p *product) bookDemoPool(tok string) {
+	p.t.Helper()
+	var pools struct {
+		Pools []struct {
+			ID uint `json:"id"`
+		} `json:"pools"`
+	}
+	if st := p.api(tok, "GET", "/pools", nil, &pools); st != 200 || len(pools.Pools) != 1 {
+		p.t.Fatalf("pools: %d %+v", st, pools)
+	}
+	pool := strconv.Itoa(int(pools.Pools[0].ID))
+	if st := p.api(tok, "PUT", "/pools/"+pool+"/call-recording/booking", map[string]bool{"legal_notice_accepted": true}, nil); st != http.StatusCreated {
+		p.t.Fatalf("booking: %d", st)
+	}
+	if st := p.api(tok, "PATCH", "/pools/"+pool+"/call-recording", map[string]any{"channels": "stereo", "mode": "automatic", "announcement": false}, nil); st != 200 {
+		p.t.Fatalf("settings: %d", st)
+	}
+}
+
 // wav16 reads a 16-bit PCM WAV: channels, rate and interleaved samples.
 func wav16(t *testing.T, path string) (int, int, []int16) {
 	t.Helper()
@@ -197,22 +218,7 @@ func TestDemoCallIsRecordedUnderTheSeedsName(t *testing.T) {
 	p := startProduct(t)
 	tok := p.token("demo-admin")
 
-	var pools struct {
-		Pools []struct {
-			ID          uint   `json:"id"`
-			StartNumber string `json:"start_number"`
-		} `json:"pools"`
-	}
-	if st := p.api(tok, "GET", "/pools", nil, &pools); st != 200 || len(pools.Pools) != 1 {
-		t.Fatalf("pools: %d %+v", st, pools)
-	}
-	pool := strconv.Itoa(int(pools.Pools[0].ID))
-	if st := p.api(tok, "PUT", "/pools/"+pool+"/call-recording/booking", map[string]bool{"legal_notice_accepted": true}, nil); st != http.StatusCreated {
-		t.Fatalf("booking: %d", st)
-	}
-	if st := p.api(tok, "PATCH", "/pools/"+pool+"/call-recording", map[string]any{"channels": "stereo", "mode": "automatic", "announcement": false}, nil); st != 200 {
-		t.Fatalf("settings: %d", st)
-	}
+	p.bookDemoPool(tok)
 
 	// Without the caller notice (15 s of German) the call is quick: the callee hears the whisper
 	// (about 6 s), then both talk for a few seconds.
