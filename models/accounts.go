@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base32"
 	"errors"
 	"regexp"
@@ -169,11 +170,35 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 	return u, nil
 }
 
-// UserByID loads an enabled user with its customer (sessions re-check on every request).
+// UserByID loads an enabled user with its customer. Sessions and API tokens re-check their
+// user on every request, so this is one prepared query instead of GORM's two with a preload.
 func (s *Store) UserByID(ctx context.Context, id uint) (User, error) {
+	return s.enabledUser(ctx, "u.id = ?", id)
+}
+
+// enabledUser reads the enabled user that where (on users u) selects, with its customer.
+func (s *Store) enabledUser(ctx context.Context, where string, args ...any) (User, error) {
 	var u User
-	err := s.db.WithContext(ctx).Preload("Customer").Where("disabled = ?", false).First(&u, id).Error
-	return u, notFound(err)
+	var cid sql.NullInt64
+	var cname, csub, clang, czone sql.NullString
+	var ccreated, cupdated sql.NullTime
+	err := s.db.WithContext(ctx).Raw(`SELECT u.id, u.customer_id, u.username, u.password_hash, u.role,
+		u.can_open_recordings, u.language, u.disabled, u.created_at, u.updated_at,
+		c.id, c.name, c.subscriber_id, c.language, c.time_zone, c.created_at, c.updated_at
+		FROM users u LEFT JOIN customers c ON c.id = u.customer_id WHERE `+where+` AND NOT u.disabled`, args...).
+		Row().Scan(&u.ID, &u.CustomerID, &u.Username, &u.PasswordHash, &u.Role, &u.CanOpenRecordings, &u.Language,
+		&u.Disabled, &u.CreatedAt, &u.UpdatedAt, &cid, &cname, &csub, &clang, &czone, &ccreated, &cupdated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if cid.Valid {
+		u.Customer = &Customer{ID: uint(cid.Int64), Name: cname.String, SubscriberID: csub.String, Language: clang.String,
+			TimeZone: czone.String, CreatedAt: ccreated.Time, UpdatedAt: cupdated.Time}
+	}
+	return u, nil
 }
 
 // UserByName loads a user by name (CLI use).

@@ -43,13 +43,18 @@ func (s *Store) CreateAPIToken(ctx context.Context, username, name string) (stri
 
 // UserByToken resolves a bearer token to its (enabled) user.
 func (s *Store) UserByToken(ctx context.Context, tok string) (User, error) {
-	var t APIToken
-	if err := s.db.WithContext(ctx).Where("hash = ?", tokenHash(tok)).First(&t).Error; err != nil {
+	var t struct {
+		ID         uint
+		UserID     uint
+		LastUsedAt *time.Time
+	}
+	if err := s.db.WithContext(ctx).Model(&APIToken{}).Select("id, user_id, last_used_at").Where("hash = ?", tokenHash(tok)).
+		Take(&t).Error; err != nil {
 		return User{}, notFound(err)
 	}
 	now := s.Now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute { // avoid a write per request
-		s.db.WithContext(ctx).Model(&t).Update("last_used_at", now)
+		s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now)
 	}
 	return s.UserByID(ctx, t.UserID)
 }
