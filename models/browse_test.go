@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 type browseFixture struct {
@@ -186,5 +190,104 @@ func TestBrowseFiltersAndScope(t *testing.T) {
 	}
 	if subs, _ := f.s.SubFolders(ctx, f.agent, ""); len(subs) != 1 {
 		t.Fatalf("agent's root %v", subs)
+	}
+}
+
+// TestFolderStatsFollowFiles checks the per-folder totals the triggers keep against a count of
+// the files table after inserts, size and folder updates and deletes, and that a database from
+// before folder_stats gets the table filled when it is opened.
+func TestFolderStatsFollowFiles(t *testing.T) {
+	ctx := context.Background()
+	f := newBrowseFixture(t, 120)
+	db := f.s.db.WithContext(ctx)
+	check := func(when string) {
+		t.Helper()
+		type row struct {
+			CustomerID uint
+			Folder     string
+			Kind       string
+			Files      int64
+			Bytes      int64
+		}
+		var want, got []row
+		if err := db.Raw(`SELECT customer_id, folder, kind, count(*) AS files, COALESCE(sum(size), 0) AS bytes FROM files
+			GROUP BY customer_id, folder, kind ORDER BY 1, 2, 3`).Scan(&want).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Raw(`SELECT customer_id, folder, kind, files, bytes FROM folder_stats WHERE files > 0 ORDER BY 1, 2, 3`).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(want, got) {
+			t.Fatalf("%s: folder_stats %+v, files say %+v", when, got, want)
+		}
+	}
+	check("after inserts")
+	page, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder})
+	if err != nil || page.Total != 120 || page.TotalMore {
+		t.Fatalf("total %d (more %v), err %v; want exactly 120", page.Total, page.TotalMore, err)
+	}
+	if err := db.Exec("UPDATE files SET size = size + 7 WHERE id % 3 = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	check("after size updates")
+	if err := db.Exec("UPDATE files SET folder = 'call_recording/337826/4971121843999' WHERE id % 5 = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	check("after moves")
+	if err := db.Exec("DELETE FROM files WHERE id % 2 = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	check("after deletes")
+	all, err := f.s.Browse(ctx, f.admin, BrowseQuery{})
+	var n int64
+	db.Raw("SELECT count(*) FROM files WHERE customer_id = ? AND kind = ?", f.admin.CustomerID, KindRecording).Scan(&n)
+	if err != nil || all.Total != n {
+		t.Fatalf("all recordings: total %d, want %d (err %v)", all.Total, n, err)
+	}
+
+	// An older database: no folder_stats, no triggers. Opening it builds both from the files.
+	for _, q := range []string{"DROP TRIGGER files_stats_insert", "DROP TRIGGER files_stats_delete", "DROP TRIGGER files_stats_update", "DROP TABLE folder_stats"} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.s.migrateBrowse(); err != nil {
+		t.Fatal(err)
+	}
+	check("after migrating an older database")
+	if err := db.Exec("DELETE FROM files WHERE id % 7 = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	check("after deletes on the migrated database")
+}
+
+// TestParseDBTime holds the hand-written reader of stored times to what time.Parse makes of the
+// driver's layouts, for the form the store writes and for the others.
+func TestParseDBTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var inputs []string
+	for range 2000 {
+		at := time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).UTC()
+		if rng.IntN(3) == 0 {
+			at = at.Truncate(time.Second)
+		}
+		inputs = append(inputs, at.Format(sqlite3.SQLiteTimestampFormats[0]))
+	}
+	inputs = append(inputs, "", "2026-02-31 00:00:00+00:00", "2026-13-01 00:00:00+00:00", "2026-01-01 24:00:00+00:00",
+		"2026-01-01 00:00:00.+00:00", "2026-01-01 00:00:00.1234567891+00:00", "2026-01-01T10:00:00Z", "2026-01-01 10:00:00",
+		"2026-01-01 10:00:00+02:00", "2026-01-01", "2026-01-0x 00:00:00+00:00", "garbage", "2026-01-01 00:00:00.5+00:00")
+	for _, in := range inputs {
+		got, ok := parseDBTime(in)
+		var want time.Time
+		wantOK := false
+		for _, layout := range sqlite3.SQLiteTimestampFormats {
+			if tt, err := time.ParseInLocation(layout, strings.TrimSuffix(in, "Z"), time.UTC); err == nil {
+				want, wantOK = tt.UTC(), true
+				break
+			}
+		}
+		if ok != wantOK || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseDBTime(%q) = %v, %v; time.Parse says %v, %v", in, got, ok, want, wantOK)
+		}
 	}
 }
