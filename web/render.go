@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -14,12 +17,29 @@ import (
 	"callrec/templates"
 )
 
-// render writes a templ component with a status code.
+// render writes a templ component with a status code. The page is rendered into a buffer
+// first and sent in one write with its length: a half-rendered page never goes out (an error
+// still gets its error page), and a 30 kB list is one syscall instead of one per 4 kB.
 func render(c echo.Context, status int, comp templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 { // an unusually large page does not stay in the pool
+			buf.Reset()
+			pageBuffers.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	c.Response().WriteHeader(status)
-	return comp.Render(c.Request().Context(), c.Response())
+	_, err := c.Response().Write(buf.Bytes())
+	return err
 }
+
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // page builds the layout's data for a page; titleKey is an i18n ID, active a nav ID.
 func (s *Server) page(c echo.Context, titleKey, active string) templates.Page {

@@ -52,6 +52,7 @@ type Server struct {
 	logins   *ratelimit.Failures
 	uploads  map[string]bool // route paths whose bodies may reach MaxUpload
 	hub      *liveHub
+	admit    *admission
 }
 
 // New builds the server and its routes.
@@ -66,7 +67,8 @@ func New(cfg Config, store *models.Store) *Server {
 		cfg.Logger = slog.Default()
 	}
 	sm := scs.New()
-	sm.Store = sqlite3store.NewWithCleanupInterval(store.SQL(), 30*time.Minute)
+	sm.Codec = newCachedCodec(sm.Codec, 10_000)
+	sm.Store = newCachedSessions(sqlite3store.NewWithCleanupInterval(store.SQL(), 30*time.Minute), sm.Codec, 100_000)
 	sm.Lifetime = 12 * time.Hour
 	// No scs IdleTimeout: it re-saves the session (a database write) on every request. loadUser
 	// enforces the idle limit itself and refreshes the session at most once a minute.
@@ -76,7 +78,7 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
-		logins: ratelimit.New(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub()}
+		logins: ratelimit.New(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub(), admit: newAdmission()}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -102,7 +104,7 @@ func (s *Server) routes() *echo.Echo {
 		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 		return err
 	}}))
-	e.Use(s.requestLog, securityHeaders, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)), s.pageSession(s.loadUser), s.pageSession(s.language))
+	e.Use(s.requestLog, securityHeaders, s.admit.middleware, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)), s.pageSession(s.loadUser), s.pageSession(s.language))
 	e.GET("/healthz", s.healthz)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
 

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// cachedSessions keeps the sessions this process has seen in memory in front of the SQLite
+// store, so a page view does not read its session from the database. The process is the only
+// writer of the session table (scs commits and deletes through this store), so the cache is
+// always what the table says; the table keeps sessions across restarts.
+type cachedSessions struct {
+	db    scs.Store
+	codec scs.Codec // reads a session's deadline from its data
+	max   int
+
+	mu      sync.Mutex
+	entries map[string]cachedSession
+}
+
+type cachedSession struct {
+	data   []byte
+	expiry time.Time
+}
+
+// newCachedSessions caches up to max sessions (beyond that, expired ones go first, then any).
+func newCachedSessions(db scs.Store, codec scs.Codec, max int) *cachedSessions {
+	return &cachedSessions{db: db, codec: codec, max: max, entries: map[string]cachedSession{}}
+}
+
+func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
+	now := time.Now()
+	s.mu.Lock()
+	e, ok := s.entries[token]
+	if ok && !now.Before(e.expiry) {
+		delete(s.entries, token)
+		s.mu.Unlock()
+		return nil, false, nil
+	}
+	s.mu.Unlock()
+	if ok {
+		return e.data, true, nil
+	}
+	b, found, err := s.db.Find(token)
+	if err != nil || !found {
+		return b, found, err
+	}
+	// scs.Store does not return the expiry; the session's data carries it (its deadline).
+	deadline, _, err := s.codec.Decode(b)
+	if err != nil {
+		return b, true, nil // scs reports the broken session itself
+	}
+	s.put(token, cachedSession{data: b, expiry: deadline})
+	return b, true, nil
+}
+
+func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error {
+	// Drop first: a failed write must not leave the cache ahead of the table.
+	s.drop(token)
+	if err := s.db.Commit(token, b, expiry); err != nil {
+		return err
+	}
+	s.put(token, cachedSession{data: b, expiry: expiry})
+	return nil
+}
+
+func (s *cachedSessions) Delete(token string) error {
+	s.drop(token)
+	return s.db.Delete(token)
+}
+
+func (s *cachedSessions) drop(token string) {
+	s.mu.Lock()
+	delete(s.entries, token)
+	s.mu.Unlock()
+}
+
+func (s *cachedSessions) put(token string, e cachedSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) >= s.max {
+		now := time.Now()
+		for k, v := range s.entries {
+			if !now.Before(v.expiry) {
+				delete(s.entries, k)
+			}
+		}
+		for k := range s.entries { // still full: forget arbitrary ones, the table has them
+			if len(s.entries) < s.max {
+				break
+			}
+			delete(s.entries, k)
+		}
+	}
+	s.entries[token] = e
+}
+
+// cachedCodec remembers the decoded form of the session values it has encoded or decoded, so
+// a page view does not gob-decode its session (gob compiles its decoder on every call: ~50 µs,
+// a tenth of a File Browser page). A session's bytes decode to the same values every time; the
+// values are copied out, as scs changes its map.
+type cachedCodec struct {
+	scs.Codec
+	max int
+
+	mu      sync.Mutex
+	decoded map[string]decodedSession
+}
+
+type decodedSession struct {
+	deadline time.Time
+	values   map[string]any
+}
+
+func newCachedCodec(c scs.Codec, max int) *cachedCodec {
+	return &cachedCodec{Codec: c, max: max, decoded: map[string]decodedSession{}}
+}
+
+func (c *cachedCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	b, err := c.Codec.Encode(deadline, values)
+	if err == nil {
+		c.remember(string(b), decodedSession{deadline, maps.Clone(values)})
+	}
+	return b, err
+}
+
+func (c *cachedCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	c.mu.Lock()
+	d, ok := c.decoded[string(b)]
+	c.mu.Unlock()
+	if ok {
+		return d.deadline, maps.Clone(d.values), nil
+	}
+	deadline, values, err := c.Codec.Decode(b)
+	if err == nil {
+		c.remember(string(b), decodedSession{deadline, maps.Clone(values)})
+	}
+	return deadline, values, err
+}
+
+func (c *cachedCodec) remember(key string, d decodedSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.decoded) >= c.max {
+		clear(c.decoded) // the sessions in use come back on their next request
+	}
+	c.decoded[key] = d
+}
