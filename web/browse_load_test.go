@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -236,4 +239,68 @@ func load(t testing.TB, base string, paths []string, clients int, d time.Duratio
 	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
 	return loadResult{n: len(lats), errs: int(errs.Load()), rps: float64(len(lats)) / d.Seconds(),
 		p50: pct(.5), p90: pct(.9), p99: pct(.99), max: lats[len(lats)-1]}
+}
+
+// BenchmarkFileBrowserRequest is the server's own work for one File Browser request on a folder
+// of 100,000 recordings, without network or load generator: the handler chain (session, user,
+// CSRF, language), the store query and the rendering, called in-process. cpu-ns/op is what a
+// request costs the two cores the load test shares with its clients.
+//
+//	go test ./web -run '^$' -bench FileBrowserRequest -benchmem
+func BenchmarkFileBrowserRequest(b *testing.B) {
+	e := newEnv(b)
+	pool := e.demoPool()
+	folder := "call_recording/337826/4971121843140"
+	seedRows(b, e.store, pool, folder, 100_000)
+	u, _ := url.Parse(e.srv.URL)
+	admin := e.admin()
+	cookies := admin.http.Jar.Cookies(u)
+	tok := e.token(e.demo.Admin)
+	deep, err := e.store.Browse(context.Background(), models.Actor{Role: models.RolePlatformAdmin},
+		models.BrowseQuery{Folder: folder, Sort: "duration", Limit: 500, NoTotal: true, Page: 120})
+	if err != nil || deep.Next == "" {
+		b.Fatal(err)
+	}
+	base := "/files/" + folder + "/"
+	for _, c := range []struct{ name, path string }{
+		{"page-first", base},
+		{"page-deep", base + "?sort=duration&order=asc&cursor=" + url.QueryEscape(deep.Next)},
+		{"page-number", base + "?number=4917000123"},
+		{"api-list", "/api/v1/recordings?limit=50"},
+	} {
+		h := e.web.Handler()
+		get := func(b *testing.B) {
+			req := httptest.NewRequest("GET", c.path, nil)
+			if strings.HasPrefix(c.path, "/api/") {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			} else {
+				for _, ck := range cookies {
+					req.AddCookie(ck)
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("%s: %d", c.path, rec.Code)
+			}
+		}
+		b.Run(c.name, func(b *testing.B) {
+			cpu := cpuTime()
+			for b.Loop() {
+				get(b)
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+		// The same with 50 requests at a time, as the load test's clients make them.
+		b.Run(c.name+"-50", func(b *testing.B) {
+			b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b)
+				}
+			})
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 
 // env is a real server on a real socket with a SQLite database in a temp dir and the demo data.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	web   *Server
 	store *models.Store
@@ -29,11 +29,11 @@ type env struct {
 	otherPool           models.Pool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	return newEnvWith(t, func(*Config) {})
 }
 
-func newEnvWith(t *testing.T, tweak func(*Config)) *env {
+func newEnvWith(t testing.TB, tweak func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := models.Open(filepath.Join(dir, "callrec.db"))
