@@ -182,7 +182,7 @@ func (s *Store) enabledUser(ctx context.Context, where string, args ...any) (Use
 	var cid sql.NullInt64
 	var cname, csub, clang, czone sql.NullString
 	var ccreated, cupdated sql.NullTime
-	err := s.db.WithContext(ctx).Raw(`SELECT u.id, u.customer_id, u.username, u.password_hash, u.role,
+	err := s.bounded(ctx).Raw(`SELECT u.id, u.customer_id, u.username, u.password_hash, u.role,
 		u.can_open_recordings, u.language, u.disabled, u.created_at, u.updated_at,
 		c.id, c.name, c.subscriber_id, c.language, c.time_zone, c.created_at, c.updated_at
 		FROM users u LEFT JOIN customers c ON c.id = u.customer_id WHERE `+where+` AND NOT u.disabled`, args...).

@@ -117,7 +117,7 @@ func (s *Store) storedTotal(ctx context.Context, customerID uint, folder string)
 		q, args = q+"kind = ?", []any{KindRecording}
 	}
 	var n int64
-	err := s.db.WithContext(ctx).Raw(q, args...).Row().Scan(&n)
+	err := s.bounded(ctx).Raw(q, args...).Row().Scan(&n)
 	return n, err
 }
 
@@ -334,7 +334,7 @@ func (s *Store) FolderOwner(ctx context.Context, a Actor, folder string) (Custom
 	}
 	// Every File Browser page and list call asks: one prepared query, no GORM reflection.
 	var c Customer
-	err := s.db.WithContext(ctx).Raw(`SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
+	err := s.bounded(ctx).Raw(`SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
 		FROM customers WHERE subscriber_id = ?`, parts[1]).Row().
 		Scan(&c.ID, &c.Name, &c.SubscriberID, &c.Language, &c.TimeZone, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -395,7 +395,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		scope, args = "customer_id = ? AND kind = ?", []any{a.CustomerID, KindRecording}
 	}
 	number := NormalizeNumber(q.Number)
-	base := s.db.WithContext(ctx).Model(&File{})
+	base := s.bounded(ctx).Model(&File{})
 	plus := "" // "+" keeps SQLite from walking a sort index past rows the number filter drops
 	if n := number; n != "" {
 		// A number is a prefix range on each of the a, b and c indexes; the matching ids are
@@ -484,7 +484,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	case !more && !haveCur && q.Page <= 1:
 		page.Total = int64(len(rows)) // the first page holds them all: nothing to count
 	default:
-		if page.Total, page.TotalMore, err = countCapped(s.db.WithContext(ctx), base, q.CountLimit); err != nil {
+		if page.Total, page.TotalMore, err = countCapped(s.bounded(ctx), base, q.CountLimit); err != nil {
 			return BrowsePage{}, err
 		}
 	}
@@ -570,7 +570,7 @@ func (s *Store) SubFolders(ctx context.Context, a Actor, folder string) ([]Folde
 			return nil, ErrNotFound
 		}
 		var subs []string
-		q := s.db.WithContext(ctx).Model(&Customer{})
+		q := s.bounded(ctx).Model(&Customer{})
 		if !a.IsPlatformAdmin() {
 			q = q.Where("id = ?", a.CustomerID)
 		}
@@ -592,7 +592,7 @@ func (s *Store) SubFolders(ctx context.Context, a Actor, folder string) ([]Folde
 	last := prefix
 	for range 10000 {
 		var next []string
-		if err := s.db.WithContext(ctx).Model(&File{}).Where("customer_id = ? AND folder > ? AND folder < ?", owner.ID, last, prefix+"\xff").
+		if err := s.bounded(ctx).Model(&File{}).Where("customer_id = ? AND folder > ? AND folder < ?", owner.ID, last, prefix+"\xff").
 			Order("folder").Limit(1).Pluck("folder", &next).Error; err != nil {
 			return nil, err
 		}

@@ -96,14 +96,14 @@ func (in *PoolInput) validate() ValidationError {
 // Pools lists the pools a may see.
 func (s *Store) Pools(ctx context.Context, a Actor) ([]Pool, error) {
 	var ps []Pool
-	err := a.customerScope(s.db.WithContext(ctx)).Preload("Numbers").Preload("Customer").Order("name, id").Find(&ps).Error
+	err := a.customerScope(s.bounded(ctx)).Preload("Numbers").Preload("Customer").Order("name, id").Find(&ps).Error
 	return ps, err
 }
 
 // Pool loads one pool a may see; another customer's pool is ErrNotFound.
 func (s *Store) Pool(ctx context.Context, a Actor, id uint) (Pool, error) {
 	var p Pool
-	err := a.customerScope(s.db.WithContext(ctx)).Preload("Numbers").Preload("Customer").First(&p, id).Error
+	err := a.customerScope(s.bounded(ctx)).Preload("Numbers").Preload("Customer").First(&p, id).Error
 	return p, notFound(err)
 }
 

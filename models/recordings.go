@@ -40,7 +40,7 @@ func (s *Store) RecordingFile(ctx context.Context, a Actor, id uint) (RecordingD
 		return RecordingDetail{}, ErrNotFound
 	}
 	d := RecordingDetail{File: f}
-	db := s.db.WithContext(ctx)
+	db := s.bounded(ctx)
 	if err := db.First(&d.Customer, f.CustomerID).Error; err != nil {
 		return RecordingDetail{}, notFound(err)
 	}

@@ -108,6 +108,15 @@ func (s *Store) migrate() error {
 	return s.db.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions(expiry)`).Error
 }
 
+// bounded is the database for a query whose work is bounded (a lookup by key, a page with a
+// LIMIT): it runs to the end even if the request is cancelled. The SQLite driver runs every
+// step of a cancellable query in a new goroutine so that it can interrupt it; for a File
+// Browser page that was 50 goroutines and channel hand-offs, more than reading the rows.
+// Queries that can run long (scans, exports) keep the request's context.
+func (s *Store) bounded(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(context.WithoutCancel(ctx))
+}
+
 // SQL exposes the connection pool for the session store.
 func (s *Store) SQL() *sql.DB {
 	d, _ := s.db.DB()

@@ -48,7 +48,7 @@ func (s *Store) UserByToken(ctx context.Context, tok string) (User, error) {
 		UserID     uint
 		LastUsedAt *time.Time
 	}
-	if err := s.db.WithContext(ctx).Model(&APIToken{}).Select("id, user_id, last_used_at").Where("hash = ?", tokenHash(tok)).
+	if err := s.bounded(ctx).Model(&APIToken{}).Select("id, user_id, last_used_at").Where("hash = ?", tokenHash(tok)).
 		Take(&t).Error; err != nil {
 		return User{}, notFound(err)
 	}

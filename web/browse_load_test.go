@@ -270,7 +270,11 @@ func BenchmarkFileBrowserRequest(b *testing.B) {
 	} {
 		h := e.web.Handler()
 		get := func(b *testing.B) {
-			req := httptest.NewRequest("GET", c.path, nil)
+			// Cancellable, as net/http makes a request's context (the SQLite driver works
+			// differently with one).
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, "GET", c.path, nil)
 			if strings.HasPrefix(c.path, "/api/") {
 				req.Header.Set("Authorization", "Bearer "+tok)
 			} else {
