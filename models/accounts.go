@@ -182,12 +182,12 @@ func (s *Store) enabledUser(ctx context.Context, where string, args ...any) (Use
 	var cid sql.NullInt64
 	var cname, csub, clang, czone sql.NullString
 	var ccreated, cupdated sql.NullTime
-	err := s.bounded(ctx).Raw(`SELECT u.id, u.customer_id, u.username, u.password_hash, u.role,
+	err := s.queryRow(ctx, `SELECT u.id, u.customer_id, u.username, u.password_hash, u.role,
 		u.can_open_recordings, u.language, u.disabled, u.created_at, u.updated_at,
 		c.id, c.name, c.subscriber_id, c.language, c.time_zone, c.created_at, c.updated_at
 		FROM users u LEFT JOIN customers c ON c.id = u.customer_id WHERE `+where+` AND NOT u.disabled`, args...).
-		Row().Scan(&u.ID, &u.CustomerID, &u.Username, &u.PasswordHash, &u.Role, &u.CanOpenRecordings, &u.Language,
-		&u.Disabled, &u.CreatedAt, &u.UpdatedAt, &cid, &cname, &csub, &clang, &czone, &ccreated, &cupdated)
+		Scan(&u.ID, &u.CustomerID, &u.Username, &u.PasswordHash, &u.Role, &u.CanOpenRecordings, &u.Language,
+			&u.Disabled, &u.CreatedAt, &u.UpdatedAt, &cid, &cname, &csub, &clang, &czone, &ccreated, &cupdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}

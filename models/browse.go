@@ -117,7 +117,7 @@ func (s *Store) storedTotal(ctx context.Context, customerID uint, folder string)
 		q, args = q+"kind = ?", []any{KindRecording}
 	}
 	var n int64
-	err := s.bounded(ctx).Raw(q, args...).Row().Scan(&n)
+	err := s.queryRow(ctx, q, args...).Scan(&n)
 	return n, err
 }
 
@@ -334,8 +334,8 @@ func (s *Store) FolderOwner(ctx context.Context, a Actor, folder string) (Custom
 	}
 	// Every File Browser page and list call asks: one prepared query, no GORM reflection.
 	var c Customer
-	err := s.bounded(ctx).Raw(`SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
-		FROM customers WHERE subscriber_id = ?`, parts[1]).Row().
+	err := s.queryRow(ctx, `SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
+		FROM customers WHERE subscriber_id = ?`, parts[1]).
 		Scan(&c.ID, &c.Name, &c.SubscriberID, &c.Language, &c.TimeZone, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Customer{}, ErrNotFound

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -22,6 +23,8 @@ import (
 // Store is the Control Panel's data access.
 type Store struct {
 	db *gorm.DB
+	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
+	stmts sync.Map // query -> *sql.Stmt
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -115,6 +118,25 @@ func (s *Store) migrate() error {
 // Queries that can run long (scans, exports) keep the request's context.
 func (s *Store) bounded(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(context.WithoutCancel(ctx))
+}
+
+// queryRow runs one of the per-request lookups (the session's user, a folder's owner, a
+// folder's total) as a prepared statement straight on database/sql: GORM's statement building
+// and reflection were three quarters of such a lookup's ~30 us. The context's cancellation is
+// dropped as in bounded.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, ok := s.stmts.Load(query)
+	if !ok {
+		prepared, err := s.SQL().PrepareContext(ctx, query)
+		if err != nil {
+			// database/sql has no Row constructor; QueryRowContext reports the same error.
+			return s.SQL().QueryRowContext(context.WithoutCancel(ctx), query, args...)
+		}
+		if st, ok = s.stmts.LoadOrStore(query, prepared); ok {
+			prepared.Close()
+		}
+	}
+	return st.(*sql.Stmt).QueryRowContext(context.WithoutCancel(ctx), args...)
 }
 
 // SQL exposes the connection pool for the session store.
