@@ -481,3 +481,29 @@ func TestUnparsedRecordingListed(t *testing.T) {
 		t.Fatalf("page: %d", st)
 	}
 }
+
+// TestFileListMarkup checks the list's rows (written by hand, not by templ) escape what they
+// show and that the sort header marks only the current column.
+func TestFileListMarkup(t *testing.T) {
+	e := newEnv(t)
+	pool := e.demoPool()
+	name := `rec_"<b>&'x.wav`
+	id := e.addRecording(pool, "c1", name, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "")
+	plain := "rec_20260301_100000_337826_4971121843140_4917000123_49711218431431_4915258878874.wav"
+	e.addRecording(pool, "c2", plain, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "4917000123")
+	_, body := e.admin().get("/files/call_recording/337826/4971121843140/")
+	esc := `rec_&#34;&lt;b&gt;&amp;&#39;x.wav`
+	row := `<tr data-testid="file-row-` + strconv.Itoa(int(id)) + `"><td><input type="checkbox" name="id" value="` + strconv.Itoa(int(id)) +
+		`" aria-label="` + esc + `" data-testid="select-` + strconv.Itoa(int(id)) + `"></td><td class="name"><a href="/recordings/` +
+		strconv.Itoa(int(id)) + `" data-testid="file-link">` + esc + `</a></td><td class="num">2026-03-01 10:00:00</td><td class="num"><span class="muted">`
+	if !strings.Contains(body, row) || strings.Contains(body, `<b>&'`) {
+		t.Fatalf("row of %q not as expected:\n%s", name, body)
+	}
+	if strings.Count(body, `aria-sort=`) != 1 || !strings.Contains(body, `aria-sort="descending"`) || strings.Contains(body, " else") {
+		t.Fatalf("sort header: %d aria-sort", strings.Count(body, `aria-sort=`))
+	}
+	_, body = e.admin().get("/files/call_recording/337826/4971121843140/?sort=name&order=asc")
+	if strings.Count(body, `aria-sort=`) != 1 || !strings.Contains(body, `aria-sort="ascending"`) {
+		t.Fatalf("sort header by name: %d aria-sort", strings.Count(body, `aria-sort=`))
+	}
+}
