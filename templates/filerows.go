@@ -16,10 +16,10 @@ import (
 func recordingRows(rows []RecordingRow) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		withheld := t(ctx, "files.withheld")
-		b := make([]byte, 0, 640*len(rows))
+		b := make([]byte, 0, 1024) // one row at a time: w buffers
 		for _, r := range rows {
 			id := strconv.FormatUint(uint64(r.ID), 10)
-			b = append(b, `<tr data-testid="file-row-`...)
+			b = append(b[:0], `<tr data-testid="file-row-`...)
 			b = append(b, id...)
 			b = append(b, `"><td><input type="checkbox" name="id" value="`...)
 			b = append(b, id...)
@@ -46,9 +46,11 @@ func recordingRows(rows []RecordingRow) templ.Component {
 				b = appendEscaped(b, v)
 			}
 			b = append(b, `</td></tr>`...)
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
-		_, err := w.Write(b)
-		return err
+		return nil
 	})
 }
 

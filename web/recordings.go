@@ -239,6 +239,7 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	if page.Prev != "" {
 		l.Prev = cur.url(base, map[string]string{"cursor": page.Prev})
 	}
+	l.Rows = make([]templates.RecordingRow, 0, len(page.Files))
 	for _, fr := range page.Files {
 		l.Rows = append(l.Rows, recordingRow(fr, loc))
 	}
