@@ -267,6 +267,7 @@ func BenchmarkFileBrowserRequest(b *testing.B) {
 		{"page-deep", base + "?sort=duration&order=asc&cursor=" + url.QueryEscape(deep.Next)},
 		{"page-number", base + "?number=4917000123"},
 		{"api-list", "/api/v1/recordings?limit=50"},
+		{"api-pool", "/api/v1/recordings?limit=50&pool=" + strconv.Itoa(int(pool.ID))},
 	} {
 		h := e.web.Handler()
 		get := func(b *testing.B) {
