@@ -140,8 +140,10 @@ type BrowseQuery struct {
 	Cursor     string // from a previous BrowsePage's Next or Prev: keyset pagination
 	Page       int    // 1-based page by offset, when there is no cursor (API convenience)
 	Limit      int    // default 50, at most 500
-	// NoTotal skips counting the matches; CountLimit caps the count (default 1,000: counting
-	// 100,000 index entries costs ~17 ms, more than the whole page), -1 counts them all.
+	// NoTotal skips counting the matches. A whole folder's (or all recordings') total is exact
+	// from folder_stats unless CountLimit caps it; a filtered one is counted up to CountLimit
+	// (default 1,000: counting 100,000 index entries costs ~17 ms, more than the whole page),
+	// -1 counts them all.
 	NoTotal    bool
 	CountLimit int
 }
@@ -220,7 +222,7 @@ func cursorArg(key, v string) (any, bool) {
 }
 
 // browseColumnsRead are the File columns a listing reads, in the order parseBrowseRow takes them.
-var browseColumnsRead = []string{"id", "customer_id", "folder", "name", "path", "kind", "size", "codec", "bits", "rate",
+var browseColumnsRead = [...]string{"id", "customer_id", "folder", "name", "path", "kind", "size", "codec", "bits", "rate",
 	"channels", "duration_ms", "ready", "call_at", "a", "b", "c", "pool_id", "created_at"}
 
 // browseRow selects a listed file as one text value, its columns joined by NUL (no column holds
@@ -228,20 +230,20 @@ var browseColumnsRead = []string{"id", "customer_id", "folder", "name", "path", 
 // two or three cgo calls per column of every row; for a page of 50 rows of 19 columns that was
 // most of the page's cost. concat builds the value in one pass (a chain of || copies it once per
 // column; concat_ws would drop empty fields with their separators).
-var browseRow = "concat(" + strings.Join(browseColumnsRead, ", char(0), ") + ")"
+var browseRow = "concat(" + strings.Join(browseColumnsRead[:], ", char(0), ") + ")"
 
 // parseBrowseRow reads a browseRow value back into a File. The strings share v's memory.
 func parseBrowseRow(v string) (File, error) {
 	var f File
-	var fields [19]string
+	var fields [len(browseColumnsRead)]string
 	n := 0
 	for rest, more := v, true; more; n++ {
 		if n == len(fields) {
-			return f, fmt.Errorf("models: listing row with more than %d fields", len(fields))
+			return f, fmt.Errorf("models: listing row with more than %d fields", n)
 		}
 		fields[n], rest, more = strings.Cut(rest, "\x00")
 	}
-	if n != len(browseColumnsRead) {
+	if n != len(fields) {
 		return f, fmt.Errorf("models: listing row with %d fields", n)
 	}
 	num := func(i int) int64 {
@@ -479,8 +481,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	}
 	switch {
 	case q.NoTotal:
-	case !filtered && q.CountLimit == 0:
-		// The whole folder (or all recordings): exact, from folder_stats.
+	case !filtered && q.CountLimit <= 0: // the whole folder (or all recordings): exact, from folder_stats
 		if page.Total, err = s.storedTotal(ctx, customer, q.Folder); err != nil {
 			return BrowsePage{}, err
 		}

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"callrec/internal/testtool"
 	"callrec/models"
 )
 
@@ -108,13 +108,6 @@ func TestFileBrowserLoad(t *testing.T) {
 	wrk(t, e.srv.URL, apiPages[:2], clients, "Authorization: Bearer "+tok)
 }
 
-// cpuTime is this process's CPU time (user+system): with wrk as the client it is the server's.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // wrk measures each path with wrk (a C load generator: less of the two CPUs goes to the
 // clients than with the Go generator above) when it is installed.
 func wrk(t *testing.T, base string, paths []string, clients int, header string) {
@@ -125,12 +118,12 @@ func wrk(t *testing.T, base string, paths []string, clients int, header string) 
 	}
 	secs := strconv.Itoa(envInt("CALLREC_LOAD_SECONDS", 15))
 	for _, p := range paths {
-		cpu0 := cpuTime()
+		cpu0 := testtool.ProcessCPU() // with wrk as the client, the server's CPU
 		out, err := exec.Command(bin, "-t2", "-c"+strconv.Itoa(clients), "-d"+secs+"s", "--latency", "-H", header, base+p).CombinedOutput()
 		if err != nil {
 			t.Fatalf("wrk: %v\n%s", err, out)
 		}
-		cpu := cpuTime() - cpu0
+		cpu := testtool.ProcessCPU() - cpu0
 		if m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out); m != nil {
 			n, _ := strconv.Atoi(string(m[1]))
 			t.Logf("server CPU per request: %v (%v for %d requests)", (cpu / time.Duration(max(n, 1))).Round(time.Microsecond), cpu.Round(time.Millisecond), n)
@@ -290,22 +283,22 @@ func BenchmarkFileBrowserRequest(b *testing.B) {
 			}
 		}
 		b.Run(c.name, func(b *testing.B) {
-			cpu := cpuTime()
+			cpu := testtool.ProcessCPU()
 			for b.Loop() {
 				get(b)
 			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			testtool.ReportCPU(b, cpu)
 		})
 		// The same with 50 requests at a time, as the load test's clients make them.
 		b.Run(c.name+"-50", func(b *testing.B) {
 			b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
-			cpu := cpuTime()
+			cpu := testtool.ProcessCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					get(b)
 				}
 			})
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			testtool.ReportCPU(b, cpu)
 		})
 	}
 }
