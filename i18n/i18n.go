@@ -29,6 +29,10 @@ type catalog struct {
 	bundle     *goi18n.Bundle
 	localizers map[string]*goi18n.Localizer
 	keys       map[string]map[string]bool // lang -> message IDs
+	// plain holds every message translated without template data, per language (with the
+	// fallbacks applied): a page asks for dozens of fixed strings, and go-i18n's Localize
+	// resolves the language, the plural form and the message template again on every call.
+	plain map[string]map[string]string
 }
 
 // cat is built once from embedded files and never changes afterwards.
@@ -70,8 +74,22 @@ func load(fsys fs.FS) (*catalog, error) {
 			c.keys[lang][m.ID] = true
 		}
 	}
+	all := map[string]bool{}
+	for _, ids := range c.keys {
+		for id := range ids {
+			all[id] = true
+		}
+	}
+	c.plain = map[string]map[string]string{}
 	for _, l := range Languages {
-		c.localizers[l] = goi18n.NewLocalizer(b, l)
+		loc := goi18n.NewLocalizer(b, l)
+		c.localizers[l] = loc
+		c.plain[l] = make(map[string]string, len(all))
+		for id := range all {
+			if s, err := loc.Localize(&goi18n.LocalizeConfig{MessageID: id}); err == nil && s != "" {
+				c.plain[l][id] = s
+			}
+		}
 	}
 	return c, nil
 }
@@ -135,7 +153,14 @@ func T(ctx context.Context, id string, data ...map[string]any) string {
 
 // TL translates id into lang.
 func TL(lang, id string, data ...map[string]any) string {
-	loc := cat.localizers[Normalize(lang)]
+	lang = Normalize(lang)
+	if len(data) == 0 {
+		if s, ok := cat.plain[lang][id]; ok {
+			return s
+		}
+		return id
+	}
+	loc := cat.localizers[lang]
 	cfg := &goi18n.LocalizeConfig{MessageID: id}
 	if len(data) > 0 {
 		cfg.TemplateData = data[0]

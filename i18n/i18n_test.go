@@ -3,6 +3,8 @@ package i18n
 import (
 	"context"
 	"testing"
+
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 )
 
 // TestParity fails when any message exists in one language but not in another.
@@ -52,6 +54,22 @@ func TestFromAcceptLanguage(t *testing.T) {
 	} {
 		if got := FromAcceptLanguage(in); got != want {
 			t.Errorf("FromAcceptLanguage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestPlainTable checks the precomputed translations against go-i18n itself, for every message
+// in every language, so the fast path can never say something else than the library would.
+func TestPlainTable(t *testing.T) {
+	for _, l := range Languages {
+		for _, id := range Keys("de") {
+			want, err := cat.localizers[l].Localize(&goi18n.LocalizeConfig{MessageID: id})
+			if err != nil || want == "" {
+				want = id
+			}
+			if got := TL(l, id); got != want {
+				t.Errorf("%s %s: %q, go-i18n says %q", l, id, got, want)
+			}
 		}
 	}
 }
