@@ -39,12 +39,21 @@ func ParseRecName(name string, loc *time.Location) (RecName, bool) {
 	if len(name) < 4 || !strings.EqualFold(name[len(name)-4:], ".wav") {
 		return RecName{}, false
 	}
-	f := strings.Split(name[:len(name)-4], "_")
-	if len(f) < 7 || f[0] != "rec" {
+	// The File Browser parses every listed name: fields are cut into an array, not a new slice.
+	var fields [10]string // rec, date, time, sub, start, and at most five of a, gap, b, c, seq
+	n := 0
+	for rest, more := name[:len(name)-4], true; more; n++ {
+		if n == len(fields) {
+			return RecName{}, false
+		}
+		fields[n], rest, more = strings.Cut(rest, "_")
+	}
+	f := fields[:n]
+	if len(f) < 7 || f[0] != "rec" || len(f[1]) != 8 || len(f[2]) != 6 {
 		return RecName{}, false
 	}
-	at, err := time.ParseInLocation("20060102150405", f[1]+f[2], loc)
-	if err != nil || len(f[1]) != 8 || len(f[2]) != 6 {
+	at, ok := parseStamp(f[1]+f[2], loc)
+	if !ok {
 		return RecName{}, false
 	}
 	r := RecName{At: at, SubscriberID: f[3], StartNumber: f[4]}
@@ -66,6 +75,37 @@ func ParseRecName(name string, loc *time.Location) (RecName, bool) {
 	r.A, r.B, r.C = rest[0], rest[1], rest[2]
 	r.Withheld = r.A == ""
 	return r, true
+}
+
+// parseStamp reads yyyymmddhhmmss as time.ParseInLocation("20060102150405", s, loc) does (the
+// same range checks; TestParseStamp compares the two), without its layout interpretation.
+func parseStamp(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) != 14 {
+		return time.Time{}, false
+	}
+	var v [14]int
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, false
+		}
+		v[i] = int(s[i] - '0')
+	}
+	num := func(i, n int) int {
+		x := 0
+		for _, d := range v[i : i+n] {
+			x = x*10 + d
+		}
+		return x
+	}
+	year, month, day := num(0, 4), num(4, 2), num(6, 2)
+	hour, min, sec := num(8, 2), num(10, 2), num(12, 2)
+	if month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, min, sec, 0, loc), true
 }
 
 // seqNumber recognises the recorder's collision suffix: a small number from 2 on.

@@ -65,3 +65,28 @@ func FuzzParseRecName(f *testing.F) {
 		}
 	})
 }
+
+// TestParseStamp holds parseStamp to time.ParseInLocation's answers: every day of two years
+// (one a leap year), the edges of each field, and malformed stamps.
+func TestParseStamp(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
+	stamps := []string{"20260329023000", "20261025023000", "00000101000000", "99991231235959", "20260230120000",
+		"20260229120000", "20240229120000", "20261301000000", "20260001000000", "20260100000000", "20260101240000",
+		"20260101006000", "20260101000060", "2026010100000", "202601010000000", "2026-1010000000", "+0260101000000",
+		"20260101 00000", "２0260101000000"}
+	for d := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2026; d = d.AddDate(0, 0, 1) {
+		stamps = append(stamps, d.Format("20060102")+"235959", d.Format("200601")+"32"+"000000")
+	}
+	for _, s := range stamps {
+		for _, loc := range []*time.Location{time.UTC, berlin} {
+			want, werr := time.ParseInLocation("20060102150405", s, loc)
+			got, ok := parseStamp(s, loc)
+			if ok != (werr == nil) || ok && !got.Equal(want) {
+				t.Errorf("%q in %v: %v %v, time.ParseInLocation says %v %v", s, loc, got, ok, want, werr)
+			}
+		}
+	}
+}
