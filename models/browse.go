@@ -399,8 +399,11 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		customer = a.CustomerID
 		scope, args = "customer_id = ? AND kind = ?", []any{a.CustomerID, KindRecording}
 	}
+	// The query is built as SQL text and run as a cached prepared statement (the text depends
+	// only on which filters are set, the sort and the direction, so there are few of them).
 	number := NormalizeNumber(q.Number)
-	base := s.bounded(ctx).Model(&File{})
+	where := []string{"(" + scope + ")"}
+	wargs := args
 	plus := "" // "+" keeps SQLite from walking a sort index past rows the number filter drops
 	if n := number; n != "" {
 		// A number is a prefix range on each of the a, b and c indexes; the matching ids are
@@ -408,26 +411,25 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		// itself SQLite would walk the sort column's index and test all 100,000 rows.
 		hi := n + "\xff"
 		var sub []string
-		var subArgs []any
+		wargs = nil
 		for _, c := range []string{"a", "b", "c"} {
 			sub = append(sub, "SELECT id FROM files WHERE "+scope+" AND "+c+" >= ? AND "+c+" < ?")
-			subArgs = append(subArgs, args...)
-			subArgs = append(subArgs, n, hi)
+			wargs = append(wargs, args...)
+			wargs = append(wargs, n, hi)
 		}
-		base = base.Where("id IN ("+strings.Join(sub, " UNION ")+")", subArgs...)
+		where[0] = "id IN (" + strings.Join(sub, " UNION ") + ")"
 		plus = "+"
-	} else {
-		base = base.Where(scope, args...)
 	}
 	if !q.From.IsZero() {
-		base = base.Where(plus+"call_at >= ?", q.From.UTC())
+		where, wargs = append(where, plus+"call_at >= ?"), append(wargs, q.From.UTC())
 	}
 	if !q.To.IsZero() {
-		base = base.Where(plus+"call_at < ?", q.To.UTC())
+		where, wargs = append(where, plus+"call_at < ?"), append(wargs, q.To.UTC())
 	}
 	if q.PoolID != 0 {
-		base = base.Where(plus+"pool_id = ?", q.PoolID)
+		where, wargs = append(where, plus+"pool_id = ?"), append(wargs, q.PoolID)
 	}
+	cond := strings.Join(where, " AND ")
 	page := BrowsePage{Total: -1, Sort: q.Sort, Desc: q.Desc}
 	filtered := number != "" || !q.From.IsZero() || !q.To.IsZero() || q.PoolID != 0
 	var cur cursor
@@ -445,17 +447,23 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	if desc {
 		dir, cmp = "DESC", "<"
 	}
-	list := base.Session(&gorm.Session{})
+	list := "SELECT " + browseRow + " FROM files WHERE " + cond
+	largs := slices.Clip(wargs)
 	if haveCur {
 		v, ok := cursorArg(q.Sort, cur.Value)
 		if !ok {
 			return BrowsePage{}, ErrBadQuery
 		}
-		list = list.Where("("+plus+col+", id) "+cmp+" (?, ?)", v, cur.ID)
-	} else if q.Page > 1 {
-		list = list.Offset((q.Page - 1) * q.Limit)
+		list += " AND (" + plus + col + ", id) " + cmp + " (?, ?)"
+		largs = append(largs, v, cur.ID)
 	}
-	rs, err := list.Select(browseRow).Order(plus + col + " " + dir + ", id " + dir).Limit(q.Limit + 1).Rows()
+	list += " ORDER BY " + plus + col + " " + dir + ", id " + dir + " LIMIT ?"
+	largs = append(largs, q.Limit+1)
+	if !haveCur && q.Page > 1 {
+		list += " OFFSET ?"
+		largs = append(largs, (q.Page-1)*q.Limit)
+	}
+	rs, err := s.query(ctx, list, largs...)
 	if err != nil {
 		return BrowsePage{}, err
 	}
@@ -488,7 +496,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	case !more && !haveCur && q.Page <= 1:
 		page.Total = int64(len(rows)) // the first page holds them all: nothing to count
 	default:
-		if page.Total, page.TotalMore, err = countCapped(s.bounded(ctx), base, q.CountLimit); err != nil {
+		if page.Total, page.TotalMore, err = s.countCapped(ctx, cond, wargs, q.CountLimit); err != nil {
 			return BrowsePage{}, err
 		}
 	}
@@ -520,17 +528,18 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	return page, nil
 }
 
-// countCapped counts the rows of query up to limit (0: 1,000; -1: all); more says there are
-// more than the returned count. Counting 100,000 index entries costs ~17 ms, more than a page.
-func countCapped(db, query *gorm.DB, limit int) (n int64, more bool, err error) {
+// countCapped counts the files matching cond up to limit (0: 1,000; -1: all); more says there
+// are more than the returned count. Counting 100,000 index entries costs ~17 ms, more than a page.
+func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit int) (n int64, more bool, err error) {
 	if limit == 0 {
 		limit = 1000
 	}
-	counted := query.Session(&gorm.Session{})
+	q := "SELECT count(*) FROM files WHERE " + cond
 	if limit > 0 {
-		counted = db.Table("(?) AS capped", counted.Select("1").Limit(limit+1))
+		q = "SELECT count(*) FROM (SELECT 1 FROM files WHERE " + cond + " LIMIT ?)"
+		args = append(slices.Clip(args), limit+1)
 	}
-	if err := counted.Count(&n).Error; err != nil {
+	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, false, err
 	}
 	if limit > 0 && n > int64(limit) {

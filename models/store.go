@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -24,7 +25,8 @@ import (
 type Store struct {
 	db *gorm.DB
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
-	stmts sync.Map // query -> *sql.Stmt
+	stmts  sync.Map // query -> *sql.Stmt
+	nstmts atomic.Int32
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -125,18 +127,45 @@ func (s *Store) bounded(ctx context.Context) *gorm.DB {
 // and reflection were three quarters of such a lookup's ~30 us. The context's cancellation is
 // dropped as in bounded.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, ok := s.stmts.Load(query)
-	if !ok {
-		prepared, err := s.SQL().PrepareContext(ctx, query)
-		if err != nil {
-			// database/sql has no Row constructor; QueryRowContext reports the same error.
-			return s.SQL().QueryRowContext(context.WithoutCancel(ctx), query, args...)
-		}
-		if st, ok = s.stmts.LoadOrStore(query, prepared); ok {
-			prepared.Close()
-		}
+	ctx = context.WithoutCancel(ctx)
+	if st := s.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.(*sql.Stmt).QueryRowContext(context.WithoutCancel(ctx), args...)
+	return s.SQL().QueryRowContext(ctx, query, args...) // database/sql has no Row constructor
+}
+
+// query is queryRow for several rows (the File Browser's list).
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
+	if st := s.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.SQL().QueryContext(ctx, query, args...)
+}
+
+// maxPrepared bounds the statement cache: the File Browser's filters combine into a few hundred
+// query texts at most; anything beyond runs unprepared rather than growing the cache.
+const maxPrepared = 512
+
+// prepared is the cached prepared statement for query, or nil when it cannot be prepared (the
+// caller runs the query unprepared and gets its error from there) or the cache is full.
+func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := s.SQL().PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if old, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
 }
 
 // SQL exposes the connection pool for the session store.
