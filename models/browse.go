@@ -146,6 +146,10 @@ type BrowseQuery struct {
 	// -1 counts them all.
 	NoTotal    bool
 	CountLimit int
+	// Brief reads only what the File Browser's list shows (ID, Name, CallAt, A, B, C,
+	// DurationMS, Size); the other fields stay zero. SQLite's work per listed row grows with
+	// the columns it reads: half the columns are about half of it.
+	Brief bool
 }
 
 // BrowsePage is one page of files with the cursors to its neighbours ("" when none).
@@ -221,43 +225,64 @@ func cursorArg(key, v string) (any, bool) {
 	return v, true
 }
 
-// browseColumnsRead are the File columns a listing reads, in the order parseBrowseRow takes them.
-var browseColumnsRead = [...]string{"id", "customer_id", "folder", "name", "path", "kind", "size", "codec", "bits", "rate",
-	"channels", "duration_ms", "ready", "call_at", "a", "b", "c", "pool_id", "created_at"}
+// browseColumnsRead are the File columns a listing reads, in the order parseBrowseRow takes them;
+// browseColumnsBrief those of a Brief one.
+var (
+	browseColumnsRead = [...]string{"id", "customer_id", "folder", "name", "path", "kind", "size", "codec", "bits", "rate",
+		"channels", "duration_ms", "ready", "call_at", "a", "b", "c", "pool_id", "created_at"}
+	browseColumnsBrief = [...]string{"id", "name", "size", "duration_ms", "call_at", "a", "b", "c"}
+)
 
-// browseRow selects a listed file as one text value, its columns joined by NUL (no column holds
-// one: names and paths are file names, numbers are digits), NULL as "". The SQLite driver makes
-// two or three cgo calls per column of every row; for a page of 50 rows of 19 columns that was
-// most of the page's cost. concat builds the value in one pass (a chain of || copies it once per
-// column; concat_ws would drop empty fields with their separators).
-var browseRow = "concat(" + strings.Join(browseColumnsRead[:], ", char(0), ") + ")"
+// browseRow and browseRowBrief select a listed file as one text value, its columns joined by
+// NUL (no column holds one: names and paths are file names, numbers are digits), NULL as "".
+// The SQLite driver makes two or three cgo calls per column of every row; for a page of 50 rows
+// of 19 columns that was most of the page's cost. concat builds the value in one pass (a chain
+// of || copies it once per column; concat_ws would drop empty fields with their separators).
+var (
+	browseRow      = "concat(" + strings.Join(browseColumnsRead[:], ", char(0), ") + ")"
+	browseRowBrief = "concat(" + strings.Join(browseColumnsBrief[:], ", char(0), ") + ")"
+)
 
-// parseBrowseRow reads a browseRow value back into a File. The strings share v's memory.
-func parseBrowseRow(v string) (File, error) {
+// parseBrowseRow reads a browseRow (or, brief, a browseRowBrief) value back into a File. The
+// strings share v's memory.
+func parseBrowseRow(v string, brief bool) (File, error) {
 	var f File
 	var fields [len(browseColumnsRead)]string
+	want := len(browseColumnsRead)
+	if brief {
+		want = len(browseColumnsBrief)
+	}
 	n := 0
 	for rest, more := v, true; more; n++ {
-		if n == len(fields) {
+		if n == want {
 			return f, fmt.Errorf("models: listing row with more than %d fields", n)
 		}
 		fields[n], rest, more = strings.Cut(rest, "\x00")
 	}
-	if n != len(fields) {
+	if n != want {
 		return f, fmt.Errorf("models: listing row with %d fields", n)
 	}
 	num := func(i int) int64 {
 		n, _ := strconv.ParseInt(fields[i], 10, 64) // "" (NULL) is 0
 		return n
 	}
+	callAt := func(i int) {
+		if at, ok := parseDBTime(fields[i]); ok {
+			f.CallAt = &at
+		}
+	}
+	if brief {
+		f.ID, f.Name, f.Size, f.DurationMS = uint(num(0)), fields[1], num(2), num(3)
+		callAt(4)
+		f.A, f.B, f.C = fields[5], fields[6], fields[7]
+		return f, nil
+	}
 	f.ID, f.CustomerID = uint(num(0)), uint(num(1))
 	f.Folder, f.Name, f.Path, f.Kind = fields[2], fields[3], fields[4], fields[5]
 	f.Size, f.Codec = num(6), fields[7]
 	f.Bits, f.Rate, f.Channels = int(num(8)), int(num(9)), int(num(10))
 	f.DurationMS, f.Ready = num(11), num(12) != 0
-	if at, ok := parseDBTime(fields[13]); ok {
-		f.CallAt = &at
-	}
+	callAt(13)
 	f.A, f.B, f.C, f.PoolID = fields[14], fields[15], fields[16], uint(num(17))
 	f.CreatedAt, _ = parseDBTime(fields[18])
 	return f, nil
@@ -447,7 +472,11 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	if desc {
 		dir, cmp = "DESC", "<"
 	}
-	list := "SELECT " + browseRow + " FROM files WHERE " + cond
+	read := browseRow
+	if q.Brief {
+		read = browseRowBrief
+	}
+	list := "SELECT " + read + " FROM files WHERE " + cond
 	largs := slices.Clip(wargs)
 	if haveCur {
 		v, ok := cursorArg(q.Sort, cur.Value)
@@ -474,7 +503,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		if err := rs.Scan(&v); err != nil {
 			return BrowsePage{}, err
 		}
-		f, err := parseBrowseRow(v)
+		f, err := parseBrowseRow(v, q.Brief)
 		if err != nil {
 			return BrowsePage{}, err
 		}

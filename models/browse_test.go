@@ -291,3 +291,37 @@ func TestParseDBTime(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowseBrief checks that a Brief listing gives the same files, cursors and totals as a full
+// one, with every field the list shows equal and the others left zero.
+func TestBrowseBrief(t *testing.T) {
+	f := newBrowseFixture(t, 130)
+	ctx := context.Background()
+	for _, q := range []BrowseQuery{{Folder: f.folder}, {Folder: f.folder, Sort: "caller", Number: "49170000003"},
+		{Folder: f.folder, Sort: "size", Desc: true, Limit: 20, Page: 3}} {
+		full, err := f.s.Browse(ctx, f.admin, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Brief = true
+		brief, err := f.s.Browse(ctx, f.admin, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full.Files) == 0 || len(brief.Files) != len(full.Files) || brief.Next != full.Next || brief.Prev != full.Prev || brief.Total != full.Total {
+			t.Fatalf("%+v: brief %d files next %q total %d, full %d next %q total %d", q, len(brief.Files), brief.Next, brief.Total,
+				len(full.Files), full.Next, full.Total)
+		}
+		for i, b := range brief.Files {
+			x := full.Files[i]
+			want := File{ID: x.ID, Name: x.Name, Size: x.Size, DurationMS: x.DurationMS, CallAt: x.CallAt, A: x.A, B: x.B, C: x.C}
+			if b.CallAt == nil || !b.CallAt.Equal(*x.CallAt) {
+				t.Fatalf("row %d: call time %v, want %v", i, b.CallAt, x.CallAt)
+			}
+			b.CallAt = want.CallAt
+			if b != want {
+				t.Fatalf("row %d: %+v, want %+v", i, b, want)
+			}
+		}
+	}
+}

@@ -188,6 +188,7 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	loc := owner.Location()
 	f := listFilterOf(c)
 	q, errs := f.query(loc)
+	q.Brief = true // the list's columns only
 	base := "/files/" + folder + "/"
 	if strings.Count(folder, "/") == 2 {
 		q.Folder = folder
