@@ -173,7 +173,19 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 // UserByID loads an enabled user with its customer. Sessions and API tokens re-check their
 // user on every request, so this is one prepared query instead of GORM's two with a preload.
 func (s *Store) UserByID(ctx context.Context, id uint) (User, error) {
-	return s.enabledUser(ctx, "u.id = ?", id)
+	u, err := cached(&s.cache, cacheKey{kind: cacheUser, id: id}, func() (User, error) {
+		return s.enabledUser(ctx, "u.id = ?", id)
+	})
+	// The cached User's pointers stay the cache's.
+	if u.CustomerID != nil {
+		cid := *u.CustomerID
+		u.CustomerID = &cid
+	}
+	if u.Customer != nil {
+		c := *u.Customer
+		u.Customer = &c
+	}
+	return u, err
 }
 
 // enabledUser reads the enabled user that where (on users u) selects, with its customer.

@@ -362,14 +362,18 @@ func (s *Store) FolderOwner(ctx context.Context, a Actor, folder string) (Custom
 	if parts[0] == RecordingsRoot && !a.MayOpenRecordings() {
 		return Customer{}, ErrNotFound
 	}
-	// Every File Browser page and list call asks: one prepared query, no GORM reflection.
-	var c Customer
-	err := s.queryRow(ctx, `SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
-		FROM customers WHERE subscriber_id = ?`, parts[1]).
-		Scan(&c.ID, &c.Name, &c.SubscriberID, &c.Language, &c.TimeZone, &c.CreatedAt, &c.UpdatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Customer{}, ErrNotFound
-	}
+	// Every File Browser page and list call asks: one prepared query, no GORM reflection, and
+	// kept in the read cache.
+	c, err := cached(&s.cache, cacheKey{kind: cacheSubscriber, s: parts[1]}, func() (Customer, error) {
+		var c Customer
+		err := s.queryRow(ctx, `SELECT id, name, subscriber_id, language, time_zone, created_at, updated_at
+			FROM customers WHERE subscriber_id = ?`, parts[1]).
+			Scan(&c.ID, &c.Name, &c.SubscriberID, &c.Language, &c.TimeZone, &c.CreatedAt, &c.UpdatedAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Customer{}, ErrNotFound
+		}
+		return c, err
+	})
 	if err != nil {
 		return Customer{}, err
 	}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sort"
 	"strings"
@@ -105,6 +106,25 @@ func (s *Store) Pool(ctx context.Context, a Actor, id uint) (Pool, error) {
 	var p Pool
 	err := a.customerScope(s.bounded(ctx)).Preload("Numbers").Preload("Customer").First(&p, id).Error
 	return p, notFound(err)
+}
+
+// CheckPool is ErrNotFound unless pool id exists and a may see it (the API's pool filter).
+func (s *Store) CheckPool(ctx context.Context, a Actor, id uint) error {
+	owner, err := cached(&s.cache, cacheKey{kind: cachePool, id: id}, func() (uint, error) {
+		var owner uint
+		err := s.queryRow(ctx, "SELECT customer_id FROM pools WHERE id = ?", id).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, ErrNotFound
+		}
+		return owner, err
+	})
+	if err != nil {
+		return err
+	}
+	if !a.IsPlatformAdmin() && owner != a.CustomerID {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // takenNumbers returns which of ns already belong to a pool other than except.

@@ -27,6 +27,7 @@ type Store struct {
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
 	stmts  sync.Map // query -> *sql.Stmt
 	nstmts atomic.Int32
+	cache  readCache
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -68,6 +69,9 @@ func Open(dsn string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(64)
 	}
 	s := &Store{db: db, Now: time.Now, DefaultAnnouncements: func(string, string) string { return "" }}
+	if err := s.cache.watch(db); err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
 	if err := s.migrate(); err != nil {
 		return nil, err
 	}

@@ -43,14 +43,19 @@ func (s *Store) CreateAPIToken(ctx context.Context, username, name string) (stri
 
 // UserByToken resolves a bearer token to its (enabled) user.
 func (s *Store) UserByToken(ctx context.Context, tok string) (User, error) {
-	var t struct {
+	type token struct {
 		ID         uint
 		UserID     uint
 		LastUsedAt *time.Time
 	}
-	if err := s.bounded(ctx).Model(&APIToken{}).Select("id, user_id, last_used_at").Where("hash = ?", tokenHash(tok)).
-		Take(&t).Error; err != nil {
-		return User{}, notFound(err)
+	hash := tokenHash(tok)
+	t, err := cached(&s.cache, cacheKey{kind: cacheToken, s: hash}, func() (token, error) {
+		var t token
+		err := s.bounded(ctx).Model(&APIToken{}).Select("id, user_id, last_used_at").Where("hash = ?", hash).Take(&t).Error
+		return t, notFound(err)
+	})
+	if err != nil {
+		return User{}, err
 	}
 	now := s.Now()
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute { // avoid a write per request

@@ -123,7 +123,7 @@ func (s *Server) apiRecordings(c echo.Context) error {
 		if err != nil {
 			return apiError(http.StatusUnprocessableEntity, "invalid_pool", "pool: a pool id")
 		}
-		if _, err := s.store.Pool(c.Request().Context(), a, uint(n)); err != nil {
+		if err := s.store.CheckPool(c.Request().Context(), a, uint(n)); err != nil {
 			return apiStoreError(err)
 		}
 		q.PoolID = uint(n)
