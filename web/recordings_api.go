@@ -136,11 +136,11 @@ func (s *Server) apiRecordings(c echo.Context) error {
 		q.Limit = n
 	}
 	apiPage(&q, qp.Get("page"))
-	return s.apiList(c, a, q, "recordings")
+	return s.apiList(c, a, q)
 }
 
-// apiList answers one page of a browse query under key.
-func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery, key string) error {
+// apiList answers one page of a recordings query.
+func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) error {
 	page, err := s.store.Browse(c.Request().Context(), a, q)
 	if errors.Is(err, models.ErrBadQuery) {
 		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
@@ -156,17 +156,7 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery, k
 		}
 		out[i] = toRecordingJSON(f, locs[f.CustomerID])
 	}
-	body := map[string]any{key: out, "sort": page.Sort, "order": map[bool]string{true: "desc", false: "asc"}[page.Desc]}
-	if page.Total >= 0 {
-		body["total"], body["total_more"] = page.Total, page.TotalMore
-	}
-	if page.Next != "" {
-		body["next_page"] = page.Next
-	}
-	if page.Prev != "" {
-		body["prev_page"] = page.Prev
-	}
-	return c.JSON(http.StatusOK, body)
+	return writeRecordingList(c, out, page)
 }
 
 // customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).
