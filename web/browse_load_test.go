@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/internal/gctune"
 	"callrec/internal/testtool"
 	"callrec/models"
 )
@@ -34,6 +35,7 @@ func TestFileBrowserLoad(t *testing.T) {
 	if os.Getenv("CALLREC_LOAD") != "1" {
 		t.Skip("set CALLREC_LOAD=1 to run the File Browser load test")
 	}
+	defer gctune.Serve(os.Getenv)() // the collector as callrec serve sets it up
 	rows := envInt("CALLREC_LOAD_ROWS", 100_000)
 	clients := envInt("CALLREC_LOAD_CLIENTS", 50)
 	dur := time.Duration(envInt("CALLREC_LOAD_SECONDS", 15)) * time.Second
@@ -241,6 +243,7 @@ func load(t testing.TB, base string, paths []string, clients int, d time.Duratio
 //
 //	go test ./web -run '^$' -bench FileBrowserRequest -benchmem
 func BenchmarkFileBrowserRequest(b *testing.B) {
+	defer gctune.Serve(os.Getenv)() // the collector as callrec serve sets it up
 	e := newEnv(b)
 	pool := e.demoPool()
 	folder := "call_recording/337826/4971121843140"

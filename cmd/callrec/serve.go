@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 
+	"callrec/internal/gctune"
 	"callrec/internal/ratelimit"
 	"callrec/media"
 	"callrec/media/prompts"
@@ -31,11 +31,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(cfg.LogLevel, stdout)
 	startPprof(getenv, log) // CALLREC_PPROF=host:port: profiler for the load benchmark (pprof.go)
-	if getenv("GOGC") == "" {
-		// Recorder rings are long-lived; Go's default (100) lets the heap grow to twice them.
-		// 50 keeps 1,000 calls under 200 KB each for a few % more CPU (BENCHMARKS.md).
-		debug.SetGCPercent(50)
-	}
+	// GOGC=50 (unless set): recorder rings are long-lived and Go's default lets the heap grow
+	// to twice them; with a 64 MB floor so a small heap is not collected dozens of times a
+	// second under page load (internal/gctune, BENCHMARKS.md).
+	defer gctune.Serve(getenv)()
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return err
 	}
