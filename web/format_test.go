@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"callrec/models"
+	"callrec/templates"
 )
 
 // TestRecordingRowFormats holds the File Browser's hand-written formatting to what fmt and
@@ -46,6 +49,34 @@ func TestRecordingRowFormats(t *testing.T) {
 		}
 		if got := fmtSize(n); got != want {
 			t.Errorf("fmtSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestRecordingRowParts: a recorded call's row comes from its columns; a withheld caller, a
+// file without call columns (taken from its name) and a name of another form still fill it.
+func TestRecordingRowParts(t *testing.T) {
+	at := time.Date(2018, 9, 11, 13, 2, 22, 0, time.UTC)
+	seed := "rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874.wav"
+	for _, c := range []struct {
+		f    models.File
+		want templates.RecordingRow
+	}{
+		{models.File{ID: 1, Name: seed, CallAt: &at, A: "4917", B: "4971", C: "4915", DurationMS: 61_000, Size: 2048},
+			templates.RecordingRow{ID: 1, Name: seed, Href: "/recordings/1", Date: "2018-09-11 15:02:22", A: "4917", B: "4971", C: "4915", Duration: "1:01", Size: "2 kB"}},
+		{models.File{ID: 2, Name: seed, CallAt: &at, B: "4971", C: "4915"},
+			templates.RecordingRow{ID: 2, Name: seed, Href: "/recordings/2", Date: "2018-09-11 15:02:22", B: "4971", C: "4915", Withheld: true, Duration: "0:00", Size: "0 B"}},
+		{models.File{ID: 3, Name: seed},
+			templates.RecordingRow{ID: 3, Name: seed, Href: "/recordings/3", Date: "2018-09-11 15:02:22", A: "49711218431440", B: "49711218431431", C: "4915258878874", Duration: "0:00", Size: "0 B"}},
+		{models.File{ID: 4, Name: "notes.wav"},
+			templates.RecordingRow{ID: 4, Name: "notes.wav", Href: "/recordings/4", Duration: "0:00", Size: "0 B"}},
+	} {
+		berlin, err := time.LoadLocation("Europe/Berlin")
+		if err != nil {
+			t.Skip(err)
+		}
+		if got := recordingRow(c.f, berlin); got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.f.Name, got, c.want)
 		}
 	}
 }

@@ -248,12 +248,16 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 }
 
 // recordingRow is one line of the File Browser's list. It runs 50 times per page, so it
-// formats by hand what fmt and time.Format would (TestRecordingRowFormats compares them).
+// formats by hand what fmt and time.Format would (TestRecordingRowFormats compares them), and
+// parses the file name only when the row's columns leave something open.
 func recordingRow(f models.File, loc *time.Location) templates.RecordingRow {
 	r := templates.RecordingRow{ID: f.ID, Name: f.Name, Href: "/recordings/" + strconv.FormatUint(uint64(f.ID), 10),
 		A: f.A, B: f.B, C: f.C, Duration: fmtDuration(f.DurationMS), Size: fmtSize(f.Size)}
+	if f.CallAt != nil && f.A != "" { // a recorded call: its columns say it all
+		r.Date = fmtDateTime(f.CallAt.In(loc))
+		return r
+	}
 	parts, ok := models.ParseRecName(f.Name, loc)
-	r.Parsed = ok
 	switch {
 	case f.CallAt != nil:
 		r.Date = fmtDateTime(f.CallAt.In(loc))
@@ -428,9 +432,9 @@ func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte)
 	f := d.File
 	loc := d.Customer.Location()
 	row := recordingRow(f, loc)
-	parts, _ := models.ParseRecName(f.Name, loc)
 	id := strconv.FormatUint(uint64(f.ID), 10)
-	p := templates.RecordingProps{ID: f.ID, Name: f.Name, Parsed: row.Parsed, Date: row.Date,
+	parts, parsed := models.ParseRecName(f.Name, loc)
+	p := templates.RecordingProps{ID: f.ID, Name: f.Name, Parsed: parsed, Date: row.Date,
 		SubscriberID: parts.SubscriberID, StartNumber: parts.StartNumber, A: row.A, B: row.B, C: row.C, Withheld: row.Withheld,
 		Duration: row.Duration, DurationSec: float64(f.DurationMS) / 1000, Size: row.Size, Channels: f.Channels,
 		Waveform: waveformPath(peaks), AudioURL: "/recordings/" + id + "/audio", DownloadURL: "/recordings/" + id + "/download"}
