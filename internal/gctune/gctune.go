@@ -26,12 +26,18 @@ const Percent = 50
 const Floor = 64 << 20
 
 // Serve applies serve's settings: GOGC=Percent unless getenv("GOGC") is set, and the heap
-// goal kept at least Floor (unless GOGC=off). stop restores the plain GOGC.
+// goal kept at least Floor (unless GOGC=off). stop restores the GOGC from before.
 func Serve(getenv func(string) string) (stop func()) {
+	before := debug.SetGCPercent(100)
+	debug.SetGCPercent(before)
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(Percent)
 	}
-	return KeepFloor(Floor)
+	keep := KeepFloor(Floor)
+	return func() {
+		keep()
+		debug.SetGCPercent(before)
+	}
 }
 
 // KeepFloor keeps the heap goal at least floor bytes: after every collection it sets GOGC to

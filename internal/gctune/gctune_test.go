@@ -73,3 +73,17 @@ func TestPercentFor(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRestores(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	stop := Serve(func(string) string { return "" })
+	if p := debug.SetGCPercent(-1); p < Percent {
+		t.Errorf("serving GOGC %d, want at least %d", p, Percent)
+	} else {
+		debug.SetGCPercent(p)
+	}
+	stop()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("after stop GOGC is %d, want the 100 from before", p)
+	}
+}
