@@ -147,9 +147,11 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return s.SQL().QueryContext(ctx, query, args...)
 }
 
-// maxPrepared bounds the statement cache: the File Browser's filters combine into a few hundred
-// query texts at most; anything beyond runs unprepared rather than growing the cache.
-const maxPrepared = 512
+// maxPrepared bounds the statement cache. database/sql prepares a statement again on every
+// connection that runs it (up to 64), so the cache's memory is statements x connections; the
+// lists people use need a few dozen texts (sort, direction, which filters), and a query text
+// beyond the bound runs unprepared rather than growing it.
+const maxPrepared = 128
 
 // prepared is the cached prepared statement for query, or nil when it cannot be prepared (the
 // caller runs the query unprepared and gets its error from there) or the cache is full.
