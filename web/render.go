@@ -67,11 +67,14 @@ func navFor(a models.Actor) []templates.NavItem {
 	nav = append(nav, templates.NavItem{ID: "files", Href: "/files", Key: "files.nav"})
 	nav = append(nav, templates.NavItem{ID: "live", Href: "/calls/live", Key: "calls.nav_live"},
 		templates.NavItem{ID: "calls", Href: "/calls", Key: "calls.nav_log"})
-	if a.IsAdmin() && !a.IsPlatformAdmin() {
+	audit := templates.NavItem{ID: "audit", Href: "/audit", Key: "nav.audit"}
+	switch {
+	case a.IsPlatformAdmin(): // every customer's audit log
+		nav = append(nav, audit)
+	case a.IsAdmin():
 		nav = append(nav, templates.NavItem{ID: "users", Href: "/users", Key: "nav.users"},
-			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"})
-		nav = append(nav, templates.NavItem{ID: "audit", Href: "/audit", Key: "nav.audit"})
-		nav = append(nav, templates.NavItem{ID: "ftp", Href: "/ftp-access", Key: "nav.ftp"})
+			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"}, audit,
+			templates.NavItem{ID: "ftp", Href: "/ftp-access", Key: "nav.ftp"})
 	}
 	return nav
 }
