@@ -88,26 +88,32 @@ func TestFileBrowserLoad(t *testing.T) {
 	}
 	u, _ := url.Parse(e.srv.URL)
 	cookies := admin.http.Jar.Cookies(u)
-	res := load(t, e.srv.URL, pages, clients, dur, func(r *http.Request) {
+	// The load goes to a second server on the same handler that also times each request from
+	// the handler's start (the request's headers read) to its end: what the server itself takes,
+	// admission queue included, apart from the time a request waits to be read at all.
+	var inServer handlerTimes
+	srv := httptest.NewServer(inServer.wrap(e.web.Handler()))
+	defer srv.Close()
+	res := load(t, srv.URL, pages, clients, dur, func(r *http.Request) {
 		for _, c := range cookies {
 			r.AddCookie(c)
 		}
 	})
-	t.Logf("File Browser pages (%d URLs, %d clients): %s", len(pages), clients, res)
+	t.Logf("File Browser pages (%d URLs, %d clients): %s; in the server %s", len(pages), clients, res, inServer.take())
 	cookie := ""
 	for _, c := range cookies {
 		cookie += c.Name + "=" + c.Value + "; "
 	}
-	wrk(t, e.srv.URL, []string{pages[0], pages[len(pages)-4], base + "?number=4917000123"}, clients, "Cookie: "+cookie)
+	wrk(t, srv.URL, []string{pages[0], pages[len(pages)-4], base + "?number=4917000123"}, clients, "Cookie: "+cookie, &inServer)
 
 	// The recordings API with a bearer token.
 	tok := e.token(e.demo.Admin)
 	apiPages := []string{"/api/v1/recordings?limit=50", "/api/v1/recordings?limit=50&pool=" + strconv.Itoa(int(pool.ID)),
 		"/api/v1/recordings?limit=50&from=2026-01-02&to=2026-01-03", "/api/v1/recordings?limit=50&page=40",
 		"/api/v1/files?folder=" + folder, "/api/v1/recordings?limit=50&number=4917000123"}
-	res = load(t, e.srv.URL, apiPages, clients, dur, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) })
-	t.Logf("recordings API (%d URLs, %d clients): %s", len(apiPages), clients, res)
-	wrk(t, e.srv.URL, apiPages[:2], clients, "Authorization: Bearer "+tok)
+	res = load(t, srv.URL, apiPages, clients, dur, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) })
+	t.Logf("recordings API (%d URLs, %d clients): %s; in the server %s", len(apiPages), clients, res, inServer.take())
+	wrk(t, srv.URL, apiPages[:2], clients, "Authorization: Bearer "+tok, &inServer)
 }
 
 // wrk measures each path with wrk (a C load generator: less of the two CPUs goes to the
@@ -118,7 +124,7 @@ func TestFileBrowserLoad(t *testing.T) {
 // request, that request waits a time slice: on this machine that alone put p99 at 40-100 ms.
 // So wrk runs at a lower priority (nice 10, CALLREC_LOAD_NICE; 0 for equal terms), which is
 // what clients elsewhere amount to: the server's cores are the server's.
-func wrk(t *testing.T, base string, paths []string, clients int, header string) {
+func wrk(t *testing.T, base string, paths []string, clients int, header string, inServer *handlerTimes) {
 	bin, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Log("wrk not installed (Debian package wrk): skipping the wrk runs")
@@ -145,8 +151,40 @@ func wrk(t *testing.T, base string, paths []string, clients int, header string) 
 		if len(short) > 90 {
 			short = short[:90] + "..."
 		}
-		t.Logf("wrk %s:\n%s", short, out)
+		t.Logf("wrk %s (in the server %s):\n%s", short, inServer.take(), out)
 	}
+}
+
+// handlerTimes is a histogram of handler times in 100 us steps (the last bucket: 100 ms and more).
+type handlerTimes struct{ buckets [1001]atomic.Int64 }
+
+func (h *handlerTimes) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		h.buckets[min(int(time.Since(start)/(100*time.Microsecond)), len(h.buckets)-1)].Add(1)
+	})
+}
+
+// take reports p50, p90 and p99 (upper bucket bounds) and starts over.
+func (h *handlerTimes) take() string {
+	var counts [len(handlerTimes{}.buckets)]int64
+	var n int64
+	for i := range h.buckets {
+		counts[i] = h.buckets[i].Swap(0)
+		n += counts[i]
+	}
+	out := ""
+	for _, p := range []float64{.5, .9, .99} {
+		var acc int64
+		for i, c := range counts {
+			if acc += c; float64(acc) >= p*float64(n) {
+				out += fmt.Sprintf(" p%.0f %v", p*100, time.Duration(i+1)*100*time.Microsecond)
+				break
+			}
+		}
+	}
+	return strings.TrimSpace(out)
 }
 
 func cut(s, sep string) (string, string, bool) {
