@@ -72,7 +72,7 @@ func TestFileBrowserLoad(t *testing.T) {
 		pages = append(pages, base+"?sort="+s+"&order=asc", base+"?sort="+s+"&order=desc")
 	}
 	for _, d := range deep {
-		sort, cur, _ := cut(d, "|")
+		sort, cur, _ := strings.Cut(d, "|")
 		order := "asc"
 		if sort == "date" {
 			order = "desc"
@@ -83,7 +83,7 @@ func TestFileBrowserLoad(t *testing.T) {
 
 	// Web pages with a logged-in admin's session cookie.
 	admin := e.admin()
-	if st, body := admin.get(pages[0]); st != 200 || !contains(body, `data-testid="files-table"`) {
+	if st, body := admin.get(pages[0]); st != 200 || !strings.Contains(body, `data-testid="files-table"`) {
 		t.Fatalf("page: %d", st)
 	}
 	u, _ := url.Parse(e.srv.URL)
@@ -186,17 +186,6 @@ func (h *handlerTimes) take() string {
 	}
 	return strings.TrimSpace(out)
 }
-
-func cut(s, sep string) (string, string, bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
-}
-
-func contains(s, sub string) bool { _, _, ok := cut(s, sub); return ok }
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
