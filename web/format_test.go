@@ -56,6 +56,10 @@ func TestRecordingRowFormats(t *testing.T) {
 // TestRecordingRowParts: a recorded call's row comes from its columns; a withheld caller, a
 // file without call columns (taken from its name) and a name of another form still fill it.
 func TestRecordingRowParts(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip(err)
+	}
 	at := time.Date(2018, 9, 11, 13, 2, 22, 0, time.UTC)
 	seed := "rec_20180911_150222_337826_4971121843140_49711218431440__49711218431431_4915258878874.wav"
 	for _, c := range []struct {
@@ -71,10 +75,6 @@ func TestRecordingRowParts(t *testing.T) {
 		{models.File{ID: 4, Name: "notes.wav"},
 			templates.RecordingRow{ID: 4, Name: "notes.wav", Href: "/recordings/4", Duration: "0:00", Size: "0 B"}},
 	} {
-		berlin, err := time.LoadLocation("Europe/Berlin")
-		if err != nil {
-			t.Skip(err)
-		}
 		if got := recordingRow(c.f, berlin); got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.f.Name, got, c.want)
 		}

@@ -253,15 +253,14 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 func recordingRow(f models.File, loc *time.Location) templates.RecordingRow {
 	r := templates.RecordingRow{ID: f.ID, Name: f.Name, Href: "/recordings/" + strconv.FormatUint(uint64(f.ID), 10),
 		A: f.A, B: f.B, C: f.C, Duration: fmtDuration(f.DurationMS), Size: fmtSize(f.Size)}
-	if f.CallAt != nil && f.A != "" { // a recorded call: its columns say it all
+	if f.CallAt != nil {
 		r.Date = fmtDateTime(f.CallAt.In(loc))
-		return r
+		if f.A != "" { // a recorded call: its columns say it all
+			return r
+		}
 	}
 	parts, ok := models.ParseRecName(f.Name, loc)
-	switch {
-	case f.CallAt != nil:
-		r.Date = fmtDateTime(f.CallAt.In(loc))
-	case ok:
+	if f.CallAt == nil && ok {
 		r.Date = fmtDateTime(parts.At)
 	}
 	if ok && f.A == "" && f.B == "" && f.C == "" { // a file no call produced: the name tells

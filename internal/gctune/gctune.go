@@ -28,8 +28,7 @@ const Floor = 64 << 20
 // Serve applies serve's settings: GOGC=Percent unless getenv("GOGC") is set, and the heap
 // goal kept at least Floor (unless GOGC=off). stop restores the GOGC from before.
 func Serve(getenv func(string) string) (stop func()) {
-	before := debug.SetGCPercent(100)
-	debug.SetGCPercent(before)
+	before := gcPercent()
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(Percent)
 	}
@@ -44,8 +43,7 @@ func Serve(getenv func(string) string) (stop func()) {
 // what makes live heap * (1 + GOGC/100) reach floor, never below the GOGC in force when
 // KeepFloor was called. With the collector off it does nothing. stop restores that GOGC.
 func KeepFloor(floor uint64) (stop func()) {
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
+	base := gcPercent()
 	if base < 0 {
 		return func() {}
 	}
@@ -57,6 +55,13 @@ func KeepFloor(floor uint64) (stop func()) {
 		k.stopped.Store(true)
 		debug.SetGCPercent(base)
 	}
+}
+
+// gcPercent is the GOGC in force (runtime/debug can only read it by setting it).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 type keeper struct {

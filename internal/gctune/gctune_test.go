@@ -34,10 +34,8 @@ func TestKeepFloor(t *testing.T) {
 	if floored*4 > plain {
 		t.Errorf("the floor did not cut the collections: %d with it, %d without", floored, plain)
 	}
-	if p := debug.SetGCPercent(-1); p <= Percent {
+	if p := gcPercent(); p <= Percent {
 		t.Errorf("GOGC with a small live heap is %d, want above %d", p, Percent)
-	} else {
-		debug.SetGCPercent(p)
 	}
 
 	// A live heap past the floor: back to the configured GOGC after the next collections.
@@ -49,18 +47,16 @@ func TestKeepFloor(t *testing.T) {
 	for {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond) // the finalizer goroutine runs after the collection
-		p := debug.SetGCPercent(-1)
-		debug.SetGCPercent(p)
-		if p == Percent {
+		if p := gcPercent(); p == Percent {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GOGC with 128 MB live is still %d, want %d", p, Percent)
+			t.Fatalf("GOGC with 128 MB live is still %d, want %d", gcPercent(), Percent)
 		}
 	}
 	runtime.KeepAlive(big)
 	stop()
-	if p := debug.SetGCPercent(Percent); p != Percent {
+	if p := gcPercent(); p != Percent {
 		t.Errorf("after stop GOGC is %d, want %d", p, Percent)
 	}
 }
@@ -77,13 +73,11 @@ func TestPercentFor(t *testing.T) {
 func TestServeRestores(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	stop := Serve(func(string) string { return "" })
-	if p := debug.SetGCPercent(-1); p < Percent {
+	if p := gcPercent(); p < Percent {
 		t.Errorf("serving GOGC %d, want at least %d", p, Percent)
-	} else {
-		debug.SetGCPercent(p)
 	}
 	stop()
-	if p := debug.SetGCPercent(100); p != 100 {
+	if p := gcPercent(); p != 100 {
 		t.Errorf("after stop GOGC is %d, want the 100 from before", p)
 	}
 }
