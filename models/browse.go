@@ -59,45 +59,61 @@ func (s *Store) migrateBrowse() error {
 }
 
 // folderStatsTriggers keep folder_stats equal to the files table's counts per customer, folder
-// and kind, whatever writes the files (the engine's rows, uploads, deletes, retention, imports).
+// and kind, whatever writes the files (the engine's rows, uploads, deletes, retention, imports,
+// another process), and count every change of a file in version: a listing of a folder (or of a
+// customer's recordings) read at one version is the listing until the version moves (listCache).
+// Every update counts, not only of the columns a listing shows: cheaper than being wrong.
 var folderStatsTriggers = []string{
-	`CREATE TRIGGER IF NOT EXISTS files_stats_insert AFTER INSERT ON files BEGIN
-		INSERT INTO folder_stats (customer_id, folder, kind, files, bytes)
-		VALUES (new.customer_id, new.folder, new.kind, 1, COALESCE(new.size, 0))
-		ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+	`CREATE TRIGGER files_stats_insert AFTER INSERT ON files BEGIN
+		INSERT INTO folder_stats (customer_id, folder, kind, files, bytes, version)
+		VALUES (new.customer_id, new.folder, new.kind, 1, COALESCE(new.size, 0), 1)
+		ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes,
+			version = version + 1;
 	END`,
-	`CREATE TRIGGER IF NOT EXISTS files_stats_delete AFTER DELETE ON files BEGIN
-		UPDATE folder_stats SET files = files - 1, bytes = bytes - COALESCE(old.size, 0)
+	`CREATE TRIGGER files_stats_delete AFTER DELETE ON files BEGIN
+		UPDATE folder_stats SET files = files - 1, bytes = bytes - COALESCE(old.size, 0), version = version + 1
 		WHERE customer_id = old.customer_id AND folder = old.folder AND kind = old.kind;
 	END`,
-	`CREATE TRIGGER IF NOT EXISTS files_stats_update AFTER UPDATE OF customer_id, folder, kind, size ON files BEGIN
-		UPDATE folder_stats SET files = files - 1, bytes = bytes - COALESCE(old.size, 0)
+	`CREATE TRIGGER files_stats_update AFTER UPDATE ON files BEGIN
+		UPDATE folder_stats SET files = files - 1, bytes = bytes - COALESCE(old.size, 0), version = version + 1
 		WHERE customer_id = old.customer_id AND folder = old.folder AND kind = old.kind;
-		INSERT INTO folder_stats (customer_id, folder, kind, files, bytes)
-		VALUES (new.customer_id, new.folder, new.kind, 1, COALESCE(new.size, 0))
-		ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+		INSERT INTO folder_stats (customer_id, folder, kind, files, bytes, version)
+		VALUES (new.customer_id, new.folder, new.kind, 1, COALESCE(new.size, 0), 1)
+		ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes,
+			version = version + 1;
 	END`,
 }
 
-// migrateFolderStats creates folder_stats, the number of files per folder, so that a folder's
-// total is one row instead of counting up to 100,000 index entries on every page. A database
-// from before the table gets it filled from the files in the same transaction.
+// migrateFolderStats creates folder_stats, the number of files per folder and the folder's
+// version, so that a folder's total is one row instead of counting up to 100,000 index entries
+// on every page. A database from before the table gets it filled from the files, one from
+// before the version column gets the column; the triggers are created anew on every start (in
+// the same transaction), so their current definition is always the one in place.
 func (s *Store) migrateFolderStats() error {
 	return s.db.Transaction(func(tx *gorm.DB) error {
-		var exists int64
+		var exists, versioned int64
 		if err := tx.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'folder_stats'").Scan(&exists).Error; err != nil {
 			return err
 		}
-		if exists > 0 {
-			return nil
+		var stmts []string
+		if exists == 0 {
+			stmts = append(stmts,
+				`CREATE TABLE folder_stats (customer_id INTEGER NOT NULL, folder TEXT NOT NULL, kind TEXT NOT NULL,
+				files INTEGER NOT NULL, bytes INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0,
+				PRIMARY KEY (customer_id, folder, kind)) WITHOUT ROWID`,
+				`INSERT INTO folder_stats (customer_id, folder, kind, files, bytes, version)
+				SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), 1 FROM files GROUP BY customer_id, folder, kind`)
+		} else {
+			if err := tx.Raw("SELECT count(*) FROM pragma_table_info('folder_stats') WHERE name = 'version'").Scan(&versioned).Error; err != nil {
+				return err
+			}
+			if versioned == 0 {
+				stmts = append(stmts, "ALTER TABLE folder_stats ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+			}
 		}
-		stmts := append([]string{
-			`CREATE TABLE folder_stats (customer_id INTEGER NOT NULL, folder TEXT NOT NULL, kind TEXT NOT NULL,
-				files INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (customer_id, folder, kind)) WITHOUT ROWID`,
-			`INSERT INTO folder_stats (customer_id, folder, kind, files, bytes)
-				SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0) FROM files GROUP BY customer_id, folder, kind`,
-		}, folderStatsTriggers...)
-		for _, q := range stmts {
+		stmts = append(stmts, "DROP TRIGGER IF EXISTS files_stats_insert", "DROP TRIGGER IF EXISTS files_stats_delete",
+			"DROP TRIGGER IF EXISTS files_stats_update")
+		for _, q := range append(stmts, folderStatsTriggers...) {
 			if err := tx.Exec(q).Error; err != nil {
 				return err
 			}
@@ -106,10 +122,12 @@ func (s *Store) migrateFolderStats() error {
 	})
 }
 
-// storedTotal is the exact number of files of a whole folder, or of all recordings of a
-// customer (customerID 0: of every customer), from folder_stats.
-func (s *Store) storedTotal(ctx context.Context, customerID uint, folder string) (int64, error) {
-	q := "SELECT COALESCE(sum(files), 0) FROM folder_stats WHERE "
+// scopeStats reads folder_stats for a whole folder, or for all recordings of a customer
+// (customerID 0: of every customer): the exact number of files and the scope's version, a sum
+// that grows with every insert, update and delete of a file in the scope (rows of folder_stats
+// are never removed and their versions only grow).
+func (s *Store) scopeStats(ctx context.Context, customerID uint, folder string) (files, version int64, err error) {
+	q := "SELECT COALESCE(sum(files), 0), COALESCE(sum(version), 0) FROM folder_stats WHERE "
 	var args []any
 	switch {
 	case folder != "":
@@ -119,9 +137,8 @@ func (s *Store) storedTotal(ctx context.Context, customerID uint, folder string)
 	default:
 		q, args = q+"kind = ?", []any{KindRecording}
 	}
-	var n int64
-	err := s.queryRow(ctx, q, args...).Scan(&n)
-	return n, err
+	err = s.queryRow(ctx, q, args...).Scan(&files, &version)
+	return files, version, err
 }
 
 // BrowseQuery selects one page of files: a folder's (Folder set) or all recordings a may see
@@ -160,6 +177,10 @@ type BrowsePage struct {
 	TotalMore  bool  // there are more than Total (the count was capped)
 	Sort       string
 	Desc       bool
+	// Memo keeps what callers make of Files (the rendered list) for as long as this listing
+	// is in the listing cache: every page that gets the same Memo lists the same files with the
+	// same values. nil when the listing was not kept.
+	Memo *Memo
 }
 
 // cursor is the keyset position: the sort column's value and id of a row, and which way to go.
@@ -496,45 +517,48 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		list += " OFFSET ?"
 		largs = append(largs, (q.Page-1)*q.Limit)
 	}
-	rs, err := s.query(ctx, list, largs...)
+	// The scope's version (and a whole folder's exact total) first, then the listing: from the
+	// cache when it was read at this version, else from SQLite (see listCache).
+	stored, version, err := s.scopeStats(ctx, customer, q.Folder)
 	if err != nil {
 		return BrowsePage{}, err
 	}
-	defer rs.Close()
-	rows := make([]File, 0, q.Limit+1)
-	for rs.Next() {
-		var v string
-		if err := rs.Scan(&v); err != nil {
+	key := listKey('l', list, largs)
+	e, hit := s.lists.get(key, version)
+	if !hit {
+		if e.files, e.more, err = s.listRows(ctx, list, largs, q.Limit, q.Brief); err != nil {
 			return BrowsePage{}, err
 		}
-		f, err := parseBrowseRow(v, q.Brief)
-		if err != nil {
-			return BrowsePage{}, err
+		if haveCur && cur.Before {
+			slices.Reverse(e.files)
 		}
-		rows = append(rows, f)
+		e.version = version
+		// Kept only when the version did not move while the rows were read: then they are
+		// exactly the scope at that version, and what callers keep in the Memo was made of one
+		// content.
+		if key != "" {
+			_, after, err := s.scopeStats(ctx, customer, q.Folder)
+			if err != nil {
+				return BrowsePage{}, err
+			}
+			if after == version {
+				e.memo = &Memo{}
+				s.lists.put(key, e)
+			}
+		}
 	}
-	if err := rs.Err(); err != nil {
-		return BrowsePage{}, err
-	}
-	more := len(rows) > q.Limit
-	if more {
-		rows = rows[:q.Limit]
-	}
+	page.Memo = e.memo
+	rows, more := slices.Clone(e.files), e.more
 	switch {
 	case q.NoTotal:
 	case !filtered && q.CountLimit <= 0: // the whole folder (or all recordings): exact, from folder_stats
-		if page.Total, err = s.storedTotal(ctx, customer, q.Folder); err != nil {
-			return BrowsePage{}, err
-		}
+		page.Total = stored
 	case !more && !haveCur && q.Page <= 1:
 		page.Total = int64(len(rows)) // the first page holds them all: nothing to count
 	default:
-		if page.Total, page.TotalMore, err = s.countCapped(ctx, cond, wargs, q.CountLimit); err != nil {
+		if page.Total, page.TotalMore, err = s.countCapped(ctx, cond, wargs, q.CountLimit, version); err != nil {
 			return BrowsePage{}, err
 		}
-	}
-	if haveCur && cur.Before {
-		slices.Reverse(rows)
 	}
 	page.Files = rows
 	if len(rows) == 0 {
@@ -561,9 +585,38 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	return page, nil
 }
 
+// listRows runs a listing query: up to limit rows, and whether there are more.
+func (s *Store) listRows(ctx context.Context, list string, args []any, limit int, brief bool) ([]File, bool, error) {
+	rs, err := s.query(ctx, list, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rs.Close()
+	rows := make([]File, 0, limit+1)
+	for rs.Next() {
+		var v string
+		if err := rs.Scan(&v); err != nil {
+			return nil, false, err
+		}
+		f, err := parseBrowseRow(v, brief)
+		if err != nil {
+			return nil, false, err
+		}
+		rows = append(rows, f)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(rows) > limit {
+		return slices.Clip(rows[:limit]), true, nil
+	}
+	return slices.Clip(rows), false, nil
+}
+
 // countCapped counts the files matching cond up to limit (0: 1,000; -1: all); more says there
 // are more than the returned count. Counting 100,000 index entries costs ~17 ms, more than a page.
-func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit int) (n int64, more bool, err error) {
+// The answer is kept in the listing cache under the scope's version.
+func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit int, version int64) (n int64, more bool, err error) {
 	if limit == 0 {
 		limit = 1000
 	}
@@ -572,13 +625,20 @@ func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit 
 		q = "SELECT count(*) FROM (SELECT 1 FROM files WHERE " + cond + " LIMIT ?)"
 		args = append(slices.Clip(args), limit+1)
 	}
+	key := listKey('c', q, args)
+	if e, ok := s.lists.get(key, version); ok {
+		return e.n, e.more, nil
+	}
 	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, false, err
 	}
 	if limit > 0 && n > int64(limit) {
-		return int64(limit), true, nil
+		n, more = int64(limit), true
 	}
-	return n, false, nil
+	if key != "" {
+		s.lists.put(key, listEntry{version: version, n: n, more: more})
+	}
+	return n, more, nil
 }
 
 // NormalizeNumber keeps the digits of a number as typed ("+49 711 / 218-43" -> "4971121843"); a

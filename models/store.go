@@ -28,6 +28,7 @@ type Store struct {
 	stmts  sync.Map // query -> *sql.Stmt
 	nstmts atomic.Int32
 	cache  readCache
+	lists  listCache
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").

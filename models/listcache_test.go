@@ -1,0 +1,171 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestListCacheFollowsWrites checks that listings answered from the listing cache are what a
+// store with no cache answers, after every kind of write to the files: through the store, as
+// raw SQL, and by another process's connection; and that unchanged listings are answered from
+// the cache (also when another folder of the customer changed).
+func TestListCacheFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	f := newBrowseFixture(t, 300)
+	var path string
+	if err := f.s.db.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path).Error; err != nil || path == "" {
+		t.Fatal(path, err)
+	}
+	other, err := sql.Open(driverName, "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	second := "call_recording/337826/4971121843999"
+	queries := []BrowseQuery{
+		{Folder: f.folder, Sort: "name", Brief: true},
+		{Folder: f.folder, Sort: "caller", Desc: true, Limit: 20},
+		{Folder: f.folder, Number: "49170000007", Limit: 2},  // filtered: its count is cached too
+		{Folder: f.folder, Sort: "name", Page: 3, Limit: 10}, // by offset: counted
+		{Folder: second, Sort: "name"},
+		{},                     // the customer's recordings (the API's list)
+		{PoolID: f.pool.ID},    // one pool's
+		{Number: "4915258878"}, // a number over all folders
+	}
+	// fresh answers q from a store that has seen nothing yet (a new handle on the same file).
+	fresh := func(q BrowseQuery) BrowsePage {
+		t.Helper()
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		p, err := s.Browse(ctx, f.admin, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	check := func(when string, wantHits bool) {
+		t.Helper()
+		for i, q := range queries {
+			hits := f.s.lists.hits.Load()
+			got, err := f.s.Browse(ctx, f.admin, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fresh(q); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: query %d %+v:\n got %d files, total %d, first %+v\nwant %d files, total %d, first %+v", when, i, q,
+					len(got.Files), got.Total, first(got.Files), len(want.Files), want.Total, first(want.Files))
+			}
+			if hit := f.s.lists.hits.Load() > hits; wantHits && !hit && q.Folder == f.folder {
+				t.Errorf("%s: query %d not answered from the cache", when, i)
+			}
+		}
+	}
+	check("first reads", false)
+	check("unchanged", true)
+
+	listed, err := f.s.Browse(ctx, f.admin, queries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := listed.Files[0].ID
+	steps := []struct {
+		what  string
+		write func() error
+	}{
+		{"caller changed by the store", func() error {
+			return f.s.db.WithContext(ctx).Model(&File{}).Where("id = ?", id).Update("a", "4917000000799").Error
+		}},
+		{"name changed by another process", func() error {
+			_, err := other.Exec("UPDATE files SET name = 'zzz.wav', path = ? WHERE id = ?", f.folder+"/zzz.wav", id)
+			return err
+		}},
+		{"call time changed by another process", func() error {
+			_, err := other.Exec("UPDATE files SET call_at = ? WHERE id = ?", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), id+1)
+			return err
+		}},
+		{"file added", func() error {
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			return f.s.CreateFileRow(ctx, &File{CustomerID: f.admin.CustomerID, Folder: f.folder, Name: "aaa.wav",
+				Path: f.folder + "/aaa.wav", Kind: KindRecording, CallAt: &at, A: "4917000000700", PoolID: f.pool.ID})
+		}},
+		{"file deleted", func() error { return f.s.DeleteFileRow(ctx, id+2) }},
+		{"file moved to another folder", func() error {
+			_, err := other.Exec("UPDATE files SET folder = ?, path = ? || '/' || name WHERE id = ?", second, second, id+3)
+			return err
+		}},
+		{"pool changed", func() error {
+			return f.s.db.WithContext(ctx).Exec("UPDATE files SET pool_id = 0 WHERE id = ?", id+4).Error
+		}},
+	}
+	for _, st := range steps {
+		if err := st.write(); err != nil {
+			t.Fatal(st.what, err)
+		}
+		check(st.what, false)
+		check(st.what+", read again", true)
+	}
+	// A write in another folder leaves this folder's listings where they are.
+	if _, err := other.Exec("DELETE FROM files WHERE folder = ?", second); err != nil {
+		t.Fatal(err)
+	}
+	hits := f.s.lists.hits.Load()
+	if _, err := f.s.Browse(ctx, f.admin, queries[0]); err != nil || f.s.lists.hits.Load() != hits+1 {
+		t.Fatalf("a write to another folder dropped this folder's listing (%v)", err)
+	}
+	check("other folder emptied", true)
+}
+
+func first(fs []File) File {
+	if len(fs) == 0 {
+		return File{}
+	}
+	return fs[0]
+}
+
+// TestFolderStatsVersionMigration opens a database whose folder_stats has no version column and
+// whose triggers are the old ones: it gets the column and the current triggers, and a write
+// moves the version.
+func TestFolderStatsVersionMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TRIGGER files_stats_insert", "DROP TRIGGER files_stats_delete", "DROP TRIGGER files_stats_update",
+		"ALTER TABLE folder_stats DROP COLUMN version",
+		`CREATE TRIGGER files_stats_insert AFTER INSERT ON files BEGIN
+			INSERT INTO folder_stats (customer_id, folder, kind, files, bytes)
+			VALUES (new.customer_id, new.folder, new.kind, 1, COALESCE(new.size, 0))
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+		END`,
+		"INSERT INTO files (customer_id, folder, name, path, kind, size) VALUES (1, 'announcements', 'a.wav', 'announcements/a.wav', 'announcement', 10)",
+	} {
+		if err := s.db.Exec(q).Error; err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	files, v0, err := s.scopeStats(ctx, 1, "announcements")
+	if err != nil || files != 1 {
+		t.Fatalf("%d files, %v", files, err)
+	}
+	if err := s.db.Exec("UPDATE files SET name = 'b.wav', path = 'announcements/b.wav'").Error; err != nil {
+		t.Fatal(err)
+	}
+	files, v1, err := s.scopeStats(ctx, 1, "announcements")
+	if err != nil || files != 1 || v1 <= v0 {
+		t.Fatalf("after a rename: %d files, version %d -> %d, %v", files, v0, v1, err)
+	}
+}
