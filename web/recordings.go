@@ -240,11 +240,26 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	if page.Prev != "" {
 		l.Prev = cur.url(base, map[string]string{"cursor": page.Prev})
 	}
-	l.Rows = make([]templates.RecordingRow, 0, len(page.Files))
-	for _, fr := range page.Files {
-		l.Rows = append(l.Rows, recordingRow(fr, loc))
-	}
+	l.Rows = listRows(ctx, page, loc)
 	return l, status, nil
+}
+
+// listRows is the list's rows rendered. A cached listing keeps them in its Memo for the
+// listing's time zone and language: a page that lists the same files again sends the same
+// bytes, and that was a third of a page's cost.
+func listRows(ctx context.Context, page models.BrowsePage, loc *time.Location) templates.RowsHTML {
+	withheld := i18n.T(ctx, "files.withheld")
+	key := loc.String() + "\x00" + withheld
+	if b, ok := page.Memo.Load(key); ok {
+		return b.(templates.RowsHTML)
+	}
+	rows := make([]templates.RecordingRow, len(page.Files))
+	for i, f := range page.Files {
+		rows[i] = recordingRow(f, loc)
+	}
+	b := templates.AppendRecordingRows(make([]byte, 0, 640*len(rows)), rows, withheld)
+	page.Memo.Store(key, b)
+	return b
 }
 
 // recordingRow is one line of the File Browser's list. It runs 50 times per page, so it

@@ -507,3 +507,41 @@ func TestFileListMarkup(t *testing.T) {
 		t.Fatalf("sort header by name: %d aria-sort", strings.Count(body, `aria-sort=`))
 	}
 }
+
+// TestFileListFollowsWrites checks the File Browser's list, whose rendered rows are kept with
+// the cached listing, against changes of the files and of what the rows' text depends on: the
+// customer's time zone and language.
+func TestFileListFollowsWrites(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := e.demoPool()
+	id := e.addRecording(pool, "w1", "rec_w1.wav", time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "4917000123")
+	e.addRecording(pool, "w2", "rec_w2.wav", time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC), "")
+	admin := e.admin()
+	folder := "/files/call_recording/337826/4971121843140/"
+	expect := func(when string, want ...string) {
+		t.Helper()
+		for range 2 { // the second time from the cache
+			st, body := admin.get(folder)
+			for _, w := range want {
+				if st != 200 || !strings.Contains(body, w) {
+					t.Fatalf("%s: %d, no %q in the list", when, st, w)
+				}
+			}
+		}
+	}
+	expect("first", "2026-03-01 10:00:00", ">4917000123<", "unterdrückt")
+	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	expect("caller changed", ">4917000999<")
+	c, err := e.store.Customer(ctx, models.Actor{Role: models.RolePlatformAdmin}, pool.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UpdateCustomer(ctx, models.Actor{Role: models.RolePlatformAdmin}, c.ID,
+		models.CustomerInput{Name: c.Name, SubscriberID: c.SubscriberID, Language: "en", TimeZone: "America/New_York"}); err != nil {
+		t.Fatal(err)
+	}
+	expect("zone and language changed", "2026-03-01 04:00:00", ">4917000999<", "withheld")
+}
