@@ -171,7 +171,7 @@ type BrowseQuery struct {
 
 // BrowsePage is one page of files with the cursors to its neighbours ("" when none).
 type BrowsePage struct {
-	Files      []File
+	Files      []File // shared with the listing cache: read it, never change it
 	Next, Prev string
 	Total      int64 // -1 when not counted
 	TotalMore  bool  // there are more than Total (the count was capped)
@@ -548,7 +548,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		}
 	}
 	page.Memo = e.memo
-	rows, more := slices.Clone(e.files), e.more
+	rows, more := e.files, e.more
 	switch {
 	case q.NoTotal:
 	case !filtered && q.CountLimit <= 0: // the whole folder (or all recordings): exact, from folder_stats

@@ -34,7 +34,7 @@ const listCacheRows = 10_000
 
 type listEntry struct {
 	version int64
-	files   []File // read-only: callers get a copy of the slice
+	files   []File // read-only: BrowsePage.Files shares it
 	more    bool
 	n       int64 // a count's answer
 	memo    *Memo

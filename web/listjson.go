@@ -16,11 +16,17 @@ import (
 // writeRecordingList answers GET /api/v1/recordings with the same bytes as c.JSON would give
 // for the map {"recordings": rows, "sort": ..., "order": ..., "total": ..., "total_more": ...,
 // "next_page": ..., "prev_page": ...} (TestRecordingListJSON compares them), written without
-// reflection: encoding/json was about a third of the call's CPU. ?pretty (indented) and values
-// the fast path does not cover (a time outside years 0-9999) go through c.JSON.
-func writeRecordingList(c echo.Context, rows []recordingJSON, page models.BrowsePage) error {
+// reflection: encoding/json was about a third of the call's CPU. The recordings' array is kept
+// in the listing's Memo under key (what it depends on besides the files: the customers' time
+// zones), so a page asked for again is not encoded again. ?pretty (indented) and values the
+// fast path does not cover (a time outside years 0-9999) go through c.JSON.
+func writeRecordingList(c echo.Context, page models.BrowsePage, key string, rows func() []recordingJSON) error {
 	if _, pretty := c.QueryParams()["pretty"]; pretty {
-		return c.JSON(http.StatusOK, recordingListBody(rows, page))
+		return c.JSON(http.StatusOK, recordingListBody(rows(), page))
+	}
+	arr, ok := recordingsArray(page, key, rows)
+	if !ok {
+		return c.JSON(http.StatusOK, recordingListBody(rows(), page))
 	}
 	buf := jsonBuffers.Get().(*[]byte)
 	defer func() {
@@ -28,17 +34,27 @@ func writeRecordingList(c echo.Context, rows []recordingJSON, page models.Browse
 			jsonBuffers.Put(buf)
 		}
 	}()
-	b, ok := appendRecordingList((*buf)[:0], rows, page)
+	b := appendRecordingList((*buf)[:0], arr, page)
 	*buf = b
-	if !ok {
-		return c.JSON(http.StatusOK, recordingListBody(rows, page))
-	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	c.Response().WriteHeader(http.StatusOK)
 	_, err := c.Response().Write(b)
 	return err
+}
+
+// recordingsArray is the JSON array of the page's recordings: from the listing's Memo, or made
+// of rows() and kept there.
+func recordingsArray(page models.BrowsePage, key string, rows func() []recordingJSON) ([]byte, bool) {
+	if v, ok := page.Memo.Load(key); ok {
+		return v.([]byte), true
+	}
+	b, ok := appendRecordingsJSON(nil, rows())
+	if ok {
+		page.Memo.Store(key, b)
+	}
+	return b, ok
 }
 
 // recordingListBody is the list answer for encoding/json.
@@ -58,10 +74,9 @@ func recordingListBody(rows []recordingJSON, page models.BrowsePage) map[string]
 
 var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
-// appendRecordingList is the list's JSON, keys in encoding/json's (sorted) order, with a final
-// newline as json.Encoder writes it.
-func appendRecordingList(b []byte, rows []recordingJSON, page models.BrowsePage) ([]byte, bool) {
-	ok := true
+// appendRecordingList is the list's JSON around arr (from appendRecordingsJSON), keys in
+// encoding/json's (sorted) order, with a final newline as json.Encoder writes it.
+func appendRecordingList(b, arr []byte, page models.BrowsePage) []byte {
 	b = append(b, '{')
 	if page.Next != "" {
 		b = appendJSONString(append(b, `"next_page":`...), page.Next)
@@ -76,7 +91,19 @@ func appendRecordingList(b []byte, rows []recordingJSON, page models.BrowsePage)
 	if page.Prev != "" {
 		b = appendJSONString(append(b, `,"prev_page":`...), page.Prev)
 	}
-	b = append(b, `,"recordings":[`...)
+	b = append(append(b, `,"recordings":`...), arr...)
+	b = appendJSONString(append(b, `,"sort":`...), page.Sort)
+	if page.Total >= 0 {
+		b = strconv.AppendInt(append(b, `,"total":`...), page.Total, 10)
+		b = strconv.AppendBool(append(b, `,"total_more":`...), page.TotalMore)
+	}
+	return append(b, '}', '\n')
+}
+
+// appendRecordingsJSON is rows as a JSON array; ok is false when a row needs encoding/json.
+func appendRecordingsJSON(b []byte, rows []recordingJSON) ([]byte, bool) {
+	ok := true
+	b = append(b, '[')
 	for i := range rows {
 		if i > 0 {
 			b = append(b, ',')
@@ -85,12 +112,7 @@ func appendRecordingList(b []byte, rows []recordingJSON, page models.BrowsePage)
 		b, rowOK = appendRecordingJSON(b, &rows[i])
 		ok = ok && rowOK
 	}
-	b = appendJSONString(append(b, `],"sort":`...), page.Sort)
-	if page.Total >= 0 {
-		b = strconv.AppendInt(append(b, `,"total":`...), page.Total, 10)
-		b = strconv.AppendBool(append(b, `,"total_more":`...), page.TotalMore)
-	}
-	return append(b, '}', '\n'), ok
+	return append(b, ']'), ok
 }
 
 // appendRecordingJSON is one recordingJSON as encoding/json writes it (fields in declaration

@@ -39,7 +39,8 @@ func TestRecordingListJSON(t *testing.T) {
 			if err := json.NewEncoder(&want).Encode(recordingListBody(rs, page)); err != nil {
 				t.Fatal(err)
 			}
-			got, ok := appendRecordingList(nil, rs, page)
+			arr, ok := appendRecordingsJSON(nil, rs)
+			got := appendRecordingList(nil, arr, page)
 			if !ok || string(got) != want.String() {
 				t.Fatalf("ok=%v\n got: %s\nwant: %s", ok, got, want.String())
 			}
@@ -49,7 +50,7 @@ func TestRecordingListJSON(t *testing.T) {
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	r := rows[0]
 	r.CallAt = &far
-	if _, ok := appendRecordingList(nil, []recordingJSON{r}, models.BrowsePage{Sort: "date"}); ok {
+	if _, ok := appendRecordingsJSON(nil, []recordingJSON{r}); ok {
 		t.Fatal("year 10000 encoded on the fast path")
 	}
 }

@@ -148,15 +148,23 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) e
 	if err != nil {
 		return apiStoreError(err)
 	}
+	// A file's name is read in its customer's time zone; the zones are part of the JSON's key.
 	locs := map[uint]*time.Location{}
-	out := make([]recordingJSON, len(page.Files))
-	for i, f := range page.Files {
+	key := "json"
+	for _, f := range page.Files {
 		if locs[f.CustomerID] == nil {
-			locs[f.CustomerID] = s.customerLocation(c, f.CustomerID)
+			loc := s.customerLocation(c, f.CustomerID)
+			locs[f.CustomerID] = loc
+			key += "\x00" + strconv.FormatUint(uint64(f.CustomerID), 10) + "=" + loc.String()
 		}
-		out[i] = toRecordingJSON(f, locs[f.CustomerID])
 	}
-	return writeRecordingList(c, out, page)
+	return writeRecordingList(c, page, key, func() []recordingJSON {
+		out := make([]recordingJSON, len(page.Files))
+		for i, f := range page.Files {
+			out[i] = toRecordingJSON(f, locs[f.CustomerID])
+		}
+		return out
+	})
 }
 
 // customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).

@@ -535,6 +535,23 @@ func TestFileListFollowsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("caller changed", ">4917000999<")
+	tok := e.token(e.demo.Admin)
+	for range 2 { // the second time from the cache
+		var list struct {
+			Recordings []struct {
+				ID uint
+				A  string
+			}
+		}
+		if st := e.api(tok, "GET", "/recordings", nil, &list); st != 200 || len(list.Recordings) != 2 {
+			t.Fatalf("API list: %d %+v", st, list)
+		}
+		for _, r := range list.Recordings {
+			if r.ID == id && r.A != "4917000999" {
+				t.Fatalf("API list shows caller %q", r.A)
+			}
+		}
+	}
 	c, err := e.store.Customer(ctx, models.Actor{Role: models.RolePlatformAdmin}, pool.CustomerID)
 	if err != nil {
 		t.Fatal(err)
