@@ -529,9 +529,14 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		if e.files, e.more, err = s.listRows(ctx, list, largs, q.Limit, q.Brief); err != nil {
 			return BrowsePage{}, err
 		}
-		if haveCur && cur.Before {
-			slices.Reverse(e.files)
+		var from *cursor
+		if haveCur {
+			from = &cur
+			if cur.Before {
+				slices.Reverse(e.files)
+			}
 		}
+		e.next, e.prev = cursors(q, from, e.files, e.more)
 		e.version = version
 		// Kept only when the version did not move while the rows were read: then they are
 		// exactly the scope at that version, and what callers keep in the Memo was made of one
@@ -560,29 +565,35 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 			return BrowsePage{}, err
 		}
 	}
-	page.Files = rows
+	page.Files, page.Next, page.Prev = rows, e.next, e.prev
+	return page, nil
+}
+
+// cursors are the Next and Prev of a page of rows (more: there are rows after it) of q, which
+// came from cur when there was one.
+func cursors(q BrowseQuery, cur *cursor, rows []File, more bool) (next, prev string) {
 	if len(rows) == 0 {
-		return page, nil
+		return "", ""
 	}
 	first, last := rows[0], rows[len(rows)-1]
 	mk := func(f File, before bool) string {
 		return cursor{Sort: q.Sort, Desc: q.Desc, Value: sortValue(f, q.Sort), ID: f.ID, Before: before}.encode()
 	}
 	switch {
-	case haveCur && cur.Before:
-		page.Next = mk(last, false)
+	case cur != nil && cur.Before:
+		next = mk(last, false)
 		if more {
-			page.Prev = mk(first, true)
+			prev = mk(first, true)
 		}
 	default:
 		if more {
-			page.Next = mk(last, false)
+			next = mk(last, false)
 		}
-		if haveCur || q.Page > 1 {
-			page.Prev = mk(first, true)
+		if cur != nil || q.Page > 1 {
+			prev = mk(first, true)
 		}
 	}
-	return page, nil
+	return next, prev
 }
 
 // listRows runs a listing query: up to limit rows, and whether there are more.

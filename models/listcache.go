@@ -36,6 +36,8 @@ type listEntry struct {
 	version int64
 	files   []File // read-only: BrowsePage.Files shares it
 	more    bool
+	next    string // the page's cursors
+	prev    string
 	n       int64 // a count's answer
 	memo    *Memo
 }

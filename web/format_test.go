@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/url"
 	"testing"
 	"time"
 
@@ -77,6 +79,30 @@ func TestRecordingRowParts(t *testing.T) {
 	} {
 		if got := recordingRow(c.f, berlin); got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.f.Name, got, c.want)
+		}
+	}
+}
+
+// TestListFilterURL holds the hand-built list URLs to what url.Values.Encode makes of the same
+// parameters, for values that need escaping too.
+func TestListFilterURL(t *testing.T) {
+	values := []string{"", "date", "desc", "2026-01-02", "+49 711 / 218-43", "a&b=c?d#e", "ü €", "eyJzIjoiZGF0ZSJ9", "%2e%2e/"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		pick := func() string { return values[rng.IntN(len(values))] }
+		f := listFilter{Sort: pick(), Order: pick(), From: pick(), To: pick(), Number: pick(), Pool: pick(), Cursor: pick()}
+		v := url.Values{}
+		for k, x := range map[string]string{"sort": f.Sort, "order": f.Order, "from": f.From, "to": f.To, "number": f.Number, "pool": f.Pool, "cursor": f.Cursor} {
+			if x != "" {
+				v.Set(k, x)
+			}
+		}
+		want := "/files/x/"
+		if len(v) > 0 {
+			want += "?" + v.Encode()
+		}
+		if got := f.url("/files/x/"); got != want {
+			t.Fatalf("%+v: %s, want %s", f, got, want)
 		}
 	}
 }

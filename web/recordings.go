@@ -162,25 +162,20 @@ func (f listFilter) query(loc *time.Location) (models.BrowseQuery, templates.Err
 	return q, errs
 }
 
-// url is the list's URL with the filter, changed by set (empty values are left out).
-func (f listFilter) url(base string, set map[string]string) string {
-	v := url.Values{}
-	for k, x := range map[string]string{"sort": f.Sort, "order": f.Order, "from": f.From, "to": f.To, "number": f.Number, "pool": f.Pool} {
-		if x != "" {
-			v.Set(k, x)
+// url is the list's URL with the filter (empty values are left out), the parameters in
+// url.Values.Encode's order. Built by hand: it runs for every sort header and pager link.
+func (f listFilter) url(base string) string {
+	b := []byte(base)
+	sep := byte('?')
+	for _, p := range [...]struct{ k, v string }{{"cursor", f.Cursor}, {"from", f.From}, {"number", f.Number},
+		{"order", f.Order}, {"pool", f.Pool}, {"sort", f.Sort}, {"to", f.To}} {
+		if p.v != "" {
+			b = append(append(append(b, sep), p.k...), '=')
+			b = append(b, url.QueryEscape(p.v)...)
+			sep = '&'
 		}
 	}
-	for k, x := range set {
-		if x == "" {
-			v.Del(k)
-		} else {
-			v.Set(k, x)
-		}
-	}
-	if len(v) == 0 {
-		return base
-	}
-	return base + "?" + v.Encode()
+	return string(b)
 }
 
 func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string) (templates.RecordingList, int, error) {
@@ -195,8 +190,10 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	} else {
 		q.CustomerID = owner.ID // the subscriber's folder searches all its pools
 	}
+	back := f
+	back.Cursor = "" // bulk actions return to the list's first page
 	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs,
-		CanDelete: a.MayDeleteRecordings(), Back: f.url(base, nil), CSRF: s.csrfToken(c)}
+		CanDelete: a.MayDeleteRecordings(), Back: back.url(base), CSRF: s.csrfToken(c)}
 	if q.Folder == "" { // a pool's folder is one pool: the choice is only for the subscriber's folder
 		pools, err := s.store.Pools(ctx, a)
 		if err != nil {
@@ -224,21 +221,23 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	}
 	l.Sort, l.Desc, l.Total, l.TotalMore = page.Sort, page.Desc, page.Total, page.TotalMore
 	for _, key := range models.BrowseSorts {
-		order := "asc"
+		link := f
+		link.Sort, link.Order, link.Cursor = key, "asc", ""
 		if key == page.Sort && !page.Desc || key != page.Sort && key == "date" {
-			order = "desc"
+			link.Order = "desc"
 		}
-		l.Sorts = append(l.Sorts, templates.SortLink{Key: key, Current: key == page.Sort, Desc: page.Desc,
-			Href: f.url(base, map[string]string{"sort": key, "order": order, "cursor": ""})})
+		l.Sorts = append(l.Sorts, templates.SortLink{Key: key, Current: key == page.Sort, Desc: page.Desc, Href: link.url(base)})
 	}
 	cur := f
 	cur.Sort = page.Sort
 	cur.Order = map[bool]string{true: "desc", false: "asc"}[page.Desc]
 	if page.Next != "" {
-		l.Next = cur.url(base, map[string]string{"cursor": page.Next})
+		cur.Cursor = page.Next
+		l.Next = cur.url(base)
 	}
 	if page.Prev != "" {
-		l.Prev = cur.url(base, map[string]string{"cursor": page.Prev})
+		cur.Cursor = page.Prev
+		l.Prev = cur.url(base)
 	}
 	l.Rows = listRows(ctx, page, loc)
 	return l, status, nil
