@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -104,7 +105,34 @@ func TestFileBrowserLoad(t *testing.T) {
 	for _, c := range cookies {
 		cookie += c.Name + "=" + c.Value + "; "
 	}
-	wrk(t, srv.URL, []string{pages[0], pages[len(pages)-4], base + "?number=4917000123"}, clients, "Cookie: "+cookie, &inServer)
+	hdr := "Cookie: " + cookie
+	for _, p := range []string{pages[0], pages[len(pages)-4], base + "?number=4917000123"} {
+		wrk(t, srv.URL, p, []string{p}, clients, hdr, &inServer)
+	}
+	// The same pages while the folder gets a new recording every 100 ms (a very busy pool):
+	// every insert moves the folder's version, so its cached listings are read anew.
+	stop := addRecordings(t, e.store, pool, folder, 100*time.Millisecond)
+	wrk(t, srv.URL, "33 page URLs, a new recording every 100 ms", pages, clients, hdr, &inServer)
+	t.Logf("recordings added meanwhile: %d", stop())
+	// Pages that are never in the listing cache: 1,600 distinct keyset pages in four sort
+	// orders, visited round-robin, 80,000 rows against the cache's 20,000.
+	var cold []string
+	for _, sort := range []string{"date", "name", "caller", "duration"} {
+		q := models.BrowseQuery{Folder: folder, Sort: sort, Desc: sort == "date", Limit: 250, NoTotal: true}
+		order := map[bool]string{true: "desc", false: "asc"}[q.Desc]
+		for {
+			p, err := e.store.Browse(ctx, root, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Next == "" {
+				break
+			}
+			cold = append(cold, base+"?sort="+sort+"&order="+order+"&cursor="+url.QueryEscape(p.Next))
+			q.Cursor = p.Next
+		}
+	}
+	wrk(t, srv.URL, fmt.Sprintf("%d distinct keyset pages, none cached", len(cold)), cold, clients, hdr, &inServer)
 
 	// The recordings API with a bearer token.
 	tok := e.token(e.demo.Admin)
@@ -113,18 +141,55 @@ func TestFileBrowserLoad(t *testing.T) {
 		"/api/v1/files?folder=" + folder, "/api/v1/recordings?limit=50&number=4917000123"}
 	res = load(t, srv.URL, apiPages, clients, dur, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) })
 	t.Logf("recordings API (%d URLs, %d clients): %s; in the server %s", len(apiPages), clients, res, inServer.take())
-	wrk(t, srv.URL, apiPages[:2], clients, "Authorization: Bearer "+tok, &inServer)
+	for _, p := range apiPages[:2] {
+		wrk(t, srv.URL, p, []string{p}, clients, "Authorization: Bearer "+tok, &inServer)
+	}
 }
 
-// wrk measures each path with wrk (a C load generator: less of the two CPUs goes to the
-// clients than with the Go generator above) when it is installed.
+// addRecordings inserts a recording row into folder every interval until the returned stop,
+// which says how many it added.
+func addRecordings(t *testing.T, s *models.Store, pool models.Pool, folder string, interval time.Duration) (stop func() int) {
+	done := make(chan struct{})
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			at := time.Now().UTC().Truncate(time.Second)
+			name := fmt.Sprintf("rec_%s_337826_4971121843140_4917%07d_49711218431431_4915258878874.wav", at.Format("20060102_150405"), n.Load())
+			f := models.File{CustomerID: pool.CustomerID, Folder: folder, Name: name, Path: folder + "/" + name, Kind: models.KindRecording,
+				Size: 160044, Codec: "pcm_s16le", Bits: 16, Rate: 8000, Channels: 1, DurationMS: 10_000, CallAt: &at,
+				A: fmt.Sprintf("4917%07d", n.Load()), B: "49711218431431", C: "4915258878874", PoolID: pool.ID}
+			if err := s.CreateFileRow(context.Background(), &f); err != nil {
+				t.Error(err)
+				return
+			}
+			n.Add(1)
+		}
+	})
+	return func() int {
+		close(done)
+		wg.Wait()
+		return int(n.Load())
+	}
+}
+
+// wrk measures paths with wrk (a C load generator: less of the two CPUs goes to the clients
+// than with the Go generator above) when it is installed: one path, or several visited
+// round-robin by each connection (a Lua script).
 //
 // Clients of a real server run on other machines; here wrk shares the server's two cores, and
 // whenever the kernel runs wrk's threads instead of a server thread that is in the middle of a
 // request, that request waits a time slice: on this machine that alone put p99 at 40-100 ms.
 // So wrk runs at a lower priority (nice 10, CALLREC_LOAD_NICE; 0 for equal terms), which is
 // what clients elsewhere amount to: the server's cores are the server's.
-func wrk(t *testing.T, base string, paths []string, clients int, header string, inServer *handlerTimes) {
+func wrk(t *testing.T, base, label string, paths []string, clients int, header string, inServer *handlerTimes) {
 	bin, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Log("wrk not installed (Debian package wrk): skipping the wrk runs")
@@ -135,24 +200,38 @@ func wrk(t *testing.T, base string, paths []string, clients int, header string, 
 	if v, ok := os.LookupEnv("CALLREC_LOAD_NICE"); ok {
 		nice = v
 	}
-	t.Logf("wrk at nice %s", nice)
-	for _, p := range paths {
-		cpu0 := testtool.ProcessCPU() // with wrk as the client, the server's CPU
-		out, err := exec.Command("nice", "-n", nice, bin, "-t2", "-c"+strconv.Itoa(clients), "-d"+secs+"s", "--latency", "-H", header, base+p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("wrk: %v\n%s", err, out)
+	args := []string{"-n", nice, bin, "-t2", "-c" + strconv.Itoa(clients), "-d" + secs + "s", "--latency", "-H", header, base + paths[0]}
+	if len(paths) > 1 {
+		var lua strings.Builder
+		lua.WriteString("local paths = {\n")
+		for _, p := range paths {
+			fmt.Fprintf(&lua, "%q,\n", p)
 		}
-		cpu := testtool.ProcessCPU() - cpu0
-		if m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out); m != nil {
-			n, _ := strconv.Atoi(string(m[1]))
-			t.Logf("server CPU per request: %v (%v for %d requests)", (cpu / time.Duration(max(n, 1))).Round(time.Microsecond), cpu.Round(time.Millisecond), n)
+		lua.WriteString("}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(nil, paths[(i % #paths) + 1])\nend\n")
+		script := filepath.Join(t.TempDir(), "paths.lua")
+		if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		short := p
-		if len(short) > 90 {
-			short = short[:90] + "..."
-		}
-		t.Logf("wrk %s (in the server %s):\n%s", short, inServer.take(), out)
+		args = append(args, "-s", script)
 	}
+	t.Logf("wrk at nice %s", nice)
+	cpu0 := testtool.ProcessCPU() // with wrk as the client, the server's CPU
+	out, err := exec.Command("nice", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	cpu := testtool.ProcessCPU() - cpu0
+	if m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out); m != nil {
+		n, _ := strconv.Atoi(string(m[1]))
+		t.Logf("server CPU per request: %v (%v for %d requests)", (cpu / time.Duration(max(n, 1))).Round(time.Microsecond), cpu.Round(time.Millisecond), n)
+	}
+	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
+		t.Errorf("wrk %s: %s responses were not 200", label, m[1])
+	}
+	if len(label) > 90 {
+		label = label[:90] + "..."
+	}
+	t.Logf("wrk %s (in the server %s):\n%s", label, inServer.take(), out)
 }
 
 // handlerTimes is a histogram of handler times in 100 us steps (the last bucket: 100 ms and more).
