@@ -169,3 +169,10 @@ func TestFolderStatsVersionMigration(t *testing.T) {
 		t.Fatalf("after a rename: %d files, version %d -> %d, %v", files, v0, v1, err)
 	}
 }
+
+// clear empties the cache (benchmarks of the uncached path).
+func (c *listCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur, c.old, c.rows = nil, nil, 0
+}
