@@ -28,9 +28,10 @@ type listCache struct {
 	hits     atomic.Int64 // for tests and BENCHMARKS.md
 }
 
-// listCacheRows bounds the rows of a generation; with the rendered list in each entry's Memo
-// (~0.6 kB a row) two generations stay under ~15 MB.
-const listCacheRows = 10_000
+// listCacheRows bounds the rows of a generation: 100 pages of 50. A cached row costs ~0.45 kB,
+// its rendered HTML in the Memo ~0.6 kB and its API JSON ~0.7 kB, so two generations stay
+// under ~18 MB even when every listing is both viewed and fetched through the API.
+const listCacheRows = 5_000
 
 type listEntry struct {
 	version int64

@@ -176,3 +176,44 @@ func (c *listCache) clear() {
 	defer c.mu.Unlock()
 	c.cur, c.old, c.rows = nil, nil, 0
 }
+
+// TestListCacheBounded checks the cache's bound: at most two generations of listCacheRows rows,
+// an entry of the older generation moves to the newer when it is hit, and a version that moved
+// is a miss.
+func TestListCacheBounded(t *testing.T) {
+	var c listCache
+	page := make([]File, 50)
+	key := func(i int) string { return listKey('l', "q", []any{i}) }
+	for i := range 10 * listCacheRows / len(page) {
+		c.put(key(i), listEntry{version: 1, files: page})
+		if i <= 3 { // 3 is kept alive by hits from here on
+			continue
+		}
+		if _, ok := c.get(key(3), 1); !ok {
+			t.Fatalf("after %d puts the entry in use was dropped", i)
+		}
+		if total := c.rows + rowsOf(c.old); total > 2*listCacheRows {
+			t.Fatalf("%d rows held", total)
+		}
+	}
+	if _, ok := c.get(key(5), 1); ok {
+		t.Fatal("an old entry nobody asked for is still there")
+	}
+	if _, ok := c.get(key(3), 2); ok {
+		t.Fatal("a hit at another version")
+	}
+	if k1, k2 := listKey('l', "q", []any{"a", "bc"}), listKey('l', "q", []any{"ab", "c"}); k1 == k2 {
+		t.Fatal("two argument lists share a key")
+	}
+	if listKey('l', "q", []any{3.5}) != "" {
+		t.Fatal("an argument the key cannot spell was keyed")
+	}
+}
+
+func rowsOf(m map[string]listEntry) int {
+	n := 0
+	for _, e := range m {
+		n += len(e.files)
+	}
+	return n
+}

@@ -115,7 +115,7 @@ func TestFileBrowserLoad(t *testing.T) {
 	wrk(t, srv.URL, "33 page URLs, a new recording every 100 ms", pages, clients, hdr, &inServer)
 	t.Logf("recordings added meanwhile: %d", stop())
 	// Pages that are never in the listing cache: 1,600 distinct keyset pages in four sort
-	// orders, visited round-robin, 80,000 rows against the cache's 20,000.
+	// orders, visited round-robin, 80,000 rows against the cache's 10,000.
 	var cold []string
 	for _, sort := range []string{"date", "name", "caller", "duration"} {
 		q := models.BrowseQuery{Folder: folder, Sort: sort, Desc: sort == "date", Limit: 250, NoTotal: true}
@@ -200,7 +200,8 @@ func wrk(t *testing.T, base, label string, paths []string, clients int, header s
 	if v, ok := os.LookupEnv("CALLREC_LOAD_NICE"); ok {
 		nice = v
 	}
-	args := []string{"-n", nice, bin, "-t2", "-c" + strconv.Itoa(clients), "-d" + secs + "s", "--latency", "-H", header, base + paths[0]}
+	threads := strconv.Itoa(envInt("CALLREC_LOAD_WRK_THREADS", 2))
+	args := []string{"-n", nice, bin, "-t" + threads, "-c" + strconv.Itoa(clients), "-d" + secs + "s", "--latency", "-H", header, base + paths[0]}
 	if len(paths) > 1 {
 		var lua strings.Builder
 		lua.WriteString("local paths = {\n")
@@ -214,7 +215,7 @@ func wrk(t *testing.T, base, label string, paths []string, clients int, header s
 		}
 		args = append(args, "-s", script)
 	}
-	t.Logf("wrk at nice %s", nice)
+	t.Logf("wrk -t%s at nice %s", threads, nice)
 	cpu0 := testtool.ProcessCPU() // with wrk as the client, the server's CPU
 	out, err := exec.Command("nice", args...).CombinedOutput()
 	if err != nil {
