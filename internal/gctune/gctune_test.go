@@ -34,8 +34,19 @@ func TestKeepFloor(t *testing.T) {
 	if floored*4 > plain {
 		t.Errorf("the floor did not cut the collections: %d with it, %d without", floored, plain)
 	}
-	if p := gcPercent(); p <= Percent {
-		t.Errorf("GOGC with a small live heap is %d, want above %d", p, Percent)
+	// The live heap a collection reports includes what was allocated while it marked: on a
+	// busy machine a collection in the middle of the churn can report tens of MB and give the
+	// base GOGC back for one cycle. After a collection with nothing allocated meanwhile the
+	// live heap is small again, and so GOGC is above the base.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // the finalizer goroutine runs after the collection
+		if p := gcPercent(); p > Percent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC with a small live heap is %d, want above %d", gcPercent(), Percent)
+		}
 	}
 
 	// A live heap past the floor: back to the configured GOGC after the next collections.
