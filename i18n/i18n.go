@@ -145,8 +145,10 @@ func FromAcceptLanguage(header string) string {
 	return Languages[idx]
 }
 
-// T translates id into the context's language. data fills {{.Name}} placeholders. A missing key
-// yields the id itself so a gap is visible, never a crash; TestParity keeps that from shipping.
+// T translates id into the context's language. data fills {{.Name}} placeholders; a "Count"
+// in it also picks the message's plural form ("one", "other", as CLDR says for the language).
+// A missing key yields the id itself so a gap is visible, never a crash; TestParity keeps that
+// from shipping.
 func T(ctx context.Context, id string, data ...map[string]any) string {
 	return TL(Lang(ctx), id, data...)
 }
@@ -161,9 +163,9 @@ func TL(lang, id string, data ...map[string]any) string {
 		return id
 	}
 	loc := cat.localizers[lang]
-	cfg := &goi18n.LocalizeConfig{MessageID: id}
-	if len(data) > 0 {
-		cfg.TemplateData = data[0]
+	cfg := &goi18n.LocalizeConfig{MessageID: id, TemplateData: data[0]}
+	if n, ok := data[0]["Count"]; ok { // messages with a count may have plural forms
+		cfg.PluralCount = n
 	}
 	s, err := loc.Localize(cfg)
 	if err != nil || s == "" {

@@ -73,3 +73,23 @@ func TestPlainTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPluralForms checks that a Count picks the plural form as each language counts.
+func TestPluralForms(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		n    any
+		want string
+	}{
+		{"de", 1, "1 Aufnahme"}, {"de", 0, "0 Aufnahmen"}, {"de", int64(2), "2 Aufnahmen"},
+		{"en", int64(1), "1 recording"}, {"en", 50, "50 recordings"},
+		{"fr", 0, "0 enregistrement"}, {"fr", 1, "1 enregistrement"}, {"fr", int64(100000), "100000 enregistrements"},
+	} {
+		if got := TL(c.lang, "files.total", map[string]any{"Count": c.n}); got != c.want {
+			t.Errorf("%s %v: %q, want %q", c.lang, c.n, got, c.want)
+		}
+	}
+	if got := TL("de", "calls.total", map[string]any{"Count": 3}); got != "Gefundene Anrufe: 3" {
+		t.Errorf("a message without plural forms: %q", got)
+	}
+}
