@@ -451,21 +451,22 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	}
 	// The query is built as SQL text and run as a cached prepared statement (the text depends
 	// only on which filters are set, the sort and the direction, so there are few of them).
-	number := NormalizeNumber(q.Number)
+	numbers := s.searchNumbers(ctx, customer, q.Number)
 	where := []string{"(" + scope + ")"}
 	wargs := args
 	plus := "" // "+" keeps SQLite from walking a sort index past rows the number filter drops
-	if n := number; n != "" {
+	if len(numbers) > 0 {
 		// A number is a prefix range on each of the a, b and c indexes; the matching ids are
-		// collected first (three index range scans) and only they are read and sorted. Left to
+		// collected first (index range scans) and only they are read and sorted. Left to
 		// itself SQLite would walk the sort column's index and test all 100,000 rows.
-		hi := n + "\xff"
 		var sub []string
 		wargs = nil
-		for _, c := range []string{"a", "b", "c"} {
-			sub = append(sub, "SELECT id FROM files WHERE "+scope+" AND "+c+" >= ? AND "+c+" < ?")
-			wargs = append(wargs, args...)
-			wargs = append(wargs, n, hi)
+		for _, n := range numbers {
+			for _, c := range []string{"a", "b", "c"} {
+				sub = append(sub, "SELECT id FROM files WHERE "+scope+" AND "+c+" >= ? AND "+c+" < ?")
+				wargs = append(wargs, args...)
+				wargs = append(wargs, n, n+"\xff")
+			}
 		}
 		where[0] = "id IN (" + strings.Join(sub, " UNION ") + ")"
 		plus = "+"
@@ -481,7 +482,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	}
 	cond := strings.Join(where, " AND ")
 	page := BrowsePage{Total: -1, Sort: q.Sort, Desc: q.Desc}
-	filtered := number != "" || !q.From.IsZero() || !q.To.IsZero() || q.PoolID != 0
+	filtered := len(numbers) > 0 || !q.From.IsZero() || !q.To.IsZero() || q.PoolID != 0
 	var cur cursor
 	haveCur := false
 	if q.Cursor != "" {

@@ -148,6 +148,14 @@ func TestBrowseFiltersAndScope(t *testing.T) {
 	if p.Total != 500 || p.TotalMore {
 		t.Fatalf("prefix: %d", p.Total)
 	}
+	// National form: the customer's numbers are German (its pool starts with 49).
+	for _, n := range []string{"0170 000 007", "(0)170000007", "0049 170000007", "+49 (0)170 000007"} {
+		for _, q := range []BrowseQuery{{Folder: f.folder, Number: n}, {Number: n}} {
+			if p, err := f.s.Browse(ctx, f.admin, q); err != nil || p.Total != 10 {
+				t.Fatalf("number %q, folder %q: %d %v", n, q.Folder, p.Total, err)
+			}
+		}
+	}
 	p, _ = f.s.Browse(ctx, f.admin, BrowseQuery{PoolID: f.pool.ID, Page: 2, Limit: 100})
 	if p.Total != 500 || len(p.Files) != 100 || p.Prev == "" || p.Next == "" {
 		t.Fatalf("API list by pool, page 2: %d %d", p.Total, len(p.Files))
@@ -322,6 +330,16 @@ func TestBrowseBrief(t *testing.T) {
 			if b != want {
 				t.Fatalf("row %d: %+v, want %+v", i, b, want)
 			}
+		}
+	}
+}
+
+func TestCountryCode(t *testing.T) {
+	for number, want := range map[string]string{"4971121843140": "49", "12125550100": "1", "74951234567": "7",
+		"33142685300": "33", "351213456789": "351", "8613800138000": "86", "85221234567": "852", "4": "4", "": "",
+		"20": "20", "380441234567": "380"} {
+		if got := CountryCode(number); got != want {
+			t.Errorf("CountryCode(%q) = %q, want %q", number, got, want)
 		}
 	}
 }

@@ -35,6 +35,7 @@ const (
 	cacheToken                       // s: token hash
 	cacheSubscriber                  // s: subscriber ID -> customer
 	cachePool                        // id: pool id -> its customer id
+	cacheCountry                     // id: customer id -> its numbers' country code
 )
 
 type cacheKey struct {
