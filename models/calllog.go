@@ -67,14 +67,20 @@ func (s *Store) Calls(ctx context.Context, a Actor, f CallFilter) (CallLog, erro
 			q = q.Where("ended IS NULL")
 		}
 	}
-	if n := digitsOnly(f.Number); n != "" {
-		like := "%" + n + "%"
+	if numbers := s.searchNumbers(ctx, a.CustomerID, f.Number); len(numbers) > 0 {
 		// Searching the destination would reveal its masked digits to those who may not see them.
+		cols := []string{"a", "b"}
 		if a.MayOpenRecordings() {
-			q = q.Where("a LIKE ? OR b LIKE ? OR c LIKE ?", like, like, like)
-		} else {
-			q = q.Where("a LIKE ? OR b LIKE ?", like, like)
+			cols = append(cols, "c")
 		}
+		var conds []string
+		var args []any
+		for _, n := range numbers {
+			for _, c := range cols {
+				conds, args = append(conds, c+" LIKE ?"), append(args, "%"+n+"%")
+			}
+		}
+		q = q.Where(strings.Join(conds, " OR "), args...)
 	}
 	out := CallLog{Page: f.Page, PerPage: f.PerPage}
 	if err := q.Session(&gorm.Session{}).Count(&out.Total).Error; err != nil {
@@ -120,16 +126,6 @@ func (s *Store) CallIDs(ctx context.Context, a Actor, engineIDs []string) (map[s
 		}
 	}
 	return out, nil
-}
-
-func digitsOnly(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // MaskNumber hides the middle of a phone number the way the product document shows it

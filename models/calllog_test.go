@@ -67,6 +67,11 @@ func TestCallLogScopeAndFilters(t *testing.T) {
 	admin := Actor{UserID: 1, Role: RoleCustomerAdmin, CustomerID: c1.ID}
 	agent := Actor{UserID: 2, Role: RoleAgent, CustomerID: c1.ID}
 	yes, no := true, false
+	// The customer's pool makes its numbers German: national numbers are searched with 49.
+	if _, err := s.CreatePool(ctx, root, c1.ID, PoolInput{Name: "P", StartNumber: "4971121843140", Destination: "4915258878874",
+		Numbers: []string{"49711218431431"}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		a    Actor
@@ -80,6 +85,9 @@ func TestCallLogScopeAndFilters(t *testing.T) {
 		{"active", admin, CallFilter{Ended: &no}, 1},
 		{"date range", admin, CallFilter{From: base.Add(30 * time.Minute), To: base.Add(90 * time.Minute)}, 1},
 		{"caller number", admin, CallFilter{Number: "7222"}, 1},
+		{"caller number, national", admin, CallFilter{Number: "0722 22"}, 1},
+		{"caller number, 00 and country code", admin, CallFilter{Number: "0049 7222"}, 1},
+		{"national, another country's digits", admin, CallFilter{Number: "04972"}, 0},
 		{"destination for authorized", admin, CallFilter{Number: "878874"}, 2},
 		{"destination hidden from agent", agent, CallFilter{Number: "878874"}, 0},
 		{"other pool", admin, CallFilter{PoolID: 8}, 0},
