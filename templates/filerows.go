@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strconv"
@@ -8,13 +9,25 @@ import (
 	"github.com/a-h/templ"
 )
 
-// RowsHTML is the recordings list's table rows as AppendRecordingRows writes them.
-type RowsHTML []byte
+// HTML is markup this package rendered earlier (AppendRecordingRows, RecordingListHTML), kept
+// by the caller and written as it is.
+type HTML []byte
 
-// Render writes the rows.
-func (r RowsHTML) Render(_ context.Context, w io.Writer) error {
-	_, err := w.Write(r)
+// Render writes the markup.
+func (h HTML) Render(_ context.Context, w io.Writer) error {
+	_, err := w.Write(h)
 	return err
+}
+
+// RecordingListHTML renders the recordings list of a folder page (Files shows it). It holds
+// nothing of the session: the bulk form's CSRF token is a field outside it (form="bulk"), so
+// the File Browser can keep the list with the listing it shows.
+func RecordingListHTML(ctx context.Context, l RecordingList) (HTML, error) {
+	b := bytes.NewBuffer(make([]byte, 0, len(l.Rows)+16<<10)) // the rows and ~12 kB around them
+	if err := recordingList(l).Render(ctx, b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // AppendRecordingRows appends the recordings list's table rows to b; withheld is the caller
@@ -24,7 +37,7 @@ func (r RowsHTML) Render(_ context.Context, w io.Writer) error {
 // rows from the database (BENCHMARKS.md, File Browser). The markup is the same as a templ row
 // would give, each value escaped as templ escapes it. The result does not depend on anything
 // but its arguments, so the File Browser keeps it with the listing it was made of.
-func AppendRecordingRows(b []byte, rows []RecordingRow, withheld string) RowsHTML {
+func AppendRecordingRows(b []byte, rows []RecordingRow, withheld string) HTML {
 	for _, r := range rows {
 		id := strconv.FormatUint(uint64(r.ID), 10)
 		b = append(b, `<tr data-testid="file-row-`...)

@@ -117,7 +117,7 @@ func (s *Server) recordingFolder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.List = &list
+	p.List = list
 	return render(c, status, templates.Files(p))
 }
 
@@ -178,7 +178,11 @@ func (f listFilter) url(base string) string {
 	return string(b)
 }
 
-func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string) (templates.RecordingList, int, error) {
+// recordingList is a folder's list of recordings rendered (filters, sortable header, rows,
+// bulk actions, pager). A cached listing keeps it in its Memo, keyed by everything else it
+// shows (language, time zone, the filter as typed, the delete permission, the pool choice): a
+// page viewed again sends the same bytes. Lists with field errors are not kept.
+func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string) (templates.HTML, int, error) {
 	ctx := c.Request().Context()
 	loc := owner.Location()
 	f := listFilterOf(c)
@@ -190,18 +194,15 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	} else {
 		q.CustomerID = owner.ID // the subscriber's folder searches all its pools
 	}
-	back := f
-	back.Cursor = "" // bulk actions return to the list's first page
-	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs,
-		CanDelete: a.MayDeleteRecordings(), Back: back.url(base), CSRF: s.csrfToken(c)}
+	var pools []templates.PoolChoice
 	if q.Folder == "" { // a pool's folder is one pool: the choice is only for the subscriber's folder
-		pools, err := s.store.Pools(ctx, a)
+		all, err := s.store.Pools(ctx, a)
 		if err != nil {
-			return l, 0, err
+			return nil, 0, err
 		}
-		for _, p := range pools {
+		for _, p := range all {
 			if p.CustomerID == owner.ID {
-				l.Pools = append(l.Pools, templates.PoolChoice{ID: p.ID, Label: p.Name + " (" + p.StartNumber + ")", Selected: p.ID == q.PoolID})
+				pools = append(pools, templates.PoolChoice{ID: p.ID, Label: p.Name + " (" + p.StartNumber + ")", Selected: p.ID == q.PoolID})
 			}
 		}
 	}
@@ -217,8 +218,19 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 		page, err = s.store.Browse(ctx, a, q)
 	}
 	if err != nil {
-		return l, 0, storeError(err)
+		return nil, 0, storeError(err)
 	}
+	key := ""
+	if len(errs) == 0 {
+		key = listKey(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), f.url(base), pools)
+		if v, ok := page.Memo.Load(key); ok {
+			return v.(templates.HTML), status, nil
+		}
+	}
+	back := f
+	back.Cursor = "" // bulk actions return to the list's first page
+	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs, Pools: pools,
+		CanDelete: a.MayDeleteRecordings(), Back: back.url(base)}
 	l.Sort, l.Desc, l.Total, l.TotalMore = page.Sort, page.Desc, page.Total, page.TotalMore
 	for _, key := range models.BrowseSorts {
 		link := f
@@ -239,26 +251,41 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 		cur.Cursor = page.Prev
 		l.Prev = cur.url(base)
 	}
-	l.Rows = listRows(ctx, page, loc)
-	return l, status, nil
-}
-
-// listRows is the list's rows rendered. A cached listing keeps them in its Memo for the
-// listing's time zone and language: a page that lists the same files again sends the same
-// bytes, and that was a third of a page's cost.
-func listRows(ctx context.Context, page models.BrowsePage, loc *time.Location) templates.RowsHTML {
-	withheld := i18n.T(ctx, "files.withheld")
-	key := loc.String() + "\x00" + withheld
-	if b, ok := page.Memo.Load(key); ok {
-		return b.(templates.RowsHTML)
-	}
 	rows := make([]templates.RecordingRow, len(page.Files))
 	for i, f := range page.Files {
 		rows[i] = recordingRow(f, loc)
 	}
-	b := templates.AppendRecordingRows(make([]byte, 0, 640*len(rows)), rows, withheld)
-	page.Memo.Store(key, b)
-	return b
+	l.Rows = templates.AppendRecordingRows(make([]byte, 0, 640*len(rows)), rows, i18n.T(ctx, "files.withheld"))
+	html, err := templates.RecordingListHTML(ctx, l)
+	if err != nil {
+		return nil, 0, err
+	}
+	if key != "" {
+		page.Memo.Store(key, html)
+	}
+	return html, status, nil
+}
+
+// listKey is what a rendered list depends on besides the listing itself.
+func listKey(lang string, loc *time.Location, canDelete bool, url string, pools []templates.PoolChoice) string {
+	var b strings.Builder
+	b.WriteString("list\x00")
+	b.WriteString(lang)
+	b.WriteByte(0)
+	b.WriteString(loc.String())
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatBool(canDelete))
+	b.WriteByte(0)
+	b.WriteString(url)
+	for _, p := range pools {
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatUint(uint64(p.ID), 10))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatBool(p.Selected))
+		b.WriteByte(' ')
+		b.WriteString(p.Label)
+	}
+	return b.String()
 }
 
 // recordingRow is one line of the File Browser's list. It runs 50 times per page, so it

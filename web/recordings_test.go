@@ -530,7 +530,44 @@ func TestFileListFollowsWrites(t *testing.T) {
 			}
 		}
 	}
-	expect("first", "2026-03-01 10:00:00", ">4917000123<", "unterdrückt")
+	expect("first", "2026-03-01 10:00:00", ">4917000123<", "unterdrückt", `data-testid="bulk-delete"`)
+	// The same list for a user who may open recordings but not delete them: no delete button.
+	root := models.Actor{Role: models.RolePlatformAdmin}
+	u, err := e.store.CreateUser(ctx, root, pool.CustomerID, models.UserInput{Username: "listener", Password: "listener-pw-123456",
+		Role: models.RoleAgent, CanOpenRecordings: true, Language: "de"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener := e.client().login(u.Username, "listener-pw-123456")
+	for range 2 {
+		if st, body := listener.get(folder); st != 200 || !strings.Contains(body, ">4917000123<") || strings.Contains(body, `data-testid="bulk-delete"`) {
+			t.Fatalf("listener: %d, delete button %v", st, strings.Contains(body, `data-testid="bulk-delete"`))
+		}
+	}
+	expect("admin again", `data-testid="bulk-delete"`)
+	// The subscriber's folder offers its pools by name (when it has several): a renamed pool
+	// shows its new name.
+	if _, err := e.store.CreatePool(ctx, root, pool.CustomerID, models.PoolInput{Name: "Second pool", StartNumber: "4971121843200",
+		Destination: "4915258878874", Numbers: []string{"4971121843201"}}); err != nil {
+		t.Fatal(err)
+	}
+	sub := "/files/call_recording/337826/"
+	for range 2 {
+		if st, body := admin.get(sub); st != 200 || !strings.Contains(body, pool.Name+" ("+pool.StartNumber+")") {
+			t.Fatalf("subscriber folder: %d, no pool %q", st, pool.Name)
+		}
+	}
+	full, err := e.store.Pool(ctx, root, pool.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UpdatePool(ctx, root, pool.ID, models.PoolInput{Name: "Renamed pool", StartNumber: full.StartNumber,
+		Destination: full.Destination, Numbers: full.NumberList()}); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := admin.get(sub); st != 200 || !strings.Contains(body, "Renamed pool ("+pool.StartNumber+")") {
+		t.Fatalf("subscriber folder after the rename: %d", st)
+	}
 	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = ?", id); err != nil {
 		t.Fatal(err)
 	}
