@@ -524,33 +524,52 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	if err != nil {
 		return BrowsePage{}, err
 	}
-	key := listKey('l', list, largs)
+	// The order asked for and the way walked shape the page beyond the SQL: a "previous" page
+	// of an ascending list runs the same statement as a "next" page of a descending one.
+	key := listKey('l', list, append(slices.Clip(largs), q.Desc, haveCur && cur.Before))
 	e, hit := s.lists.get(key, version)
 	if !hit {
-		if e.files, e.more, err = s.listRows(ctx, list, largs, q.Limit, q.Brief); err != nil {
+		load := func() (listEntry, error) {
+			var e listEntry
+			var err error
+			if e.files, e.more, err = s.listRows(ctx, list, largs, q.Limit, q.Brief); err != nil {
+				return e, err
+			}
+			var from *cursor
+			if haveCur {
+				from = &cur
+				if cur.Before {
+					slices.Reverse(e.files)
+				}
+			}
+			e.next, e.prev = cursors(q, from, e.files, e.more)
+			e.version = version
+			// Kept only when the version did not move while the rows were read: then they are
+			// exactly the scope at that version, and what callers keep in the Memo was made of
+			// one content.
+			if key != "" {
+				_, after, err := s.scopeStats(ctx, customer, q.Folder)
+				if err != nil {
+					return e, err
+				}
+				if after == version {
+					e.memo = &Memo{}
+					s.lists.put(key, e)
+				}
+			}
+			return e, nil
+		}
+		if key == "" {
+			e, err = load()
+		} else {
+			// Requests that miss the same listing at once (many people on a folder that just
+			// got a recording) wait for one read instead of each reading it.
+			var v any
+			v, err, _ = s.flights.Do(key+"@"+strconv.FormatInt(version, 10), func() (any, error) { return load() })
+			e, _ = v.(listEntry)
+		}
+		if err != nil {
 			return BrowsePage{}, err
-		}
-		var from *cursor
-		if haveCur {
-			from = &cur
-			if cur.Before {
-				slices.Reverse(e.files)
-			}
-		}
-		e.next, e.prev = cursors(q, from, e.files, e.more)
-		e.version = version
-		// Kept only when the version did not move while the rows were read: then they are
-		// exactly the scope at that version, and what callers keep in the Memo was made of one
-		// content.
-		if key != "" {
-			_, after, err := s.scopeStats(ctx, customer, q.Folder)
-			if err != nil {
-				return BrowsePage{}, err
-			}
-			if after == version {
-				e.memo = &Memo{}
-				s.lists.put(key, e)
-			}
 		}
 	}
 	page.Memo = e.memo

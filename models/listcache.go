@@ -100,7 +100,7 @@ func (c *listCache) putLocked(key string, e listEntry) {
 }
 
 // listKey is the cache key of a query: its SQL text and arguments (the arguments hold the scope:
-// the customer and folder).
+// the customer and folder), and for a listing what else shapes the page made of its rows.
 func listKey(kind byte, query string, args []any) string {
 	b := make([]byte, 0, len(query)+16*len(args)+2)
 	b = append(b, kind)
@@ -118,6 +118,8 @@ func listKey(kind byte, query string, args []any) string {
 			b = strconv.AppendInt(b, int64(len(v)), 10)
 			b = append(b, ':')
 			b = append(b, v...)
+		case bool:
+			b = strconv.AppendBool(b, v)
 		case time.Time:
 			b = v.UTC().AppendFormat(b, time.RFC3339Nano)
 		default:

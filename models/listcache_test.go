@@ -3,8 +3,12 @@ package models
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -216,4 +220,110 @@ func rowsOf(m map[string]listEntry) int {
 		n += len(e.files)
 	}
 	return n
+}
+
+// TestListCacheDirections reads, at the same row, the page before it in ascending order and
+// the page after it in descending order: the same SQL statement, different pages. Each must
+// come out as a fresh store gives it, in either order of asking.
+func TestListCacheDirections(t *testing.T) {
+	ctx := context.Background()
+	f := newBrowseFixture(t, 300)
+	mid, err := f.s.Browse(ctx, f.admin, BrowseQuery{Folder: f.folder, Sort: "date", Page: 3, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := mid.Files[10]
+	v := sortValue(row, "date")
+	queries := []BrowseQuery{
+		{Folder: f.folder, Sort: "date", Desc: true, Limit: 20, Cursor: cursor{Sort: "date", Desc: true, Value: v, ID: row.ID}.encode()},
+		{Folder: f.folder, Sort: "date", Desc: false, Limit: 20, Cursor: cursor{Sort: "date", Desc: false, Value: v, ID: row.ID, Before: true}.encode()},
+	}
+	var want [2]BrowsePage
+	for i, q := range queries {
+		s, err := Open(dbPath(t, f.s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want[i], err = s.Browse(ctx, f.admin, q); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if slices.Equal(ids(want[0].Files), ids(want[1].Files)) {
+		t.Fatal("the two pages are the same: the test shows nothing")
+	}
+	for _, order := range [][]int{{0, 1, 0, 1}, {1, 0, 1, 0}} {
+		f.s.lists.clear()
+		for _, i := range order {
+			got, err := f.s.Browse(ctx, f.admin, queries[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Memo = nil; !reflect.DeepEqual(ids(got.Files), ids(want[i].Files)) || got.Next != want[i].Next || got.Prev != want[i].Prev {
+				t.Fatalf("query %d after %v: files %v next %q prev %q\nwant files %v next %q prev %q", i, order,
+					ids(got.Files), got.Next, got.Prev, ids(want[i].Files), want[i].Next, want[i].Prev)
+			}
+		}
+	}
+}
+
+func ids(fs []File) []uint {
+	out := make([]uint, len(fs))
+	for i, f := range fs {
+		out[i] = f.ID
+	}
+	return out
+}
+
+func dbPath(t *testing.T, s *Store) string {
+	var path string
+	if err := s.db.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path).Error; err != nil || path == "" {
+		t.Fatal(path, err)
+	}
+	return path
+}
+
+// TestListCacheConcurrentMisses has many requests miss the same listing at once (they share
+// one read) while a writer changes the folder: every answer is a listing of the folder as it
+// was at some moment, none mixes two.
+func TestListCacheConcurrentMisses(t *testing.T) {
+	ctx := context.Background()
+	f := newBrowseFixture(t, 200)
+	q := BrowseQuery{Folder: f.folder, Sort: "name", Limit: 20}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 20 {
+				p, err := f.s.Browse(ctx, f.admin, q)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// The writer renames files to "aaa_<n>.wav" one at a time, which sorts them first:
+				// a consistent page starts with the renamed ones in order, then the others.
+				if len(p.Files) != 20 || !slices.IsSortedFunc(p.Files, func(a, b File) int { return strings.Compare(a.Name, b.Name) }) {
+					errs <- fmt.Errorf("worker %d, read %d: %d files, sorted %v", w, i, len(p.Files), ids(p.Files))
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 20 {
+			if err := f.s.db.Exec("UPDATE files SET name = ? WHERE id = ?", fmt.Sprintf("aaa_%03d.wav", i), 100+i).Error; err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := f.s.Browse(ctx, f.admin, q)
+	if err != nil || got.Files[0].Name != "aaa_000.wav" || got.Files[19].Name != "aaa_019.wav" {
+		t.Fatalf("after the writes: %v %v", ids(got.Files), err)
+	}
 }

@@ -58,7 +58,7 @@ type RecordingList struct {
 	From, To   string // yyyy-mm-dd as entered
 	Number     string
 	Pools      []PoolChoice
-	Rows       HTML // from AppendRecordingRows
+	Rows       []RecordingRow
 	Total      int64
 	TotalMore  bool   // Total is a cap: there are more
 	Next, Prev string // URLs; "" when none
@@ -730,7 +730,7 @@ func recordingList(l RecordingList) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = l.Rows.Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = recordingRows(l.Rows).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -251,11 +251,10 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 		cur.Cursor = page.Prev
 		l.Prev = cur.url(base)
 	}
-	rows := make([]templates.RecordingRow, len(page.Files))
+	l.Rows = make([]templates.RecordingRow, len(page.Files))
 	for i, f := range page.Files {
-		rows[i] = recordingRow(f, loc)
+		l.Rows[i] = recordingRow(f, loc)
 	}
-	l.Rows = templates.AppendRecordingRows(make([]byte, 0, 640*len(rows)), rows, i18n.T(ctx, "files.withheld"))
 	html, err := templates.RecordingListHTML(ctx, l)
 	if err != nil {
 		return nil, 0, err
