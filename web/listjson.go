@@ -36,6 +36,73 @@ func writeRecordingList(c echo.Context, page models.BrowsePage, key string, rows
 	}()
 	b := appendRecordingList((*buf)[:0], arr, page)
 	*buf = b
+	return writeJSON(c, b)
+}
+
+// writeFolderList answers GET /api/v1/files for a pool's folder with the bytes c.JSON gives for
+// {"files": rows, "folder": folder, "folders": folders, "next_page": ..., "prev_page": ...,
+// "total": ..., "total_more": ...} (TestFolderListJSON), the files' array kept in the listing's
+// Memo as for the recordings list.
+func writeFolderList(c echo.Context, folder string, folders []folderJSON, page models.BrowsePage, key string, rows func() []recordingJSON) error {
+	arr, ok := recordingsArray(page, key, rows)
+	if _, pretty := c.QueryParams()["pretty"]; pretty || !ok {
+		return c.JSON(http.StatusOK, folderListBody(folder, folders, rows(), page))
+	}
+	buf := jsonBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 1<<20 {
+			jsonBuffers.Put(buf)
+		}
+	}()
+	b := appendFolderList((*buf)[:0], folder, folders, arr, page)
+	*buf = b
+	return writeJSON(c, b)
+}
+
+// folderListBody is the folder answer for encoding/json.
+func folderListBody(folder string, folders []folderJSON, rows []recordingJSON, page models.BrowsePage) map[string]any {
+	body := map[string]any{"folder": folder, "folders": folders, "files": rows, "total": page.Total, "total_more": page.TotalMore}
+	if page.Next != "" {
+		body["next_page"] = page.Next
+	}
+	if page.Prev != "" {
+		body["prev_page"] = page.Prev
+	}
+	return body
+}
+
+// appendFolderList is folderListBody's JSON around arr, keys in encoding/json's order.
+func appendFolderList(b []byte, folder string, folders []folderJSON, arr []byte, page models.BrowsePage) []byte {
+	b = append(append(b, `{"files":`...), arr...)
+	b = appendJSONString(append(b, `,"folder":`...), folder)
+	b = append(b, `,"folders":`...)
+	if folders == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, f := range folders {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(append(b, `{"name":`...), f.Name)
+			b = appendJSONString(append(b, `,"path":`...), f.Path)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if page.Next != "" {
+		b = appendJSONString(append(b, `,"next_page":`...), page.Next)
+	}
+	if page.Prev != "" {
+		b = appendJSONString(append(b, `,"prev_page":`...), page.Prev)
+	}
+	b = strconv.AppendInt(append(b, `,"total":`...), page.Total, 10)
+	b = strconv.AppendBool(append(b, `,"total_more":`...), page.TotalMore)
+	return append(b, '}', '\n')
+}
+
+// writeJSON sends b, a whole JSON answer, with its length.
+func writeJSON(c echo.Context, b []byte) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))

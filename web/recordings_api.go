@@ -340,20 +340,19 @@ func (s *Server) apiFiles(c echo.Context) error {
 	} else if err != nil {
 		return apiStoreError(err)
 	}
-	loc := s.customerLocation(c, 0)
+	// A pool's folder is one customer's: its files are read in that customer's time zone.
+	var customer uint
 	if len(page.Files) > 0 {
-		loc = s.customerLocation(c, page.Files[0].CustomerID)
+		customer = page.Files[0].CustomerID
 	}
-	out := make([]recordingJSON, len(page.Files))
-	for i, f := range page.Files {
-		out[i] = toRecordingJSON(f, loc)
+	loc := s.customerLocation(c, customer)
+	rows := func() []recordingJSON {
+		out := make([]recordingJSON, len(page.Files))
+		for i, f := range page.Files {
+			out[i] = toRecordingJSON(f, loc)
+		}
+		return out
 	}
-	body["files"], body["total"], body["total_more"] = out, page.Total, page.TotalMore
-	if page.Next != "" {
-		body["next_page"] = page.Next
-	}
-	if page.Prev != "" {
-		body["prev_page"] = page.Prev
-	}
-	return c.JSON(http.StatusOK, body)
+	key := "json\x00" + strconv.FormatUint(uint64(customer), 10) + "=" + loc.String()
+	return writeFolderList(c, folder, fj, page, key, rows)
 }
