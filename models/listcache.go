@@ -30,7 +30,8 @@ type listCache struct {
 
 // listCacheRows bounds the rows of a generation: 100 pages of 50. A cached row costs ~0.45 kB,
 // its rendered HTML in the Memo ~0.6 kB and its API JSON ~0.7 kB, so two generations stay
-// under ~18 MB even when every listing is both viewed and fetched through the API.
+// under ~18 MB when every listing is both viewed and fetched through the API in one variant,
+// and memoMax bounds the variants (languages, roles, filters typed differently).
 const listCacheRows = 5_000
 
 type listEntry struct {
@@ -44,8 +45,15 @@ type listEntry struct {
 }
 
 // Memo holds what callers derive from a cached listing, keyed by what else it depends on (the
-// time zone, the language). Its methods do nothing on a nil Memo.
-type Memo struct{ m sync.Map }
+// time zone, the language, the filter as typed). It keeps at most memoMax of them: the listing
+// cache bounds rows, and a Memo must not let one listing grow without bound (the same filter
+// typed a thousand ways). Its methods do nothing on a nil Memo.
+type Memo struct {
+	m sync.Map
+	n atomic.Int32
+}
+
+const memoMax = 16
 
 // Load returns what was stored under key.
 func (m *Memo) Load(key string) (any, bool) {
@@ -55,10 +63,17 @@ func (m *Memo) Load(key string) (any, bool) {
 	return m.m.Load(key)
 }
 
-// Store keeps v under key.
+// Store keeps v under key, unless the Memo is full.
 func (m *Memo) Store(key string, v any) {
-	if m != nil {
-		m.m.Store(key, v)
+	if m == nil {
+		return
+	}
+	if m.n.Add(1) > memoMax {
+		m.n.Add(-1)
+		return
+	}
+	if _, loaded := m.m.Swap(key, v); loaded {
+		m.n.Add(-1)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +326,27 @@ func TestListCacheConcurrentMisses(t *testing.T) {
 	got, err := f.s.Browse(ctx, f.admin, q)
 	if err != nil || got.Files[0].Name != "aaa_000.wav" || got.Files[19].Name != "aaa_019.wav" {
 		t.Fatalf("after the writes: %v %v", ids(got.Files), err)
+	}
+}
+
+// TestMemoBounded: a Memo keeps memoMax values at most, a key stored again does not count twice.
+func TestMemoBounded(t *testing.T) {
+	var m Memo
+	for i := range 3 * memoMax {
+		m.Store("k"+strconv.Itoa(i), i)
+		m.Store("k0", 0)
+	}
+	n := 0
+	m.m.Range(func(any, any) bool { n++; return true })
+	if n != memoMax {
+		t.Fatalf("%d values kept, want %d", n, memoMax)
+	}
+	if v, ok := m.Load("k0"); !ok || v != 0 {
+		t.Fatal("the first value is gone")
+	}
+	var none *Memo
+	none.Store("x", 1)
+	if _, ok := none.Load("x"); ok {
+		t.Fatal("a nil Memo kept something")
 	}
 }
