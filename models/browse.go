@@ -483,19 +483,18 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	cond := strings.Join(where, " AND ")
 	page := BrowsePage{Total: -1, Sort: q.Sort, Desc: q.Desc}
 	filtered := len(numbers) > 0 || !q.From.IsZero() || !q.To.IsZero() || q.PoolID != 0
-	var cur cursor
-	haveCur := false
+	var from *cursor // where the page starts, when it follows a cursor
 	if q.Cursor != "" {
 		c, ok := decodeCursor(q.Cursor)
 		if !ok || c.Sort != q.Sort || c.Desc != q.Desc {
 			return BrowsePage{}, ErrBadQuery
 		}
-		cur, haveCur = c, true
+		from = &c
 	}
+	backwards := from != nil && from.Before
 	// Walking backwards (a "previous" cursor) reverses the order and the comparison.
-	desc := q.Desc != (haveCur && cur.Before)
 	dir, cmp := "ASC", ">"
-	if desc {
+	if q.Desc != backwards {
 		dir, cmp = "DESC", "<"
 	}
 	read := browseRow
@@ -504,17 +503,17 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	}
 	list := "SELECT " + read + " FROM files WHERE " + cond
 	largs := slices.Clip(wargs)
-	if haveCur {
-		v, ok := cursorArg(q.Sort, cur.Value)
+	if from != nil {
+		v, ok := cursorArg(q.Sort, from.Value)
 		if !ok {
 			return BrowsePage{}, ErrBadQuery
 		}
 		list += " AND (" + plus + col + ", id) " + cmp + " (?, ?)"
-		largs = append(largs, v, cur.ID)
+		largs = append(largs, v, from.ID)
 	}
 	list += " ORDER BY " + plus + col + " " + dir + ", id " + dir + " LIMIT ?"
 	largs = append(largs, q.Limit+1)
-	if !haveCur && q.Page > 1 {
+	if from == nil && q.Page > 1 {
 		list += " OFFSET ?"
 		largs = append(largs, (q.Page-1)*q.Limit)
 	}
@@ -526,51 +525,15 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	}
 	// The order asked for and the way walked shape the page beyond the SQL: a "previous" page
 	// of an ascending list runs the same statement as a "next" page of a descending one.
-	key := listKey('l', list, append(slices.Clip(largs), q.Desc, haveCur && cur.Before))
-	e, hit := s.lists.get(key, version)
-	if !hit {
-		load := func() (listEntry, error) {
-			var e listEntry
-			var err error
-			if e.files, e.more, err = s.listRows(ctx, list, largs, q.Limit, q.Brief); err != nil {
-				return e, err
-			}
-			var from *cursor
-			if haveCur {
-				from = &cur
-				if cur.Before {
-					slices.Reverse(e.files)
-				}
-			}
-			e.next, e.prev = cursors(q, from, e.files, e.more)
-			e.version = version
-			// Kept only when the version did not move while the rows were read: then they are
-			// exactly the scope at that version, and what callers keep in the Memo was made of
-			// one content.
-			if key != "" {
-				_, after, err := s.scopeStats(ctx, customer, q.Folder)
-				if err != nil {
-					return e, err
-				}
-				if after == version {
-					e.memo = &Memo{}
-					s.lists.put(key, e)
-				}
-			}
-			return e, nil
-		}
-		if key == "" {
-			e, err = load()
-		} else {
-			// Requests that miss the same listing at once (many people on a folder that just
-			// got a recording) wait for one read instead of each reading it.
-			var v any
-			v, err, _ = s.flights.Do(key+"@"+strconv.FormatInt(version, 10), func() (any, error) { return load() })
-			e, _ = v.(listEntry)
-		}
-		if err != nil {
-			return BrowsePage{}, err
-		}
+	key := listKey('l', list, append(slices.Clip(largs), q.Desc, backwards))
+	e, err := s.lists.fetch(key, version,
+		func() (listEntry, error) { return s.readListing(ctx, q, from, list, largs) },
+		func() (int64, error) {
+			_, v, err := s.scopeStats(ctx, customer, q.Folder)
+			return v, err
+		})
+	if err != nil {
+		return BrowsePage{}, err
 	}
 	page.Memo = e.memo
 	rows, more := e.files, e.more
@@ -578,7 +541,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	case q.NoTotal:
 	case !filtered && q.CountLimit <= 0: // the whole folder (or all recordings): exact, from folder_stats
 		page.Total = stored
-	case !more && !haveCur && q.Page <= 1:
+	case !more && from == nil && q.Page <= 1:
 		page.Total = int64(len(rows)) // the first page holds them all: nothing to count
 	default:
 		if page.Total, page.TotalMore, err = s.countCapped(ctx, cond, wargs, q.CountLimit, version); err != nil {
@@ -616,32 +579,40 @@ func cursors(q BrowseQuery, cur *cursor, rows []File, more bool) (next, prev str
 	return next, prev
 }
 
-// listRows runs a listing query: up to limit rows, and whether there are more.
-func (s *Store) listRows(ctx context.Context, list string, args []any, limit int, brief bool) ([]File, bool, error) {
+// readListing reads a page of q from SQLite (the statement list with args: up to q.Limit rows
+// and one more, which says there are more) and makes its cursors; from is the cursor the page
+// follows, if any.
+func (s *Store) readListing(ctx context.Context, q BrowseQuery, from *cursor, list string, args []any) (listEntry, error) {
+	var e listEntry
 	rs, err := s.query(ctx, list, args...)
 	if err != nil {
-		return nil, false, err
+		return e, err
 	}
 	defer rs.Close()
-	rows := make([]File, 0, limit+1)
+	rows := make([]File, 0, q.Limit+1)
 	for rs.Next() {
 		var v string
 		if err := rs.Scan(&v); err != nil {
-			return nil, false, err
+			return e, err
 		}
-		f, err := parseBrowseRow(v, brief)
+		f, err := parseBrowseRow(v, q.Brief)
 		if err != nil {
-			return nil, false, err
+			return e, err
 		}
 		rows = append(rows, f)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, false, err
+		return e, err
 	}
-	if len(rows) > limit {
-		return slices.Clip(rows[:limit]), true, nil
+	if e.more = len(rows) > q.Limit; e.more {
+		rows = rows[:q.Limit]
 	}
-	return slices.Clip(rows), false, nil
+	e.files = slices.Clip(rows) // shared with callers: their appends copy
+	if from != nil && from.Before {
+		slices.Reverse(e.files)
+	}
+	e.next, e.prev = cursors(q, from, e.files, e.more)
+	return e, nil
 }
 
 // countCapped counts the files matching cond up to limit (0: 1,000; -1: all); more says there

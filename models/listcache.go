@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // listCache keeps recent listings (a page's rows, a filtered count) under the version of their
@@ -25,7 +27,8 @@ type listCache struct {
 	mu       sync.Mutex
 	cur, old map[string]listEntry
 	rows     int
-	hits     atomic.Int64 // for tests and BENCHMARKS.md
+	hits     atomic.Int64       // for tests and BENCHMARKS.md
+	flights  singleflight.Group // listings being read
 }
 
 // listCacheRows bounds the rows of a generation: 100 pages of 50. A cached row costs ~0.45 kB,
@@ -75,6 +78,38 @@ func (m *Memo) Store(key string, v any) {
 	if _, loaded := m.m.Swap(key, v); loaded {
 		m.n.Add(-1)
 	}
+}
+
+// fetch answers a listing from the cache when it was read at version, else from read. A read
+// is kept only when current, asked after it, still gives version: then the rows are exactly
+// the scope at that version (a write committed meanwhile would have moved it). Concurrent
+// misses of one listing (many people on a folder that just got a recording) share one read.
+// An empty key (a query the key cannot spell) is read every time.
+func (c *listCache) fetch(key string, version int64, read func() (listEntry, error), current func() (int64, error)) (listEntry, error) {
+	if e, ok := c.get(key, version); ok {
+		return e, nil
+	}
+	load := func() (listEntry, error) {
+		e, err := read()
+		if err != nil || key == "" {
+			return e, err
+		}
+		now, err := current()
+		if err != nil {
+			return e, err
+		}
+		if now == version {
+			e.version, e.memo = version, &Memo{}
+			c.put(key, e)
+		}
+		return e, nil
+	}
+	if key == "" {
+		return load()
+	}
+	v, err, _ := c.flights.Do(key+"@"+strconv.FormatInt(version, 10), func() (any, error) { return load() })
+	e, _ := v.(listEntry)
+	return e, err
 }
 
 func (c *listCache) get(key string, version int64) (listEntry, bool) {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
-	"golang.org/x/sync/singleflight"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -26,11 +25,10 @@ import (
 type Store struct {
 	db *gorm.DB
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
-	stmts   sync.Map // query -> *sql.Stmt
-	nstmts  atomic.Int32
-	cache   readCache
-	lists   listCache
-	flights singleflight.Group // listings being read (see Browse)
+	stmts  sync.Map // query -> *sql.Stmt
+	nstmts atomic.Int32
+	cache  readCache
+	lists  listCache
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
