@@ -222,7 +222,7 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	}
 	key := ""
 	if len(errs) == 0 {
-		key = listKey(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), f.url(base), pools)
+		key = listMemoKey(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), f.url(base), pools)
 		if v, ok := page.Memo.Load(key); ok {
 			return v.(templates.HTML), status, nil
 		}
@@ -265,8 +265,9 @@ func (s *Server) recordingList(c echo.Context, a models.Actor, owner models.Cust
 	return html, status, nil
 }
 
-// listKey is what a rendered list depends on besides the listing itself.
-func listKey(lang string, loc *time.Location, canDelete bool, url string, pools []templates.PoolChoice) string {
+// listMemoKey is what a rendered list depends on besides the listing itself: its key in the
+// listing's Memo.
+func listMemoKey(lang string, loc *time.Location, canDelete bool, url string, pools []templates.PoolChoice) string {
 	var b strings.Builder
 	b.WriteString("list\x00")
 	b.WriteString(lang)

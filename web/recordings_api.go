@@ -148,9 +148,17 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) e
 	if err != nil {
 		return apiStoreError(err)
 	}
-	// A file's name is read in its customer's time zone; the zones are part of the JSON's key.
+	key, rows := s.recordingsJSON(c, page)
+	return writeListJSON(c, page, key, rows,
+		func(rs []recordingJSON) any { return recordingListBody(rs, page) },
+		func(b, arr []byte) []byte { return appendRecordingList(b, arr, page) })
+}
+
+// recordingsJSON makes the page's recordings for the API (rows) and names what their JSON
+// depends on besides the files (key): a file's name is read in its customer's time zone.
+func (s *Server) recordingsJSON(c echo.Context, page models.BrowsePage) (key string, rows func() []recordingJSON) {
 	locs := map[uint]*time.Location{}
-	key := "json"
+	key = "json"
 	for _, f := range page.Files {
 		if locs[f.CustomerID] == nil {
 			loc := s.customerLocation(c, f.CustomerID)
@@ -158,13 +166,13 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) e
 			key += "\x00" + strconv.FormatUint(uint64(f.CustomerID), 10) + "=" + loc.String()
 		}
 	}
-	return writeRecordingList(c, page, key, func() []recordingJSON {
+	return key, func() []recordingJSON {
 		out := make([]recordingJSON, len(page.Files))
 		for i, f := range page.Files {
 			out[i] = toRecordingJSON(f, locs[f.CustomerID])
 		}
 		return out
-	})
+	}
 }
 
 // customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).
@@ -340,19 +348,8 @@ func (s *Server) apiFiles(c echo.Context) error {
 	} else if err != nil {
 		return apiStoreError(err)
 	}
-	// A pool's folder is one customer's: its files are read in that customer's time zone.
-	var customer uint
-	if len(page.Files) > 0 {
-		customer = page.Files[0].CustomerID
-	}
-	loc := s.customerLocation(c, customer)
-	rows := func() []recordingJSON {
-		out := make([]recordingJSON, len(page.Files))
-		for i, f := range page.Files {
-			out[i] = toRecordingJSON(f, loc)
-		}
-		return out
-	}
-	key := "json\x00" + strconv.FormatUint(uint64(customer), 10) + "=" + loc.String()
-	return writeFolderList(c, folder, fj, page, key, rows)
+	key, rows := s.recordingsJSON(c, page)
+	return writeListJSON(c, page, key, rows,
+		func(rs []recordingJSON) any { return folderListBody(folder, fj, rs, page) },
+		func(b, arr []byte) []byte { return appendFolderList(b, folder, fj, arr, page) })
 }

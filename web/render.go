@@ -21,13 +21,8 @@ import (
 // first and sent in one write with its length: a half-rendered page never goes out (an error
 // still gets its error page), and a 30 kB list is one syscall instead of one per 4 kB.
 func render(c echo.Context, status int, comp templ.Component) error {
-	buf := pageBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 { // an unusually large page does not stay in the pool
-			buf.Reset()
-			pageBuffers.Put(buf)
-		}
-	}()
+	buf := getBuffer()
+	defer putBuffer(buf)
 	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
@@ -39,7 +34,17 @@ func render(c echo.Context, status int, comp templ.Component) error {
 	return err
 }
 
-var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// getBuffer and putBuffer lend the buffers whole answers are built in before they are sent.
+func getBuffer() *bytes.Buffer { return answerBuffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // an unusually large answer does not stay in the pool
+		b.Reset()
+		answerBuffers.Put(b)
+	}
+}
+
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // page builds the layout's data for a page; titleKey is an i18n ID, active a nav ID.
 func (s *Server) page(c echo.Context, titleKey, active string) templates.Page {
