@@ -1,5 +1,7 @@
 package media
 
+// One call's flow from INVITE to hangup: announcements, objection, bridge, talk, end.
+
 import (
 	"context"
 	"crypto/rand"
@@ -13,10 +15,6 @@ import (
 	"callrec/media/rtp"
 	"callrec/media/sip"
 )
-
-// advanceEvery is how often the clock lets a recorder write; writing every 20 ms frame would
-// cost a thousand calls 50,000 syscalls a second for nothing.
-const advanceEvery = 100 * time.Millisecond
 
 type digitEvent struct {
 	ch    recorder.Channel
@@ -274,181 +272,6 @@ func (c *call) busyTone(ctx context.Context) {
 	_ = c.in.Hangup(context.Background())
 }
 
-// dial calls the destination and waits for its answer. plain relays 180/183 to the caller.
-// On failure it returns the code to give an unanswered caller (0: the caller is gone).
-func (c *call) dial(ctx context.Context, plain bool) (int, Outcome, bool) {
-	callee, err := c.newLeg(recorder.Callee)
-	if err != nil {
-		c.e.log.Error("no RTP port for destination leg", "call", c.id, "err", err)
-		return 503, OutcomeFailed, false
-	}
-	c.mu.Lock()
-	callerCodec := c.legs[recorder.Caller].codec
-	c.early = true
-	c.mu.Unlock()
-	other := rtp.PCMA
-	if callerCodec == rtp.PCMA {
-		other = rtp.PCMU
-	}
-	callee.dtmfPT, callee.hasDTMF = 101, true
-	c.mu.Lock()
-	offer := sip.BuildSDP(callee.description(c.e.ua.PublicIP(), []uint8{callerCodec, other}, sip.SendRecv))
-	c.mu.Unlock()
-
-	dctx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.in.Done():
-			cancel()
-		case <-dctx.Done():
-		}
-	}()
-	out, err := c.e.ua.Dial(dctx, c.route.Destination, c.info.A, offer)
-	if err != nil {
-		c.e.log.Error("dial destination", "call", c.id, "err", err)
-		return 503, OutcomeFailed, false
-	}
-	c.mu.Lock()
-	c.out = out
-	c.mu.Unlock()
-	out.OnInfo(func(ct string, body []byte) { c.infoDigit(recorder.Callee, ct, body) })
-	out.OnOffer(func(m sip.Media) ([]byte, error) { return c.reoffer(recorder.Callee, m) })
-	type result struct {
-		answer []byte
-		code   int
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		answer, code, err := out.Wait(dctx, func(code int, body []byte) {
-			if len(body) > 0 {
-				if m, err := sip.ParseSDP(body); err == nil {
-					_ = c.setCalleeRemote(m)
-				}
-			}
-			if plain {
-				if len(body) > 0 {
-					_ = c.in.Progress(183, c.callerSDP())
-				} else if code == 180 {
-					_ = c.in.Progress(180, nil)
-				}
-			}
-		})
-		done <- result{answer, code, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-dctx.Done():
-		// sipgo's CANCEL waits up to 32 s for a 487 that some peers never send; the caller must
-		// not wait for it. An answer racing the CANCEL is hung up when it comes.
-		go func() {
-			if r := <-done; r.err == nil {
-				_ = out.Hangup(context.Background())
-			}
-			out.Close()
-		}()
-		return c.dialFailed(ctx, dctx, 0)
-	}
-	answer, code, err := r.answer, r.code, r.err
-	if err != nil {
-		return c.dialFailed(ctx, dctx, code)
-	}
-	m, err := sip.ParseSDP(answer)
-	if err == nil {
-		err = c.setCalleeRemote(m)
-	}
-	if err != nil {
-		c.e.log.Info("destination answer unusable", "call", c.id, "err", err)
-		_ = out.Hangup(context.Background())
-		return 488, OutcomeFailed, false
-	}
-	now := time.Now()
-	c.mu.Lock()
-	c.early = false
-	c.info.Answered = now
-	c.mu.Unlock()
-	return 200, "", true
-}
-
-func (c *call) dialFailed(ctx, dctx context.Context, code int) (int, Outcome, bool) {
-	select {
-	case <-c.in.Done():
-		return 0, OutcomeUnanswered, false
-	default:
-	}
-	switch {
-	case ctx.Err() != nil:
-		return 503, OutcomeInterrupted, false
-	case errors.Is(dctx.Err(), context.DeadlineExceeded):
-		return 480, OutcomeUnanswered, false
-	case code == 486 || code == 600 || code == 603:
-		return 486, OutcomeBusy, false
-	case code == 408 || code == 480 || code == 487:
-		return 480, OutcomeUnanswered, false
-	case code >= 400 && code < 700:
-		return code, OutcomeFailed, false
-	}
-	return 502, OutcomeFailed, false
-}
-
-func reasonFor(code int) string {
-	switch code {
-	case 404:
-		return "Not Found"
-	case 480:
-		return "Temporarily Unavailable"
-	case 486:
-		return "Busy Here"
-	case 488:
-		return "Not Acceptable Here"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	}
-	return "Call Failed"
-}
-
-func (c *call) setCalleeRemote(m sip.Media) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.legs[recorder.Callee]
-	codec, err := sip.Choose(m, c.legs[recorder.Caller].codec)
-	if err != nil {
-		return err
-	}
-	l.setRemote(m, codec)
-	return nil
-}
-
-// callerSDP is our answer to the caller's offer.
-func (c *call) callerSDP() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.legs[recorder.Caller]
-	return sip.BuildSDP(l.description(c.e.ua.PublicIP(), []uint8{l.codec}, c.callerDir))
-}
-
-// reoffer answers a re-INVITE (hold, codec change). Media keeps flowing into the same
-// recorder, which follows the wall clock, so the timeline stays intact.
-func (c *call) reoffer(ch recorder.Channel, m sip.Media) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.legs[ch]
-	if l == nil || c.closed {
-		return nil, errors.New("media: leg gone")
-	}
-	codec, err := sip.Choose(m, l.codec)
-	if err != nil {
-		return nil, err
-	}
-	l.setRemote(m, codec)
-	l.version++
-	return sip.BuildSDP(l.description(c.e.ua.PublicIP(), []uint8{codec}, sip.AnswerDir(m.Dir))), nil
-}
-
 func (c *call) bridge(now time.Time) {
 	c.mu.Lock()
 	c.early = false
@@ -585,60 +408,6 @@ func (c *call) digitLocked(ch recorder.Channel, d byte, at time.Time) {
 	}
 }
 
-// Tick is the clock's: generated audio due now, and the recorder's periodic write.
-func (c *call) Tick(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	for _, l := range c.legs {
-		if l != nil && l.src == srcGen {
-			l.pace(now)
-		}
-	}
-	if c.rec != nil && now.Sub(c.lastAdvance) >= advanceEvery {
-		c.lastAdvance = now
-		c.rec.Advance(now)
-		if err := c.rec.Err(); err != nil && c.recFailed == "" {
-			c.noteFailureLocked(now, err)
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
-		}
-	}
-}
-
-func (c *call) noteFailureLocked(now time.Time, err error) {
-	c.recFailed = err.Error()
-	c.info.Rec = RecFailed
-	c.appendEventLocked(now, EventRecordingFailed, "system", err.Error())
-	c.e.log.Error("recording failed; the call goes on", "call", c.id, "path", c.recPath, "err", err)
-}
-
-func (c *call) setState(s CallState) {
-	c.mu.Lock()
-	c.info.State = s
-	c.mu.Unlock()
-	c.changed()
-}
-
-func (c *call) event(kind, by, detail string) {
-	c.mu.Lock()
-	c.appendEventLocked(time.Now(), kind, by, detail)
-	c.mu.Unlock()
-	c.changed()
-}
-
-func (c *call) appendEventLocked(at time.Time, kind, by, detail string) {
-	c.info.Events = append(c.info.Events, Event{At: at, Kind: kind, By: by, Detail: detail})
-}
-
-func (c *call) changed() {
-	c.e.sink.CallChanged(context.Background(), c.snapshot())
-}
-
 // end closes the recording and the sockets and reports the final state.
 func (c *call) end(o Outcome) {
 	c.e.clock.Remove(c)
@@ -681,35 +450,4 @@ func (c *call) end(o Outcome) {
 	}
 	c.e.remove(c)
 	c.e.sink.CallEnded(context.Background(), c.snapshot())
-}
-
-func (c *call) snapshot() CallInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	info := c.info
-	info.Events = append([]Event(nil), c.info.Events...)
-	info.Segments = append([]Segment(nil), c.info.Segments...)
-	if !c.closed && c.rec != nil && c.rec.Active() && !c.segStart.IsZero() {
-		now := time.Now()
-		info.Segments = append(info.Segments, Segment{Start: c.segStart.Sub(c.info.Bridged), End: now.Sub(c.info.Bridged)})
-	}
-	for i, l := range c.legs {
-		if l != nil {
-			info.PacketsIn[i], info.PacketsOut[i] = l.rx, l.tx
-		}
-	}
-	info.Recorded = 0
-	for _, s := range info.Segments {
-		info.Recorded += s.End - s.Start
-	}
-	if c.info.Recording != nil {
-		r := *c.info.Recording
-		info.Recording = &r
-		info.Recorded = r.Recorded
-	} else if c.rec != nil {
-		res := c.rec.Snapshot(time.Now())
-		info.Recording = &RecordingInfo{Path: c.recPath, Channels: c.recChannels, Size: res.Size,
-			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed}
-	}
-	return info
 }

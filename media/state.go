@@ -1,0 +1,181 @@
+package media
+
+// A call's state as others see it: the clock's tick, the consent trail, the snapshot, and
+// the recording switched on and off.
+
+import (
+	"context"
+	"time"
+
+	"callrec/media/recorder"
+)
+
+// advanceEvery is how often the clock lets a recorder write; writing every 20 ms frame would
+// cost a thousand calls 50,000 syscalls a second for nothing.
+const advanceEvery = 100 * time.Millisecond
+
+// Tick is the clock's: generated audio due now, and the recorder's periodic write.
+func (c *call) Tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	for _, l := range c.legs {
+		if l != nil && l.src == srcGen {
+			l.pace(now)
+		}
+	}
+	if c.rec != nil && now.Sub(c.lastAdvance) >= advanceEvery {
+		c.lastAdvance = now
+		c.rec.Advance(now)
+		if err := c.rec.Err(); err != nil && c.recFailed == "" {
+			c.noteFailureLocked(now, err)
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (c *call) noteFailureLocked(now time.Time, err error) {
+	c.recFailed = err.Error()
+	c.info.Rec = RecFailed
+	c.appendEventLocked(now, EventRecordingFailed, "system", err.Error())
+	c.e.log.Error("recording failed; the call goes on", "call", c.id, "path", c.recPath, "err", err)
+}
+
+func (c *call) setState(s CallState) {
+	c.mu.Lock()
+	c.info.State = s
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *call) event(kind, by, detail string) {
+	c.mu.Lock()
+	c.appendEventLocked(time.Now(), kind, by, detail)
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *call) appendEventLocked(at time.Time, kind, by, detail string) {
+	c.info.Events = append(c.info.Events, Event{At: at, Kind: kind, By: by, Detail: detail})
+}
+
+func (c *call) changed() {
+	c.e.sink.CallChanged(context.Background(), c.snapshot())
+}
+
+func (c *call) snapshot() CallInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := c.info
+	info.Events = append([]Event(nil), c.info.Events...)
+	info.Segments = append([]Segment(nil), c.info.Segments...)
+	if !c.closed && c.rec != nil && c.rec.Active() && !c.segStart.IsZero() {
+		now := time.Now()
+		info.Segments = append(info.Segments, Segment{Start: c.segStart.Sub(c.info.Bridged), End: now.Sub(c.info.Bridged)})
+	}
+	for i, l := range c.legs {
+		if l != nil {
+			info.PacketsIn[i], info.PacketsOut[i] = l.rx, l.tx
+		}
+	}
+	info.Recorded = 0
+	for _, s := range info.Segments {
+		info.Recorded += s.End - s.Start
+	}
+	if c.info.Recording != nil {
+		r := *c.info.Recording
+		info.Recording = &r
+		info.Recorded = r.Recorded
+	} else if c.rec != nil {
+		res := c.rec.Snapshot(time.Now())
+		info.Recording = &RecordingInfo{Path: c.recPath, Channels: c.recChannels, Size: res.Size,
+			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed}
+	}
+	return info
+}
+
+// setRecording is Start/StopRecording for one call. It reports whether anything changed.
+func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return false, ErrNoSuchCall
+	case !c.route.Recording.Active:
+		return false, ErrRecordingNotBooked
+	case c.objected:
+		return false, ErrCallerObjected
+	}
+	if !on {
+		c.wantRec = false
+		return c.stopRecLocked(now, by), nil
+	}
+	if c.interrupted {
+		return false, ErrCalleeInterrupted
+	}
+	if !c.bridged {
+		// Started before the bridge (manual mode, agent quick on the button): begins at the bridge.
+		c.wantRec, c.wantRecBy = true, by
+		return false, nil
+	}
+	return c.startRecLocked(now, by), nil
+}
+
+// startRecLocked creates the file on the first start, with Start = bridge so it spans the
+// whole connected call even when recording began later.
+func (c *call) startRecLocked(now time.Time, by string) bool {
+	if c.recFailed != "" && c.rec == nil {
+		return false
+	}
+	if c.rec == nil {
+		pol := c.route.Recording
+		dir, base := recordingName(c.route, c.info.A, c.info.B, c.info.Arrival)
+		rec, path, err := recorder.Create(c.e.root, dir, base, recorder.Options{Stereo: pol.Stereo, Start: c.info.Bridged, Inactive: true})
+		if err != nil {
+			c.noteFailureLocked(now, err)
+			return true
+		}
+		c.rec, c.recPath = rec, path
+		c.recChannels = 1
+		if pol.Stereo {
+			c.recChannels = 2
+		}
+		c.lastAdvance = now
+	}
+	if c.rec.Active() {
+		return false
+	}
+	c.rec.SetActive(true, now)
+	c.segStart = now
+	if c.recFailed == "" {
+		c.info.Rec = RecRecording
+	}
+	c.appendEventLocked(now, EventRecordingStarted, by, "")
+	return true
+}
+
+func (c *call) stopRecLocked(now time.Time, by string) bool {
+	if c.rec == nil || !c.rec.Active() {
+		return false
+	}
+	c.rec.SetActive(false, now)
+	c.closeSegmentLocked(now)
+	if c.recFailed == "" {
+		c.info.Rec = RecStopped
+	}
+	c.appendEventLocked(now, EventRecordingStopped, by, "")
+	return true
+}
+
+func (c *call) closeSegmentLocked(now time.Time) {
+	if c.segStart.IsZero() {
+		return
+	}
+	c.info.Segments = append(c.info.Segments, Segment{Start: c.segStart.Sub(c.info.Bridged), End: now.Sub(c.info.Bridged)})
+	c.segStart = time.Time{}
+}
