@@ -14,9 +14,6 @@ const AnnouncementsRoot = "announcements"
 // AnnouncementFolder is the folder a customer's announcement files live in.
 func AnnouncementFolder(subscriberID string) string { return AnnouncementsRoot + "/" + subscriberID }
 
-// ErrFileInUse means a file is still chosen for an announcement slot and cannot be deleted.
-var ErrFileInUse = errors.New("file is used by an announcement")
-
 // AnnouncementFiles lists the announcement files a may see (all customers' for the platform
 // admin), by folder and name. The File Browser lists folder "announcements..." through this.
 func (s *Store) AnnouncementFiles(ctx context.Context, a Actor) ([]File, error) {

@@ -2,9 +2,8 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"path"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,14 +18,6 @@ const (
 	OutcomeBusy        = "busy"
 	OutcomeFailed      = "failed"
 	OutcomeInterrupted = "interrupted"
-)
-
-// Recording states.
-const (
-	RecordingActive      = "recording"
-	RecordingComplete    = "complete"
-	RecordingFailed      = "failed"
-	RecordingInterrupted = "interrupted"
 )
 
 // Call is one call through the engine: the call log's row.
@@ -63,33 +54,6 @@ type CallEvent struct {
 	Detail   string
 }
 
-// Recording is one recording file of a call.
-type Recording struct {
-	ID         uint   `gorm:"primaryKey"`
-	CustomerID uint   `gorm:"index;not null"`
-	PoolID     uint   `gorm:"index"`
-	CallID     uint   `gorm:"uniqueIndex;not null"`
-	FileID     uint   `gorm:"index"`
-	Path       string `gorm:"uniqueIndex;not null"`
-	Channels   int
-	Size       int64
-	DurationMS int64
-	RecordedMS int64
-	Segments   string // JSON [[startMS,endMS],...] offsets from the bridge
-	Status     string `gorm:"index"` // recording, complete, failed, interrupted
-	Failure    string
-	Peaks      []byte // waveform peaks, computed once
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
-// SegmentsMS decodes the recorded segments.
-func (r Recording) SegmentsMS() [][2]int64 {
-	var s [][2]int64
-	_ = json.Unmarshal([]byte(r.Segments), &s)
-	return s
-}
-
 // CallRecord is the engine's view of a call, as cmd/callrec hands it over (models knows nothing
 // of the engine).
 type CallRecord struct {
@@ -112,17 +76,6 @@ type CallEventRecord struct {
 	Kind   string
 	By     string
 	Detail string
-}
-
-// RecordingRecord describes the call's file.
-type RecordingRecord struct {
-	Path     string // relative to the data folder
-	Channels int
-	Size     int64
-	Duration time.Duration
-	Recorded time.Duration
-	Failed   string
-	Final    bool // the call has ended and the file is closed
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -178,69 +131,6 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 	return c, err
 }
 
-func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
-	rr := r.Recording
-	var rec Recording
-	if err := tx.Where("call_id = ?", c.ID).First(&rec).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return err
-	}
-	segs := make([][2]int64, len(r.Segments))
-	for i, sg := range r.Segments {
-		segs[i] = [2]int64{sg[0].Milliseconds(), sg[1].Milliseconds()}
-	}
-	sj, _ := json.Marshal(segs)
-	status := RecordingActive
-	switch {
-	case rr.Failed != "":
-		status = RecordingFailed
-	case rr.Final:
-		status = RecordingComplete
-	}
-	var f File
-	if rec.FileID != 0 {
-		tx.First(&f, rec.FileID)
-	}
-	f.CustomerID, f.Folder, f.Name, f.Path, f.Kind = c.CustomerID, path.Dir(rr.Path), path.Base(rr.Path), rr.Path, KindRecording
-	f.Size, f.Codec, f.Bits, f.Rate, f.Channels, f.DurationMS = rr.Size, "pcm_s16le", 16, 8000, rr.Channels, rr.Duration.Milliseconds()
-	f.CallAt, f.A, f.B, f.C, f.PoolID = timePtr(r.Arrival), c.A, c.B, c.C, c.PoolID
-	if err := tx.Save(&f).Error; err != nil {
-		return err
-	}
-	rec.CustomerID, rec.PoolID, rec.CallID, rec.FileID, rec.Path = c.CustomerID, c.PoolID, c.ID, f.ID, rr.Path
-	rec.Channels, rec.Size, rec.DurationMS, rec.RecordedMS = rr.Channels, rr.Size, rr.Duration.Milliseconds(), rr.Recorded.Milliseconds()
-	rec.Segments, rec.Status, rec.Failure = string(sj), status, rr.Failed
-	return tx.Save(&rec).Error
-}
-
-// UnfinishedRecordings lists recordings whose call never ended cleanly (the process died).
-func (s *Store) UnfinishedRecordings(ctx context.Context) ([]Recording, error) {
-	var rs []Recording
-	err := s.db.WithContext(ctx).Where("status = ?", RecordingActive).Find(&rs).Error
-	return rs, err
-}
-
-// MarkInterrupted records the repaired size and length of a recording whose call was cut off by
-// a crash, and ends its call as interrupted.
-func (s *Store) MarkInterrupted(ctx context.Context, recID uint, size int64, dur time.Duration, reason string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rec Recording
-		if err := tx.First(&rec, recID).Error; err != nil {
-			return notFound(err)
-		}
-		status := RecordingInterrupted
-		if reason != "" {
-			status = RecordingFailed
-		}
-		if err := tx.Model(&rec).Updates(map[string]any{"size": size, "duration_ms": dur.Milliseconds(), "status": status, "failure": reason}).Error; err != nil {
-			return err
-		}
-		if err := tx.Model(&File{}).Where("id = ?", rec.FileID).Updates(map[string]any{"size": size, "duration_ms": dur.Milliseconds()}).Error; err != nil {
-			return err
-		}
-		return s.interruptCall(tx, rec.CallID, dur)
-	})
-}
-
 func (s *Store) interruptCall(tx *gorm.DB, callID uint, dur time.Duration) error {
 	var c Call
 	if err := tx.First(&c, callID).Error; err != nil {
@@ -259,4 +149,124 @@ func (s *Store) InterruptOpenCalls(ctx context.Context) (int64, error) {
 	res := s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL").
 		Updates(map[string]any{"state": "ended", "outcome": OutcomeInterrupted, "ended": s.Now().UTC()})
 	return res.RowsAffected, res.Error
+}
+
+// CallLogPerPage is how many calls one page of the call log shows.
+const CallLogPerPage = 50
+
+// CallFilter narrows the call log. Zero fields do not filter.
+type CallFilter struct {
+	PoolID  uint
+	From    time.Time // arrival at or after
+	To      time.Time // arrival before
+	Number  string    // digits found in the caller, dialed or (for authorized persons) destination number
+	Outcome string    // one of the Outcome* constants
+	Ended   *bool     // true: ended calls only; false: calls still in progress
+	Page    int       // 1-based
+	PerPage int       // default CallLogPerPage
+}
+
+// CallLog is one page of calls, newest first.
+type CallLog struct {
+	Calls   []Call // with Events (in order) and Recording (nil when the call has no file) loaded
+	Total   int64
+	Page    int
+	PerPage int
+}
+
+// Pages is the number of pages the filter yields (at least 1).
+func (l CallLog) Pages() int {
+	if l.PerPage <= 0 || l.Total == 0 {
+		return 1
+	}
+	return int((l.Total + int64(l.PerPage) - 1) / int64(l.PerPage))
+}
+
+// Calls lists the calls a may see, filtered and paginated, newest first.
+func (s *Store) Calls(ctx context.Context, a Actor, f CallFilter) (CallLog, error) {
+	if f.PerPage <= 0 || f.PerPage > 500 {
+		f.PerPage = CallLogPerPage
+	}
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	q := a.customerScope(s.db.WithContext(ctx).Model(&Call{}))
+	if f.PoolID != 0 {
+		q = q.Where("pool_id = ?", f.PoolID)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("arrival >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("arrival < ?", f.To.UTC())
+	}
+	if f.Outcome != "" {
+		q = q.Where("outcome = ?", f.Outcome)
+	}
+	if f.Ended != nil {
+		if *f.Ended {
+			q = q.Where("ended IS NOT NULL")
+		} else {
+			q = q.Where("ended IS NULL")
+		}
+	}
+	if numbers := s.searchNumbers(ctx, a.CustomerID, f.Number); len(numbers) > 0 {
+		// Searching the destination would reveal its masked digits to those who may not see them.
+		cols := []string{"a", "b"}
+		if a.MayOpenRecordings() {
+			cols = append(cols, "c")
+		}
+		var conds []string
+		var args []any
+		for _, n := range numbers {
+			for _, c := range cols {
+				conds, args = append(conds, c+" LIKE ?"), append(args, "%"+n+"%")
+			}
+		}
+		q = q.Where(strings.Join(conds, " OR "), args...)
+	}
+	out := CallLog{Page: f.Page, PerPage: f.PerPage}
+	if err := q.Session(&gorm.Session{}).Count(&out.Total).Error; err != nil {
+		return out, err
+	}
+	err := q.Preload("Recording").Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("seq, id") }).
+		Order("arrival DESC, id DESC").
+		Limit(f.PerPage).Offset((f.Page - 1) * f.PerPage).Find(&out.Calls).Error
+	return out, err
+}
+
+// CallWithTrail loads one call a may see with its consent trail (in order) and recording;
+// another customer's call is ErrNotFound.
+func (s *Store) CallWithTrail(ctx context.Context, a Actor, id uint) (Call, error) {
+	var c Call
+	err := a.customerScope(s.db.WithContext(ctx)).
+		Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("seq, id") }).
+		Preload("Recording").First(&c, id).Error
+	return c, notFound(err)
+}
+
+// CallIDs maps engine call ids to the database ids of the calls a may see; ids of calls not
+// (yet) saved or of other customers are missing from the map.
+func (s *Store) CallIDs(ctx context.Context, a Actor, engineIDs []string) (map[string]uint, error) {
+	out := make(map[string]uint, len(engineIDs))
+	if len(engineIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID       uint
+		EngineID string
+	}
+	for start := 0; start < len(engineIDs); start += 500 { // stay below SQLite's variable limit
+		end := min(start+500, len(engineIDs))
+		rows = rows[:0]
+		err := a.customerScope(s.db.WithContext(ctx).Model(&Call{})).Select("id, engine_id").
+			Where("engine_id IN ?", engineIDs[start:end]).Scan(&rows).Error
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[r.EngineID] = r.ID
+		}
+	}
+	return out, nil
 }

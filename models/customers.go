@@ -5,10 +5,46 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
 )
+
+// Customer is a customer of the call-tracking platform.
+type Customer struct {
+	ID           uint   `gorm:"primaryKey"`
+	Name         string `gorm:"not null"`
+	SubscriberID string `gorm:"uniqueIndex;not null"`
+	Language     string `gorm:"not null;default:de"` // Control Panel language; decides the announcements' language
+	TimeZone     string `gorm:"not null;default:Europe/Berlin"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Location is the customer's time zone (Europe/Berlin when unset or unknown). Zones are parsed
+// once: the engine asks for every call.
+func (c Customer) Location() *time.Location {
+	name := c.TimeZone
+	if name == "" {
+		name = "Europe/Berlin"
+	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil && name != "Europe/Berlin" {
+		return Customer{}.Location()
+	}
+	if err != nil { // no zone database at all (the binary embeds one; tests might not)
+		return time.UTC
+	}
+	zones.Store(name, loc)
+	return loc
+}
+
+// zones caches parsed time zones by name; time.Location values are immutable.
+var zones sync.Map
 
 var digitsRE = regexp.MustCompile(`^[0-9]+$`)
 
@@ -141,4 +177,19 @@ func (s *Store) CreateCustomerWithAdmin(ctx context.Context, a Actor, in Custome
 		return err
 	})
 	return c, err
+}
+
+// CustomersByID maps the customers a may see by id (the platform admin's lists show them).
+func (s *Store) CustomersByID(ctx context.Context, a Actor) (map[uint]Customer, error) {
+	var cs []Customer
+	q := s.db.WithContext(ctx)
+	if !a.IsPlatformAdmin() {
+		q = q.Where("id = ?", a.CustomerID)
+	}
+	err := q.Find(&cs).Error
+	out := make(map[uint]Customer, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out, err
 }

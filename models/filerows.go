@@ -59,3 +59,38 @@ func (s *Store) CreateFileRow(ctx context.Context, f *File) error {
 func (s *Store) DeleteFileRow(ctx context.Context, id uint) error {
 	return s.db.WithContext(ctx).Delete(&File{}, id).Error
 }
+
+// CreateFileRows records many files at once: one transaction, one prepared insert (imports of a
+// tree that exists on disk, and the File Browser's load test: 100,000 rows in a few seconds).
+func (s *Store) CreateFileRows(ctx context.Context, rows []File) error {
+	tx, err := s.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO files (customer_id, folder, name, path, kind, size, codec, bits, rate,
+		channels, duration_ms, ready, call_at, a, b, c, pool_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := s.Now().UTC()
+	for i := range rows {
+		f := &rows[i]
+		if f.CreatedAt.IsZero() {
+			f.CreatedAt, f.UpdatedAt = now, now
+		}
+		var at any
+		if f.CallAt != nil {
+			at = f.CallAt.UTC()
+		}
+		res, err := st.ExecContext(ctx, f.CustomerID, f.Folder, f.Name, f.Path, f.Kind, f.Size, f.Codec, f.Bits, f.Rate,
+			f.Channels, f.DurationMS, f.Ready, at, f.A, f.B, f.C, f.PoolID, f.CreatedAt, f.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		id, _ := res.LastInsertId()
+		f.ID = uint(id)
+	}
+	return tx.Commit()
+}

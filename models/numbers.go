@@ -66,3 +66,33 @@ func (s *Store) customerCountry(ctx context.Context, customerID uint) string {
 	}
 	return cc
 }
+
+// MaskNumber hides the middle of a phone number the way the product document shows it
+// (4915258878874 -> 4915258XXX874): about a quarter of the digits, keeping the last three and
+// the prefix that tells country and network. Empty stays empty.
+func MaskNumber(n string) string {
+	r := []rune(n)
+	l := len(r)
+	if l == 0 {
+		return ""
+	}
+	if l == 1 {
+		return "X"
+	}
+	masked := max(1, l/4)
+	tail := min(3, (l-masked)/2)
+	head := l - masked - tail
+	return string(r[:head]) + strings.Repeat("X", masked) + string(r[head+masked:])
+}
+
+// NormalizeNumber keeps the digits of a number as typed ("+49 711 / 218-43" -> "4971121843"); a
+// leading 00 (international prefix) goes too, as numbers are stored without it.
+func NormalizeNumber(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimPrefix(b.String(), "00")
+}

@@ -198,3 +198,18 @@ func (s *Store) PoolByNumber(ctx context.Context, number string) (Pool, error) {
 	err := s.db.WithContext(ctx).Preload("Customer").First(&p, pn.PoolID).Error
 	return p, notFound(err)
 }
+
+// PoolNames maps the ids of the pools a may see to their names (a light query for lists that
+// show a pool per row).
+func (s *Store) PoolNames(ctx context.Context, a Actor) (map[uint]string, error) {
+	var rows []struct {
+		ID   uint
+		Name string
+	}
+	err := a.customerScope(s.db.WithContext(ctx).Model(&Pool{})).Select("id, name").Order("name, id").Scan(&rows).Error
+	out := make(map[uint]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, err
+}

@@ -3,6 +3,7 @@ package models
 import (
 	"archive/zip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -12,6 +13,118 @@ import (
 
 	"gorm.io/gorm"
 )
+
+// RecordingsRoot is the top folder of recordings: call_recording/<subscriberId>/<startNumber>.
+const RecordingsRoot = "call_recording"
+
+// Recording states.
+const (
+	RecordingActive      = "recording"
+	RecordingComplete    = "complete"
+	RecordingFailed      = "failed"
+	RecordingInterrupted = "interrupted"
+)
+
+// Recording is one recording file of a call.
+type Recording struct {
+	ID         uint   `gorm:"primaryKey"`
+	CustomerID uint   `gorm:"index;not null"`
+	PoolID     uint   `gorm:"index"`
+	CallID     uint   `gorm:"uniqueIndex;not null"`
+	FileID     uint   `gorm:"index"`
+	Path       string `gorm:"uniqueIndex;not null"`
+	Channels   int
+	Size       int64
+	DurationMS int64
+	RecordedMS int64
+	Segments   string // JSON [[startMS,endMS],...] offsets from the bridge
+	Status     string `gorm:"index"` // recording, complete, failed, interrupted
+	Failure    string
+	Peaks      []byte // waveform peaks, computed once
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// SegmentsMS decodes the recorded segments.
+func (r Recording) SegmentsMS() [][2]int64 {
+	var s [][2]int64
+	_ = json.Unmarshal([]byte(r.Segments), &s)
+	return s
+}
+
+// RecordingRecord describes the call's file.
+type RecordingRecord struct {
+	Path     string // relative to the data folder
+	Channels int
+	Size     int64
+	Duration time.Duration
+	Recorded time.Duration
+	Failed   string
+	Final    bool // the call has ended and the file is closed
+}
+
+func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
+	rr := r.Recording
+	var rec Recording
+	if err := tx.Where("call_id = ?", c.ID).First(&rec).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return err
+	}
+	segs := make([][2]int64, len(r.Segments))
+	for i, sg := range r.Segments {
+		segs[i] = [2]int64{sg[0].Milliseconds(), sg[1].Milliseconds()}
+	}
+	sj, _ := json.Marshal(segs)
+	status := RecordingActive
+	switch {
+	case rr.Failed != "":
+		status = RecordingFailed
+	case rr.Final:
+		status = RecordingComplete
+	}
+	var f File
+	if rec.FileID != 0 {
+		tx.First(&f, rec.FileID)
+	}
+	f.CustomerID, f.Folder, f.Name, f.Path, f.Kind = c.CustomerID, path.Dir(rr.Path), path.Base(rr.Path), rr.Path, KindRecording
+	f.Size, f.Codec, f.Bits, f.Rate, f.Channels, f.DurationMS = rr.Size, "pcm_s16le", 16, 8000, rr.Channels, rr.Duration.Milliseconds()
+	f.CallAt, f.A, f.B, f.C, f.PoolID = timePtr(r.Arrival), c.A, c.B, c.C, c.PoolID
+	if err := tx.Save(&f).Error; err != nil {
+		return err
+	}
+	rec.CustomerID, rec.PoolID, rec.CallID, rec.FileID, rec.Path = c.CustomerID, c.PoolID, c.ID, f.ID, rr.Path
+	rec.Channels, rec.Size, rec.DurationMS, rec.RecordedMS = rr.Channels, rr.Size, rr.Duration.Milliseconds(), rr.Recorded.Milliseconds()
+	rec.Segments, rec.Status, rec.Failure = string(sj), status, rr.Failed
+	return tx.Save(&rec).Error
+}
+
+// UnfinishedRecordings lists recordings whose call never ended cleanly (the process died).
+func (s *Store) UnfinishedRecordings(ctx context.Context) ([]Recording, error) {
+	var rs []Recording
+	err := s.db.WithContext(ctx).Where("status = ?", RecordingActive).Find(&rs).Error
+	return rs, err
+}
+
+// MarkInterrupted records the repaired size and length of a recording whose call was cut off by
+// a crash, and ends its call as interrupted.
+func (s *Store) MarkInterrupted(ctx context.Context, recID uint, size int64, dur time.Duration, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rec Recording
+		if err := tx.First(&rec, recID).Error; err != nil {
+			return notFound(err)
+		}
+		status := RecordingInterrupted
+		if reason != "" {
+			status = RecordingFailed
+		}
+		if err := tx.Model(&rec).Updates(map[string]any{"size": size, "duration_ms": dur.Milliseconds(), "status": status, "failure": reason}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&File{}).Where("id = ?", rec.FileID).Updates(map[string]any{"size": size, "duration_ms": dur.Milliseconds()}).Error; err != nil {
+			return err
+		}
+		return s.interruptCall(tx, rec.CallID, dur)
+	})
+}
 
 // Audit kinds of recordings.
 const (
@@ -66,10 +179,6 @@ func (s *Store) RecordingFile(ctx context.Context, a Actor, id uint) (RecordingD
 func (s *Store) SetRecordingPeaks(ctx context.Context, recID uint, peaks []byte) error {
 	return s.db.WithContext(ctx).Model(&Recording{}).Where("id = ?", recID).Update("peaks", peaks).Error
 }
-
-// MayDeleteRecordings reports whether a may delete recordings: customer admins only (the
-// platform admin runs the platform, not the customer's archive).
-func (a Actor) MayDeleteRecordings() bool { return a.Role == RoleCustomerAdmin }
 
 // DeleteRecordings deletes recording files ids a may delete: each file's rows and, through
 // remove, the file on disk (a file already gone is fine), with an audit event per file, in one

@@ -19,20 +19,6 @@ const (
 	StateCancelled = "cancelled"
 )
 
-// Call Recording modes and channel layouts.
-const (
-	ModeAutomatic  = "automatic" // every call is recorded unless someone objects
-	ModeManual     = "manual"    // agents start and stop recording during the call
-	ChannelsMono   = "mono"      // both directions mixed
-	ChannelsStereo = "stereo"    // caller left, callee right
-)
-
-// MaxRetentionDays bounds the retention setting (about ten years); 0 keeps recordings forever.
-const MaxRetentionDays = 3650
-
-// ErrNotBooked means the module must be booked before its settings can change.
-var ErrNotBooked = errors.New("module not booked")
-
 // ModuleBooking is one booking of a module. Every booking is a new row, so the history of
 // bookings and cancellations stays; the newest row of (customer, pool, module) is the state.
 type ModuleBooking struct {
@@ -69,26 +55,6 @@ func (b ModuleBooking) Price() string {
 	return PriceItem{MonthlyCents: b.PriceCents, Currency: b.Currency}.Price()
 }
 
-// CallRecordingSettings are a pool's Call Recording options. They are created with the first
-// booking and kept across cancellation, so booking again restores them.
-type CallRecordingSettings struct {
-	PoolID             uint `gorm:"primaryKey;autoIncrement:false"`
-	Enabled            bool
-	Mode               string `gorm:"not null"`
-	CallerAnnouncement bool   // play the caller notice (and listen for "*")
-	Channels           string `gorm:"not null"`
-	RetentionDays      int    // 0 keeps recordings forever
-	UpdatedAt          time.Time
-}
-
-// DefaultCallRecordingSettings is what a first booking starts with: on, automatic, the caller is
-// told, stereo (caller and callee stay separable, a mono mix can always be made from it later),
-// kept forever.
-func DefaultCallRecordingSettings(poolID uint) CallRecordingSettings {
-	return CallRecordingSettings{PoolID: poolID, Enabled: true, Mode: ModeAutomatic, CallerAnnouncement: true,
-		Channels: ChannelsStereo}
-}
-
 // NoticeVersion is the version of a legal notice: the sha256 of its exact text, in hex.
 func NoticeVersion(text string) string {
 	h := sha256.Sum256([]byte(text))
@@ -122,19 +88,6 @@ func (c CallRecording) State() string { return stateOf(c.Booking) }
 
 // Booked reports whether the module is in force.
 func (c CallRecording) Booked() bool { return c.Booking != nil && c.Booking.Active() }
-
-// FTPAccess is the customer-wide FTP access module.
-type FTPAccess struct {
-	CustomerID uint
-	Booking    *ModuleBooking
-	Price      PriceItem
-}
-
-// State is StateNotBooked, StateBooked or StateCancelled.
-func (f FTPAccess) State() string { return stateOf(f.Booking) }
-
-// Booked reports whether the module is in force.
-func (f FTPAccess) Booked() bool { return f.Booking != nil && f.Booking.Active() }
 
 func stateOf(b *ModuleBooking) string {
 	if b == nil {
@@ -252,58 +205,6 @@ func (s *Store) CancelCallRecording(ctx context.Context, a Actor, poolID uint, i
 	return s.cancel(ctx, a, p.CustomerID, p.ID, ModuleCallRecording, ip)
 }
 
-// FTPAccessOf returns the customer's FTP access module.
-func (s *Store) FTPAccessOf(ctx context.Context, a Actor, customerID uint) (FTPAccess, error) {
-	c, err := s.Customer(ctx, a, customerID)
-	if err != nil {
-		return FTPAccess{}, err
-	}
-	out := FTPAccess{CustomerID: c.ID}
-	if out.Booking, err = latestBooking(s.db.WithContext(ctx), c.ID, 0, ModuleFTPAccess); err != nil {
-		return FTPAccess{}, err
-	}
-	if out.Price, err = s.Price(ctx, ModuleFTPAccess); err != nil {
-		return FTPAccess{}, err
-	}
-	return out, nil
-}
-
-// BookFTPAccess books the customer-wide FTP access module (no legal notice).
-func (s *Store) BookFTPAccess(ctx context.Context, a Actor, customerID uint, ip string) (FTPAccess, bool, error) {
-	c, err := s.Customer(ctx, a, customerID)
-	if err != nil {
-		return FTPAccess{}, false, err
-	}
-	if !a.IsAdmin() {
-		return FTPAccess{}, false, ErrForbidden
-	}
-	created, err := s.book(ctx, a, c.ID, 0, ModuleFTPAccess, BookingInput{Accepted: true, IP: ip}, nil)
-	if err != nil {
-		return FTPAccess{}, false, err
-	}
-	f, err := s.FTPAccessOf(ctx, a, customerID)
-	return f, created, err
-}
-
-// CancelFTPAccess ends the customer's FTP access booking.
-func (s *Store) CancelFTPAccess(ctx context.Context, a Actor, customerID uint, ip string) (bool, error) {
-	c, err := s.Customer(ctx, a, customerID)
-	if err != nil {
-		return false, err
-	}
-	if !a.IsAdmin() {
-		return false, ErrForbidden
-	}
-	return s.cancel(ctx, a, c.ID, 0, ModuleFTPAccess, ip)
-}
-
-// HasFTPAccess reports whether a customer has FTP access booked (for the FTPS/SFTP servers;
-// not actor-scoped because the servers, not a user, ask).
-func (s *Store) HasFTPAccess(ctx context.Context, customerID uint) (bool, error) {
-	b, err := latestBooking(s.db.WithContext(ctx), customerID, 0, ModuleFTPAccess)
-	return b != nil && b.Active(), err
-}
-
 // book writes a new booking unless one is in force, runs extra in the same transaction and
 // audits it there too, so there is never a booking without its audit event.
 func (s *Store) book(ctx context.Context, a Actor, customerID, poolID uint, module string, in BookingInput, extra func(tx *gorm.DB) error) (bool, error) {
@@ -365,138 +266,4 @@ func moduleObject(module string, customerID, poolID uint) string {
 		return module + " " + poolObject(poolID)
 	}
 	return module + " " + customerObject(customerID)
-}
-
-// SettingsPatch changes some of a pool's Call Recording settings; nil fields stay.
-type SettingsPatch struct {
-	Enabled            *bool
-	Mode               *string
-	CallerAnnouncement *bool
-	Channels           *string
-	RetentionDays      *int
-	IP                 string
-}
-
-// Validate checks the given fields; error keys are error.invalid_<field>.
-func (p SettingsPatch) Validate() ValidationError {
-	var v ValidationError
-	if p.Mode != nil && *p.Mode != ModeAutomatic && *p.Mode != ModeManual {
-		v.add("mode", "error.invalid_mode")
-	}
-	if p.Channels != nil && *p.Channels != ChannelsMono && *p.Channels != ChannelsStereo {
-		v.add("channels", "error.invalid_channels")
-	}
-	if p.RetentionDays != nil && (*p.RetentionDays < 0 || *p.RetentionDays > MaxRetentionDays) {
-		v.add("retention_days", "error.invalid_retention_days")
-	}
-	return v
-}
-
-// settingsValues is how settings appear in the audit log.
-func settingsValues(st CallRecordingSettings) map[string]any {
-	return map[string]any{"enabled": st.Enabled, "mode": st.Mode, "caller_announcement": st.CallerAnnouncement,
-		"channels": st.Channels, "retention_days": st.RetentionDays}
-}
-
-// UpdateCallRecordingSettings changes a booked pool's settings. The audit event holds the old and
-// new values of the fields that changed; a patch that changes nothing writes no event.
-func (s *Store) UpdateCallRecordingSettings(ctx context.Context, a Actor, poolID uint, patch SettingsPatch) (CallRecordingSettings, error) {
-	p, err := s.Pool(ctx, a, poolID)
-	if err != nil {
-		return CallRecordingSettings{}, err
-	}
-	if !a.IsAdmin() {
-		return CallRecordingSettings{}, ErrForbidden
-	}
-	if err := patch.Validate().err(); err != nil {
-		return CallRecordingSettings{}, err
-	}
-	var st CallRecordingSettings
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cur, err := latestBooking(tx, p.CustomerID, p.ID, ModuleCallRecording)
-		if err != nil {
-			return err
-		}
-		if cur == nil || !cur.Active() {
-			return ErrNotBooked
-		}
-		if err := tx.Where("pool_id = ?", p.ID).First(&st).Error; err != nil {
-			return err
-		}
-		old := st
-		if patch.Enabled != nil {
-			st.Enabled = *patch.Enabled
-		}
-		if patch.Mode != nil {
-			st.Mode = *patch.Mode
-		}
-		if patch.CallerAnnouncement != nil {
-			st.CallerAnnouncement = *patch.CallerAnnouncement
-		}
-		if patch.Channels != nil {
-			st.Channels = *patch.Channels
-		}
-		if patch.RetentionDays != nil {
-			st.RetentionDays = *patch.RetentionDays
-		}
-		oldV, newV := settingsValues(old), settingsValues(st)
-		for k := range oldV {
-			if oldV[k] == newV[k] {
-				delete(oldV, k)
-				delete(newV, k)
-			}
-		}
-		if len(newV) == 0 {
-			return nil
-		}
-		st.UpdatedAt = s.Now().UTC()
-		if err := tx.Model(&st).Select("Enabled", "Mode", "CallerAnnouncement", "Channels", "RetentionDays", "UpdatedAt").
-			Updates(&st).Error; err != nil {
-			return err
-		}
-		return s.auditIn(tx, AuditEntry{CustomerID: p.CustomerID, Actor: a, IP: patch.IP, Kind: "settings.changed",
-			Object: moduleObject(ModuleCallRecording, p.CustomerID, p.ID), Old: oldV, New: newV})
-	})
-	return st, err
-}
-
-// RecordingPolicy is what the engine needs to know about a pool's recording. Active is false
-// when the module is not booked, cancelled or disabled; the other fields are then meaningless.
-type RecordingPolicy struct {
-	Active             bool
-	Mode               string // ModeAutomatic or ModeManual
-	CallerAnnouncement bool
-	Stereo             bool
-	Language           string         // announcements' language: "de" or "en" (PromptLang of the customer's)
-	Announcements      []Announcement // the three slots in call order
-	RetentionDays      int
-}
-
-// RecordingPolicy tells the engine how to treat calls to a pool (not actor-scoped: the network,
-// not a user, asks). An unknown pool is ErrNotFound.
-func (s *Store) RecordingPolicy(ctx context.Context, poolID uint) (RecordingPolicy, error) {
-	db := s.db.WithContext(ctx)
-	var p Pool
-	if err := db.Preload("Customer").First(&p, poolID).Error; err != nil {
-		return RecordingPolicy{}, notFound(err)
-	}
-	b, err := latestBooking(db, p.CustomerID, p.ID, ModuleCallRecording)
-	if err != nil || b == nil || !b.Active() {
-		return RecordingPolicy{}, err
-	}
-	var st CallRecordingSettings
-	if err := db.Where("pool_id = ?", p.ID).First(&st).Error; err != nil {
-		return RecordingPolicy{}, notFound(err)
-	}
-	lang := "de"
-	if p.Customer != nil {
-		lang = p.Customer.Language
-	}
-	as, err := s.announcementsOf(ctx, p.ID)
-	if err != nil {
-		return RecordingPolicy{}, err
-	}
-	return RecordingPolicy{Active: st.Enabled, Mode: st.Mode, CallerAnnouncement: st.CallerAnnouncement,
-		Stereo: st.Channels == ChannelsStereo, Language: PromptLang(lang), Announcements: as,
-		RetentionDays: st.RetentionDays}, nil
 }

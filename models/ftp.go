@@ -10,6 +10,71 @@ import (
 	"gorm.io/gorm"
 )
 
+// FTPAccess is the customer-wide FTP access module.
+type FTPAccess struct {
+	CustomerID uint
+	Booking    *ModuleBooking
+	Price      PriceItem
+}
+
+// State is StateNotBooked, StateBooked or StateCancelled.
+func (f FTPAccess) State() string { return stateOf(f.Booking) }
+
+// Booked reports whether the module is in force.
+func (f FTPAccess) Booked() bool { return f.Booking != nil && f.Booking.Active() }
+
+// FTPAccessOf returns the customer's FTP access module.
+func (s *Store) FTPAccessOf(ctx context.Context, a Actor, customerID uint) (FTPAccess, error) {
+	c, err := s.Customer(ctx, a, customerID)
+	if err != nil {
+		return FTPAccess{}, err
+	}
+	out := FTPAccess{CustomerID: c.ID}
+	if out.Booking, err = latestBooking(s.db.WithContext(ctx), c.ID, 0, ModuleFTPAccess); err != nil {
+		return FTPAccess{}, err
+	}
+	if out.Price, err = s.Price(ctx, ModuleFTPAccess); err != nil {
+		return FTPAccess{}, err
+	}
+	return out, nil
+}
+
+// BookFTPAccess books the customer-wide FTP access module (no legal notice).
+func (s *Store) BookFTPAccess(ctx context.Context, a Actor, customerID uint, ip string) (FTPAccess, bool, error) {
+	c, err := s.Customer(ctx, a, customerID)
+	if err != nil {
+		return FTPAccess{}, false, err
+	}
+	if !a.IsAdmin() {
+		return FTPAccess{}, false, ErrForbidden
+	}
+	created, err := s.book(ctx, a, c.ID, 0, ModuleFTPAccess, BookingInput{Accepted: true, IP: ip}, nil)
+	if err != nil {
+		return FTPAccess{}, false, err
+	}
+	f, err := s.FTPAccessOf(ctx, a, customerID)
+	return f, created, err
+}
+
+// CancelFTPAccess ends the customer's FTP access booking.
+func (s *Store) CancelFTPAccess(ctx context.Context, a Actor, customerID uint, ip string) (bool, error) {
+	c, err := s.Customer(ctx, a, customerID)
+	if err != nil {
+		return false, err
+	}
+	if !a.IsAdmin() {
+		return false, ErrForbidden
+	}
+	return s.cancel(ctx, a, c.ID, 0, ModuleFTPAccess, ip)
+}
+
+// HasFTPAccess reports whether a customer has FTP access booked (for the FTPS/SFTP servers;
+// not actor-scoped because the servers, not a user, ask).
+func (s *Store) HasFTPAccess(ctx context.Context, customerID uint) (bool, error) {
+	b, err := latestBooking(s.db.WithContext(ctx), customerID, 0, ModuleFTPAccess)
+	return b != nil && b.Active(), err
+}
+
 // FTPCredential is the one login a customer has for FTPS and SFTP access to its recordings.
 // It is separate from the Control Panel's users: a leaked FTP password opens recordings read-only
 // and nothing else.

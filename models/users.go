@@ -16,55 +16,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// Role is what a user may do.
-type Role string
-
-const (
-	RolePlatformAdmin Role = "platform_admin" // runs the platform: customers, price list
-	RoleCustomerAdmin Role = "customer_admin" // pools, users, modules, announcements of one customer
-	RoleAgent         Role = "agent"          // live calls of one customer
-)
-
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool {
-	return r == RolePlatformAdmin || r == RoleCustomerAdmin || r == RoleAgent
-}
-
-// Customer is a customer of the call-tracking platform.
-type Customer struct {
-	ID           uint   `gorm:"primaryKey"`
-	Name         string `gorm:"not null"`
-	SubscriberID string `gorm:"uniqueIndex;not null"`
-	Language     string `gorm:"not null;default:de"` // Control Panel language; decides the announcements' language
-	TimeZone     string `gorm:"not null;default:Europe/Berlin"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-}
-
-// Location is the customer's time zone (Europe/Berlin when unset or unknown). Zones are parsed
-// once: the engine asks for every call.
-func (c Customer) Location() *time.Location {
-	name := c.TimeZone
-	if name == "" {
-		name = "Europe/Berlin"
-	}
-	if loc, ok := zones.Load(name); ok {
-		return loc.(*time.Location)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil && name != "Europe/Berlin" {
-		return Customer{}.Location()
-	}
-	if err != nil { // no zone database at all (the binary embeds one; tests might not)
-		return time.UTC
-	}
-	zones.Store(name, loc)
-	return loc
-}
-
-// zones caches parsed time zones by name; time.Location values are immutable.
-var zones sync.Map
-
 // User is a person who logs in. Platform admins have no customer.
 type User struct {
 	ID                uint  `gorm:"primaryKey"`
@@ -79,47 +30,6 @@ type User struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
-
-// Actor is who is asking: every scoped query takes one.
-type Actor struct {
-	UserID            uint
-	Username          string
-	CustomerID        uint // 0 for the platform admin
-	Role              Role
-	CanOpenRecordings bool
-}
-
-// ActorOf describes u as an Actor.
-func ActorOf(u User) Actor {
-	a := Actor{UserID: u.ID, Username: u.Username, Role: u.Role, CanOpenRecordings: u.CanOpenRecordings}
-	if u.CustomerID != nil {
-		a.CustomerID = *u.CustomerID
-	}
-	return a
-}
-
-// IsPlatformAdmin reports whether a runs the platform.
-func (a Actor) IsPlatformAdmin() bool { return a.Role == RolePlatformAdmin }
-
-// IsAdmin reports whether a may change a customer's configuration.
-func (a Actor) IsAdmin() bool { return a.Role == RolePlatformAdmin || a.Role == RoleCustomerAdmin }
-
-// MayOpenRecordings reports whether a is an "authorized person" for recordings.
-func (a Actor) MayOpenRecordings() bool { return a.IsAdmin() || a.CanOpenRecordings }
-
-// customerScope limits a query on a table with customer_id to what a may see.
-func (a Actor) customerScope(db *gorm.DB) *gorm.DB {
-	if a.IsPlatformAdmin() {
-		return db
-	}
-	return db.Where("customer_id = ?", a.CustomerID)
-}
-
-// Errors of authentication; the web layer maps them to one generic message.
-var (
-	ErrInvalidCredentials = errors.New("invalid credentials")
-	ErrWrongPassword      = errors.New("wrong password")
-)
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 10
