@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"callrec/internal/enginestore"
 	"callrec/internal/gctune"
 	"callrec/internal/ratelimit"
 	"callrec/media"
@@ -47,10 +48,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := bootstrap(ctx, store, cfg, getenv, stdout); err != nil {
 		return err
 	}
-	if err := installDefaultPrompts(cfg.Data); err != nil {
+	if err := enginestore.InstallDefaultPrompts(cfg.Data); err != nil {
 		return fmt.Errorf("installing the standard announcements: %w", err)
 	}
-	if err := repairRecordings(ctx, store, cfg.Data, log); err != nil {
+	if err := enginestore.RepairRecordings(ctx, store, cfg.Data, log); err != nil {
 		return fmt.Errorf("repairing recordings after a crash: %w", err)
 	}
 
@@ -72,11 +73,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	sink := newCallSink(store, log)
+	sink := enginestore.NewSink(log)
 	eng, err := media.New(media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
-	}, directory{store: store, dataDir: cfg.Data}, sink)
+	}, enginestore.Directory{Store: store, DataDir: cfg.Data}, sink)
 	if err != nil {
 		closeAll(ftps, sftps)
 		return fmt.Errorf("engine: %w", err)
@@ -90,7 +91,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		wcfg.SFTPAddr, wcfg.SFTPFingerprint = sftps.Addr(), sftps.Fingerprint()
 	}
 	srv := web.New(wcfg, store)
-	sink.start(srv)
+	sink.Start(store, srv)
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {

@@ -1,0 +1,120 @@
+// Package enginestore connects the recording engine to the Control Panel's store: a
+// media.Directory that answers from the pools, bookings and announcements, and a media.Sink that
+// saves every call event and then tells the live pages. The engine itself never imports models;
+// this package is the one place that knows both vocabularies, so cmd/callrec and every test that
+// runs a real engine against a real store use the same wiring.
+package enginestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"callrec/media"
+	"callrec/media/prompts"
+	"callrec/models"
+)
+
+// Directory answers the engine's questions from the store. DataDir is the data folder the
+// announcement paths are relative to.
+type Directory struct {
+	Store   *models.Store
+	DataDir string
+}
+
+// system is the identity the engine's own look-ups run as.
+var system = models.Actor{Role: models.RolePlatformAdmin, Username: "system"}
+
+// Route is where a dialed number goes and, when the pool's Call Recording module is active, how
+// its calls are recorded and which files the three announcements play.
+func (d Directory) Route(ctx context.Context, dialed string) (media.Route, error) {
+	p, err := d.Store.PoolByNumber(ctx, dialed)
+	if errors.Is(err, models.ErrNotFound) {
+		return media.Route{}, media.ErrUnknownNumber
+	}
+	if err != nil {
+		return media.Route{}, err
+	}
+	r := media.Route{CustomerID: p.CustomerID, PoolID: p.ID, StartNumber: p.StartNumber, Destination: p.Destination}
+	if p.Customer != nil {
+		r.SubscriberID, r.Location = p.Customer.SubscriberID, p.Customer.Location()
+	}
+	pol, err := d.Store.RecordingPolicy(ctx, p.ID)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return media.Route{}, err
+	}
+	if !pol.Active {
+		return r, nil
+	}
+	r.Recording = media.Policy{Active: true, Mode: media.Mode(pol.Mode), CallerNotice: pol.CallerAnnouncement, Stereo: pol.Stereo}
+	for _, a := range pol.Announcements {
+		path := d.promptPath(ctx, a, pol.Language)
+		switch a.Slot {
+		case models.SlotCallerNotice:
+			r.Recording.Prompts.CallerNotice = path
+		case models.SlotObjectionConfirmation:
+			r.Recording.Prompts.ObjectionConfirmation = path
+		case models.SlotCalleeWhisper:
+			r.Recording.Prompts.CalleeWhisper = path
+		}
+	}
+	return r, nil
+}
+
+// promptPath is the audio file a slot plays in lang: the chosen upload, the rendered text, or the
+// shipped standard prompt; whatever is missing falls back to the standard prompt so a caller
+// always hears the notice.
+func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang string) string {
+	rel := ""
+	switch a.Source {
+	case models.SourceFile:
+		if a.FileID != nil {
+			if f, err := d.Store.FileByID(ctx, system, *a.FileID); err == nil {
+				rel = f.Path
+			}
+		}
+	case models.SourceText:
+		rel = a.AudioEN
+		if lang == "de" {
+			rel = a.AudioDE
+		}
+	}
+	if rel != "" {
+		p := filepath.Join(d.DataDir, filepath.FromSlash(rel))
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return DefaultPromptPath(d.DataDir, a.Slot, lang)
+}
+
+// DefaultPromptPath is where InstallDefaultPrompts puts the shipped prompt of slot in lang.
+func DefaultPromptPath(dataDir, slot, lang string) string {
+	return filepath.Join(dataDir, "prompts", slot+"."+lang+".wav")
+}
+
+// InstallDefaultPrompts writes the shipped standard prompts where the engine reads them, when
+// they are missing or differ (a new release).
+func InstallDefaultPrompts(dataDir string) error {
+	if err := os.MkdirAll(filepath.Join(dataDir, "prompts"), 0o750); err != nil {
+		return err
+	}
+	for _, slot := range models.Slots {
+		for _, lang := range []string{"de", "en"} {
+			want := prompts.WAV(slot, lang)
+			p := DefaultPromptPath(dataDir, slot, lang)
+			if have, err := os.ReadFile(p); err == nil && bytes.Equal(have, want) {
+				continue
+			}
+			if err := os.WriteFile(p+".tmp", want, 0o640); err != nil {
+				return err
+			}
+			if err := os.Rename(p+".tmp", p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
