@@ -26,26 +26,6 @@ import (
 // conversion to WAV 8-bit 16 kHz mono, playback and deletion. The JSON API and the pages share
 // the same steps; only the answers differ.
 
-func (s *Server) announcementRoutes(g *echo.Group) {
-	g.GET("/files/announcements", s.announcementFilesPage)
-	s.allowUpload("/files/announcements")
-	g.POST("/files/announcements", s.announcementUpload, requireAdmin)
-	g.GET("/files/announcements/:id/content", s.announcementFileContent)
-	g.POST("/files/announcements/:id/convert", s.announcementConvert, requireAdmin)
-	g.POST("/files/announcements/:id/delete", s.announcementDelete, requireAdmin)
-	g.GET("/pools/:id/announcements/:slot/audio", s.announcementAudio)
-	g.POST("/pools/:id/announcements/:slot", s.announcementSave, requireAdmin)
-}
-
-func (s *Server) announcementAPI(g *echo.Group) {
-	s.allowUpload("/api/v1/files")
-	g.POST("/files", s.apiFileUpload)
-	g.GET("/files/:id/content", s.apiFileContent)
-	g.POST("/files/:id/convert", s.apiFileConvert)
-	g.DELETE("/files/:id", s.apiFileDelete)
-	g.PUT("/pools/:id/call-recording/announcements/:slot", s.apiAnnouncementPut)
-}
-
 // maxAnnouncement is the longest announcement accepted (upload and conversion).
 func (s *Server) maxAnnouncement() time.Duration {
 	if s.cfg.MaxAnnouncement > 0 {

@@ -10,16 +10,6 @@ import (
 	"callrec/models"
 )
 
-// apiRoutes registers the JSON API; every route here must be in the OpenAPI document (a test
-// checks that).
-func (s *Server) apiRoutes(g *echo.Group) {
-	g.GET("/me", s.apiMe)
-	g.GET("/pools", s.apiPools)
-	g.GET("/pools/:id", s.apiPool)
-	// Unknown API paths answer JSON, never the HTML 404 page.
-	g.Any("/*", func(c echo.Context) error { return apiError(http.StatusNotFound, "not_found", "no such API endpoint") })
-}
-
 // apiNotFound is the API's answer for a missing or foreign object.
 func apiNotFound() error { return apiError(http.StatusNotFound, "not_found", "no such object") }
 

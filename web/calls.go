@@ -25,13 +25,6 @@ import (
 // platform admin sees every customer's calls but controls none: whether a call is recorded is
 // the customer's decision, made under the legal notice the customer confirmed. Users who may
 // not open recordings see the destination number masked.
-func (s *Server) callRoutes(g *echo.Group) {
-	g.GET("/calls", s.callLogPage)
-	g.GET("/calls/live", s.livePage)
-	g.GET("/calls/live/events", s.liveEvents)
-	g.POST("/calls/:id/recording/start", func(c echo.Context) error { return s.liveSetRecording(c, true) })
-	g.POST("/calls/:id/recording/stop", func(c echo.Context) error { return s.liveSetRecording(c, false) })
-}
 
 // mayControlRecording reports whether a may start and stop recording of customer's calls.
 func mayControlRecording(a models.Actor, customer uint) bool {
@@ -324,8 +317,11 @@ func recordingErrorKey(err error) string {
 	return ""
 }
 
-// liveSetRecording is the Start/Stop button: htmx gets the call's new row, a plain form post a
-// redirect back to the page. Both buttons are idempotent.
+// liveStartRecording and liveStopRecording are the Start/Stop buttons: htmx gets the call's new
+// row, a plain form post a redirect back to the page. Both buttons are idempotent.
+func (s *Server) liveStartRecording(c echo.Context) error { return s.liveSetRecording(c, true) }
+func (s *Server) liveStopRecording(c echo.Context) error  { return s.liveSetRecording(c, false) }
+
 func (s *Server) liveSetRecording(c echo.Context, on bool) error {
 	id, err := idParam(c, "id")
 	if err != nil {

@@ -12,13 +12,6 @@ import (
 	"callrec/models"
 )
 
-func (s *Server) callAPI(g *echo.Group) {
-	g.GET("/calls", s.apiCalls)
-	g.GET("/calls/:id", s.apiCall)
-	g.POST("/calls/:id/recording/start", func(c echo.Context) error { return s.apiSetRecording(c, true) })
-	g.POST("/calls/:id/recording/stop", func(c echo.Context) error { return s.apiSetRecording(c, false) })
-}
-
 type callEventJSON struct {
 	At       time.Time `json:"at"`
 	OffsetMS int64     `json:"offset_ms"` // from the call's arrival
@@ -214,6 +207,9 @@ func (s *Server) apiCall(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, callFromRow(call, a, true))
 }
+
+func (s *Server) apiStartRecording(c echo.Context) error { return s.apiSetRecording(c, true) }
+func (s *Server) apiStopRecording(c echo.Context) error  { return s.apiSetRecording(c, false) }
 
 func (s *Server) apiSetRecording(c echo.Context, on bool) error {
 	id, err := apiID(c, "id")

@@ -10,18 +10,6 @@ import (
 	"callrec/templates"
 )
 
-func (s *Server) customerRoutes(g *echo.Group) {
-	g.GET("/settings", s.settingsPage, requireAdmin)
-	g.POST("/settings", s.settingsSave, requireAdmin)
-	adm := g.Group("/admin", requirePlatformAdmin)
-	adm.GET("/customers", s.customersPage)
-	adm.POST("/customers", s.customerCreate)
-	adm.GET("/customers/:id", s.customerPage)
-	adm.POST("/customers/:id", s.customerSave)
-	adm.GET("/prices", s.pricesPage)
-	adm.POST("/prices", s.pricesSave)
-}
-
 func customerInput(c echo.Context) models.CustomerInput {
 	return models.CustomerInput{Name: c.FormValue("name"), SubscriberID: c.FormValue("subscriber_id"),
 		Language: c.FormValue("language"), TimeZone: c.FormValue("time_zone")}
@@ -133,9 +121,6 @@ func (s *Server) renderSettings(c echo.Context, status int, f templates.Customer
 
 func (s *Server) settingsSave(c echo.Context) error {
 	a := actorOf(c)
-	if a.IsPlatformAdmin() {
-		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-	}
 	ctx := c.Request().Context()
 	in := customerInput(c)
 	cu, err := s.store.UpdateCustomer(ctx, a, a.CustomerID, in)

@@ -13,24 +13,9 @@ import (
 	"callrec/templates"
 )
 
-// ftpAccessRoutes: the customer admin's page for the FTPS/SFTP login (web/ftpd serves the files).
-func (s *Server) ftpAccessRoutes(g *echo.Group) {
-	g.GET("/ftp-access", s.ftpAccessPage, requireAdmin)
-	g.POST("/ftp-access", s.ftpAccessSave, requireAdmin)
-}
-
-// ftpAccessAPI registers the credentials endpoints (documented in openapi/ftp.json).
-func (s *Server) ftpAccessAPI(g *echo.Group) {
-	g.GET("/ftp-access/credentials", s.apiFTPCredentials)
-	g.PUT("/ftp-access/credentials", s.apiFTPCredentialsSet)
-}
-
 // ftpAccessProps gathers what the page shows for the admin's own customer.
 func (s *Server) ftpAccessProps(c echo.Context) (templates.FTPLoginProps, error) {
-	a := actorOf(c)
-	if a.IsPlatformAdmin() { // the page is the customer's own; the platform admin uses the API
-		return templates.FTPLoginProps{}, echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-	}
+	a := actorOf(c) // a customer admin: the page is the customer's own, the platform admin uses the API
 	ctx := c.Request().Context()
 	cust, err := s.store.Customer(ctx, a, a.CustomerID)
 	if err != nil {
@@ -117,9 +102,6 @@ func (s *Server) ftpCredentialsJSON(ctx context.Context, a models.Actor, cid uin
 }
 
 func (s *Server) apiFTPCredentials(c echo.Context) error {
-	if !actorOf(c).IsAdmin() {
-		return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
-	}
 	cid, err := s.apiCustomer(c, true)
 	if err != nil {
 		return err
@@ -133,9 +115,6 @@ func (s *Server) apiFTPCredentials(c echo.Context) error {
 
 func (s *Server) apiFTPCredentialsSet(c echo.Context) error {
 	a := actorOf(c)
-	if !a.IsAdmin() {
-		return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
-	}
 	cid, err := s.apiCustomer(c, true)
 	if err != nil {
 		return err

@@ -12,15 +12,6 @@ import (
 	"callrec/templates"
 )
 
-func (s *Server) poolRoutes(g *echo.Group) {
-	g.GET("/pools", s.poolsPage)
-	g.GET("/pools/new", s.poolNew, requireAdmin)
-	g.POST("/pools/new", s.poolCreate, requireAdmin)
-	g.GET("/pools/:id", s.poolPage)
-	g.GET("/pools/:id/edit", s.poolEdit, requireAdmin)
-	g.POST("/pools/:id/edit", s.poolUpdate, requireAdmin)
-}
-
 // idParam parses a positive numeric path parameter; anything else is a 404.
 func idParam(c echo.Context, name string) (uint, error) {
 	n, err := strconv.ParseUint(c.Param(name), 10, 32)

@@ -18,7 +18,6 @@ import (
 
 	"callrec/internal/ratelimit"
 	"callrec/models"
-	"callrec/static"
 )
 
 // Config holds the front door's settings.
@@ -50,7 +49,6 @@ type Server struct {
 	echo     *echo.Echo
 	log      *slog.Logger
 	logins   *ratelimit.Failures
-	uploads  map[string]bool // route paths whose bodies may reach MaxUpload
 	hub      *liveHub
 	admit    *admission
 }
@@ -78,7 +76,7 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
-		logins: ratelimit.New(5, 15*time.Minute), uploads: map[string]bool{}, hub: newLiveHub(), admit: newAdmission()}
+		logins: ratelimit.New(5, 15*time.Minute), hub: newLiveHub(), admit: newAdmission()}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -93,50 +91,12 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Echo exposes the router (tests list its routes).
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
-func (s *Server) routes() *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	// Client addresses come from the connection: bookings and the audit trail record them, so a
-	// forged X-Forwarded-For must not choose them (behind a proxy, trust it explicitly instead).
-	e.IPExtractor = echo.ExtractIPDirect()
-	e.HTTPErrorHandler = s.handleError
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+// recoverer turns a handler's panic into a 500 with the stack in the log.
+func (s *Server) recoverer() echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		s.log.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 		return err
-	}}))
-	e.Use(s.requestLog, securityHeaders, s.admit.middleware, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)), s.pageSession(s.loadUser), s.pageSession(s.language))
-	e.GET("/healthz", s.healthz)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
-
-	api := e.Group("/api/v1", s.bodyLimit(s.cfg.MaxBody), s.apiAuth)
-	e.GET("/api/v1/openapi.json", s.openAPI)
-	s.apiRoutes(api)
-	s.recordingAPI(api)
-	s.bookingAPI(api)
-	s.announcementAPI(api)
-	s.callAPI(api)
-	s.ftpAccessAPI(api)
-
-	ui := e.Group("", s.bodyLimit(s.cfg.MaxBody), s.csrf)
-	ui.GET("/login", s.loginPage)
-	ui.POST("/login", s.login)
-	ui.POST("/language", s.setLanguage)
-
-	in := ui.Group("", s.requireLogin)
-	in.GET("/", s.home)
-	in.POST("/logout", s.logout)
-	in.GET("/account", s.accountPage)
-	in.POST("/account/language", s.accountLanguage)
-	in.POST("/account/password", s.accountPassword)
-	s.poolRoutes(in)
-	s.userRoutes(in)
-	s.customerRoutes(in)
-	s.recordingRoutes(in)
-	s.bookingRoutes(in)
-	s.announcementRoutes(in)
-	s.callRoutes(in)
-	s.ftpAccessRoutes(in)
-	return e
+	}})
 }
 
 // pageSession applies m to everything but the API, assets and health checks, so that pages,
@@ -204,25 +164,17 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// allowUpload lets the route path (as registered) take bodies up to MaxUpload. Call it before
-// registering the route.
-func (s *Server) allowUpload(path string) { s.uploads[path] = true }
-
-// bodyLimit answers 413 for bodies larger than n bytes (MaxUpload on upload routes), translated
-// by handleError.
-func (s *Server) bodyLimit(limit int64) echo.MiddlewareFunc {
+// bodyLimit answers 413 for bodies larger than n bytes (an upload route's with the upload's
+// message), translated by handleError.
+func bodyLimit(n int64, upload bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			n := limit
-			if s.uploads[c.Path()] {
-				n = s.cfg.MaxUpload
-			}
 			r := c.Request()
 			if r.ContentLength > n {
 				// Read (a bounded amount of) what the client is sending so it receives the 413
 				// instead of a connection reset.
 				_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
-				if s.uploads[c.Path()] {
+				if upload {
 					return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "error.file_too_large")
 				}
 				return echo.ErrStatusRequestEntityTooLarge

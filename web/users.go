@@ -10,33 +10,16 @@ import (
 	"callrec/templates"
 )
 
-func (s *Server) userRoutes(g *echo.Group) {
-	for _, base := range []string{"/users", "/admin/customers/:cid/users"} {
-		u := g.Group(base, requireAdmin)
-		u.GET("", s.usersPage)
-		u.POST("", s.userCreate)
-		u.GET("/:id", s.userPage)
-		u.POST("/:id", s.userUpdate)
-		u.POST("/:id/password", s.userPassword)
-	}
-}
-
 // userScope is the customer whose users a page manages, and the page's base path. Customer admins
 // manage their own customer under /users; the platform admin any customer under /admin/customers.
 func (s *Server) userScope(c echo.Context) (uint, string, error) {
 	a := actorOf(c)
-	if c.Param("cid") == "" {
-		if a.IsPlatformAdmin() {
-			return 0, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-		}
+	if c.Param("cid") == "" { // a customer admin (the route table's customerAdmin)
 		return a.CustomerID, "/users", nil
 	}
-	cid, err := idParam(c, "cid")
+	cid, err := idParam(c, "cid") // the platform admin (platformAdmin)
 	if err != nil {
 		return 0, "", err
-	}
-	if !a.IsPlatformAdmin() {
-		return 0, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
 	}
 	if _, err := s.store.Customer(c.Request().Context(), a, cid); err != nil {
 		return 0, "", storeError(err)
