@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -21,48 +22,48 @@ import (
 // The announcement slots of a pool's Call Recording module: each plays the standard prompt, an
 // edited text rendered to speech, or a chosen file; the player plays exactly that.
 
-// announcementSection is the pool page's announcements module, shown while Call Recording is
-// booked (nil otherwise).
-func (s *Server) announcementSection(c echo.Context, p models.Pool) (templ.Component, error) {
+// announcementsHandler is the announcement slots of a pool and the customer's announcement
+// files (upload, conversion, playback, deletion).
+type announcementsHandler struct {
+	store       *models.Store
+	tree        dataTree
+	views       views
+	log         *slog.Logger
+	maxUpload   int64         // the upload limit, shown on the form
+	maxDuration time.Duration // the longest announcement (upload and conversion); 0: the default
+	// The shipped default prompt audio and a text as the speech engine should read it (see
+	// Config).
+	defaultPrompt func(slot, lang string) []byte
+	speakable     func(text, lang string) string
+}
+
+// poolSection is the pool page's announcements module, shown while Call Recording is booked
+// (none otherwise).
+func (h *announcementsHandler) poolSection(c echo.Context, p models.Pool) ([]templ.Component, error) {
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	cr, err := s.store.CallRecordingOf(ctx, a, p.ID)
+	cr, err := h.store.CallRecordingOf(ctx, a, p.ID)
 	if err != nil || !cr.Booked() || len(cr.Announcements) == 0 {
 		return nil, storeError(err)
 	}
 	as := cr.Announcements
-	fs, err := s.customerFiles(c, p.CustomerID)
+	fs, err := h.customerFiles(c, p.CustomerID)
 	if err != nil {
 		return nil, err
 	}
 	props := templates.AnnouncementsProps{PoolID: p.ID, Lang: playedLang(p), CanEdit: a.IsAdmin()}
 	noSpeech := !speechInstalled()
 	for _, an := range as {
-		v := s.slotView(p, an, fs, a.IsAdmin())
-		v.CSRF, v.NoSpeech = s.csrfToken(c), noSpeech
+		v := h.slotView(p, an, fs, a.IsAdmin())
+		v.CSRF, v.NoSpeech = h.views.csrfToken(c), noSpeech
 		props.Slots = append(props.Slots, v)
 	}
-	return templates.Announcements(props), nil
-}
-
-// withAnnouncements appends the announcements module to the modules before it, for
-// extendedRouting: return s.withAnnouncements(c, p)(s.bookingModules(...)).
-func (s *Server) withAnnouncements(c echo.Context, p models.Pool) func([]templ.Component, error) ([]templ.Component, error) {
-	return func(mods []templ.Component, err error) ([]templ.Component, error) {
-		if err != nil {
-			return nil, err
-		}
-		sec, err := s.announcementSection(c, p)
-		if err != nil || sec == nil {
-			return mods, err
-		}
-		return append(mods, sec), nil
-	}
+	return []templ.Component{templates.Announcements(props)}, nil
 }
 
 // customerFiles are the announcement files of one customer (the platform admin sees all).
-func (s *Server) customerFiles(c echo.Context, customerID uint) ([]models.File, error) {
-	all, err := s.store.AnnouncementFiles(c.Request().Context(), actorOf(c))
+func (h *announcementsHandler) customerFiles(c echo.Context, customerID uint) ([]models.File, error) {
+	all, err := h.store.AnnouncementFiles(c.Request().Context(), actorOf(c))
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func playedLang(p models.Pool) string {
 	return models.PromptLang(p.Customer.Language)
 }
 
-func (s *Server) slotView(p models.Pool, an models.Announcement, fs []models.File, canEdit bool) templates.AnnouncementSlot {
+func (h *announcementsHandler) slotView(p models.Pool, an models.Announcement, fs []models.File, canEdit bool) templates.AnnouncementSlot {
 	lang := playedLang(p)
 	v := templates.AnnouncementSlot{PoolID: p.ID, Slot: an.Slot, Source: an.Source, Lang: lang, CanEdit: canEdit,
 		Text: an.TextEN, AudioURL: "/pools/" + strconv.Itoa(int(p.ID)) + "/announcements/" + an.Slot + "/audio?v=" +
@@ -114,49 +115,49 @@ func (s *Server) slotView(p models.Pool, an models.Announcement, fs []models.Fil
 
 // announcementAudio streams what callers hear in a slot: the default prompt, the rendered text
 // or the chosen file.
-func (s *Server) announcementAudio(c echo.Context) error {
+func (h *announcementsHandler) announcementAudio(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	p, an, err := s.store.AnnouncementSlot(ctx, actorOf(c), id, c.Param("slot"))
+	p, an, err := h.store.AnnouncementSlot(ctx, actorOf(c), id, c.Param("slot"))
 	if err != nil {
 		return storeError(err)
 	}
 	lang := playedLang(p)
-	rel, err := s.store.PlayedAudio(ctx, an, lang)
+	rel, err := h.store.PlayedAudio(ctx, an, lang)
 	if err != nil {
 		return err
 	}
 	if rel != "" {
 		// Like the engine: a file gone from disk falls back to the standard prompt.
-		err := s.serveTreeFile(c, rel, an.Slot+"."+lang+".wav")
+		err := h.tree.serve(c, rel, an.Slot+"."+lang+".wav")
 		if !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
 	}
 	var wav []byte
-	if s.cfg.DefaultPrompt != nil {
-		wav = s.cfg.DefaultPrompt(an.Slot, lang)
+	if h.defaultPrompt != nil {
+		wav = h.defaultPrompt(an.Slot, lang)
 	}
 	if len(wav) == 0 {
 		// Without the hook, the copy serve installs for the engine (prompts/<slot>.<lang>.wav).
-		return storeError(s.serveTreeFile(c, "prompts/"+an.Slot+"."+lang+".wav", an.Slot+"."+lang+".wav"))
+		return storeError(h.tree.serve(c, "prompts/"+an.Slot+"."+lang+".wav", an.Slot+"."+lang+".wav"))
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "audio/wav")
-	h.Set("Cache-Control", "private, no-cache")
+	hdr := c.Response().Header()
+	hdr.Set(echo.HeaderContentType, "audio/wav")
+	hdr.Set("Cache-Control", "private, no-cache")
 	http.ServeContent(c.Response(), c.Request(), an.Slot+"."+lang+".wav", time.Time{}, bytes.NewReader(wav))
 	return nil
 }
 
 // changeAnnouncement sets a slot's source. A text is rendered to speech first, into a new file;
 // the slot switches to it only when it exists, so the previous audio plays until then.
-func (s *Server) changeAnnouncement(c echo.Context, poolID uint, slot, source, text string, fileID uint) (models.Pool, models.Announcement, error) {
+func (h *announcementsHandler) changeAnnouncement(c echo.Context, poolID uint, slot, source, text string, fileID uint) (models.Pool, models.Announcement, error) {
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	p, an, err := s.store.AnnouncementSlot(ctx, a, poolID, slot)
+	p, an, err := h.store.AnnouncementSlot(ctx, a, poolID, slot)
 	if err != nil {
 		return p, an, err
 	}
@@ -167,15 +168,15 @@ func (s *Server) changeAnnouncement(c echo.Context, poolID uint, slot, source, t
 		if ch.Text, err = models.CheckAnnouncementText(text); err != nil {
 			return p, an, err
 		}
-		if tree, err = s.openTree(); err != nil {
+		if tree, err = h.tree.open(); err != nil {
 			return p, an, err
 		}
 		defer tree.Close()
-		if ch.Audio, err = s.renderSpeech(c, tree, p, slot, lang, ch.Text); err != nil {
+		if ch.Audio, err = h.renderSpeech(c, tree, p, slot, lang, ch.Text); err != nil {
 			return p, an, err
 		}
 	}
-	old, cur, err := s.store.SetAnnouncement(ctx, a, c.RealIP(), poolID, slot, ch)
+	old, cur, err := h.store.SetAnnouncement(ctx, a, c.RealIP(), poolID, slot, ch)
 	if err != nil {
 		if ch.Audio != "" {
 			_ = tree.Remove(ch.Audio)
@@ -195,13 +196,13 @@ func (s *Server) changeAnnouncement(c echo.Context, poolID uint, slot, source, t
 }
 
 // renderSpeech speaks text with espeak-ng into announcements/<sub>/tts/ and returns the path.
-func (s *Server) renderSpeech(c echo.Context, tree *files.Tree, p models.Pool, slot, lang, text string) (string, error) {
+func (h *announcementsHandler) renderSpeech(c echo.Context, tree *files.Tree, p models.Pool, slot, lang, text string) (string, error) {
 	if p.Customer == nil {
 		return "", errors.New("web: pool without customer")
 	}
 	spoken := text
-	if s.cfg.Speakable != nil {
-		spoken = s.cfg.Speakable(text, lang)
+	if h.speakable != nil {
+		spoken = h.speakable(text, lang)
 	}
 	want := models.AnnouncementFolder(p.Customer.SubscriberID) + "/tts/pool" + strconv.Itoa(int(p.ID)) + "_" + slot + "_" + lang + "_" +
 		strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
@@ -235,7 +236,7 @@ func (s *Server) renderSpeech(c echo.Context, tree *files.Tree, p models.Pool, s
 
 // announcementSave is the slot form: htmx swaps the slot with the answer (errors beside the
 // fields, 422); without script the answer is a page with the slot alone.
-func (s *Server) announcementSave(c echo.Context) error {
+func (h *announcementsHandler) announcementSave(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
@@ -247,7 +248,7 @@ func (s *Server) announcementSave(c echo.Context) error {
 		fileID = uint(n)
 	}
 	source, text := c.FormValue("source"), c.FormValue("text")
-	p, cur, err := s.changeAnnouncement(c, id, slot, source, text, fileID)
+	p, cur, err := h.changeAnnouncement(c, id, slot, source, text, fileID)
 	status := http.StatusOK
 	errs := templates.Errors{}
 	if err != nil {
@@ -263,12 +264,12 @@ func (s *Server) announcementSave(c echo.Context) error {
 			return storeError(err)
 		}
 	}
-	fs, ferr := s.customerFiles(c, p.CustomerID)
+	fs, ferr := h.customerFiles(c, p.CustomerID)
 	if ferr != nil {
 		return ferr
 	}
-	v := s.slotView(p, cur, fs, true)
-	v.Errors, v.CSRF, v.NoSpeech = errs, s.csrfToken(c), !speechInstalled()
+	v := h.slotView(p, cur, fs, true)
+	v.Errors, v.CSRF, v.NoSpeech = errs, h.views.csrfToken(c), !speechInstalled()
 	if err != nil {
 		// Keep what the user typed or chose, so a failed save loses nothing.
 		v.Source, v.FileID = source, fileID
@@ -282,10 +283,10 @@ func (s *Server) announcementSave(c echo.Context) error {
 		return render(c, status, templates.AnnouncementSlotCard(v))
 	}
 	if err == nil {
-		s.flash(c, "flash.saved")
+		h.views.flash(c, "flash.saved")
 		return redirect(c, "/pools/"+strconv.Itoa(int(id))+"#ann-"+slot)
 	}
-	return render(c, status, templates.AnnouncementSlotPage(s.page(c, "announce.title", "pools"), v))
+	return render(c, status, templates.AnnouncementSlotPage(h.views.page(c, "announce.title", "pools"), v))
 }
 
 // announcementJSON is a slot in the API.
@@ -305,7 +306,7 @@ type announcementPut struct {
 	FileID uint   `json:"file_id"`
 }
 
-func (s *Server) apiAnnouncementPut(c echo.Context) error {
+func (h *announcementsHandler) apiAnnouncementPut(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
@@ -317,7 +318,7 @@ func (s *Server) apiAnnouncementPut(c echo.Context) error {
 		}
 		return apiError(http.StatusBadRequest, "bad_request", "the body must be JSON")
 	}
-	p, an, err := s.changeAnnouncement(c, id, c.Param("slot"), in.Source, in.Text, in.FileID)
+	p, an, err := h.changeAnnouncement(c, id, c.Param("slot"), in.Source, in.Text, in.FileID)
 	if err != nil {
 		return asAPI(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -18,16 +19,23 @@ import (
 	"callrec/templates"
 )
 
+// auditHandler is the audit log: page, CSV export and API.
+type auditHandler struct {
+	store *models.Store
+	views views
+	log   *slog.Logger
+}
+
 // auditLocation is the time zone audit dates are read and shown in: the customer's (for the
 // platform admin without a customer, Europe/Berlin).
-func (s *Server) auditLocation(c echo.Context, customerID uint) (*time.Location, error) {
+func (h *auditHandler) auditLocation(c echo.Context, customerID uint) (*time.Location, error) {
 	if customerID == 0 {
 		if u := userOf(c); u != nil && u.Customer != nil {
 			return u.Customer.Location(), nil
 		}
 		return models.Customer{}.Location(), nil
 	}
-	cu, err := s.store.Customer(c.Request().Context(), actorOf(c), customerID)
+	cu, err := h.store.Customer(c.Request().Context(), actorOf(c), customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +99,7 @@ func auditFields(ctx context.Context, v string, loc *time.Location) []templates.
 	return out
 }
 
-func (s *Server) auditPage(c echo.Context) error {
+func (h *auditHandler) auditPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	var cid uint
@@ -100,11 +108,11 @@ func (s *Server) auditPage(c echo.Context) error {
 			cid = uint(n)
 		}
 	}
-	loc, err := s.auditLocation(c, cid)
+	loc, err := h.auditLocation(c, cid)
 	if err != nil {
 		return storeError(err)
 	}
-	p := templates.AuditProps{Page: s.page(c, "audit.title", "audit"), From: c.QueryParam("from"), To: c.QueryParam("to"),
+	p := templates.AuditProps{Page: h.views.page(c, "audit.title", "audit"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		Kind: c.QueryParam("kind"), ShowCustomer: a.IsPlatformAdmin() && cid == 0, Errors: templates.Errors{}}
 	f := models.AuditFilter{CustomerID: cid, Kind: p.Kind}
 	if f.From, err = parseAuditTime(p.From, loc, false); err != nil {
@@ -113,7 +121,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	if f.To, err = parseAuditTime(p.To, loc, true); err != nil {
 		p.Errors["to"] = "error.audit_date_invalid"
 	}
-	kinds, err := s.store.AuditKinds(ctx, a, cid)
+	kinds, err := h.store.AuditKinds(ctx, a, cid)
 	if err != nil {
 		return storeError(err)
 	}
@@ -127,7 +135,7 @@ func (s *Server) auditPage(c echo.Context) error {
 		return render(c, status, templates.AuditLog(p))
 	}
 	page, _ := strconv.Atoi(c.QueryParam("page"))
-	pg, err := s.store.AuditEvents(ctx, a, f, page, 0)
+	pg, err := h.store.AuditEvents(ctx, a, f, page, 0)
 	if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrForbidden) {
 		return storeError(err)
 	}

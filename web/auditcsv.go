@@ -16,7 +16,7 @@ import (
 // auditCSV exports the audit log as CSV with the audit page's filters (from, to as yyyy-mm-dd in
 // the customer's zone, to inclusive; kind; customer for the platform admin), oldest first,
 // streamed in batches. Cells that a spreadsheet would run as a formula are quoted with a '.
-func (s *Server) auditCSV(c echo.Context) error {
+func (h *auditHandler) auditCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	f, err := auditFilterOf(c)
@@ -24,25 +24,25 @@ func (s *Server) auditCSV(c echo.Context) error {
 		return err
 	}
 	// Check access before the first byte: an empty walk answers the error as a page.
-	if _, err := s.store.AuditEvents(ctx, a, f, 1, 1); err != nil {
+	if _, err := h.store.AuditEvents(ctx, a, f, 1, 1); err != nil {
 		return storeError(err)
 	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment",
+	hdr := c.Response().Header()
+	hdr.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	hdr.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment",
 		map[string]string{"filename": "audit-" + time.Now().UTC().Format("20060102-150405") + ".csv"}))
-	h.Set("Cache-Control", "private, no-store")
+	hdr.Set("Cache-Control", "private, no-store")
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
 	_ = w.Write([]string{"time", "customer_id", "user_id", "user", "ip", "kind", "object", "old_value", "new_value"})
-	err = s.store.EachAuditEvent(ctx, a, f, func(e models.AuditEvent) error {
+	err = h.store.EachAuditEvent(ctx, a, f, func(e models.AuditEvent) error {
 		return w.Write([]string{e.At.UTC().Format(time.RFC3339), strconv.FormatUint(uint64(e.CustomerID), 10),
 			strconv.FormatUint(uint64(e.UserID), 10), csvSafe(e.Username), csvSafe(e.IP), csvSafe(e.Kind),
 			csvSafe(e.Object), csvSafe(e.OldValue), csvSafe(e.NewValue)})
 	})
 	w.Flush()
 	if err != nil {
-		s.log.Error("audit csv", "err", err)
+		h.log.Error("audit csv", "err", err)
 	}
 	return nil
 }

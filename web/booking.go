@@ -20,6 +20,12 @@ import (
 // (per customer). Plain forms ending in 303 redirects; a refused form re-renders the pool page
 // with 422 and the message beside the field.
 
+// bookingHandler books and cancels a pool's modules and keeps the Call Recording settings.
+type bookingHandler struct {
+	store *models.Store
+	views views
+}
+
 // legalNotice is the Call Recording notice in lang exactly as the booking form shows it: the
 // notice paragraph and the confirmation beside the checkbox. Its version is the sha256 of
 // both, joined by an empty line.
@@ -84,20 +90,25 @@ type moduleErrors struct {
 	form     *templates.SettingsForm // the posted settings, shown again
 }
 
-// bookingModules builds the pool page's module sections (called by extendedRouting).
-func (s *Server) bookingModules(c echo.Context, p models.Pool, me moduleErrors) ([]templ.Component, error) {
+// poolSection is the pool page's module sections (booking and settings forms).
+func (h *bookingHandler) poolSection(c echo.Context, p models.Pool) ([]templ.Component, error) {
+	return h.bookingModules(c, p, moduleErrors{})
+}
+
+// bookingModules builds the pool page's module sections, with a refused form's errors.
+func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me moduleErrors) ([]templ.Component, error) {
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	cr, err := s.store.CallRecordingOf(ctx, a, p.ID)
+	cr, err := h.store.CallRecordingOf(ctx, a, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	fa, err := s.store.FTPAccessOf(ctx, a, p.CustomerID)
+	fa, err := h.store.FTPAccessOf(ctx, a, p.CustomerID)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	loc := bookingLocation(p)
-	csrf := s.csrfToken(c)
+	csrf := h.views.csrfToken(c)
 	text, confirm, n := legalNotice(i18n.Lang(ctx))
 	crp := templates.CallRecordingProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), Errors: me.booking,
 		SettingsErrors: me.settings, Announcements: cr.Announcements,
@@ -117,24 +128,24 @@ func (s *Server) bookingModules(c echo.Context, p models.Pool, me moduleErrors) 
 }
 
 // poolWithErrors re-renders a pool's page with a refused module form (422).
-func (s *Server) poolWithErrors(c echo.Context, p models.Pool, me moduleErrors) error {
-	mods, err := s.bookingModules(c, p, me)
+func (h *bookingHandler) poolWithErrors(c echo.Context, p models.Pool, me moduleErrors) error {
+	mods, err := h.bookingModules(c, p, me)
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
 	return render(c, http.StatusUnprocessableEntity, templates.PoolDetail(templates.PoolProps{
-		Page: s.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: mods,
+		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: mods,
 	}))
 }
 
 // modulePool loads the pool named in the path (404 for another customer's).
-func (s *Server) modulePool(c echo.Context) (models.Pool, error) {
+func (h *bookingHandler) modulePool(c echo.Context) (models.Pool, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return models.Pool{}, err
 	}
-	p, err := s.store.Pool(c.Request().Context(), actorOf(c), id)
+	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
 	if err != nil {
 		return models.Pool{}, storeError(err)
 	}
@@ -153,37 +164,37 @@ func bookingFormBool(c echo.Context, name string) bool {
 	return false
 }
 
-func (s *Server) callRecordingBook(c echo.Context) error {
-	p, err := s.modulePool(c)
+func (h *bookingHandler) callRecordingBook(c echo.Context) error {
+	p, err := h.modulePool(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	n, ok := noticeShown(ctx, c.FormValue("notice_version"))
 	if !ok {
-		return s.poolWithErrors(c, p, moduleErrors{booking: templates.Errors{"legal_notice_accepted": "error.legal_notice_changed"}})
+		return h.poolWithErrors(c, p, moduleErrors{booking: templates.Errors{"legal_notice_accepted": "error.legal_notice_changed"}})
 	}
-	_, _, err = s.store.BookCallRecording(ctx, actorOf(c), p.ID, models.BookingInput{
+	_, _, err = h.store.BookCallRecording(ctx, actorOf(c), p.ID, models.BookingInput{
 		Accepted: bookingFormBool(c, "legal_notice_accepted"), Notice: n, IP: c.RealIP()})
 	if errs, ok := formErrors(err); ok {
-		return s.poolWithErrors(c, p, moduleErrors{booking: errs})
+		return h.poolWithErrors(c, p, moduleErrors{booking: errs})
 	}
 	if err != nil {
 		return storeError(err)
 	}
-	s.flash(c, "booking.flash.booked")
+	h.views.flash(c, "booking.flash.booked")
 	return redirect(c, bookingAnchor(p, "call-recording"))
 }
 
-func (s *Server) callRecordingCancel(c echo.Context) error {
-	p, err := s.modulePool(c)
+func (h *bookingHandler) callRecordingCancel(c echo.Context) error {
+	p, err := h.modulePool(c)
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.CancelCallRecording(c.Request().Context(), actorOf(c), p.ID, c.RealIP()); err != nil {
+	if _, err := h.store.CancelCallRecording(c.Request().Context(), actorOf(c), p.ID, c.RealIP()); err != nil {
 		return storeError(err)
 	}
-	s.flash(c, "booking.flash.cancelled")
+	h.views.flash(c, "booking.flash.cancelled")
 	return redirect(c, bookingAnchor(p, "call-recording"))
 }
 
@@ -207,8 +218,8 @@ func settingsFromForm(c echo.Context) (models.SettingsPatch, templates.SettingsF
 	return patch, f, v
 }
 
-func (s *Server) callRecordingSettings(c echo.Context) error {
-	p, err := s.modulePool(c)
+func (h *bookingHandler) callRecordingSettings(c echo.Context) error {
+	p, err := h.modulePool(c)
 	if err != nil {
 		return err
 	}
@@ -217,10 +228,10 @@ func (s *Server) callRecordingSettings(c echo.Context) error {
 	if v = append(v, patch.Validate()...); len(v) > 0 {
 		err = v
 	} else {
-		_, err = s.store.UpdateCallRecordingSettings(c.Request().Context(), a, p.ID, patch)
+		_, err = h.store.UpdateCallRecordingSettings(c.Request().Context(), a, p.ID, patch)
 	}
 	if errs, ok := formErrors(err); ok {
-		return s.poolWithErrors(c, p, moduleErrors{settings: errs, form: &form})
+		return h.poolWithErrors(c, p, moduleErrors{settings: errs, form: &form})
 	}
 	switch {
 	case errors.Is(err, models.ErrNotBooked):
@@ -228,30 +239,30 @@ func (s *Server) callRecordingSettings(c echo.Context) error {
 	case err != nil:
 		return storeError(err)
 	}
-	s.flash(c, "booking.flash.settings_saved")
+	h.views.flash(c, "booking.flash.settings_saved")
 	return redirect(c, bookingAnchor(p, "call-recording"))
 }
 
-func (s *Server) ftpAccessBook(c echo.Context) error {
-	p, err := s.modulePool(c)
+func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
+	p, err := h.modulePool(c)
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
+	if _, _, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
 		return storeError(err)
 	}
-	s.flash(c, "booking.flash.booked")
+	h.views.flash(c, "booking.flash.booked")
 	return redirect(c, bookingAnchor(p, "ftp-access"))
 }
 
-func (s *Server) ftpAccessCancel(c echo.Context) error {
-	p, err := s.modulePool(c)
+func (h *bookingHandler) ftpAccessCancel(c echo.Context) error {
+	p, err := h.modulePool(c)
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.CancelFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
+	if _, err := h.store.CancelFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
 		return storeError(err)
 	}
-	s.flash(c, "booking.flash.cancelled")
+	h.views.flash(c, "booking.flash.cancelled")
 	return redirect(c, bookingAnchor(p, "ftp-access"))
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -115,19 +114,6 @@ func toFTPAccessJSON(f models.FTPAccess) bkFTPAccessJSON {
 		Price: bkPriceJSON{f.Price.MonthlyCents, f.Price.Currency}}
 }
 
-// bookingAPIError maps the store's errors; a validation error answers the first invalid field's
-// code (fields are checked in a fixed order, so the answer is stable).
-func bookingAPIError(err error) error {
-	var ve models.ValidationError
-	switch {
-	case errors.As(err, &ve) && len(ve) > 0:
-		return apiError(http.StatusUnprocessableEntity, codeOf(ve[0].Key), i18n.TL("en", ve[0].Key))
-	case errors.Is(err, models.ErrNotBooked):
-		return apiError(http.StatusConflict, "module_not_booked", "book the module first")
-	}
-	return apiStoreError(err)
-}
-
 // readJSONObject decodes a request body that must be one JSON object into raw fields.
 func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
 	b, err := io.ReadAll(c.Request().Body)
@@ -147,27 +133,27 @@ func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-func (s *Server) apiCallRecording(c echo.Context) error {
+func (h *bookingHandler) apiCallRecording(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	cr, err := s.store.CallRecordingOf(ctx, actorOf(c), id)
+	cr, err := h.store.CallRecordingOf(ctx, actorOf(c), id)
 	if err != nil {
 		return bookingAPIError(err)
 	}
 	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
 
-func (s *Server) apiCallRecordingBook(c echo.Context) error {
+func (h *bookingHandler) apiCallRecordingBook(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	if _, err := s.store.Pool(ctx, a, id); err != nil { // 404 before the body is looked at
+	if _, err := h.store.Pool(ctx, a, id); err != nil { // 404 before the body is looked at
 		return bookingAPIError(err)
 	}
 	body, err := readJSONObject(c)
@@ -189,7 +175,7 @@ func (s *Server) apiCallRecordingBook(c echo.Context) error {
 	if !ok {
 		return apiError(http.StatusUnprocessableEntity, "legal_notice_changed", "notice_version matches no current legal notice; fetch it again")
 	}
-	cr, created, err := s.store.BookCallRecording(ctx, a, id, models.BookingInput{Accepted: accepted, Notice: n, IP: c.RealIP()})
+	cr, created, err := h.store.BookCallRecording(ctx, a, id, models.BookingInput{Accepted: accepted, Notice: n, IP: c.RealIP()})
 	if err != nil {
 		return bookingAPIError(err)
 	}
@@ -200,12 +186,12 @@ func (s *Server) apiCallRecordingBook(c echo.Context) error {
 	return c.JSON(status, toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
 
-func (s *Server) apiCallRecordingCancel(c echo.Context) error {
+func (h *bookingHandler) apiCallRecordingCancel(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.CancelCallRecording(c.Request().Context(), actorOf(c), id, c.RealIP()); err != nil {
+	if _, err := h.store.CancelCallRecording(c.Request().Context(), actorOf(c), id, c.RealIP()); err != nil {
 		return bookingAPIError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -256,14 +242,14 @@ func settingsPatchJSON(body map[string]json.RawMessage) (models.SettingsPatch, e
 	return p, nil
 }
 
-func (s *Server) apiCallRecordingPatch(c echo.Context) error {
+func (h *bookingHandler) apiCallRecordingPatch(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	if _, err := s.store.Pool(ctx, a, id); err != nil {
+	if _, err := h.store.Pool(ctx, a, id); err != nil {
 		return bookingAPIError(err)
 	}
 	body, err := readJSONObject(c)
@@ -275,58 +261,34 @@ func (s *Server) apiCallRecordingPatch(c echo.Context) error {
 		return bookingAPIError(err)
 	}
 	patch.IP = c.RealIP()
-	if _, err := s.store.UpdateCallRecordingSettings(ctx, a, id, patch); err != nil {
+	if _, err := h.store.UpdateCallRecordingSettings(ctx, a, id, patch); err != nil {
 		return bookingAPIError(err)
 	}
-	cr, err := s.store.CallRecordingOf(ctx, a, id)
+	cr, err := h.store.CallRecordingOf(ctx, a, id)
 	if err != nil {
 		return bookingAPIError(err)
 	}
 	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
 
-// apiCustomer is the customer an API call concerns: the user's own; the platform admin names one
-// with ?customer=.
-func (s *Server) apiCustomer(c echo.Context, required bool) (uint, error) {
-	a := actorOf(c)
-	q := c.QueryParam("customer")
-	if !a.IsPlatformAdmin() {
-		if q != "" && q != strconv.FormatUint(uint64(a.CustomerID), 10) {
-			return 0, apiNotFound()
-		}
-		return a.CustomerID, nil
-	}
-	if q == "" && !required {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(q, 10, 32)
-	if err != nil || n == 0 {
-		return 0, apiError(http.StatusUnprocessableEntity, "customer_required", "the platform admin must name a customer with ?customer=ID")
-	}
-	if _, err := s.store.Customer(c.Request().Context(), a, uint(n)); err != nil {
-		return 0, bookingAPIError(err)
-	}
-	return uint(n), nil
-}
-
-func (s *Server) apiFTPAccess(c echo.Context) error {
-	cid, err := s.apiCustomer(c, true)
+func (h *bookingHandler) apiFTPAccess(c echo.Context) error {
+	cid, err := apiCustomer(c, h.store, true)
 	if err != nil {
 		return err
 	}
-	f, err := s.store.FTPAccessOf(c.Request().Context(), actorOf(c), cid)
+	f, err := h.store.FTPAccessOf(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
 		return bookingAPIError(err)
 	}
 	return c.JSON(http.StatusOK, toFTPAccessJSON(f))
 }
 
-func (s *Server) apiFTPAccessBook(c echo.Context) error {
-	cid, err := s.apiCustomer(c, true)
+func (h *bookingHandler) apiFTPAccessBook(c echo.Context) error {
+	cid, err := apiCustomer(c, h.store, true)
 	if err != nil {
 		return err
 	}
-	f, created, err := s.store.BookFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP())
+	f, created, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP())
 	if err != nil {
 		return bookingAPIError(err)
 	}
@@ -337,77 +299,13 @@ func (s *Server) apiFTPAccessBook(c echo.Context) error {
 	return c.JSON(status, toFTPAccessJSON(f))
 }
 
-func (s *Server) apiFTPAccessCancel(c echo.Context) error {
-	cid, err := s.apiCustomer(c, true)
+func (h *bookingHandler) apiFTPAccessCancel(c echo.Context) error {
+	cid, err := apiCustomer(c, h.store, true)
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.CancelFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP()); err != nil {
+	if _, err := h.store.CancelFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP()); err != nil {
 		return bookingAPIError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-type bkAuditEventJSON struct {
-	ID         uint            `json:"id"`
-	CustomerID uint            `json:"customer_id"`
-	At         time.Time       `json:"at"`
-	User       bkUserJSON      `json:"user"`
-	IP         string          `json:"ip"`
-	Kind       string          `json:"kind"`
-	Object     string          `json:"object"`
-	Old        json.RawMessage `json:"old"`
-	New        json.RawMessage `json:"new"`
-}
-
-// auditValueJSON passes stored JSON through and quotes plain text; "" is null.
-func auditValueJSON(v string) json.RawMessage {
-	if v == "" {
-		return json.RawMessage("null")
-	}
-	if json.Valid([]byte(v)) {
-		return json.RawMessage(v)
-	}
-	b, _ := json.Marshal(v)
-	return b
-}
-
-func toAuditEventJSON(e models.AuditEvent) bkAuditEventJSON {
-	return bkAuditEventJSON{ID: e.ID, CustomerID: e.CustomerID, At: e.At, User: bkUserJSON{e.UserID, e.Username}, IP: e.IP,
-		Kind: e.Kind, Object: e.Object, Old: auditValueJSON(e.OldValue), New: auditValueJSON(e.NewValue)}
-}
-
-func (s *Server) apiAuditEvents(c echo.Context) error {
-	cid, err := s.apiCustomer(c, false)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	a := actorOf(c)
-	loc, err := s.auditLocation(c, cid)
-	if err != nil {
-		return bookingAPIError(err)
-	}
-	f := models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
-	var bad string
-	if f.From, err = parseAuditTime(c.QueryParam("from"), loc, false); err != nil {
-		bad = "from"
-	}
-	if f.To, err = parseAuditTime(c.QueryParam("to"), loc, true); err != nil {
-		bad = "to"
-	}
-	if bad != "" {
-		return apiError(http.StatusUnprocessableEntity, "invalid_"+bad, bad+" must be a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
-	}
-	page, _ := strconv.Atoi(c.QueryParam("page"))
-	per, _ := strconv.Atoi(c.QueryParam("per_page"))
-	pg, err := s.store.AuditEvents(ctx, a, f, page, per)
-	if err != nil {
-		return bookingAPIError(err)
-	}
-	out := make([]bkAuditEventJSON, len(pg.Events))
-	for i, e := range pg.Events {
-		out[i] = toAuditEventJSON(e)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"events": out, "total": pg.Total, "page": pg.Page, "per_page": pg.PerPage, "pages": pg.Pages()})
 }

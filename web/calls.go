@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,14 +16,23 @@ import (
 	"callrec/templates"
 )
 
-// Live calls and the call log.
-//
-// Who may do what: everybody of a customer (agents and customer admins) sees the customer's live
-// calls and call log; agents and customer admins start and stop recording of their customer's
-// calls (the seed: agents do it with one click once an admin enabled manual recording). The
+// Live calls. Who may do what: everybody of a customer (agents and customer admins) sees the
+// customer's live calls and call log; agents and customer admins start and stop recording of
+// their customer's calls (the seed: agents do it with one click once an admin enabled manual
+// recording). The
 // platform admin sees every customer's calls but controls none: whether a call is recorded is
 // the customer's decision, made under the legal notice the customer confirmed. Users who may
 // not open recordings see the destination number masked.
+
+// liveHandler is the Live calls page, its event stream and the recording buttons, in page and
+// API.
+type liveHandler struct {
+	store  *models.Store
+	engine LiveEngine // nil when no engine runs
+	hub    *liveHub
+	views  views
+	log    *slog.Logger
+}
 
 // mayControlRecording reports whether a may start and stop recording of customer's calls.
 func mayControlRecording(a models.Actor, customer uint) bool {
@@ -40,11 +48,11 @@ var (
 )
 
 // liveCalls is the engine's live list as a may see it, with the calls' database ids.
-func (s *Server) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInfo, map[string]uint, error) {
-	if s.cfg.Engine == nil {
+func (h *liveHandler) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInfo, map[string]uint, error) {
+	if h.engine == nil {
 		return nil, nil, errNoEngine
 	}
-	all := s.cfg.Engine.Calls()
+	all := h.engine.Calls()
 	calls := all[:0:0]
 	ids := make([]string, 0, len(all))
 	for _, c := range all {
@@ -53,7 +61,7 @@ func (s *Server) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInf
 			ids = append(ids, c.ID)
 		}
 	}
-	dbIDs, err := s.store.CallIDs(ctx, a, ids)
+	dbIDs, err := h.store.CallIDs(ctx, a, ids)
 	return calls, dbIDs, err
 }
 
@@ -65,14 +73,14 @@ type liveView struct {
 	now       time.Time
 }
 
-func (s *Server) newLiveView(ctx context.Context, a models.Actor) (liveView, error) {
+func newLiveView(ctx context.Context, store *models.Store, a models.Actor) (liveView, error) {
 	v := liveView{actor: a, now: time.Now()}
 	var err error
-	if v.pools, err = s.store.PoolNames(ctx, a); err != nil {
+	if v.pools, err = store.PoolNames(ctx, a); err != nil {
 		return v, err
 	}
 	if a.IsPlatformAdmin() {
-		v.customers, err = s.store.CustomersByID(ctx, a)
+		v.customers, err = store.CustomersByID(ctx, a)
 	}
 	return v, err
 }
@@ -125,12 +133,12 @@ func (v liveView) row(c media.CallInfo, id uint) templates.LiveRow {
 	return r
 }
 
-func (s *Server) liveRows(ctx context.Context, a models.Actor) ([]templates.LiveRow, error) {
-	calls, ids, err := s.liveCalls(ctx, a)
+func (h *liveHandler) liveRows(ctx context.Context, a models.Actor) ([]templates.LiveRow, error) {
+	calls, ids, err := h.liveCalls(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.newLiveView(ctx, a)
+	v, err := newLiveView(ctx, h.store, a)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +149,10 @@ func (s *Server) liveRows(ctx context.Context, a models.Actor) ([]templates.Live
 	return rows, nil
 }
 
-func (s *Server) livePage(c echo.Context) error {
+func (h *liveHandler) livePage(c echo.Context) error {
 	a := actorOf(c)
-	props := templates.LiveProps{Page: s.page(c, "calls.live_title", "live"), ShowCustomer: a.IsPlatformAdmin()}
-	rows, err := s.liveRows(c.Request().Context(), a)
+	props := templates.LiveProps{Page: h.views.page(c, "calls.live_title", "live"), ShowCustomer: a.IsPlatformAdmin()}
+	rows, err := h.liveRows(c.Request().Context(), a)
 	switch {
 	case errors.Is(err, errNoEngine):
 		props.EngineDown = true
@@ -158,21 +166,21 @@ func (s *Server) livePage(c echo.Context) error {
 // liveEvents is the Live calls page's Server-Sent Events stream: the full list of rows as event
 // "calls" on connect (so a reconnect starts fresh) and again after every change of the
 // customer's calls.
-func (s *Server) liveEvents(c echo.Context) error {
-	if s.cfg.Engine == nil {
+func (h *liveHandler) liveEvents(c echo.Context) error {
+	if h.engine == nil {
 		return c.NoContent(http.StatusNoContent) // tells EventSource not to reconnect
 	}
 	a := actorOf(c)
 	// The platform admin's CustomerID is 0: woken for every customer. What a stream shows is
 	// decided by liveCalls, never by the wake-up.
-	sub := s.hub.subscribe(a.CustomerID)
-	defer s.hub.unsubscribe(sub)
+	sub := h.hub.subscribe(a.CustomerID)
+	defer h.hub.unsubscribe(sub)
 	ctx := c.Request().Context()
 	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	hdr := w.Header()
+	hdr.Set(echo.HeaderContentType, "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
 		return nil
@@ -186,13 +194,13 @@ func (s *Server) liveEvents(c echo.Context) error {
 		// A stream outlives the request that checked the login: a user disabled, deleted or
 		// with a new password since then stops receiving calls within a minute.
 		if time.Since(checked) > time.Minute {
-			u, err := s.store.UserByID(ctx, a.UserID)
+			u, err := h.store.UserByID(ctx, a.UserID)
 			if err != nil || authStamp(&u) != stamp {
 				return errSessionGone
 			}
 			checked = time.Now()
 		}
-		rows, err := s.liveRows(ctx, a)
+		rows, err := h.liveRows(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -215,12 +223,12 @@ func (s *Server) liveEvents(c echo.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.hub.closed:
+		case <-h.hub.closed:
 			return nil
 		case <-sub.wake:
 			if err := send(); err != nil {
 				if ctx.Err() == nil && !errors.Is(err, errSessionGone) {
-					s.log.Warn("live calls stream", "err", err)
+					h.log.Warn("live calls stream", "err", err)
 				}
 				return nil
 			}
@@ -253,22 +261,22 @@ func sseEvent(name string, data []byte) []byte {
 // it. Errors: models.ErrNotFound (unknown or another customer's), models.ErrForbidden,
 // errNoEngine, and the engine's ErrNoSuchCall (ended), ErrCallerObjected, ErrRecordingNotBooked,
 // ErrCalleeInterrupted.
-func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on bool, ip string) (media.CallInfo, models.Call, error) {
-	call, err := s.store.CallWithTrail(ctx, a, id)
+func (h *liveHandler) setRecording(ctx context.Context, a models.Actor, id uint, on bool, ip string) (media.CallInfo, models.Call, error) {
+	call, err := h.store.CallWithTrail(ctx, a, id)
 	if err != nil {
 		return media.CallInfo{}, call, err
 	}
 	if !mayControlRecording(a, call.CustomerID) {
 		return media.CallInfo{}, call, models.ErrForbidden
 	}
-	if s.cfg.Engine == nil {
+	if h.engine == nil {
 		return media.CallInfo{}, call, errNoEngine
 	}
 	if call.Ended != nil {
 		return media.CallInfo{}, call, media.ErrNoSuchCall
 	}
 	old := media.RecState(call.RecState)
-	for _, lc := range s.cfg.Engine.Calls() { // the engine's state is fresher than the row
+	for _, lc := range h.engine.Calls() { // the engine's state is fresher than the row
 		if lc.ID == call.EngineID {
 			old = lc.Rec
 		}
@@ -276,10 +284,10 @@ func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on b
 	var info media.CallInfo
 	kind := "recording.started"
 	if on {
-		info, err = s.cfg.Engine.StartRecording(call.EngineID, a.Username)
+		info, err = h.engine.StartRecording(call.EngineID, a.Username)
 	} else {
 		kind = "recording.stopped"
-		info, err = s.cfg.Engine.StopRecording(call.EngineID, a.Username)
+		info, err = h.engine.StopRecording(call.EngineID, a.Username)
 	}
 	if err != nil {
 		return info, call, err
@@ -292,12 +300,12 @@ func (s *Server) setRecording(ctx context.Context, a models.Actor, id uint, on b
 	if info.Rec == old && !(on && info.Bridged.IsZero()) {
 		return info, call, nil
 	}
-	if aerr := s.store.Audit(ctx, models.AuditEntry{CustomerID: call.CustomerID, Actor: a, IP: ip, Kind: kind,
+	if aerr := h.store.Audit(ctx, models.AuditEntry{CustomerID: call.CustomerID, Actor: a, IP: ip, Kind: kind,
 		Object: "call " + strconv.FormatUint(uint64(call.ID), 10),
 		Old:    map[string]any{"recording": old},
 		New:    map[string]any{"recording": info.Rec, "engine_id": info.ID, "recorded_ms": info.Recorded.Milliseconds()},
 	}); aerr != nil {
-		s.log.Error("audit", "kind", kind, "call", call.ID, "err", aerr)
+		h.log.Error("audit", "kind", kind, "call", call.ID, "err", aerr)
 	}
 	return info, call, nil
 }
@@ -319,17 +327,18 @@ func recordingErrorKey(err error) string {
 
 // liveStartRecording and liveStopRecording are the Start/Stop buttons: htmx gets the call's new
 // row, a plain form post a redirect back to the page. Both buttons are idempotent.
-func (s *Server) liveStartRecording(c echo.Context) error { return s.liveSetRecording(c, true) }
-func (s *Server) liveStopRecording(c echo.Context) error  { return s.liveSetRecording(c, false) }
+func (h *liveHandler) liveStartRecording(c echo.Context) error { return h.liveSetRecording(c, true) }
 
-func (s *Server) liveSetRecording(c echo.Context, on bool) error {
+func (h *liveHandler) liveStopRecording(c echo.Context) error { return h.liveSetRecording(c, false) }
+
+func (h *liveHandler) liveSetRecording(c echo.Context, on bool) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	info, _, err := s.setRecording(ctx, a, id, on, c.RealIP())
+	info, _, err := h.setRecording(ctx, a, id, on, c.RealIP())
 	key := recordingErrorKey(err)
 	switch {
 	case errors.Is(err, errNoEngine):
@@ -343,140 +352,11 @@ func (s *Server) liveSetRecording(c echo.Context, on bool) error {
 	if errors.Is(err, media.ErrNoSuchCall) {
 		return c.HTML(http.StatusOK, "") // the call is gone: so is its row
 	}
-	v, verr := s.newLiveView(ctx, a)
+	v, verr := newLiveView(ctx, h.store, a)
 	if verr != nil {
 		return verr
 	}
 	row := v.row(info, id)
 	row.Error = key
 	return render(c, http.StatusOK, templates.LiveRowView(row, a.IsPlatformAdmin()))
-}
-
-// callLogOutcomes are the outcomes the filter offers.
-var callLogOutcomes = []string{models.OutcomeCompleted, models.OutcomeObjected, models.OutcomeUnanswered,
-	models.OutcomeBusy, models.OutcomeFailed, models.OutcomeInterrupted}
-
-// parseCallFilter reads the call log's filter from the query (dates as YYYY-MM-DD in loc; "to"
-// is inclusive). Bad fields come back as form errors.
-func parseCallFilter(q url.Values, loc *time.Location) (models.CallFilter, templates.CallLogFilter, templates.Errors) {
-	form := templates.CallLogFilter{Pool: q.Get("pool"), From: strings.TrimSpace(q.Get("from")),
-		To: strings.TrimSpace(q.Get("to")), Number: strings.TrimSpace(q.Get("number")), Outcome: q.Get("outcome")}
-	f := models.CallFilter{Number: form.Number}
-	errs := templates.Errors{}
-	if n, err := strconv.ParseUint(form.Pool, 10, 32); err == nil {
-		f.PoolID = uint(n)
-	} else {
-		form.Pool = ""
-	}
-	for _, o := range callLogOutcomes {
-		if o == form.Outcome {
-			f.Outcome = o
-		}
-	}
-	if f.Outcome == "" {
-		form.Outcome = ""
-	}
-	if form.From != "" {
-		if d, err := time.ParseInLocation(time.DateOnly, form.From, loc); err == nil {
-			f.From = d
-		} else {
-			errs["from"] = "calls.error_date"
-		}
-	}
-	if form.To != "" {
-		if d, err := time.ParseInLocation(time.DateOnly, form.To, loc); err == nil {
-			f.To = d.AddDate(0, 0, 1)
-		} else {
-			errs["to"] = "calls.error_date"
-		}
-	}
-	f.Page, _ = strconv.Atoi(q.Get("page"))
-	return f, form, errs
-}
-
-// userLocation is the time zone the user reads times in: the customer's (Europe/Berlin for the
-// platform admin).
-func userLocation(c echo.Context) *time.Location {
-	if u := userOf(c); u != nil && u.Customer != nil {
-		return u.Customer.Location()
-	}
-	return models.Customer{}.Location()
-}
-
-func (s *Server) callLogPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	a := actorOf(c)
-	loc := userLocation(c)
-	q := c.QueryParams()
-	f, form, errs := parseCallFilter(q, loc)
-	status := http.StatusOK
-	if len(errs) > 0 {
-		status = http.StatusUnprocessableEntity
-	}
-	log, err := s.store.Calls(ctx, a, f)
-	if err != nil {
-		return err
-	}
-	v, err := s.newLiveView(ctx, a)
-	if err != nil {
-		return err
-	}
-	props := templates.CallLogProps{Page: s.page(c, "calls.log_title", "calls"), Filter: form, Errors: errs,
-		Outcomes: callLogOutcomes, ShowCustomer: a.IsPlatformAdmin(), Total: log.Total, PageNo: log.Page, Pages: log.Pages()}
-	for id, name := range v.pools {
-		props.Pools = append(props.Pools, templates.PoolOption{ID: id, Name: name})
-	}
-	sortPoolOptions(props.Pools)
-	for _, call := range log.Calls {
-		props.Rows = append(props.Rows, v.logRow(call, loc))
-	}
-	pageURL := func(n int) string {
-		u := url.Values{}
-		for k, vs := range q {
-			u[k] = vs
-		}
-		u.Set("page", strconv.Itoa(n))
-		return "/calls?" + u.Encode()
-	}
-	if log.Page > 1 {
-		props.PrevURL = pageURL(log.Page - 1)
-	}
-	if log.Page < log.Pages() {
-		props.NextURL = pageURL(log.Page + 1)
-	}
-	return render(c, status, templates.CallLogPage(props))
-}
-
-func sortPoolOptions(ps []templates.PoolOption) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && (ps[j].Name < ps[j-1].Name || ps[j].Name == ps[j-1].Name && ps[j].ID < ps[j-1].ID); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
-}
-
-func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLogRow {
-	if cu, ok := v.customers[call.CustomerID]; ok {
-		loc = cu.Location()
-	}
-	r := templates.CallLogRow{ID: call.ID, When: call.Arrival.In(loc).Format("2006-01-02 15:04:05"), Pool: v.pools[call.PoolID],
-		A: call.A, B: call.B, C: call.C, Ended: call.Ended != nil, Outcome: "calls.outcome_" + call.Outcome,
-		Duration: templates.Duration(call.DurationMS), Recorded: templates.Duration(call.RecordedMS)}
-	if cu, ok := v.customers[call.CustomerID]; ok {
-		r.Customer = cu.Name
-	}
-	if !v.actor.MayOpenRecordings() {
-		r.C = models.MaskNumber(call.C)
-	}
-	if call.Recording != nil {
-		r.HasFile = true
-		if v.actor.MayOpenRecordings() { // the File Browser shows the others a 404
-			r.RecordingID = call.Recording.FileID
-		}
-		r.Recorded = templates.Duration(call.Recording.RecordedMS)
-	}
-	for _, e := range call.Events {
-		r.Trail = append(r.Trail, templates.TrailItem{Offset: templates.Duration(e.OffsetMS), Kind: "calls.event_" + e.Kind, By: e.By, Detail: e.Detail})
-	}
-	return r
 }

@@ -124,7 +124,7 @@ func apiTime(v string, loc *time.Location) (time.Time, bool) {
 	return t, err == nil
 }
 
-func (s *Server) apiCalls(c echo.Context) error {
+func (h *callLogHandler) apiCalls(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	loc := userLocation(c)
@@ -154,7 +154,7 @@ func (s *Server) apiCalls(c echo.Context) error {
 	}
 	switch q.Get("state") {
 	case "active":
-		return s.apiActiveCalls(c, a, f)
+		return h.live.apiActiveCalls(c, a, f)
 	case "ended":
 		yes := true
 		f.Ended = &yes
@@ -162,7 +162,7 @@ func (s *Server) apiCalls(c echo.Context) error {
 	default:
 		return apiError(http.StatusUnprocessableEntity, "invalid_state", "state must be active or ended")
 	}
-	log, err := s.store.Calls(ctx, a, f)
+	log, err := h.store.Calls(ctx, a, f)
 	if err != nil {
 		return err
 	}
@@ -175,8 +175,8 @@ func (s *Server) apiCalls(c echo.Context) error {
 }
 
 // apiActiveCalls answers state=active from the engine's live list (pool, from and to filter it).
-func (s *Server) apiActiveCalls(c echo.Context, a models.Actor, f models.CallFilter) error {
-	calls, ids, err := s.liveCalls(c.Request().Context(), a)
+func (h *liveHandler) apiActiveCalls(c echo.Context, a models.Actor, f models.CallFilter) error {
+	calls, ids, err := h.liveCalls(c.Request().Context(), a)
 	if errors.Is(err, errNoEngine) {
 		return apiError(http.StatusServiceUnavailable, "engine_not_running", "the recording engine is not running")
 	}
@@ -195,29 +195,30 @@ func (s *Server) apiActiveCalls(c echo.Context, a models.Actor, f models.CallFil
 	return c.JSON(http.StatusOK, map[string]any{"calls": out, "total": len(out), "page": 1, "per_page": len(out), "pages": 1})
 }
 
-func (s *Server) apiCall(c echo.Context) error {
+func (h *callLogHandler) apiCall(c echo.Context) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
-	call, err := s.store.CallWithTrail(c.Request().Context(), a, id)
+	call, err := h.store.CallWithTrail(c.Request().Context(), a, id)
 	if err != nil {
 		return apiStoreError(err)
 	}
 	return c.JSON(http.StatusOK, callFromRow(call, a, true))
 }
 
-func (s *Server) apiStartRecording(c echo.Context) error { return s.apiSetRecording(c, true) }
-func (s *Server) apiStopRecording(c echo.Context) error  { return s.apiSetRecording(c, false) }
+func (h *liveHandler) apiStartRecording(c echo.Context) error { return h.apiSetRecording(c, true) }
 
-func (s *Server) apiSetRecording(c echo.Context, on bool) error {
+func (h *liveHandler) apiStopRecording(c echo.Context) error { return h.apiSetRecording(c, false) }
+
+func (h *liveHandler) apiSetRecording(c echo.Context, on bool) error {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
-	info, _, err := s.setRecording(c.Request().Context(), a, id, on, c.RealIP())
+	info, _, err := h.setRecording(c.Request().Context(), a, id, on, c.RealIP())
 	switch {
 	case err == nil:
 		return c.JSON(http.StatusOK, callFromEngine(info, id, a, time.Now()))

@@ -10,6 +10,13 @@ import (
 	"callrec/templates"
 )
 
+// customersHandler is the platform admin's customers and prices and a customer admin's own
+// customer settings.
+type customersHandler struct {
+	store *models.Store
+	views views
+}
+
 func customerInput(c echo.Context) models.CustomerInput {
 	return models.CustomerInput{Name: c.FormValue("name"), SubscriberID: c.FormValue("subscriber_id"),
 		Language: c.FormValue("language"), TimeZone: c.FormValue("time_zone")}
@@ -19,22 +26,22 @@ func formOf(cu models.Customer) templates.CustomerFormProps {
 	return templates.CustomerFormProps{Name: cu.Name, SubscriberID: cu.SubscriberID, Language: cu.Language, TimeZone: cu.TimeZone}
 }
 
-func (s *Server) customersPage(c echo.Context) error {
-	return s.renderCustomers(c, http.StatusOK, templates.CustomerFormProps{Language: "de", TimeZone: "Europe/Berlin"})
+func (h *customersHandler) customersPage(c echo.Context) error {
+	return h.renderCustomers(c, http.StatusOK, templates.CustomerFormProps{Language: "de", TimeZone: "Europe/Berlin"})
 }
 
-func (s *Server) renderCustomers(c echo.Context, status int, form templates.CustomerFormProps) error {
-	cs, err := s.store.Customers(c.Request().Context(), actorOf(c))
+func (h *customersHandler) renderCustomers(c echo.Context, status int, form templates.CustomerFormProps) error {
+	cs, err := h.store.Customers(c.Request().Context(), actorOf(c))
 	if err != nil {
 		return storeError(err)
 	}
-	p := s.page(c, "customers.title", "customers")
+	p := h.views.page(c, "customers.title", "customers")
 	form.Page, form.Action, form.CanEditSubID, form.WithAdmin = p, "/admin/customers", true, true
 	return render(c, status, templates.Customers(templates.CustomersProps{Page: p, Customers: cs, Form: form}))
 }
 
 // customerCreate adds a customer with its first customer admin, both or neither.
-func (s *Server) customerCreate(c echo.Context) error {
+func (h *customersHandler) customerCreate(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	in := customerInput(c)
@@ -45,30 +52,30 @@ func (s *Server) customerCreate(c echo.Context) error {
 			return storeError(err)
 		}
 		f := templates.CustomerFormProps{Name: in.Name, SubscriberID: in.SubscriberID, Language: in.Language, TimeZone: in.TimeZone, AdminUsername: admin.Username, Errors: errs}
-		return s.renderCustomers(c, http.StatusUnprocessableEntity, f)
+		return h.renderCustomers(c, http.StatusUnprocessableEntity, f)
 	}
-	cu, err := s.store.CreateCustomerWithAdmin(ctx, a, in, admin)
+	cu, err := h.store.CreateCustomerWithAdmin(ctx, a, in, admin)
 	if err != nil {
 		return fail(err)
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/admin/customers/"+strconv.Itoa(int(cu.ID)))
 }
 
-func (s *Server) customerPage(c echo.Context) error {
+func (h *customersHandler) customerPage(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
-	cu, err := s.store.Customer(c.Request().Context(), actorOf(c), id)
+	cu, err := h.store.Customer(c.Request().Context(), actorOf(c), id)
 	if err != nil {
 		return storeError(err)
 	}
-	return s.renderCustomer(c, http.StatusOK, cu, formOf(cu))
+	return h.renderCustomer(c, http.StatusOK, cu, formOf(cu))
 }
 
-func (s *Server) renderCustomer(c echo.Context, status int, cu models.Customer, f templates.CustomerFormProps) error {
-	p := s.page(c, "customers.edit", "customers")
+func (h *customersHandler) renderCustomer(c echo.Context, status int, cu models.Customer, f templates.CustomerFormProps) error {
+	p := h.views.page(c, "customers.edit", "customers")
 	p.Title = p.Title + ": " + cu.Name
 	base := "/admin/customers/" + strconv.Itoa(int(cu.ID))
 	f.Page, f.Action, f.CanEditSubID = p, base, true
@@ -77,69 +84,69 @@ func (s *Server) renderCustomer(c echo.Context, status int, cu models.Customer, 
 	}))
 }
 
-func (s *Server) customerSave(c echo.Context) error {
+func (h *customersHandler) customerSave(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	cu, err := s.store.Customer(ctx, actorOf(c), id)
+	cu, err := h.store.Customer(ctx, actorOf(c), id)
 	if err != nil {
 		return storeError(err)
 	}
 	in := customerInput(c)
-	if _, err := s.store.UpdateCustomer(ctx, actorOf(c), id, in); err != nil {
+	if _, err := h.store.UpdateCustomer(ctx, actorOf(c), id, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
 		}
-		return s.renderCustomer(c, http.StatusUnprocessableEntity, cu, templates.CustomerFormProps{
+		return h.renderCustomer(c, http.StatusUnprocessableEntity, cu, templates.CustomerFormProps{
 			Name: in.Name, SubscriberID: in.SubscriberID, Language: in.Language, TimeZone: in.TimeZone, Errors: errs})
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/admin/customers/"+strconv.Itoa(int(id)))
 }
 
 // settingsPage is the customer admin's own customer settings.
-func (s *Server) settingsPage(c echo.Context) error {
+func (h *customersHandler) settingsPage(c echo.Context) error {
 	a := actorOf(c)
 	if a.IsPlatformAdmin() {
 		return redirect(c, "/admin/customers")
 	}
-	cu, err := s.store.Customer(c.Request().Context(), a, a.CustomerID)
+	cu, err := h.store.Customer(c.Request().Context(), a, a.CustomerID)
 	if err != nil {
 		return storeError(err)
 	}
-	return s.renderSettings(c, http.StatusOK, formOf(cu))
+	return h.renderSettings(c, http.StatusOK, formOf(cu))
 }
 
-func (s *Server) renderSettings(c echo.Context, status int, f templates.CustomerFormProps) error {
-	p := s.page(c, "settings.title", "settings")
+func (h *customersHandler) renderSettings(c echo.Context, status int, f templates.CustomerFormProps) error {
+	p := h.views.page(c, "settings.title", "settings")
 	f.Page, f.Action = p, "/settings"
 	return render(c, status, templates.CustomerSettings(templates.CustomerSettingsProps{Page: p, Form: f}))
 }
 
-func (s *Server) settingsSave(c echo.Context) error {
+func (h *customersHandler) settingsSave(c echo.Context) error {
 	a := actorOf(c)
 	ctx := c.Request().Context()
 	in := customerInput(c)
-	cu, err := s.store.UpdateCustomer(ctx, a, a.CustomerID, in)
+	cu, err := h.store.UpdateCustomer(ctx, a, a.CustomerID, in)
 	if err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
 		}
-		old, _ := s.store.Customer(ctx, a, a.CustomerID)
-		return s.renderSettings(c, http.StatusUnprocessableEntity, templates.CustomerFormProps{
+		old, _ := h.store.Customer(ctx, a, a.CustomerID)
+		return h.renderSettings(c, http.StatusUnprocessableEntity, templates.CustomerFormProps{
 			Name: in.Name, SubscriberID: old.SubscriberID, Language: in.Language, TimeZone: in.TimeZone, Errors: errs})
 	}
 	_ = cu
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/settings")
 }
 
-func (s *Server) pricesPage(c echo.Context) error {
-	ps, err := s.store.Prices(c.Request().Context())
+func (h *customersHandler) pricesPage(c echo.Context) error {
+	ps, err := h.store.Prices(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -147,12 +154,12 @@ func (s *Server) pricesPage(c echo.Context) error {
 	for _, p := range ps {
 		amount[p.Module] = strconv.FormatFloat(float64(p.MonthlyCents)/100, 'f', 2, 64)
 	}
-	return render(c, http.StatusOK, templates.Prices(templates.PricesProps{Page: s.page(c, "prices.title", "prices"), Prices: ps, Amount: amount}))
+	return render(c, http.StatusOK, templates.Prices(templates.PricesProps{Page: h.views.page(c, "prices.title", "prices"), Prices: ps, Amount: amount}))
 }
 
-func (s *Server) pricesSave(c echo.Context) error {
+func (h *customersHandler) pricesSave(c echo.Context) error {
 	ctx := c.Request().Context()
-	ps, err := s.store.Prices(ctx)
+	ps, err := h.store.Prices(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,7 +168,7 @@ func (s *Server) pricesSave(c echo.Context) error {
 	for i, p := range ps {
 		amount[p.Module] = c.FormValue("price_" + p.Module)
 		ps[i].Currency = c.FormValue("currency_" + p.Module)
-		if err := s.store.SetPrice(ctx, actorOf(c), p.Module, amount[p.Module], ps[i].Currency); err != nil {
+		if err := h.store.SetPrice(ctx, actorOf(c), p.Module, amount[p.Module], ps[i].Currency); err != nil {
 			fe, ok := formErrors(err)
 			if !ok {
 				return storeError(err)
@@ -172,8 +179,8 @@ func (s *Server) pricesSave(c echo.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		return render(c, http.StatusUnprocessableEntity, templates.Prices(templates.PricesProps{Page: s.page(c, "prices.title", "prices"), Prices: ps, Amount: amount, Errors: errs}))
+		return render(c, http.StatusUnprocessableEntity, templates.Prices(templates.PricesProps{Page: h.views.page(c, "prices.title", "prices"), Prices: ps, Amount: amount, Errors: errs}))
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/admin/prices")
 }

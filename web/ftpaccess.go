@@ -13,25 +13,34 @@ import (
 	"callrec/templates"
 )
 
+// ftpAccessHandler is the customer admin's FTPS/SFTP login, page and API (web/ftpd serves the
+// files).
+type ftpAccessHandler struct {
+	store *models.Store
+	views views
+	// The addresses clients use (empty: off) and the SFTP host key's fingerprint.
+	ftpAddr, sftpAddr, sftpFingerprint string
+}
+
 // ftpAccessProps gathers what the page shows for the admin's own customer.
-func (s *Server) ftpAccessProps(c echo.Context) (templates.FTPLoginProps, error) {
+func (h *ftpAccessHandler) ftpAccessProps(c echo.Context) (templates.FTPLoginProps, error) {
 	a := actorOf(c) // a customer admin: the page is the customer's own, the platform admin uses the API
 	ctx := c.Request().Context()
-	cust, err := s.store.Customer(ctx, a, a.CustomerID)
+	cust, err := h.store.Customer(ctx, a, a.CustomerID)
 	if err != nil {
 		return templates.FTPLoginProps{}, storeError(err)
 	}
-	booked, err := s.store.HasFTPAccess(ctx, cust.ID)
+	booked, err := h.store.HasFTPAccess(ctx, cust.ID)
 	if err != nil {
 		return templates.FTPLoginProps{}, err
 	}
 	p := templates.FTPLoginProps{
-		Page: s.page(c, "ftp.title", "ftp"), Booked: booked, Folder: "call_recording/" + cust.SubscriberID,
-		FTPAddr: displayAddr(s.cfg.FTPAddr, c.Request().Host), SFTPAddr: displayAddr(s.cfg.SFTPAddr, c.Request().Host),
-		Fingerprint: s.cfg.SFTPFingerprint,
+		Page: h.views.page(c, "ftp.title", "ftp"), Booked: booked, Folder: "call_recording/" + cust.SubscriberID,
+		FTPAddr: displayAddr(h.ftpAddr, c.Request().Host), SFTPAddr: displayAddr(h.sftpAddr, c.Request().Host),
+		Fingerprint: h.sftpFingerprint,
 		Username:    models.DefaultFTPUsername(cust.SubscriberID),
 	}
-	cred, err := s.store.FTPCredentials(ctx, a, cust.ID)
+	cred, err := h.store.FTPCredentials(ctx, a, cust.ID)
 	switch {
 	case err == nil:
 		p.Username, p.SetBy, p.UpdatedAt = cred.Username, cred.SetBy, cred.UpdatedAt.In(cust.Location())
@@ -42,22 +51,22 @@ func (s *Server) ftpAccessProps(c echo.Context) (templates.FTPLoginProps, error)
 	return p, nil
 }
 
-func (s *Server) ftpAccessPage(c echo.Context) error {
-	p, err := s.ftpAccessProps(c)
+func (h *ftpAccessHandler) ftpAccessPage(c echo.Context) error {
+	p, err := h.ftpAccessProps(c)
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, templates.FTPLogin(p))
 }
 
-func (s *Server) ftpAccessSave(c echo.Context) error {
-	p, err := s.ftpAccessProps(c)
+func (h *ftpAccessHandler) ftpAccessSave(c echo.Context) error {
+	p, err := h.ftpAccessProps(c)
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
 	in := models.FTPCredentialsInput{Username: c.FormValue("username"), Password: c.FormValue("password")}
-	if _, _, err := s.store.SetFTPCredentials(c.Request().Context(), a, c.RealIP(), a.CustomerID, in); err != nil {
+	if _, _, err := h.store.SetFTPCredentials(c.Request().Context(), a, c.RealIP(), a.CustomerID, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
@@ -65,7 +74,7 @@ func (s *Server) ftpAccessSave(c echo.Context) error {
 		p.Username, p.Errors = in.Username, errs
 		return render(c, http.StatusUnprocessableEntity, templates.FTPLogin(p))
 	}
-	s.flash(c, "ftp.flash.saved")
+	h.views.flash(c, "ftp.flash.saved")
 	return redirect(c, "/ftp-access")
 }
 
@@ -79,18 +88,18 @@ type ftpCredentialsJSON struct {
 	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
 }
 
-func (s *Server) ftpCredentialsJSON(ctx context.Context, a models.Actor, cid uint) (ftpCredentialsJSON, error) {
-	cust, err := s.store.Customer(ctx, a, cid)
+func (h *ftpAccessHandler) ftpCredentialsJSON(ctx context.Context, a models.Actor, cid uint) (ftpCredentialsJSON, error) {
+	cust, err := h.store.Customer(ctx, a, cid)
 	if err != nil {
 		return ftpCredentialsJSON{}, apiStoreError(err)
 	}
-	booked, err := s.store.HasFTPAccess(ctx, cid)
+	booked, err := h.store.HasFTPAccess(ctx, cid)
 	if err != nil {
 		return ftpCredentialsJSON{}, err
 	}
 	out := ftpCredentialsJSON{CustomerID: cid, Booked: booked, Folder: "call_recording/" + cust.SubscriberID,
 		Username: models.DefaultFTPUsername(cust.SubscriberID)}
-	cred, err := s.store.FTPCredentials(ctx, a, cid)
+	cred, err := h.store.FTPCredentials(ctx, a, cid)
 	switch {
 	case err == nil:
 		at := cred.UpdatedAt.UTC()
@@ -101,21 +110,21 @@ func (s *Server) ftpCredentialsJSON(ctx context.Context, a models.Actor, cid uin
 	return out, nil
 }
 
-func (s *Server) apiFTPCredentials(c echo.Context) error {
-	cid, err := s.apiCustomer(c, true)
+func (h *ftpAccessHandler) apiFTPCredentials(c echo.Context) error {
+	cid, err := apiCustomer(c, h.store, true)
 	if err != nil {
 		return err
 	}
-	out, err := s.ftpCredentialsJSON(c.Request().Context(), actorOf(c), cid)
+	out, err := h.ftpCredentialsJSON(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) apiFTPCredentialsSet(c echo.Context) error {
+func (h *ftpAccessHandler) apiFTPCredentialsSet(c echo.Context) error {
 	a := actorOf(c)
-	cid, err := s.apiCustomer(c, true)
+	cid, err := apiCustomer(c, h.store, true)
 	if err != nil {
 		return err
 	}
@@ -135,11 +144,11 @@ func (s *Server) apiFTPCredentialsSet(c echo.Context) error {
 		return apiError(http.StatusUnprocessableEntity, "required", "username and password are required")
 	}
 	ctx := c.Request().Context()
-	_, created, err := s.store.SetFTPCredentials(ctx, a, c.RealIP(), cid, models.FTPCredentialsInput{Username: *in.Username, Password: *in.Password})
+	_, created, err := h.store.SetFTPCredentials(ctx, a, c.RealIP(), cid, models.FTPCredentialsInput{Username: *in.Username, Password: *in.Password})
 	if err != nil {
 		return apiStoreError(err)
 	}
-	out, err := s.ftpCredentialsJSON(ctx, a, cid)
+	out, err := h.ftpCredentialsJSON(ctx, a, cid)
 	if err != nil {
 		return err
 	}

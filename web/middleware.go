@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -12,11 +11,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 
 	"callrec/i18n"
 	"callrec/models"
 )
+
+// gate is the front door's middleware: session user, language, CSRF check, API tokens.
+type gate struct {
+	store    *models.Store
+	sessions *scs.SessionManager
+}
 
 type userKey struct{}
 
@@ -60,28 +66,28 @@ func authStamp(u *models.User) string {
 
 // loadUser puts the session's user into the request context. A disabled user, a changed
 // password or a deleted account end the session at once.
-func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+func (g *gate) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		id := s.sessions.GetInt64(ctx, sessUser)
+		id := g.sessions.GetInt64(ctx, sessUser)
 		if id == 0 {
 			return next(c)
 		}
 		now := time.Now()
-		seen := time.Unix(s.sessions.GetInt64(ctx, sessSeen), 0) // unix seconds: gob-safe
+		seen := time.Unix(g.sessions.GetInt64(ctx, sessSeen), 0) // unix seconds: gob-safe
 		if seen.Unix() != 0 && now.Sub(seen) > sessionIdle {
-			_ = s.sessions.Destroy(ctx)
+			_ = g.sessions.Destroy(ctx)
 			return next(c)
 		}
 		if now.Sub(seen) >= seenResolution {
-			s.sessions.Put(ctx, sessSeen, now.Unix())
+			g.sessions.Put(ctx, sessSeen, now.Unix())
 		}
-		u, err := s.store.UserByID(ctx, uint(id))
-		if err != nil || s.sessions.GetString(ctx, sessStamp) != authStamp(&u) {
+		u, err := g.store.UserByID(ctx, uint(id))
+		if err != nil || g.sessions.GetString(ctx, sessStamp) != authStamp(&u) {
 			if err != nil && !errors.Is(err, models.ErrNotFound) {
 				return err
 			}
-			_ = s.sessions.Destroy(ctx)
+			_ = g.sessions.Destroy(ctx)
 			return next(c)
 		}
 		setCtx(c, context.WithValue(ctx, userKey{}, &u))
@@ -91,15 +97,15 @@ func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 
 // language decides the UI language: the user's own, else the customer's, else the browser's,
 // else German.
-func (s *Server) language(next echo.HandlerFunc) echo.HandlerFunc {
+func (g *gate) language(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		setCtx(c, i18n.WithLang(ctx, s.pickLanguage(c)))
+		setCtx(c, i18n.WithLang(ctx, g.pickLanguage(c)))
 		return next(c)
 	}
 }
 
-func (s *Server) pickLanguage(c echo.Context) string {
+func (g *gate) pickLanguage(c echo.Context) string {
 	if u := userOf(c); u != nil {
 		if i18n.Supported(u.Language) {
 			return u.Language
@@ -107,7 +113,7 @@ func (s *Server) pickLanguage(c echo.Context) string {
 		if u.Customer != nil && i18n.Supported(u.Customer.Language) {
 			return u.Customer.Language
 		}
-	} else if l := s.sessions.GetString(c.Request().Context(), sessLang); i18n.Supported(l) {
+	} else if l := g.sessions.GetString(c.Request().Context(), sessLang); i18n.Supported(l) {
 		return l
 	}
 	if l := i18n.FromAcceptLanguage(c.Request().Header.Get("Accept-Language")); l != "" {
@@ -116,22 +122,9 @@ func (s *Server) pickLanguage(c echo.Context) string {
 	return i18n.Default
 }
 
-// csrfToken returns the session's CSRF token, creating one on first use.
-func (s *Server) csrfToken(c echo.Context) string {
-	ctx := c.Request().Context()
-	tok := s.sessions.GetString(ctx, sessCSRF)
-	if tok == "" {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		tok = hex.EncodeToString(b)
-		s.sessions.Put(ctx, sessCSRF, tok)
-	}
-	return tok
-}
-
 // csrf rejects state-changing requests without the session's token (form field _csrf or header
 // X-CSRF-Token, which htmx sends from the body's hx-headers) and cross-origin requests.
-func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+func (g *gate) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		switch r.Method {
@@ -143,7 +136,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 				return echo.NewHTTPError(http.StatusForbidden, "error.csrf")
 			}
 		}
-		want := s.sessions.GetString(r.Context(), sessCSRF)
+		want := g.sessions.GetString(r.Context(), sessCSRF)
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
 			got = c.FormValue("_csrf")
@@ -170,14 +163,14 @@ func requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // apiAuth authenticates API calls by bearer token; no cookies, so no CSRF.
-func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+func (g *gate) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || tok == "" {
 			return apiError(http.StatusUnauthorized, "unauthorized", "a bearer token is required")
 		}
-		u, err := s.store.UserByToken(c.Request().Context(), strings.TrimSpace(tok))
+		u, err := g.store.UserByToken(c.Request().Context(), strings.TrimSpace(tok))
 		if err != nil {
 			return apiError(http.StatusUnauthorized, "unauthorized", "the token is invalid or its user is disabled")
 		}

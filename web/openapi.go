@@ -71,7 +71,7 @@ func buildOpenAPI(fsys fs.FS) ([]byte, error) {
 	return json.MarshalIndent(doc, "", "  ")
 }
 
-func (s *Server) openAPI(c echo.Context) error {
+func openAPI(c echo.Context) error {
 	b, err := openapiDoc()
 	if err != nil {
 		return err

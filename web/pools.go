@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -12,53 +13,93 @@ import (
 	"callrec/templates"
 )
 
-// idParam parses a positive numeric path parameter; anything else is a 404.
-func idParam(c echo.Context, name string) (uint, error) {
-	n, err := strconv.ParseUint(c.Param(name), 10, 32)
-	if err != nil || n == 0 {
-		return 0, echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-	}
-	return uint(n), nil
+// poolsHandler is the number pools' pages and API.
+type poolsHandler struct {
+	store *models.Store
+	views views
+	// modules add the booked modules' sections to a pool's page, in this order.
+	modules []poolSection
 }
 
-func (s *Server) poolsPage(c echo.Context) error {
+// poolSection is one module's sections of a pool's page (none when it does not apply).
+type poolSection func(c echo.Context, p models.Pool) ([]templ.Component, error)
+
+type poolJSON struct {
+	ID          uint      `json:"id"`
+	CustomerID  uint      `json:"customer_id"`
+	Name        string    `json:"name"`
+	StartNumber string    `json:"start_number"`
+	Numbers     []string  `json:"numbers"`
+	Destination string    `json:"destination"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toPoolJSON(p models.Pool) poolJSON {
+	return poolJSON{ID: p.ID, CustomerID: p.CustomerID, Name: p.Name, StartNumber: p.StartNumber,
+		Numbers: p.NumberList(), Destination: p.Destination, CreatedAt: p.CreatedAt}
+}
+
+func (h *poolsHandler) apiPools(c echo.Context) error {
+	ps, err := h.store.Pools(c.Request().Context(), actorOf(c))
+	if err != nil {
+		return err
+	}
+	out := make([]poolJSON, len(ps))
+	for i, p := range ps {
+		out[i] = toPoolJSON(p)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"pools": out})
+}
+
+func (h *poolsHandler) apiPool(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
+	if err != nil {
+		return apiStoreError(err)
+	}
+	return c.JSON(http.StatusOK, toPoolJSON(p))
+}
+
+func (h *poolsHandler) poolsPage(c echo.Context) error {
 	a := actorOf(c)
-	pools, err := s.store.Pools(c.Request().Context(), a)
+	pools, err := h.store.Pools(c.Request().Context(), a)
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, templates.Pools(templates.PoolsProps{
-		Page: s.page(c, "pools.title", "pools"), Pools: pools, CanEdit: a.IsAdmin(), ShowCust: a.IsPlatformAdmin(),
+		Page: h.views.page(c, "pools.title", "pools"), Pools: pools, CanEdit: a.IsAdmin(), ShowCust: a.IsPlatformAdmin(),
 	}))
 }
 
-func (s *Server) poolPage(c echo.Context) error {
+func (h *poolsHandler) poolPage(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
-	p, err := s.store.Pool(c.Request().Context(), a, id)
+	p, err := h.store.Pool(c.Request().Context(), a, id)
 	if err != nil {
 		return storeError(err)
 	}
-	ext, err := s.extendedRouting(c, p)
-	if err != nil {
-		return err
+	var ext []templ.Component
+	for _, m := range h.modules {
+		sections, err := m(c, p)
+		if err != nil {
+			return err
+		}
+		ext = append(ext, sections...)
 	}
 	return render(c, http.StatusOK, templates.PoolDetail(templates.PoolProps{
-		Page: s.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: ext,
+		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: ext,
 	}))
-}
-
-// extendedRouting collects the module sections of a pool's page; each module adds itself here.
-func (s *Server) extendedRouting(c echo.Context, p models.Pool) ([]templ.Component, error) {
-	return s.withAnnouncements(c, p)(s.bookingModules(c, p, moduleErrors{}))
 }
 
 // poolCustomer is the customer a new pool belongs to: the admin's own, or for the platform admin
 // the one named by the "customer" parameter.
-func (s *Server) poolCustomer(c echo.Context) (uint, error) {
+func (h *poolsHandler) poolCustomer(c echo.Context) (uint, error) {
 	a := actorOf(c)
 	if !a.IsPlatformAdmin() {
 		return a.CustomerID, nil
@@ -67,18 +108,18 @@ func (s *Server) poolCustomer(c echo.Context) (uint, error) {
 	if err != nil {
 		return 0, echo.NewHTTPError(http.StatusNotFound, "error.not_found")
 	}
-	cu, err := s.store.Customer(c.Request().Context(), a, uint(n))
+	cu, err := h.store.Customer(c.Request().Context(), a, uint(n))
 	if err != nil {
 		return 0, storeError(err)
 	}
 	return cu.ID, nil
 }
 
-func (s *Server) poolNew(c echo.Context) error {
-	if _, err := s.poolCustomer(c); err != nil {
+func (h *poolsHandler) poolNew(c echo.Context) error {
+	if _, err := h.poolCustomer(c); err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.PoolForm(templates.PoolFormProps{Page: s.page(c, "pools.new", "pools")}))
+	return render(c, http.StatusOK, templates.PoolForm(templates.PoolFormProps{Page: h.views.page(c, "pools.new", "pools")}))
 }
 
 func poolInput(c echo.Context) models.PoolInput {
@@ -88,53 +129,53 @@ func poolInput(c echo.Context) models.PoolInput {
 	}
 }
 
-func (s *Server) poolFormError(c echo.Context, title string, id uint, err error) error {
+func (h *poolsHandler) poolFormError(c echo.Context, title string, id uint, err error) error {
 	errs, ok := formErrors(err)
 	if !ok {
 		return storeError(err)
 	}
 	return render(c, http.StatusUnprocessableEntity, templates.PoolForm(templates.PoolFormProps{
-		Page: s.page(c, title, "pools"), PoolID: id, Name: c.FormValue("name"), Start: c.FormValue("start_number"),
+		Page: h.views.page(c, title, "pools"), PoolID: id, Name: c.FormValue("name"), Start: c.FormValue("start_number"),
 		Dest: c.FormValue("destination"), Numbers: c.FormValue("numbers"), Errors: errs,
 	}))
 }
 
-func (s *Server) poolCreate(c echo.Context) error {
-	cid, err := s.poolCustomer(c)
+func (h *poolsHandler) poolCreate(c echo.Context) error {
+	cid, err := h.poolCustomer(c)
 	if err != nil {
 		return err
 	}
-	p, err := s.store.CreatePool(c.Request().Context(), actorOf(c), cid, poolInput(c))
+	p, err := h.store.CreatePool(c.Request().Context(), actorOf(c), cid, poolInput(c))
 	if err != nil {
-		return s.poolFormError(c, "pools.new", 0, err)
+		return h.poolFormError(c, "pools.new", 0, err)
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/pools/"+strconv.Itoa(int(p.ID)))
 }
 
-func (s *Server) poolEdit(c echo.Context) error {
+func (h *poolsHandler) poolEdit(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
-	p, err := s.store.Pool(c.Request().Context(), actorOf(c), id)
+	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
 	if err != nil {
 		return storeError(err)
 	}
 	return render(c, http.StatusOK, templates.PoolForm(templates.PoolFormProps{
-		Page: s.page(c, "pools.edit", "pools"), PoolID: p.ID, Name: p.Name, Start: p.StartNumber,
+		Page: h.views.page(c, "pools.edit", "pools"), PoolID: p.ID, Name: p.Name, Start: p.StartNumber,
 		Dest: p.Destination, Numbers: strings.Join(p.NumberList(), "\n"),
 	}))
 }
 
-func (s *Server) poolUpdate(c echo.Context) error {
+func (h *poolsHandler) poolUpdate(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdatePool(c.Request().Context(), actorOf(c), id, poolInput(c)); err != nil {
-		return s.poolFormError(c, "pools.edit", id, err)
+	if _, err := h.store.UpdatePool(c.Request().Context(), actorOf(c), id, poolInput(c)); err != nil {
+		return h.poolFormError(c, "pools.edit", id, err)
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, "/pools/"+strconv.Itoa(int(id)))
 }

@@ -87,7 +87,7 @@ func recTime(v string, endOfDay bool) (time.Time, bool) {
 	return t, err == nil
 }
 
-func (s *Server) apiRecordings(c echo.Context) error {
+func (h *recordingsHandler) apiRecordings(c echo.Context) error {
 	a := actorOf(c)
 	qp := c.QueryParams()
 	q := models.BrowseQuery{Sort: qp.Get("sort"), Desc: qp.Get("order") != "asc", Number: qp.Get("number"), NoTotal: qp.Get("total") == "false"}
@@ -109,7 +109,7 @@ func (s *Server) apiRecordings(c echo.Context) error {
 		if err != nil {
 			return apiError(http.StatusUnprocessableEntity, "invalid_pool", "pool: a pool id")
 		}
-		if err := s.store.CheckPool(c.Request().Context(), a, uint(n)); err != nil {
+		if err := h.store.CheckPool(c.Request().Context(), a, uint(n)); err != nil {
 			return apiStoreError(err)
 		}
 		q.PoolID = uint(n)
@@ -122,19 +122,19 @@ func (s *Server) apiRecordings(c echo.Context) error {
 		q.Limit = n
 	}
 	apiPage(&q, qp.Get("page"))
-	return s.apiList(c, a, q)
+	return h.apiList(c, a, q)
 }
 
 // apiList answers one page of a recordings query.
-func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) error {
-	page, err := s.store.Browse(c.Request().Context(), a, q)
+func (h *recordingsHandler) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) error {
+	page, err := h.store.Browse(c.Request().Context(), a, q)
 	if errors.Is(err, models.ErrBadQuery) {
 		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
 	}
 	if err != nil {
 		return apiStoreError(err)
 	}
-	key, rows := s.recordingsJSON(c, page)
+	key, rows := h.recordingsJSON(c, page)
 	return writeListJSON(c, page, key, rows,
 		func(rs []recordingJSON) any { return recordingListBody(rs, page) },
 		func(b, arr []byte) []byte { return appendRecordingList(b, arr, page) })
@@ -142,12 +142,12 @@ func (s *Server) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) e
 
 // recordingsJSON makes the page's recordings for the API (rows) and names what their JSON
 // depends on besides the files (key): a file's name is read in its customer's time zone.
-func (s *Server) recordingsJSON(c echo.Context, page models.BrowsePage) (key string, rows func() []recordingJSON) {
+func (h *recordingsHandler) recordingsJSON(c echo.Context, page models.BrowsePage) (key string, rows func() []recordingJSON) {
 	locs := map[uint]*time.Location{}
 	key = "json"
 	for _, f := range page.Files {
 		if locs[f.CustomerID] == nil {
-			loc := s.customerLocation(c, f.CustomerID)
+			loc := h.customerLocation(c, f.CustomerID)
 			locs[f.CustomerID] = loc
 			key += "\x00" + strconv.FormatUint(uint64(f.CustomerID), 10) + "=" + loc.String()
 		}
@@ -162,31 +162,31 @@ func (s *Server) recordingsJSON(c echo.Context, page models.BrowsePage) (key str
 }
 
 // customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).
-func (s *Server) customerLocation(c echo.Context, id uint) *time.Location {
+func (h *recordingsHandler) customerLocation(c echo.Context, id uint) *time.Location {
 	if u := userOf(c); u != nil && u.Customer != nil && u.Customer.ID == id {
 		return u.Customer.Location()
 	}
-	cu, err := s.store.Customer(c.Request().Context(), models.Actor{Role: models.RolePlatformAdmin}, id)
+	cu, err := h.store.Customer(c.Request().Context(), models.Actor{Role: models.RolePlatformAdmin}, id)
 	if err != nil {
 		return models.Customer{}.Location()
 	}
 	return cu.Location()
 }
 
-func (s *Server) apiRecordingDetail(c echo.Context) (models.RecordingDetail, error) {
+func (h *recordingsHandler) apiRecordingDetail(c echo.Context) (models.RecordingDetail, error) {
 	id, err := apiID(c, "id")
 	if err != nil {
 		return models.RecordingDetail{}, err
 	}
-	d, err := s.store.RecordingFile(c.Request().Context(), actorOf(c), id)
+	d, err := h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
 	if err != nil {
 		return d, apiStoreError(err)
 	}
 	return d, nil
 }
 
-func (s *Server) apiRecording(c echo.Context) error {
-	d, err := s.apiRecordingDetail(c)
+func (h *recordingsHandler) apiRecording(c echo.Context) error {
+	d, err := h.apiRecordingDetail(c)
 	if err != nil {
 		return err
 	}
@@ -210,23 +210,23 @@ func (s *Server) apiRecording(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) apiRecordingAudio(c echo.Context) error {
-	d, err := s.apiRecordingDetail(c)
+func (h *recordingsHandler) apiRecordingAudio(c echo.Context) error {
+	d, err := h.apiRecordingDetail(c)
 	if err != nil {
 		return err
 	}
-	if err := s.serveRecording(c, d, c.QueryParam("download") == "1"); err != nil {
+	if err := h.serveRecording(c, d, c.QueryParam("download") == "1"); err != nil {
 		return apiStoreError(err)
 	}
 	return nil
 }
 
-func (s *Server) apiRecordingWaveform(c echo.Context) error {
-	d, err := s.apiRecordingDetail(c)
+func (h *recordingsHandler) apiRecordingWaveform(c echo.Context) error {
+	d, err := h.apiRecordingDetail(c)
 	if err != nil {
 		return err
 	}
-	peaks, err := s.ensurePeaks(c.Request().Context(), d)
+	peaks, err := h.ensurePeaks(c.Request().Context(), d)
 	if errors.Is(err, models.ErrNotFound) {
 		return apiError(http.StatusNotFound, "file_missing", "the recording's file is not on disk")
 	} else if err != nil {
@@ -239,18 +239,18 @@ func (s *Server) apiRecordingWaveform(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"buckets": len(ps), "duration_ms": d.File.DurationMS, "max": 255, "peaks": ps})
 }
 
-func (s *Server) apiRecordingDelete(c echo.Context) error {
-	d, err := s.apiRecordingDetail(c)
+func (h *recordingsHandler) apiRecordingDelete(c echo.Context) error {
+	d, err := h.apiRecordingDetail(c)
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
-	remove, done, err := s.removeFromTree()
+	remove, done, err := h.tree.remover()
 	if err != nil {
 		return err
 	}
 	defer done()
-	if _, err := s.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
+	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
 		return apiStoreError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -263,7 +263,7 @@ type folderJSON struct {
 
 // apiFiles lists a folder of the tree: its sub-folders and (for a pool's recordings folder or
 // an announcements folder) its files. folder= is empty for the root.
-func (s *Server) apiFiles(c echo.Context) error {
+func (h *recordingsHandler) apiFiles(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	folder := strings.Trim(c.QueryParam("folder"), "/")
@@ -275,7 +275,7 @@ func (s *Server) apiFiles(c echo.Context) error {
 	body := map[string]any{"folder": folder, "folders": []folderJSON{}, "files": []any{}}
 	root, _, _ := strings.Cut(folder, "/")
 	if root == models.AnnouncementsRoot {
-		all, err := s.store.AnnouncementFiles(ctx, a)
+		all, err := h.store.AnnouncementFiles(ctx, a)
 		if err != nil {
 			return apiStoreError(err)
 		}
@@ -295,7 +295,7 @@ func (s *Server) apiFiles(c echo.Context) error {
 			}
 		}
 		if len(fs) == 0 && len(subs) == 0 && folder != models.AnnouncementsRoot {
-			if _, err := s.store.FolderOwner(ctx, a, folder); err != nil {
+			if _, err := h.store.FolderOwner(ctx, a, folder); err != nil {
 				return apiNotFound()
 			}
 		}
@@ -308,7 +308,7 @@ func (s *Server) apiFiles(c echo.Context) error {
 	if root != "" && root != models.RecordingsRoot || strings.Count(folder, "/") > 2 {
 		return apiNotFound()
 	}
-	subs, err := s.store.SubFolders(ctx, a, folder)
+	subs, err := h.store.SubFolders(ctx, a, folder)
 	if err != nil {
 		return apiStoreError(err)
 	}
@@ -325,14 +325,31 @@ func (s *Server) apiFiles(c echo.Context) error {
 		q.Sort = "name"
 	}
 	apiPage(&q, c.QueryParam("page"))
-	page, err := s.store.Browse(ctx, a, q)
+	page, err := h.store.Browse(ctx, a, q)
 	if errors.Is(err, models.ErrBadQuery) {
 		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
 	} else if err != nil {
 		return apiStoreError(err)
 	}
-	key, rows := s.recordingsJSON(c, page)
+	key, rows := h.recordingsJSON(c, page)
 	return writeListJSON(c, page, key, rows,
 		func(rs []recordingJSON) any { return folderListBody(folder, fj, rs, page) },
 		func(b, arr []byte) []byte { return appendFolderList(b, folder, fj, arr, page) })
+}
+
+// apiFileContent serves any file of the tree: recordings through the recordings' own handler
+// (which checks the permission and writes the "listened" audit event).
+func (h *recordingsHandler) apiFileContent(c echo.Context) error {
+	id, err := apiID(c, "id")
+	if err != nil {
+		return err
+	}
+	f, err := h.store.FileByID(c.Request().Context(), actorOf(c), id)
+	if err != nil {
+		return asAPI(err)
+	}
+	if f.Kind == models.KindRecording {
+		return h.apiRecordingAudio(c)
+	}
+	return asAPI(serveAnnouncement(c, h.store, h.tree, id))
 }

@@ -41,16 +41,35 @@ type Config struct {
 	FTPAddr, SFTPAddr, SFTPFingerprint string
 }
 
-// Server is the Control Panel and API.
+// Server is the Control Panel and API: the router, the middleware every request passes, and
+// the feature handlers the route table names.
 type Server struct {
 	cfg      Config
 	store    *models.Store
 	sessions *scs.SessionManager
 	echo     *echo.Echo
 	log      *slog.Logger
-	logins   *ratelimit.Failures
 	hub      *liveHub
 	admit    *admission
+	gate     gate
+	views    views
+	tree     dataTree
+	h        handlers
+}
+
+// handlers are the feature handlers, each with only what it uses.
+type handlers struct {
+	auth          *authHandler
+	customers     *customersHandler
+	users         *usersHandler
+	pools         *poolsHandler
+	booking       *bookingHandler
+	announcements *announcementsHandler
+	recordings    *recordingsHandler
+	live          *liveHandler
+	callLog       *callLogHandler
+	ftpAccess     *ftpAccessHandler
+	audit         *auditHandler
 }
 
 // New builds the server and its routes.
@@ -75,14 +94,36 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
-	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger,
-		logins: ratelimit.New(5, 15*time.Minute), hub: newLiveHub(), admit: newAdmission()}
+	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger, hub: newLiveHub(), admit: newAdmission(),
+		gate: gate{store: store, sessions: sm}, views: views{sm}, tree: dataTree{cfg.DataDir}}
+	s.h = s.newHandlers()
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	}
 	s.echo = s.routes()
 	return s
+}
+
+func (s *Server) newHandlers() handlers {
+	cfg, store, v, log := s.cfg, s.store, s.views, s.log
+	booking := &bookingHandler{store: store, views: v}
+	announcements := &announcementsHandler{store: store, tree: s.tree, views: v, log: log, maxUpload: cfg.MaxUpload,
+		maxDuration: cfg.MaxAnnouncement, defaultPrompt: cfg.DefaultPrompt, speakable: cfg.Speakable}
+	live := &liveHandler{store: store, engine: cfg.Engine, hub: s.hub, views: v, log: log}
+	return handlers{
+		auth:          &authHandler{store: store, sessions: s.sessions, logins: ratelimit.New(5, 15*time.Minute), views: v, log: log},
+		customers:     &customersHandler{store: store, views: v},
+		users:         &usersHandler{store: store, views: v},
+		pools:         &poolsHandler{store: store, views: v, modules: []poolSection{booking.poolSection, announcements.poolSection}},
+		booking:       booking,
+		announcements: announcements,
+		recordings:    &recordingsHandler{store: store, tree: s.tree, views: v, log: log},
+		live:          live,
+		callLog:       &callLogHandler{store: store, views: v, live: live},
+		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
+		audit:         &auditHandler{store: store, views: v, log: log},
+	}
 }
 
 // Handler is the HTTP handler to serve.
@@ -124,13 +165,6 @@ func (s *Server) healthz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) home(c echo.Context) error {
-	if actorOf(c).IsPlatformAdmin() {
-		return c.Redirect(http.StatusSeeOther, "/admin/customers")
-	}
-	return c.Redirect(http.StatusSeeOther, "/pools")
 }
 
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {

@@ -10,9 +10,15 @@ import (
 	"callrec/templates"
 )
 
+// usersHandler manages a customer's users.
+type usersHandler struct {
+	store *models.Store
+	views views
+}
+
 // userScope is the customer whose users a page manages, and the page's base path. Customer admins
 // manage their own customer under /users; the platform admin any customer under /admin/customers.
-func (s *Server) userScope(c echo.Context) (uint, string, error) {
+func (h *usersHandler) userScope(c echo.Context) (uint, string, error) {
 	a := actorOf(c)
 	if c.Param("cid") == "" { // a customer admin (the route table's customerAdmin)
 		return a.CustomerID, "/users", nil
@@ -21,26 +27,26 @@ func (s *Server) userScope(c echo.Context) (uint, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	if _, err := s.store.Customer(c.Request().Context(), a, cid); err != nil {
+	if _, err := h.store.Customer(c.Request().Context(), a, cid); err != nil {
 		return 0, "", storeError(err)
 	}
 	return cid, "/admin/customers/" + strconv.Itoa(int(cid)) + "/users", nil
 }
 
-func (s *Server) usersPage(c echo.Context) error {
-	return s.renderUsers(c, http.StatusOK, templates.UserFormProps{Role: models.RoleAgent}, nil)
+func (h *usersHandler) usersPage(c echo.Context) error {
+	return h.renderUsers(c, http.StatusOK, templates.UserFormProps{Role: models.RoleAgent}, nil)
 }
 
-func (s *Server) renderUsers(c echo.Context, status int, form templates.UserFormProps, errs templates.Errors) error {
-	cid, base, err := s.userScope(c)
+func (h *usersHandler) renderUsers(c echo.Context, status int, form templates.UserFormProps, errs templates.Errors) error {
+	cid, base, err := h.userScope(c)
 	if err != nil {
 		return err
 	}
-	us, err := s.store.Users(c.Request().Context(), actorOf(c), cid)
+	us, err := h.store.Users(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
 		return storeError(err)
 	}
-	p := s.page(c, "users.title", "users")
+	p := h.views.page(c, "users.title", "users")
 	form.Page, form.BasePath, form.Errors = p, base, errs
 	return render(c, status, templates.Users(templates.UsersProps{Page: p, CustomerID: cid, Users: us, Form: form, BasePath: base}))
 }
@@ -53,26 +59,26 @@ func userInput(c echo.Context) models.UserInput {
 	}
 }
 
-func (s *Server) userCreate(c echo.Context) error {
-	cid, base, err := s.userScope(c)
+func (h *usersHandler) userCreate(c echo.Context) error {
+	cid, base, err := h.userScope(c)
 	if err != nil {
 		return err
 	}
 	in := userInput(c)
-	if _, err := s.store.CreateUser(c.Request().Context(), actorOf(c), cid, in); err != nil {
+	if _, err := h.store.CreateUser(c.Request().Context(), actorOf(c), cid, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
 		}
-		return s.renderUsers(c, http.StatusUnprocessableEntity, templates.UserFormProps{
+		return h.renderUsers(c, http.StatusUnprocessableEntity, templates.UserFormProps{
 			Username: in.Username, Role: in.Role, CanRec: in.CanOpenRecordings, Language: in.Language}, errs)
 	}
-	s.flash(c, "flash.user_created")
+	h.views.flash(c, "flash.user_created")
 	return redirect(c, base)
 }
 
-func (s *Server) loadScopedUser(c echo.Context) (models.User, string, error) {
-	cid, base, err := s.userScope(c)
+func (h *usersHandler) loadScopedUser(c echo.Context) (models.User, string, error) {
+	cid, base, err := h.userScope(c)
 	if err != nil {
 		return models.User{}, "", err
 	}
@@ -80,63 +86,63 @@ func (s *Server) loadScopedUser(c echo.Context) (models.User, string, error) {
 	if err != nil {
 		return models.User{}, "", err
 	}
-	u, err := s.store.User(c.Request().Context(), actorOf(c), id)
+	u, err := h.store.User(c.Request().Context(), actorOf(c), id)
 	if err != nil || u.CustomerID == nil || *u.CustomerID != cid {
 		return models.User{}, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
 	}
 	return u, base, nil
 }
 
-func (s *Server) editProps(c echo.Context, u models.User, base string) templates.UserFormProps {
+func (h *usersHandler) editProps(c echo.Context, u models.User, base string) templates.UserFormProps {
 	return templates.UserFormProps{
-		Page: s.page(c, "users.edit", "users"), BasePath: base, UserID: u.ID, Username: u.Username, Role: u.Role,
+		Page: h.views.page(c, "users.edit", "users"), BasePath: base, UserID: u.ID, Username: u.Username, Role: u.Role,
 		CanRec: u.CanOpenRecordings, Disabled: u.Disabled, Language: u.Language, IsSelf: u.ID == actorOf(c).UserID,
 	}
 }
 
-func (s *Server) userPage(c echo.Context) error {
-	u, base, err := s.loadScopedUser(c)
+func (h *usersHandler) userPage(c echo.Context) error {
+	u, base, err := h.loadScopedUser(c)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.UserEdit(s.editProps(c, u, base)))
+	return render(c, http.StatusOK, templates.UserEdit(h.editProps(c, u, base)))
 }
 
-func (s *Server) userUpdate(c echo.Context) error {
-	u, base, err := s.loadScopedUser(c)
+func (h *usersHandler) userUpdate(c echo.Context) error {
+	u, base, err := h.loadScopedUser(c)
 	if err != nil {
 		return err
 	}
 	in := userInput(c)
-	if _, err := s.store.UpdateUser(c.Request().Context(), actorOf(c), u.ID, in); err != nil {
+	if _, err := h.store.UpdateUser(c.Request().Context(), actorOf(c), u.ID, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
 		}
-		p := s.editProps(c, u, base)
+		p := h.editProps(c, u, base)
 		p.Role, p.CanRec, p.Disabled, p.Language, p.Errors = in.Role, in.CanOpenRecordings, in.Disabled, in.Language, errs
 		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
 	}
-	s.flash(c, "flash.saved")
+	h.views.flash(c, "flash.saved")
 	return redirect(c, base+"/"+strconv.Itoa(int(u.ID)))
 }
 
 // userPassword resets a user's password; the stamp in their sessions no longer matches, so
 // every session of that user ends.
-func (s *Server) userPassword(c echo.Context) error {
-	u, base, err := s.loadScopedUser(c)
+func (h *usersHandler) userPassword(c echo.Context) error {
+	u, base, err := h.loadScopedUser(c)
 	if err != nil {
 		return err
 	}
-	if err := s.store.ResetPassword(c.Request().Context(), actorOf(c), u.ID, c.FormValue("password")); err != nil {
+	if err := h.store.ResetPassword(c.Request().Context(), actorOf(c), u.ID, c.FormValue("password")); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return storeError(err)
 		}
-		p := s.editProps(c, u, base)
+		p := h.editProps(c, u, base)
 		p.PwErrors = errs
 		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
 	}
-	s.flash(c, "flash.password_reset")
+	h.views.flash(c, "flash.password_reset")
 	return redirect(c, base+"/"+strconv.Itoa(int(u.ID)))
 }

@@ -1,0 +1,282 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/media/audio"
+	"callrec/models"
+	"callrec/models/files"
+)
+
+// upload is one received file before it becomes a row.
+type upload struct {
+	name   string // the client's file name
+	folder string // the optional "folder" field
+}
+
+// receiveUpload streams the multipart field "file" into a temporary file in the customer's
+// announcements folder, probes it and renames it into place under a sanitised unique name.
+// Whatever fails, no file is left behind.
+func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Customer) (models.File, error) {
+	tree, err := h.tree.open()
+	if err != nil {
+		return models.File{}, err
+	}
+	defer tree.Close()
+	folder := models.AnnouncementFolder(cust.SubscriberID)
+	sweepTemps(tree, folder, time.Now().Add(-staleTemp))
+	tmp, tmpName, err := tree.CreateTemp(folder + "/upload")
+	if err != nil {
+		return models.File{}, err
+	}
+	committed := false
+	defer func() {
+		tmp.Close()
+		if !committed {
+			_ = tree.RemoveTemp(tmpName)
+		}
+	}()
+	up, err := copyUpload(c.Request(), tmp)
+	if err != nil {
+		return models.File{}, audioFileError(err)
+	}
+	if f := strings.Trim(up.folder, "/"); f != "" && f != models.AnnouncementsRoot && f != folder {
+		return models.File{}, newFileError(http.StatusUnprocessableEntity, "bad_folder", `uploads go to the folder "announcements"`)
+	}
+	format, err := probeTemp(tree, tmpName)
+	if err != nil {
+		return models.File{}, audioFileError(err)
+	}
+	if d := format.Duration(); d > h.maxAnnouncement() {
+		return models.File{}, newFileError(http.StatusUnprocessableEntity, audio.CodeTooLong,
+			"the announcement lasts "+d.Round(time.Second).String()+", the limit is "+h.maxAnnouncement().String())
+	}
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return models.File{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return models.File{}, err
+	}
+	name := files.SafeName(up.name)
+	if ext := "." + format.Container; !strings.EqualFold(path.Ext(name), ext) && !(ext == ".ogg" && strings.EqualFold(path.Ext(name), ".oga")) {
+		name += ext
+	}
+	rel, err := commitUnique(tree, tmpName, folder+"/"+name)
+	if err != nil {
+		return models.File{}, err
+	}
+	committed = true
+	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: format.Codec, Bits: format.Bits,
+		Rate: format.Rate, Channels: format.Channels, DurationMS: format.Duration().Milliseconds(), Ready: audio.IsTarget(format)}
+	if err := h.store.CreateAnnouncementFile(c.Request().Context(), actorOf(c), c.RealIP(), cust, &f, "file.uploaded"); err != nil {
+		_ = tree.Remove(rel)
+		return models.File{}, err
+	}
+	return f, nil
+}
+
+// staleTemp is how old a temporary file must be to count as left over by a crash (an upload or
+// conversion in progress keeps writing to its own).
+const staleTemp = 24 * time.Hour
+
+// tempRE matches the hidden temporary names files.Tree.CreateTemp makes.
+var tempRE = regexp.MustCompile(`^\..+\.tmp[0-9]+$`)
+
+// sweepTemps removes temporary files a crash left in folder, so they never pile up.
+func sweepTemps(tree *files.Tree, folder string, before time.Time) {
+	d, err := tree.Root().Open(folder)
+	if err != nil {
+		return
+	}
+	ents, _ := d.ReadDir(1000)
+	d.Close()
+	for _, en := range ents {
+		if !en.Type().IsRegular() || !tempRE.MatchString(en.Name()) {
+			continue
+		}
+		if info, err := en.Info(); err == nil && info.ModTime().Before(before) {
+			_ = tree.RemoveTemp(folder + "/" + en.Name())
+		}
+	}
+}
+
+// probeTemp reads the format of a temporary file (CreateTemp opens it write-only).
+func probeTemp(tree *files.Tree, tmpName string) (audio.Format, error) {
+	r, err := tree.Root().Open(tmpName)
+	if err != nil {
+		return audio.Format{}, err
+	}
+	defer r.Close()
+	return audio.Probe(r)
+}
+
+// copyUpload copies the multipart field "file" to w without holding it in memory, and reads the
+// small "folder" field. When the form was already parsed (a form post whose CSRF token had to be
+// read from the body), the parsed file is used.
+func copyUpload(r *http.Request, w io.Writer) (upload, error) {
+	var up upload
+	if r.MultipartForm != nil {
+		up.folder = r.FormValue("folder")
+		fhs := r.MultipartForm.File["file"]
+		if len(fhs) == 0 {
+			return up, newFileError(http.StatusUnprocessableEntity, "no_file", `the multipart field "file" is missing`)
+		}
+		src, err := fhs[0].Open()
+		if err != nil {
+			return up, err
+		}
+		defer src.Close()
+		up.name = fhs[0].Filename
+		_, err = io.Copy(w, src)
+		return up, err
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if ct != echo.MIMEMultipartForm {
+		return up, newFileError(http.StatusUnprocessableEntity, "no_file", "send multipart/form-data with the field \"file\"")
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return up, newFileError(http.StatusBadRequest, "bad_request", err.Error())
+	}
+	got := false
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if isTooLarge(err) {
+				return up, err
+			}
+			return up, newFileError(http.StatusBadRequest, "bad_request", "malformed multipart body")
+		}
+		switch p.FormName() {
+		case "file":
+			if got {
+				return up, newFileError(http.StatusUnprocessableEntity, "bad_request", "one file per upload")
+			}
+			got = true
+			up.name = p.FileName()
+			if _, err := io.Copy(w, p); err != nil {
+				if isTooLarge(err) {
+					return up, err
+				}
+				return up, newFileError(http.StatusBadRequest, "bad_request", "the upload broke off")
+			}
+		case "folder":
+			b, _ := io.ReadAll(io.LimitReader(p, 300))
+			up.folder = string(b)
+		default:
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return up, err
+			}
+		}
+		p.Close()
+	}
+	if !got {
+		return up, newFileError(http.StatusUnprocessableEntity, "no_file", `the multipart field "file" is missing`)
+	}
+	return up, nil
+}
+
+// convertFile writes a WAV 8-bit 16 kHz mono copy of an announcement file beside it and records
+// it as a new, ready file.
+func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File, error) {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	src, err := h.store.FileByID(ctx, a, id)
+	if err != nil {
+		return models.File{}, err
+	}
+	if src.Kind != models.KindAnnouncement {
+		return models.File{}, models.ErrNotFound
+	}
+	cust, err := h.store.AnnouncementCustomer(ctx, a, src.CustomerID)
+	if err != nil {
+		return models.File{}, err
+	}
+	if src.Ready {
+		return models.File{}, newFileError(http.StatusConflict, "already_ready", "the file is already WAV 8-bit 16 kHz mono")
+	}
+	tree, err := h.tree.open()
+	if err != nil {
+		return models.File{}, err
+	}
+	defer tree.Close()
+	in, err := tree.Open(src.Path)
+	if err != nil {
+		return models.File{}, err
+	}
+	defer in.Close()
+	base := strings.TrimSuffix(src.Name, path.Ext(src.Name))
+	name := base + ".wav"
+	if strings.EqualFold(path.Ext(src.Name), ".wav") {
+		name = base + "_16k8bit.wav"
+	}
+	want := src.Folder + "/" + name
+	tmp, tmpName, err := tree.CreateTemp(want)
+	if err != nil {
+		return models.File{}, err
+	}
+	committed := false
+	defer func() {
+		tmp.Close()
+		if !committed {
+			_ = tree.RemoveTemp(tmpName)
+		}
+	}()
+	if _, err := audio.Convert(in, tmp, audio.ConvertOptions{MaxDuration: h.maxAnnouncement()}); err != nil {
+		return models.File{}, audioFileError(err)
+	}
+	out, err := probeTemp(tree, tmpName)
+	if err != nil {
+		return models.File{}, err
+	}
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return models.File{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return models.File{}, err
+	}
+	rel, err := commitUnique(tree, tmpName, want)
+	if err != nil {
+		return models.File{}, err
+	}
+	committed = true
+	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: out.Codec, Bits: out.Bits, Rate: out.Rate,
+		Channels: out.Channels, DurationMS: out.Duration().Milliseconds(), Ready: audio.IsTarget(out)}
+	if err := h.store.CreateAnnouncementFile(ctx, a, c.RealIP(), cust, &f, "file.converted"); err != nil {
+		_ = tree.Remove(rel)
+		return models.File{}, err
+	}
+	return f, nil
+}
+
+// deleteFile removes an announcement file's row, then the file.
+func (h *announcementsHandler) deleteFile(c echo.Context, id uint) error {
+	f, err := h.store.DeleteAnnouncementFile(c.Request().Context(), actorOf(c), c.RealIP(), id)
+	if err != nil {
+		return err
+	}
+	tree, err := h.tree.open()
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	if err := tree.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		h.log.Error("remove announcement file", "path", f.Path, "err", err)
+	}
+	return nil
+}

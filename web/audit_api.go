@@ -1,0 +1,77 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/models"
+)
+
+// auditEventJSON is one event of the audit log in the API.
+type auditEventJSON struct {
+	ID         uint            `json:"id"`
+	CustomerID uint            `json:"customer_id"`
+	At         time.Time       `json:"at"`
+	User       bkUserJSON      `json:"user"`
+	IP         string          `json:"ip"`
+	Kind       string          `json:"kind"`
+	Object     string          `json:"object"`
+	Old        json.RawMessage `json:"old"`
+	New        json.RawMessage `json:"new"`
+}
+
+// auditValueJSON passes stored JSON through and quotes plain text; "" is null.
+func auditValueJSON(v string) json.RawMessage {
+	if v == "" {
+		return json.RawMessage("null")
+	}
+	if json.Valid([]byte(v)) {
+		return json.RawMessage(v)
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func toAuditEventJSON(e models.AuditEvent) auditEventJSON {
+	return auditEventJSON{ID: e.ID, CustomerID: e.CustomerID, At: e.At, User: bkUserJSON{e.UserID, e.Username}, IP: e.IP,
+		Kind: e.Kind, Object: e.Object, Old: auditValueJSON(e.OldValue), New: auditValueJSON(e.NewValue)}
+}
+
+func (h *auditHandler) apiAuditEvents(c echo.Context) error {
+	cid, err := apiCustomer(c, h.store, false)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	loc, err := h.auditLocation(c, cid)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	f := models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
+	var bad string
+	if f.From, err = parseAuditTime(c.QueryParam("from"), loc, false); err != nil {
+		bad = "from"
+	}
+	if f.To, err = parseAuditTime(c.QueryParam("to"), loc, true); err != nil {
+		bad = "to"
+	}
+	if bad != "" {
+		return apiError(http.StatusUnprocessableEntity, "invalid_"+bad, bad+" must be a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	per, _ := strconv.Atoi(c.QueryParam("per_page"))
+	pg, err := h.store.AuditEvents(ctx, a, f, page, per)
+	if err != nil {
+		return bookingAPIError(err)
+	}
+	out := make([]auditEventJSON, len(pg.Events))
+	for i, e := range pg.Events {
+		out[i] = toAuditEventJSON(e)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"events": out, "total": pg.Total, "page": pg.Page, "per_page": pg.PerPage, "pages": pg.Pages()})
+}

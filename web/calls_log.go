@@ -1,0 +1,141 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/models"
+	"callrec/templates"
+)
+
+// callLogHandler is the call log, page and API.
+type callLogHandler struct {
+	store *models.Store
+	views views
+	live  *liveHandler // the API's state=active answers from the engine's list
+}
+
+// callLogOutcomes are the outcomes the filter offers.
+var callLogOutcomes = []string{models.OutcomeCompleted, models.OutcomeObjected, models.OutcomeUnanswered,
+	models.OutcomeBusy, models.OutcomeFailed, models.OutcomeInterrupted}
+
+// parseCallFilter reads the call log's filter from the query (dates as YYYY-MM-DD in loc; "to"
+// is inclusive). Bad fields come back as form errors.
+func parseCallFilter(q url.Values, loc *time.Location) (models.CallFilter, templates.CallLogFilter, templates.Errors) {
+	form := templates.CallLogFilter{Pool: q.Get("pool"), From: strings.TrimSpace(q.Get("from")),
+		To: strings.TrimSpace(q.Get("to")), Number: strings.TrimSpace(q.Get("number")), Outcome: q.Get("outcome")}
+	f := models.CallFilter{Number: form.Number}
+	errs := templates.Errors{}
+	if n, err := strconv.ParseUint(form.Pool, 10, 32); err == nil {
+		f.PoolID = uint(n)
+	} else {
+		form.Pool = ""
+	}
+	for _, o := range callLogOutcomes {
+		if o == form.Outcome {
+			f.Outcome = o
+		}
+	}
+	if f.Outcome == "" {
+		form.Outcome = ""
+	}
+	if form.From != "" {
+		if d, err := time.ParseInLocation(time.DateOnly, form.From, loc); err == nil {
+			f.From = d
+		} else {
+			errs["from"] = "calls.error_date"
+		}
+	}
+	if form.To != "" {
+		if d, err := time.ParseInLocation(time.DateOnly, form.To, loc); err == nil {
+			f.To = d.AddDate(0, 0, 1)
+		} else {
+			errs["to"] = "calls.error_date"
+		}
+	}
+	f.Page, _ = strconv.Atoi(q.Get("page"))
+	return f, form, errs
+}
+
+func (h *callLogHandler) callLogPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	loc := userLocation(c)
+	q := c.QueryParams()
+	f, form, errs := parseCallFilter(q, loc)
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	log, err := h.store.Calls(ctx, a, f)
+	if err != nil {
+		return err
+	}
+	v, err := newLiveView(ctx, h.store, a)
+	if err != nil {
+		return err
+	}
+	props := templates.CallLogProps{Page: h.views.page(c, "calls.log_title", "calls"), Filter: form, Errors: errs,
+		Outcomes: callLogOutcomes, ShowCustomer: a.IsPlatformAdmin(), Total: log.Total, PageNo: log.Page, Pages: log.Pages()}
+	for id, name := range v.pools {
+		props.Pools = append(props.Pools, templates.PoolOption{ID: id, Name: name})
+	}
+	sortPoolOptions(props.Pools)
+	for _, call := range log.Calls {
+		props.Rows = append(props.Rows, v.logRow(call, loc))
+	}
+	pageURL := func(n int) string {
+		u := url.Values{}
+		for k, vs := range q {
+			u[k] = vs
+		}
+		u.Set("page", strconv.Itoa(n))
+		return "/calls?" + u.Encode()
+	}
+	if log.Page > 1 {
+		props.PrevURL = pageURL(log.Page - 1)
+	}
+	if log.Page < log.Pages() {
+		props.NextURL = pageURL(log.Page + 1)
+	}
+	return render(c, status, templates.CallLogPage(props))
+}
+
+func sortPoolOptions(ps []templates.PoolOption) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (ps[j].Name < ps[j-1].Name || ps[j].Name == ps[j-1].Name && ps[j].ID < ps[j-1].ID); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLogRow {
+	if cu, ok := v.customers[call.CustomerID]; ok {
+		loc = cu.Location()
+	}
+	r := templates.CallLogRow{ID: call.ID, When: call.Arrival.In(loc).Format("2006-01-02 15:04:05"), Pool: v.pools[call.PoolID],
+		A: call.A, B: call.B, C: call.C, Ended: call.Ended != nil, Outcome: "calls.outcome_" + call.Outcome,
+		Duration: templates.Duration(call.DurationMS), Recorded: templates.Duration(call.RecordedMS)}
+	if cu, ok := v.customers[call.CustomerID]; ok {
+		r.Customer = cu.Name
+	}
+	if !v.actor.MayOpenRecordings() {
+		r.C = models.MaskNumber(call.C)
+	}
+	if call.Recording != nil {
+		r.HasFile = true
+		if v.actor.MayOpenRecordings() { // the File Browser shows the others a 404
+			r.RecordingID = call.Recording.FileID
+		}
+		r.Recorded = templates.Duration(call.Recording.RecordedMS)
+	}
+	for _, e := range call.Events {
+		r.Trail = append(r.Trail, templates.TrailItem{Offset: templates.Duration(e.OffsetMS), Kind: "calls.event_" + e.Kind, By: e.By, Detail: e.Detail})
+	}
+	return r
+}

@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"callrec/i18n"
+	"callrec/models"
+	"callrec/models/files"
+	"callrec/templates"
+)
+
+// recordingsHandler is the File Browser, the recordings' pages, audio and API, and the file
+// tree API.
+type recordingsHandler struct {
+	store *models.Store
+	tree  dataTree
+	views views
+	log   *slog.Logger
+}
+
+func (h *recordingsHandler) filesRoot(c echo.Context) error {
+	subs, err := h.store.SubFolders(c.Request().Context(), actorOf(c), "")
+	if err != nil {
+		return storeError(err)
+	}
+	p := templates.FilesProps{Page: h.views.page(c, "files.title", "files"), Crumbs: []templates.Crumb{{Name: i18n.T(c.Request().Context(), "files.root")}}}
+	for _, f := range subs {
+		p.Folders = append(p.Folders, templates.FolderLink{Name: f.Name, Href: "/files/" + f.Path})
+	}
+	return render(c, http.StatusOK, templates.Files(p))
+}
+
+// crumbs are the breadcrumbs of folder (slash-separated, relative to the tree).
+func crumbs(ctx context.Context, folder string) []templates.Crumb {
+	cs := []templates.Crumb{{Name: i18n.T(ctx, "files.root"), Href: "/files"}}
+	acc := ""
+	for _, part := range strings.Split(folder, "/") {
+		acc = path.Join(acc, part)
+		cs = append(cs, templates.Crumb{Name: part, Href: "/files/" + acc})
+	}
+	return cs
+}
+
+// folderParam is the recordings folder named by the URL: call_recording[/sub[/start]]; anything
+// unclean (.., %2e%2e, hidden names) or deeper is a 404.
+func folderParam(c echo.Context) (string, error) {
+	rel, err := url.PathUnescape(c.Param("*"))
+	if err != nil {
+		return "", echo.ErrNotFound
+	}
+	rel = strings.TrimSuffix(rel, "/")
+	folder := models.RecordingsRoot
+	if rel != "" {
+		folder += "/" + rel
+	}
+	if c, err := files.Clean(folder); err != nil || c != folder || strings.Count(folder, "/") > 2 {
+		return "", echo.ErrNotFound
+	}
+	return folder, nil
+}
+
+func (h *recordingsHandler) recordingFolder(c echo.Context) error {
+	ctx := c.Request().Context()
+	a := actorOf(c)
+	folder, err := folderParam(c)
+	if err != nil {
+		return err
+	}
+	p := templates.FilesProps{Page: h.views.page(c, "files.title", "files"), Crumbs: crumbs(ctx, folder)}
+	depth := strings.Count(folder, "/")
+	if depth < 2 {
+		subs, err := h.store.SubFolders(ctx, a, folder)
+		if err != nil {
+			return storeError(err)
+		}
+		for _, f := range subs {
+			p.Folders = append(p.Folders, templates.FolderLink{Name: f.Name, Href: "/files/" + f.Path + "/"})
+		}
+	}
+	if depth == 0 {
+		return render(c, http.StatusOK, templates.Files(p))
+	}
+	owner, err := h.store.FolderOwner(ctx, a, folder)
+	if err != nil {
+		return storeError(err)
+	}
+	list, status, err := h.recordingList(c, a, owner, folder)
+	if err != nil {
+		return err
+	}
+	p.List = list
+	return render(c, status, templates.Files(p))
+}
+
+// listFilter is the list's query string, as entered.
+type listFilter struct {
+	Sort, Order, From, To, Number, Pool, Cursor string
+}
+
+func listFilterOf(c echo.Context) listFilter {
+	q := c.QueryParams()
+	return listFilter{Sort: q.Get("sort"), Order: q.Get("order"), From: q.Get("from"), To: q.Get("to"),
+		Number: strings.TrimSpace(q.Get("number")), Pool: q.Get("pool"), Cursor: q.Get("cursor")}
+}
+
+// query turns the filter into a store query; bad dates are field errors, shown beside the field.
+func (f listFilter) query(loc *time.Location) (models.BrowseQuery, templates.Errors) {
+	q := models.BrowseQuery{Sort: f.Sort, Desc: f.Order == "desc", Number: f.Number, Cursor: f.Cursor}
+	if q.Sort == "" {
+		q.Sort, q.Desc = "date", f.Order != "asc"
+	}
+	errs := templates.Errors{}
+	if f.From != "" {
+		t, err := time.ParseInLocation("2006-01-02", f.From, loc)
+		if err != nil {
+			errs["from"] = "error.files_bad_date"
+		}
+		q.From = t
+	}
+	if f.To != "" {
+		t, err := time.ParseInLocation("2006-01-02", f.To, loc)
+		if err != nil {
+			errs["to"] = "error.files_bad_date"
+		}
+		q.To = t.AddDate(0, 0, 1) // the whole last day
+	}
+	if len(f.Number) > 32 {
+		errs["number"] = "error.files_bad_number"
+	}
+	if n, err := strconv.ParseUint(f.Pool, 10, 32); err == nil {
+		q.PoolID = uint(n)
+	}
+	return q, errs
+}
+
+// url is the list's URL with the filter (empty values are left out), the parameters in
+// url.Values.Encode's order. Built by hand: it runs for every sort header and pager link.
+func (f listFilter) url(base string) string {
+	b := []byte(base)
+	sep := byte('?')
+	for _, p := range [...]struct{ k, v string }{{"cursor", f.Cursor}, {"from", f.From}, {"number", f.Number},
+		{"order", f.Order}, {"pool", f.Pool}, {"sort", f.Sort}, {"to", f.To}} {
+		if p.v != "" {
+			b = append(append(append(b, sep), p.k...), '=')
+			b = append(b, url.QueryEscape(p.v)...)
+			sep = '&'
+		}
+	}
+	return string(b)
+}
+
+// recordingList is a folder's list of recordings rendered (filters, sortable header, rows,
+// bulk actions, pager). A cached listing keeps it in its Memo, keyed by everything else it
+// shows (language, time zone, the filter as typed, the delete permission, the pool choice): a
+// page viewed again sends the same bytes. Lists with field errors are not kept.
+func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string) (templates.HTML, int, error) {
+	ctx := c.Request().Context()
+	loc := owner.Location()
+	f := listFilterOf(c)
+	q, errs := f.query(loc)
+	q.Brief = true // the list's columns only
+	base := "/files/" + folder + "/"
+	if strings.Count(folder, "/") == 2 {
+		q.Folder = folder
+	} else {
+		q.CustomerID = owner.ID // the subscriber's folder searches all its pools
+	}
+	var pools []templates.PoolChoice
+	if q.Folder == "" { // a pool's folder is one pool: the choice is only for the subscriber's folder
+		all, err := h.store.Pools(ctx, a)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, p := range all {
+			if p.CustomerID == owner.ID {
+				pools = append(pools, templates.PoolChoice{ID: p.ID, Label: p.Name + " (" + p.StartNumber + ")", Selected: p.ID == q.PoolID})
+			}
+		}
+	}
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+		q.From, q.To = time.Time{}, time.Time{}
+	}
+	page, err := h.store.Browse(ctx, a, q)
+	if errors.Is(err, models.ErrBadQuery) { // a stale or edited link: start over
+		q.Cursor, q.Sort, q.Desc = "", "date", true
+		f.Cursor, f.Sort, f.Order = "", "", ""
+		page, err = h.store.Browse(ctx, a, q)
+	}
+	if err != nil {
+		return nil, 0, storeError(err)
+	}
+	key := ""
+	if len(errs) == 0 {
+		key = listMemoKey(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), f.url(base), pools)
+		if v, ok := page.Memo.Load(key); ok {
+			return v.(templates.HTML), status, nil
+		}
+	}
+	back := f
+	back.Cursor = "" // bulk actions return to the list's first page
+	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs, Pools: pools,
+		CanDelete: a.MayDeleteRecordings(), Back: back.url(base)}
+	l.Sort, l.Desc, l.Total, l.TotalMore = page.Sort, page.Desc, page.Total, page.TotalMore
+	for _, key := range models.BrowseSorts {
+		link := f
+		link.Sort, link.Order, link.Cursor = key, "asc", ""
+		if key == page.Sort && !page.Desc || key != page.Sort && key == "date" {
+			link.Order = "desc"
+		}
+		l.Sorts = append(l.Sorts, templates.SortLink{Key: key, Current: key == page.Sort, Desc: page.Desc, Href: link.url(base)})
+	}
+	cur := f
+	cur.Sort = page.Sort
+	cur.Order = map[bool]string{true: "desc", false: "asc"}[page.Desc]
+	if page.Next != "" {
+		cur.Cursor = page.Next
+		l.Next = cur.url(base)
+	}
+	if page.Prev != "" {
+		cur.Cursor = page.Prev
+		l.Prev = cur.url(base)
+	}
+	l.Rows = make([]templates.RecordingRow, len(page.Files))
+	for i, f := range page.Files {
+		l.Rows[i] = recordingRow(f, loc)
+	}
+	html, err := templates.RecordingListHTML(ctx, l)
+	if err != nil {
+		return nil, 0, err
+	}
+	if key != "" {
+		page.Memo.Store(key, html)
+	}
+	return html, status, nil
+}
+
+// listMemoKey is what a rendered list depends on besides the listing itself: its key in the
+// listing's Memo.
+func listMemoKey(lang string, loc *time.Location, canDelete bool, url string, pools []templates.PoolChoice) string {
+	var b strings.Builder
+	b.WriteString("list\x00")
+	b.WriteString(lang)
+	b.WriteByte(0)
+	b.WriteString(loc.String())
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatBool(canDelete))
+	b.WriteByte(0)
+	b.WriteString(url)
+	for _, p := range pools {
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatUint(uint64(p.ID), 10))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatBool(p.Selected))
+		b.WriteByte(' ')
+		b.WriteString(p.Label)
+	}
+	return b.String()
+}
