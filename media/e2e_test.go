@@ -249,7 +249,7 @@ func channelStats(pcm []int16, channels, ch int, from, to time.Duration) (rms, z
 	return math.Sqrt(sum / n), float64(cross) / (n / 8000)
 }
 
-func hasEvent(c CallInfo, kind string) bool {
+func hasEvent(c CallInfo, kind EventKind) bool {
 	for _, e := range c.Events {
 		if e.Kind == kind {
 			return true
@@ -285,7 +285,7 @@ func TestAutomaticRecordingBothChannels(t *testing.T) {
 	if !seedName.MatchString(c.Recording.Path) {
 		t.Fatalf("file name %q does not follow the seed's pattern", c.Recording.Path)
 	}
-	for _, k := range []string{EventNoticePlayed, EventWhisperPlayed, EventRecordingStarted} {
+	for _, k := range []EventKind{EventNoticePlayed, EventWhisperPlayed, EventRecordingStarted} {
 		if !hasEvent(c, k) {
 			t.Errorf("no %s event in %+v", k, c.Events)
 		}
@@ -339,7 +339,7 @@ func TestStarObjectionGivesNoFile(t *testing.T) {
 	if c.Outcome != OutcomeObjected || c.Rec != RecObjected || c.Recording != nil {
 		t.Fatalf("outcome %q rec %q recording %+v events %+v", c.Outcome, c.Rec, c.Recording, c.Events)
 	}
-	for _, k := range []string{EventStarPressed, EventConfirmationPlayed} {
+	for _, k := range []EventKind{EventStarPressed, EventConfirmationPlayed} {
 		if !hasEvent(c, k) {
 			t.Errorf("no %s event in %+v", k, c.Events)
 		}

@@ -35,6 +35,7 @@ import (
 	"time"
 	_ "time/tzdata" // customers' time zones name recording files; containers lack zoneinfo
 
+	"callrec/calls"
 	"callrec/media/recorder"
 	"callrec/media/rtp"
 	"callrec/media/sip"
@@ -49,7 +50,7 @@ var (
 	ErrCalleeInterrupted = errors.New("media: callee interrupted the recording")
 )
 
-// Directory is how the engine asks the Control Panel (wired in cmd/callrec to models).
+// Directory is how the engine asks the Control Panel (internal/enginestore answers from models).
 type Directory interface {
 	// Route for a dialed number (digits only, as in the Request-URI user part).
 	// ErrUnknownNumber when no pool has that number.
@@ -66,14 +67,6 @@ type Route struct {
 	Location     *time.Location // customer's time zone, for the file name's date/time
 	Recording    Policy
 }
-
-// Mode says who starts the recording.
-type Mode string
-
-const (
-	ModeAutomatic Mode = "automatic"
-	ModeManual    Mode = "manual"
-)
 
 // Policy is the pool's Call Recording module as booked and configured.
 type Policy struct {
@@ -95,42 +88,48 @@ type Sink interface {
 	CallEnded(ctx context.Context, c CallInfo)   // final; Outcome set, Recording set if a file exists
 }
 
+// The call's vocabulary is defined once, in package calls, for the engine and the Control Panel
+// alike; these names keep the engine's code short. Add a value in calls (its lists feed the
+// translation test), never here.
 type (
-	CallState string
-	RecState  string
-	Outcome   string
+	CallState = calls.State
+	RecState  = calls.RecState
+	Outcome   = calls.Outcome
+	Mode      = calls.Mode
+	EventKind = calls.EventKind
+	Segment   = calls.Segment
 )
 
 const (
-	StateRinging    CallState = "ringing"
-	StateAnnouncing CallState = "announcing"
-	StateConnected  CallState = "connected"
-	StateEnded      CallState = "ended"
+	StateRinging    = calls.StateRinging
+	StateAnnouncing = calls.StateAnnouncing
+	StateConnected  = calls.StateConnected
+	StateEnded      = calls.StateEnded
 
-	RecOff       RecState = "off"
-	RecRecording RecState = "recording"
-	RecStopped   RecState = "stopped"
-	RecObjected  RecState = "objected"
-	RecFailed    RecState = "failed"
+	RecOff       = calls.RecOff
+	RecRecording = calls.RecRecording
+	RecStopped   = calls.RecStopped
+	RecObjected  = calls.RecObjected
+	RecFailed    = calls.RecFailed
 
-	OutcomeCompleted   Outcome = "completed"
-	OutcomeObjected    Outcome = "objected"
-	OutcomeUnanswered  Outcome = "unanswered"
-	OutcomeBusy        Outcome = "busy"
-	OutcomeFailed      Outcome = "failed"
-	OutcomeInterrupted Outcome = "interrupted"
-)
+	OutcomeCompleted   = calls.OutcomeCompleted
+	OutcomeObjected    = calls.OutcomeObjected
+	OutcomeUnanswered  = calls.OutcomeUnanswered
+	OutcomeBusy        = calls.OutcomeBusy
+	OutcomeFailed      = calls.OutcomeFailed
+	OutcomeInterrupted = calls.OutcomeInterrupted
 
-// Event kinds of the consent trail.
-const (
-	EventNoticePlayed       = "notice_played"
-	EventStarPressed        = "star_pressed"
-	EventConfirmationPlayed = "confirmation_played"
-	EventWhisperPlayed      = "whisper_played"
-	EventHash1Pressed       = "hash1_pressed"
-	EventRecordingStarted   = "recording_started"
-	EventRecordingStopped   = "recording_stopped"
-	EventRecordingFailed    = "recording_failed"
+	ModeAutomatic = calls.ModeAutomatic
+	ModeManual    = calls.ModeManual
+
+	EventNoticePlayed       = calls.EventNoticePlayed
+	EventStarPressed        = calls.EventStarPressed
+	EventConfirmationPlayed = calls.EventConfirmationPlayed
+	EventWhisperPlayed      = calls.EventWhisperPlayed
+	EventHash1Pressed       = calls.EventHash1Pressed
+	EventRecordingStarted   = calls.EventRecordingStarted
+	EventRecordingStopped   = calls.EventRecordingStopped
+	EventRecordingFailed    = calls.EventRecordingFailed
 )
 
 // CallInfo is a snapshot of one call.
@@ -157,13 +156,10 @@ type CallInfo struct {
 // Event is one entry of the consent trail.
 type Event struct {
 	At     time.Time
-	Kind   string
+	Kind   EventKind
 	By     string // user name for manual start/stop; "caller"/"callee"/"system" otherwise
 	Detail string
 }
-
-// Segment is a recorded stretch, as offsets from the bridge.
-type Segment struct{ Start, End time.Duration }
 
 // RecordingInfo describes the file of a call.
 type RecordingInfo struct {

@@ -53,14 +53,14 @@ func (c *call) setState(s CallState) {
 	c.changed()
 }
 
-func (c *call) event(kind, by, detail string) {
+func (c *call) event(kind EventKind, by, detail string) {
 	c.mu.Lock()
 	c.appendEventLocked(time.Now(), kind, by, detail)
 	c.mu.Unlock()
 	c.changed()
 }
 
-func (c *call) appendEventLocked(at time.Time, kind, by, detail string) {
+func (c *call) appendEventLocked(at time.Time, kind EventKind, by, detail string) {
 	c.info.Events = append(c.info.Events, Event{At: at, Kind: kind, By: by, Detail: detail})
 }
 

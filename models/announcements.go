@@ -10,17 +10,26 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"callrec/calls"
 )
 
-// Announcement slots of a pool's Call Recording module.
+// Announcement slots of a pool's Call Recording module as the announcement rows hold them; the
+// values are package calls' Slots.
 const (
-	SlotCallerNotice          = "caller_notice"
-	SlotObjectionConfirmation = "objection_confirmation"
-	SlotCalleeWhisper         = "callee_whisper"
+	SlotCallerNotice          = string(calls.SlotCallerNotice)
+	SlotObjectionConfirmation = string(calls.SlotObjectionConfirmation)
+	SlotCalleeWhisper         = string(calls.SlotCalleeWhisper)
 )
 
-// Slots lists the announcement slots in the order of a call.
-var Slots = []string{SlotCallerNotice, SlotObjectionConfirmation, SlotCalleeWhisper}
+// Slots lists the announcement slots in the order of a call (calls.Slots as strings).
+var Slots = func() []string {
+	out := make([]string, len(calls.Slots))
+	for i, s := range calls.Slots {
+		out[i] = string(s)
+	}
+	return out
+}()
 
 // Announcement sources.
 const (
@@ -35,7 +44,7 @@ const (
 type Announcement struct {
 	ID        uint   `gorm:"primaryKey"`
 	PoolID    uint   `gorm:"not null;uniqueIndex:idx_announcement_slot,priority:1"`
-	Slot      string `gorm:"not null;uniqueIndex:idx_announcement_slot,priority:2"`
+	Slot      string `gorm:"not null;uniqueIndex:idx_announcement_slot,priority:2"` // a calls.Slot
 	Source    string `gorm:"not null;default:default"`
 	TextDE    string
 	TextEN    string
@@ -137,14 +146,7 @@ func CheckAnnouncementText(text string) (string, error) {
 }
 
 // validSlot reports whether slot is one of Slots.
-func validSlot(slot string) bool {
-	for _, s := range Slots {
-		if s == slot {
-			return true
-		}
-	}
-	return false
-}
+func validSlot(slot string) bool { return calls.Slot(slot).Valid() }
 
 // AnnouncementSlot loads a pool a may see and one of its announcement slots; an unknown slot, or
 // a pool that never booked the module (no slots yet), is ErrNotFound.

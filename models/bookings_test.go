@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"callrec/calls"
 )
 
 // standardTexts are the product's default announcements (German verbatim from the product document).
@@ -137,7 +139,7 @@ func TestBookCallRecording(t *testing.T) {
 		t.Fatalf("update: %v %+v", err, st)
 	}
 	pol, err := f.s.RecordingPolicy(ctx, f.pool.ID)
-	if err != nil || !pol.Active || pol.Mode != ModeManual || pol.Stereo || pol.CallerAnnouncement || pol.Language != "de" || len(pol.Announcements) != 3 {
+	if err != nil || !pol.Active || pol.Mode != calls.ModeManual || pol.Stereo || pol.CallerAnnouncement || pol.Language != "de" || len(pol.Announcements) != 3 {
 		t.Fatalf("policy: %v %+v", err, pol)
 	}
 

@@ -8,16 +8,18 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"callrec/calls"
 )
 
-// Call outcomes (as the engine reports them).
+// Call outcomes as the call rows hold them; the values are package calls' Outcomes.
 const (
-	OutcomeCompleted   = "completed"
-	OutcomeObjected    = "objected"
-	OutcomeUnanswered  = "unanswered"
-	OutcomeBusy        = "busy"
-	OutcomeFailed      = "failed"
-	OutcomeInterrupted = "interrupted"
+	OutcomeCompleted   = string(calls.OutcomeCompleted)
+	OutcomeObjected    = string(calls.OutcomeObjected)
+	OutcomeUnanswered  = string(calls.OutcomeUnanswered)
+	OutcomeBusy        = string(calls.OutcomeBusy)
+	OutcomeFailed      = string(calls.OutcomeFailed)
+	OutcomeInterrupted = string(calls.OutcomeInterrupted)
 )
 
 // Call is one call through the engine: the call log's row.
@@ -31,10 +33,10 @@ type Call struct {
 	Answered   *time.Time
 	Bridged    *time.Time
 	Ended      *time.Time
-	State      string // announcing, ringing, connected, ended
-	RecState   string // off, recording, stopped, objected, failed
-	Mode       string
-	Outcome    string `gorm:"index"`
+	State      string // a calls.State
+	RecState   string // a calls.RecState
+	Mode       string // a calls.Mode
+	Outcome    string `gorm:"index"` // a calls.Outcome
 	DurationMS int64  // connected time (bridge to end); the full call length
 	RecordedMS int64
 	Events     []CallEvent `gorm:"constraint:OnDelete:CASCADE"`
@@ -49,31 +51,34 @@ type CallEvent struct {
 	Seq      int
 	At       time.Time
 	OffsetMS int64
-	Kind     string
+	Kind     string // a calls.EventKind
 	By       string
 	Detail   string
 }
 
-// CallRecord is the engine's view of a call, as cmd/callrec hands it over (models knows nothing
-// of the engine).
+// CallRecord is the engine's view of a call, as internal/enginestore hands it over (models knows
+// nothing of the engine; both speak package calls).
 type CallRecord struct {
-	EngineID                       string
-	CustomerID, PoolID             uint
-	SubscriberID, StartNumber      string
-	A, B, C                        string
-	Arrival                        time.Time
-	Answered, Bridged, Ended       time.Time
-	State, RecState, Mode, Outcome string
-	Recorded                       time.Duration
-	Events                         []CallEventRecord
-	Segments                       [][2]time.Duration
-	Recording                      *RecordingRecord
+	EngineID                  string
+	CustomerID, PoolID        uint
+	SubscriberID, StartNumber string
+	A, B, C                   string
+	Arrival                   time.Time
+	Answered, Bridged, Ended  time.Time
+	State                     calls.State
+	RecState                  calls.RecState
+	Mode                      calls.Mode
+	Outcome                   calls.Outcome
+	Recorded                  time.Duration
+	Events                    []CallEventRecord
+	Segments                  []calls.Segment
+	Recording                 *RecordingRecord
 }
 
 // CallEventRecord is one consent-trail event.
 type CallEventRecord struct {
 	At     time.Time
-	Kind   string
+	Kind   calls.EventKind
 	By     string
 	Detail string
 }
@@ -98,7 +103,7 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 		c.A, c.B, c.C = r.A, r.B, r.C
 		c.Arrival = r.Arrival.UTC()
 		c.Answered, c.Bridged, c.Ended = timePtr(r.Answered), timePtr(r.Bridged), timePtr(r.Ended)
-		c.State, c.RecState, c.Mode, c.Outcome = r.State, r.RecState, r.Mode, r.Outcome
+		c.State, c.RecState, c.Mode, c.Outcome = string(r.State), string(r.RecState), string(r.Mode), string(r.Outcome)
 		c.RecordedMS = r.Recorded.Milliseconds()
 		c.DurationMS = 0
 		if !r.Bridged.IsZero() {
@@ -117,7 +122,7 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 		if len(r.Events) > 0 {
 			evs := make([]CallEvent, len(r.Events))
 			for i, e := range r.Events {
-				evs[i] = CallEvent{CallID: c.ID, Seq: i, At: e.At.UTC(), OffsetMS: e.At.Sub(r.Arrival).Milliseconds(), Kind: e.Kind, By: e.By, Detail: e.Detail}
+				evs[i] = CallEvent{CallID: c.ID, Seq: i, At: e.At.UTC(), OffsetMS: e.At.Sub(r.Arrival).Milliseconds(), Kind: string(e.Kind), By: e.By, Detail: e.Detail}
 			}
 			if err := tx.Create(&evs).Error; err != nil {
 				return err
@@ -140,14 +145,14 @@ func (s *Store) interruptCall(tx *gorm.DB, callID uint, dur time.Duration) error
 	if c.Bridged != nil && dur > 0 {
 		end = c.Bridged.Add(dur)
 	}
-	return tx.Model(&c).Updates(map[string]any{"state": "ended", "outcome": OutcomeInterrupted, "ended": end, "duration_ms": dur.Milliseconds()}).Error
+	return tx.Model(&c).Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": end, "duration_ms": dur.Milliseconds()}).Error
 }
 
 // InterruptOpenCalls ends every call still open in the database (after a crash) as interrupted;
 // calls with recordings are handled by MarkInterrupted first.
 func (s *Store) InterruptOpenCalls(ctx context.Context) (int64, error) {
 	res := s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL").
-		Updates(map[string]any{"state": "ended", "outcome": OutcomeInterrupted, "ended": s.Now().UTC()})
+		Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": s.Now().UTC()})
 	return res.RowsAffected, res.Error
 }
 

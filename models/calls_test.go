@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"callrec/calls"
 )
 
 func TestMaskNumber(t *testing.T) {
@@ -46,7 +48,7 @@ func TestCallLogScopeAndFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	save := func(id string, cust uint, a, c string, at time.Time, outcome string, ended bool) Call {
+	save := func(id string, cust uint, a, c string, at time.Time, outcome calls.Outcome, ended bool) Call {
 		r := CallRecord{EngineID: id, CustomerID: cust, PoolID: 7, A: a, B: "4971121843140", C: c, Arrival: at,
 			Bridged: at.Add(2 * time.Second), State: "connected", RecState: "off", Mode: "manual"}
 		if ended {
@@ -59,10 +61,10 @@ func TestCallLogScopeAndFilters(t *testing.T) {
 		}
 		return got
 	}
-	x := save("e1", c1.ID, "49711111", "4915258878874", base, OutcomeCompleted, true)
-	save("e2", c1.ID, "49722222", "4915299999999", base.Add(time.Hour), OutcomeObjected, true)
+	x := save("e1", c1.ID, "49711111", "4915258878874", base, calls.OutcomeCompleted, true)
+	save("e2", c1.ID, "49722222", "4915299999999", base.Add(time.Hour), calls.OutcomeObjected, true)
 	save("e3", c1.ID, "49733333", "4915258878874", base.Add(2*time.Hour), "", false)
-	y := save("e4", c2.ID, "49744444", "4915258878874", base, OutcomeCompleted, true)
+	y := save("e4", c2.ID, "49744444", "4915258878874", base, calls.OutcomeCompleted, true)
 
 	admin := Actor{UserID: 1, Role: RoleCustomerAdmin, CustomerID: c1.ID}
 	agent := Actor{UserID: 2, Role: RoleAgent, CustomerID: c1.ID}

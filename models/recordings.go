@@ -12,17 +12,20 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"callrec/calls"
 )
 
 // RecordingsRoot is the top folder of recordings: call_recording/<subscriberId>/<startNumber>.
 const RecordingsRoot = "call_recording"
 
-// Recording states.
+// Recording states as the recording rows hold them; the values are package calls'
+// RecordingStatuses.
 const (
-	RecordingActive      = "recording"
-	RecordingComplete    = "complete"
-	RecordingFailed      = "failed"
-	RecordingInterrupted = "interrupted"
+	RecordingActive      = string(calls.RecordingActive)
+	RecordingComplete    = string(calls.RecordingComplete)
+	RecordingFailed      = string(calls.RecordingFailed)
+	RecordingInterrupted = string(calls.RecordingInterrupted)
 )
 
 // Recording is one recording file of a call.
@@ -38,7 +41,7 @@ type Recording struct {
 	DurationMS int64
 	RecordedMS int64
 	Segments   string // JSON [[startMS,endMS],...] offsets from the bridge
-	Status     string `gorm:"index"` // recording, complete, failed, interrupted
+	Status     string `gorm:"index"` // a calls.RecordingStatus
 	Failure    string
 	Peaks      []byte // waveform peaks, computed once
 	CreatedAt  time.Time
@@ -71,7 +74,7 @@ func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
 	}
 	segs := make([][2]int64, len(r.Segments))
 	for i, sg := range r.Segments {
-		segs[i] = [2]int64{sg[0].Milliseconds(), sg[1].Milliseconds()}
+		segs[i] = [2]int64{sg.Start.Milliseconds(), sg.End.Milliseconds()}
 	}
 	sj, _ := json.Marshal(segs)
 	status := RecordingActive

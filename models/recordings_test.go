@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"callrec/calls"
 )
 
 // saveRec stores a finished call with a recording at arrival, as the engine would.
@@ -17,9 +19,9 @@ func saveRec(t *testing.T, s *Store, cust, pool uint, engineID string, arrival t
 	t.Helper()
 	_, err := s.SaveCall(context.Background(), CallRecord{EngineID: engineID, CustomerID: cust, PoolID: pool, A: "49711218431440", B: "49711218431431", C: "4915258878874",
 		Arrival: arrival, Answered: arrival.Add(time.Second), Bridged: arrival.Add(2 * time.Second), Ended: arrival.Add(62 * time.Second),
-		State: "ended", RecState: "stopped", Outcome: OutcomeCompleted, Recorded: 30 * time.Second,
+		State: "ended", RecState: "stopped", Outcome: calls.OutcomeCompleted, Recorded: 30 * time.Second,
 		Events:    []CallEventRecord{{At: arrival, Kind: "notice_played", By: "system"}, {At: arrival.Add(2 * time.Second), Kind: "recording_started", By: "system"}},
-		Segments:  [][2]time.Duration{{0, 30 * time.Second}},
+		Segments:  []calls.Segment{{Start: 0, End: 30 * time.Second}},
 		Recording: &RecordingRecord{Path: rel, Channels: 1, Size: 44 + 16000, Duration: 60 * time.Second, Recorded: 30 * time.Second, Final: true}})
 	if err != nil {
 		t.Fatal(err)

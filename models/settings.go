@@ -5,14 +5,20 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"callrec/calls"
 )
 
-// Call Recording modes and channel layouts.
+// Call Recording modes as the settings rows hold them; the values are package calls' Modes.
 const (
-	ModeAutomatic  = "automatic" // every call is recorded unless someone objects
-	ModeManual     = "manual"    // agents start and stop recording during the call
-	ChannelsMono   = "mono"      // both directions mixed
-	ChannelsStereo = "stereo"    // caller left, callee right
+	ModeAutomatic = string(calls.ModeAutomatic)
+	ModeManual    = string(calls.ModeManual)
+)
+
+// Channel layouts of a recording.
+const (
+	ChannelsMono   = "mono"   // both directions mixed
+	ChannelsStereo = "stereo" // caller left, callee right
 )
 
 // MaxRetentionDays bounds the retention setting (about ten years); 0 keeps recordings forever.
@@ -23,7 +29,7 @@ const MaxRetentionDays = 3650
 type CallRecordingSettings struct {
 	PoolID             uint `gorm:"primaryKey;autoIncrement:false"`
 	Enabled            bool
-	Mode               string `gorm:"not null"`
+	Mode               string `gorm:"not null"` // a calls.Mode
 	CallerAnnouncement bool   // play the caller notice (and listen for "*")
 	Channels           string `gorm:"not null"`
 	RetentionDays      int    // 0 keeps recordings forever
@@ -51,7 +57,7 @@ type SettingsPatch struct {
 // Validate checks the given fields; error keys are error.invalid_<field>.
 func (p SettingsPatch) Validate() ValidationError {
 	var v ValidationError
-	if p.Mode != nil && *p.Mode != ModeAutomatic && *p.Mode != ModeManual {
+	if p.Mode != nil && !calls.Mode(*p.Mode).Valid() {
 		v.add("mode", "error.invalid_mode")
 	}
 	if p.Channels != nil && *p.Channels != ChannelsMono && *p.Channels != ChannelsStereo {
@@ -135,7 +141,7 @@ func (s *Store) UpdateCallRecordingSettings(ctx context.Context, a Actor, poolID
 // when the module is not booked, cancelled or disabled; the other fields are then meaningless.
 type RecordingPolicy struct {
 	Active             bool
-	Mode               string // ModeAutomatic or ModeManual
+	Mode               calls.Mode
 	CallerAnnouncement bool
 	Stereo             bool
 	Language           string         // announcements' language: "de" or "en" (PromptLang of the customer's)
@@ -167,7 +173,7 @@ func (s *Store) RecordingPolicy(ctx context.Context, poolID uint) (RecordingPoli
 	if err != nil {
 		return RecordingPolicy{}, err
 	}
-	return RecordingPolicy{Active: st.Enabled, Mode: st.Mode, CallerAnnouncement: st.CallerAnnouncement,
+	return RecordingPolicy{Active: st.Enabled, Mode: calls.Mode(st.Mode), CallerAnnouncement: st.CallerAnnouncement,
 		Stereo: st.Channels == ChannelsStereo, Language: PromptLang(lang), Announcements: as,
 		RetentionDays: st.RetentionDays}, nil
 }

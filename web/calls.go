@@ -85,7 +85,7 @@ func newLiveView(ctx context.Context, store *models.Store, a models.Actor) (live
 	return v, err
 }
 
-func hasEvent(c media.CallInfo, kind string) bool {
+func hasEvent(c media.CallInfo, kind media.EventKind) bool {
 	for _, e := range c.Events {
 		if e.Kind == kind {
 			return true

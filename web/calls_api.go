@@ -104,7 +104,7 @@ func callFromEngine(c media.CallInfo, id uint, a models.Actor, now time.Time) ca
 		j.DurationMS = end.Sub(c.Bridged).Milliseconds()
 	}
 	for _, e := range c.Events {
-		j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.At.Sub(c.Arrival).Milliseconds(), Kind: e.Kind, By: e.By, Detail: e.Detail})
+		j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.At.Sub(c.Arrival).Milliseconds(), Kind: string(e.Kind), By: e.By, Detail: e.Detail})
 	}
 	for _, sg := range c.Segments {
 		j.Segments = append(j.Segments, [2]int64{sg.Start.Milliseconds(), sg.End.Milliseconds()})

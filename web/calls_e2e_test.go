@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"callrec/calls"
 	"callrec/internal/browsertest"
 	"callrec/internal/sipptest"
 	"callrec/internal/testtool"
@@ -155,15 +156,15 @@ func TestLiveCallsThroughAPIAndStreams(t *testing.T) {
 	}
 	starts, stops, whispers := 0, 0, 0
 	for _, ev := range detail.Events {
-		switch ev.Kind {
-		case media.EventWhisperPlayed: // the uploaded whisper, chosen by the store's announcements
+		switch calls.EventKind(ev.Kind) {
+		case calls.EventWhisperPlayed: // the uploaded whisper, chosen by the store's announcements
 			whispers++
-		case media.EventRecordingStarted:
+		case calls.EventRecordingStarted:
 			starts++
 			if ev.By != le.demo.Agent {
 				t.Errorf("started by %q", ev.By)
 			}
-		case media.EventRecordingStopped:
+		case calls.EventRecordingStopped:
 			stops++
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/calls"
 	"callrec/models"
 	"callrec/templates"
 )
@@ -21,12 +22,12 @@ func saveDemoCall(t *testing.T, e *env, engineID string, arrival time.Time) mode
 	ended := bridged.Add(5 * time.Minute)
 	r := models.CallRecord{EngineID: engineID, CustomerID: p.CustomerID, PoolID: p.ID, SubscriberID: "337826", StartNumber: p.StartNumber,
 		A: "49711218431440", B: "49711218431431", C: "4915258878874", Arrival: arrival, Answered: bridged, Bridged: bridged, Ended: ended,
-		State: "ended", RecState: "stopped", Mode: "manual", Outcome: models.OutcomeCompleted, Recorded: time.Minute,
+		State: "ended", RecState: "stopped", Mode: "manual", Outcome: calls.OutcomeCompleted, Recorded: time.Minute,
 		Events: []models.CallEventRecord{
 			{At: arrival.Add(time.Second), Kind: "notice_played", By: "system"},
 			{At: bridged.Add(4 * time.Minute), Kind: "recording_started", By: "demo-agent"},
 		},
-		Segments: [][2]time.Duration{{4 * time.Minute, 5 * time.Minute}},
+		Segments: []calls.Segment{{Start: 4 * time.Minute, End: 5 * time.Minute}},
 		Recording: &models.RecordingRecord{Path: "call_recording/337826/4971121843140/rec_x_" + engineID + ".wav", Channels: 1,
 			Size: 4800044, Duration: 5 * time.Minute, Recorded: time.Minute, Final: true},
 	}
@@ -44,7 +45,7 @@ func TestCallLogShowsBothDurationsAndMasks(t *testing.T) {
 	// The other customer's call must never show.
 	op := e.otherPool
 	if _, err := e.store.SaveCall(context.Background(), models.CallRecord{EngineID: "other1", CustomerID: op.CustomerID, PoolID: op.ID,
-		A: "4930111", B: "4930555000", C: "4930555999", Arrival: arrival, State: "ended", Outcome: models.OutcomeBusy, Ended: arrival.Add(time.Second)}); err != nil {
+		A: "4930111", B: "4930555000", C: "4930555999", Arrival: arrival, State: "ended", Outcome: calls.OutcomeBusy, Ended: arrival.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 

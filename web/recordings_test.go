@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/calls"
 	"callrec/models"
 )
 
@@ -58,10 +59,10 @@ func (e *env) addRecording(pool models.Pool, engineID, name string, arrival time
 	b := arrival.Add(time.Second)
 	_, err := e.store.SaveCall(context.Background(), models.CallRecord{EngineID: engineID, CustomerID: pool.CustomerID, PoolID: pool.ID,
 		A: a, B: "49711218431431", C: "4915258878874", Arrival: arrival, Answered: b, Bridged: b, Ended: b.Add(4 * time.Second),
-		State: "ended", RecState: "stopped", Outcome: models.OutcomeCompleted, Recorded: 2 * time.Second,
+		State: "ended", RecState: "stopped", Outcome: calls.OutcomeCompleted, Recorded: 2 * time.Second,
 		Events: []models.CallEventRecord{{At: arrival, Kind: "notice_played", By: "system"}, {At: b, Kind: "recording_started", By: "system"},
 			{At: b.Add(2 * time.Second), Kind: "hash1_pressed", By: "callee"}, {At: b.Add(2 * time.Second), Kind: "recording_stopped", By: "callee"}},
-		Segments:  [][2]time.Duration{{0, 2 * time.Second}},
+		Segments:  []calls.Segment{{Start: 0, End: 2 * time.Second}},
 		Recording: &models.RecordingRecord{Path: rel, Channels: 1, Size: size, Duration: 4 * time.Second, Recorded: 2 * time.Second, Final: true}})
 	if err != nil {
 		e.t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"callrec/calls"
 	"callrec/media/audio"
 	"callrec/media/prompts"
 )
@@ -27,7 +28,8 @@ func run(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, slot := range prompts.Slots {
+	for _, s := range calls.Slots {
+		slot := string(s)
 		for _, lang := range prompts.Langs {
 			text := prompts.Speakable(prompts.Text(slot, lang), lang)
 			path := filepath.Join(dir, slot+"."+lang+".wav")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"callrec/calls"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
@@ -48,15 +49,15 @@ func (d Directory) Route(ctx context.Context, dialed string) (media.Route, error
 	if !pol.Active {
 		return r, nil
 	}
-	r.Recording = media.Policy{Active: true, Mode: media.Mode(pol.Mode), CallerNotice: pol.CallerAnnouncement, Stereo: pol.Stereo}
+	r.Recording = media.Policy{Active: true, Mode: pol.Mode, CallerNotice: pol.CallerAnnouncement, Stereo: pol.Stereo}
 	for _, a := range pol.Announcements {
 		path := d.promptPath(ctx, a, pol.Language)
-		switch a.Slot {
-		case models.SlotCallerNotice:
+		switch calls.Slot(a.Slot) {
+		case calls.SlotCallerNotice:
 			r.Recording.Prompts.CallerNotice = path
-		case models.SlotObjectionConfirmation:
+		case calls.SlotObjectionConfirmation:
 			r.Recording.Prompts.ObjectionConfirmation = path
-		case models.SlotCalleeWhisper:
+		case calls.SlotCalleeWhisper:
 			r.Recording.Prompts.CalleeWhisper = path
 		}
 	}
@@ -87,12 +88,12 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 			return p
 		}
 	}
-	return DefaultPromptPath(d.DataDir, a.Slot, lang)
+	return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang)
 }
 
 // DefaultPromptPath is where InstallDefaultPrompts puts the shipped prompt of slot in lang.
-func DefaultPromptPath(dataDir, slot, lang string) string {
-	return filepath.Join(dataDir, "prompts", slot+"."+lang+".wav")
+func DefaultPromptPath(dataDir string, slot calls.Slot, lang string) string {
+	return filepath.Join(dataDir, "prompts", string(slot)+"."+lang+".wav")
 }
 
 // InstallDefaultPrompts writes the shipped standard prompts where the engine reads them, when
@@ -101,9 +102,9 @@ func InstallDefaultPrompts(dataDir string) error {
 	if err := os.MkdirAll(filepath.Join(dataDir, "prompts"), 0o750); err != nil {
 		return err
 	}
-	for _, slot := range models.Slots {
-		for _, lang := range []string{"de", "en"} {
-			want := prompts.WAV(slot, lang)
+	for _, slot := range calls.Slots {
+		for _, lang := range prompts.Langs {
+			want := prompts.WAV(string(slot), lang)
 			p := DefaultPromptPath(dataDir, slot, lang)
 			if have, err := os.ReadFile(p); err == nil && bytes.Equal(have, want) {
 				continue

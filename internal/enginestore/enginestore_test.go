@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"callrec/calls"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
@@ -83,9 +85,9 @@ func TestRouteFollowsTheBooking(t *testing.T) {
 	}
 	// The first booking's defaults, and the shipped prompts in the customer's language.
 	want := media.Policy{Active: true, Mode: media.ModeAutomatic, CallerNotice: true, Stereo: true, Prompts: media.Prompts{
-		CallerNotice:          DefaultPromptPath(f.dir, models.SlotCallerNotice, "de"),
-		ObjectionConfirmation: DefaultPromptPath(f.dir, models.SlotObjectionConfirmation, "de"),
-		CalleeWhisper:         DefaultPromptPath(f.dir, models.SlotCalleeWhisper, "de"),
+		CallerNotice:          DefaultPromptPath(f.dir, calls.SlotCallerNotice, "de"),
+		ObjectionConfirmation: DefaultPromptPath(f.dir, calls.SlotObjectionConfirmation, "de"),
+		CalleeWhisper:         DefaultPromptPath(f.dir, calls.SlotCalleeWhisper, "de"),
 	}}
 	if r.Recording != want {
 		t.Errorf("booked: %+v, want %+v", r.Recording, want)
@@ -124,7 +126,7 @@ func TestRoutePlaysTheUploadUntilItIsGone(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(disk), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(disk, prompts.WAV(models.SlotCalleeWhisper, "en"), 0o640); err != nil {
+	if err := os.WriteFile(disk, prompts.WAV(string(calls.SlotCalleeWhisper), "en"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.CreateAnnouncementFile(ctx, f.admin, "", c, file, "file.uploaded"); err != nil {
@@ -144,7 +146,7 @@ func TestRoutePlaysTheUploadUntilItIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err = d.Route(ctx, "4971121843140")
-	if want := DefaultPromptPath(f.dir, models.SlotCallerNotice, "de"); err != nil || r.Recording.Prompts.CallerNotice != want {
+	if want := DefaultPromptPath(f.dir, calls.SlotCallerNotice, "de"); err != nil || r.Recording.Prompts.CallerNotice != want {
 		t.Errorf("caller notice %q (%v), want the standard prompt %q", r.Recording.Prompts.CallerNotice, err, want)
 	}
 }
@@ -154,17 +156,17 @@ func TestInstallDefaultPromptsRepairs(t *testing.T) {
 	if err := InstallDefaultPrompts(dir); err != nil {
 		t.Fatal(err)
 	}
-	p := DefaultPromptPath(dir, models.SlotCalleeWhisper, "en")
+	p := DefaultPromptPath(dir, calls.SlotCalleeWhisper, "en")
 	if err := os.WriteFile(p, []byte("an older release"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := InstallDefaultPrompts(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, slot := range models.Slots {
-		for _, lang := range []string{"de", "en"} {
+	for _, slot := range calls.Slots {
+		for _, lang := range prompts.Langs {
 			b, err := os.ReadFile(DefaultPromptPath(dir, slot, lang))
-			if err != nil || !bytes.Equal(b, prompts.WAV(slot, lang)) || len(b) < 1000 {
+			if err != nil || !bytes.Equal(b, prompts.WAV(string(slot), lang)) || len(b) < 1000 {
 				t.Errorf("%s.%s: %d bytes (%v), not the shipped prompt", slot, lang, len(b), err)
 			}
 		}
@@ -226,5 +228,90 @@ func TestSinkSavesThenForwards(t *testing.T) {
 	if got.Recording == nil || got.Recording.Status != models.RecordingComplete || got.Recording.Channels != 2 ||
 		got.Recording.DurationMS != 10000 || len(got.Recording.SegmentsMS()) != 1 || got.Recording.SegmentsMS()[0] != [2]int64{1000, 5000} {
 		t.Errorf("saved recording %+v", got.Recording)
+	}
+}
+
+// TestVocabularyRoundTrip: every value of the call vocabulary the engine reports is stored as
+// itself and reads back as a valid value of its type, and every announcement slot the store
+// keeps is one the Directory routes.
+func TestVocabularyRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	arrival := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	n := max(len(calls.States), len(calls.RecStates), len(calls.Outcomes), len(calls.Modes), len(calls.EventKinds))
+	for i := range n {
+		c := media.CallInfo{ID: fmt.Sprintf("v%d", i), CustomerID: f.pool.CustomerID, PoolID: f.pool.ID,
+			Arrival: arrival, Ended: arrival.Add(time.Minute),
+			State: calls.States[i%len(calls.States)], Rec: calls.RecStates[i%len(calls.RecStates)],
+			Outcome: calls.Outcomes[i%len(calls.Outcomes)], Mode: calls.Modes[i%len(calls.Modes)],
+			Events: []media.Event{{At: arrival, Kind: calls.EventKinds[i%len(calls.EventKinds)], By: "system"}}}
+		saved, err := f.store.SaveCall(ctx, CallRecord(c, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.store.CallWithTrail(ctx, system, saved.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := calls.State(got.State); st != c.State || !st.Valid() {
+			t.Errorf("state %q stored as %q", c.State, got.State)
+		}
+		if r := calls.RecState(got.RecState); r != c.Rec || !r.Valid() {
+			t.Errorf("recording state %q stored as %q", c.Rec, got.RecState)
+		}
+		if o := calls.Outcome(got.Outcome); o != c.Outcome || !o.Valid() {
+			t.Errorf("outcome %q stored as %q", c.Outcome, got.Outcome)
+		}
+		if m := calls.Mode(got.Mode); m != c.Mode || !m.Valid() {
+			t.Errorf("mode %q stored as %q", c.Mode, got.Mode)
+		}
+		if len(got.Events) != 1 || calls.EventKind(got.Events[0].Kind) != c.Events[0].Kind || !calls.EventKind(got.Events[0].Kind).Valid() {
+			t.Errorf("event %q stored as %+v", c.Events[0].Kind, got.Events)
+		}
+	}
+
+	// The recording's status as the store derives it from the engine's reports.
+	rec := func(id string, info media.RecordingInfo, final bool) models.Recording {
+		t.Helper()
+		info.Path = "call_recording/337826/4971121843140/" + id + ".wav"
+		saved, err := f.store.SaveCall(ctx, CallRecord(media.CallInfo{ID: id, CustomerID: f.pool.CustomerID, PoolID: f.pool.ID,
+			Arrival: arrival, State: calls.StateConnected, Recording: &info}, final))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.store.CallWithTrail(ctx, system, saved.ID)
+		if err != nil || got.Recording == nil {
+			t.Fatalf("%s: %+v %v", id, got, err)
+		}
+		return *got.Recording
+	}
+	want := map[calls.RecordingStatus]models.Recording{
+		calls.RecordingActive:   rec("r-active", media.RecordingInfo{Channels: 1}, false),
+		calls.RecordingComplete: rec("r-complete", media.RecordingInfo{Channels: 1}, true),
+		calls.RecordingFailed:   rec("r-failed", media.RecordingInfo{Channels: 1, Failed: "disk full"}, true),
+	}
+	crashed := rec("r-crashed", media.RecordingInfo{Channels: 1}, false)
+	if err := f.store.MarkInterrupted(ctx, crashed.ID, 44, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.store.CallWithTrail(ctx, system, crashed.CallID); err != nil || got.Recording == nil {
+		t.Fatal(got, err)
+	} else {
+		want[calls.RecordingInterrupted] = *got.Recording
+	}
+	for _, st := range calls.RecordingStatuses {
+		r, ok := want[st]
+		if !ok || calls.RecordingStatus(r.Status) != st {
+			t.Errorf("status %q: stored %q", st, r.Status)
+		}
+	}
+
+	if len(models.Slots) != len(calls.Slots) {
+		t.Fatalf("the store keeps slots %v, the vocabulary has %v", models.Slots, calls.Slots)
+	}
+	for i, s := range models.Slots {
+		if calls.Slot(s) != calls.Slots[i] {
+			t.Errorf("slot %d: store %q, vocabulary %q", i, s, calls.Slots[i])
+		}
 	}
 }

@@ -88,13 +88,10 @@ func CallRecord(c media.CallInfo, final bool) models.CallRecord {
 	r := models.CallRecord{
 		EngineID: c.ID, CustomerID: c.CustomerID, PoolID: c.PoolID, SubscriberID: c.SubscriberID, StartNumber: c.StartNumber,
 		A: c.A, B: c.B, C: c.C, Arrival: c.Arrival, Answered: c.Answered, Bridged: c.Bridged, Ended: c.Ended,
-		State: string(c.State), RecState: string(c.Rec), Mode: string(c.Mode), Outcome: string(c.Outcome), Recorded: c.Recorded,
+		State: c.State, RecState: c.Rec, Mode: c.Mode, Outcome: c.Outcome, Recorded: c.Recorded, Segments: c.Segments,
 	}
 	for _, e := range c.Events {
 		r.Events = append(r.Events, models.CallEventRecord{At: e.At, Kind: e.Kind, By: e.By, Detail: e.Detail})
-	}
-	for _, sg := range c.Segments {
-		r.Segments = append(r.Segments, [2]time.Duration{sg.Start, sg.End})
 	}
 	if c.Recording != nil {
 		r.Recording = &models.RecordingRecord{Path: c.Recording.Path, Channels: c.Recording.Channels, Size: c.Recording.Size,

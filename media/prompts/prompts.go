@@ -1,22 +1,14 @@
 // Package prompts holds the announcements callrec ships: their texts in German (verbatim from
 // the product document) and English, and the same texts rendered as WAV 8-bit 16 kHz mono by
-// `go run ./cmd/genprompts`. French customers hear English, as the product document says.
+// `go run ./cmd/genprompts`. French customers hear English, as the product document says. A slot
+// is named as in package calls (calls.Slots); its files are texts/<slot>.<lang>.txt and
+// wav/<slot>.<lang>.wav.
 package prompts
 
 import (
 	"embed"
 	"strings"
 )
-
-// Slot names, in the order a call meets them.
-const (
-	CallerNotice          = "caller_notice"          // played to the caller before connecting; "*" objects
-	ObjectionConfirmation = "objection_confirmation" // played to the caller after "*"
-	CalleeWhisper         = "callee_whisper"         // played to the callee; "#1" stops recording
-)
-
-// Slots lists every announcement slot.
-var Slots = []string{CallerNotice, ObjectionConfirmation, CalleeWhisper}
 
 // Langs lists the languages announcements exist in.
 var Langs = []string{"de", "en"}

@@ -4,20 +4,23 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"callrec/calls"
 )
 
 func TestTexts(t *testing.T) {
-	want := map[string]string{
-		CallerNotice:          "Das nachfolgende Gespräch möchten wir gerne zum Zwecke der Qualitätssicherung aufzeichnen. Wenn Sie dies nicht wünschen, drücken Sie jetzt die ‚Sterntaste‘ auf Ihrer Telefontastatur oder geben Sie unserem Mitarbeiter einen Hinweis im Gespräch.",
-		ObjectionConfirmation: "Okay, das Gespräch wird nicht aufgezeichnet",
-		CalleeWhisper:         "Dieses Gespräch wird eventuell aufgezeichnet, Aufnahme unterbrechen mit #1",
+	want := map[calls.Slot]string{
+		calls.SlotCallerNotice:          "Das nachfolgende Gespräch möchten wir gerne zum Zwecke der Qualitätssicherung aufzeichnen. Wenn Sie dies nicht wünschen, drücken Sie jetzt die ‚Sterntaste‘ auf Ihrer Telefontastatur oder geben Sie unserem Mitarbeiter einen Hinweis im Gespräch.",
+		calls.SlotObjectionConfirmation: "Okay, das Gespräch wird nicht aufgezeichnet",
+		calls.SlotCalleeWhisper:         "Dieses Gespräch wird eventuell aufgezeichnet, Aufnahme unterbrechen mit #1",
 	}
 	for slot, w := range want {
-		if got := Text(slot, "de"); got != w {
+		if got := Text(string(slot), "de"); got != w {
 			t.Errorf("%s de: %q, want %q", slot, got, w)
 		}
 	}
-	for _, slot := range Slots {
+	for _, s := range calls.Slots {
+		slot := string(s)
 		en := Text(slot, "en")
 		if en == "" || en == Text(slot, "de") {
 			t.Errorf("%s en: %q", slot, en)
@@ -41,7 +44,7 @@ func TestLang(t *testing.T) {
 
 func TestSpeakable(t *testing.T) {
 	cases := []struct{ in, lang, want string }{
-		{Text(CalleeWhisper, "de"), "de", "Dieses Gespräch wird eventuell aufgezeichnet, Aufnahme unterbrechen mit Raute eins"},
+		{Text(string(calls.SlotCalleeWhisper), "de"), "de", "Dieses Gespräch wird eventuell aufgezeichnet, Aufnahme unterbrechen mit Raute eins"},
 		{"press #1.", "en", "press hash one."},
 		{"Taste # oder *", "de", "Taste Raute oder Stern"},
 		{"press *12, then #", "en", "press star one two, then hash"},
@@ -52,14 +55,15 @@ func TestSpeakable(t *testing.T) {
 			t.Errorf("Speakable(%q, %s) = %q, want %q", c.in, c.lang, got, c.want)
 		}
 	}
-	if s := Speakable(Text(CalleeWhisper, "de"), "de"); !strings.Contains(s, "Raute eins") {
+	if s := Speakable(Text(string(calls.SlotCalleeWhisper), "de"), "de"); !strings.Contains(s, "Raute eins") {
 		t.Errorf("%q lacks Raute eins", s)
 	}
 }
 
 // The shipped recordings are in the announcement format and hold real speech, not a stub.
 func TestWAVs(t *testing.T) {
-	for _, slot := range Slots {
+	for _, s := range calls.Slots {
+		slot := string(s)
 		for _, lang := range Langs {
 			b := WAV(slot, lang)
 			if len(b) < 44 {
