@@ -22,10 +22,10 @@ test-short:
 generate: ## regenerate templ views (the generated code is committed)
 	$(GO) tool templ generate
 
-lint:
+lint: ## gofmt, go vet, the import table of ARCHITECTURE.md
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)
-	../shared/tools/importcheck
+	$(GO) test -count=1 ./internal/importcheck
 
 bench: ## Go micro-benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
