@@ -22,10 +22,11 @@ test-short:
 generate: ## regenerate templ views (the generated code is committed)
 	$(GO) tool templ generate
 
-lint: ## gofmt, go vet, the import table of ARCHITECTURE.md
+lint: ## gofmt, go vet, the import table of ARCHITECTURE.md, go mod tidy in step
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 ./internal/importcheck
+	$(GO) mod tidy -diff
 
 bench: ## Go micro-benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
