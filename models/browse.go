@@ -27,13 +27,13 @@ type BrowseQuery struct {
 	Limit      int    // default 50, at most 500
 	// NoTotal skips counting the matches. A whole folder's (or all recordings') total is exact
 	// from folder_stats unless CountLimit caps it; a filtered one is counted up to CountLimit
-	// (default 1,000: counting 100,000 index entries costs ~17 ms, more than the whole page),
-	// -1 counts them all.
+	// (default 1,000: counting the index entries of a folder of 100,000 recordings costs more
+	// than the whole page), -1 counts them all.
 	NoTotal    bool
 	CountLimit int
 	// Brief reads only what the File Browser's list shows (ID, Name, CallAt, A, B, C,
 	// DurationMS, Size); the other fields stay zero. SQLite's work per listed row grows with
-	// the columns it reads: half the columns are about half of it.
+	// the columns it reads.
 	Brief bool
 }
 
@@ -267,8 +267,8 @@ func (s *Store) readListing(ctx context.Context, q BrowseQuery, from *cursor, li
 }
 
 // countCapped counts the files matching cond up to limit (0: 1,000; -1: all); more says there
-// are more than the returned count. Counting 100,000 index entries costs ~17 ms, more than a page.
-// The answer is kept in the listing cache under the scope's version.
+// are more than the returned count: counting a big folder's index entries costs more than
+// showing a page of it. The answer is kept in the listing cache under the scope's version.
 func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit int, version int64) (n int64, more bool, err error) {
 	if limit == 0 {
 		limit = 1000

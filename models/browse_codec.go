@@ -139,8 +139,8 @@ func parseBrowseRow(v string, brief bool) (File, error) {
 
 // parseDBTime reads a time as the SQLite driver stores it, in UTC; "" is no time. The driver
 // writes "2006-01-02 15:04:05.999999999-07:00" and the store always passes UTC, so that form
-// with "+00:00" is read by hand (time.Parse was half of a listing row's cost); anything else
-// goes through the layouts the driver itself accepts.
+// with "+00:00" is read by hand (time.Parse was a large part of a listing row's cost); anything
+// else goes through the layouts the driver itself accepts.
 func parseDBTime(s string) (time.Time, bool) {
 	if t, ok := parseUTCStamp(s); ok {
 		return t, true

@@ -16,8 +16,8 @@ var browseColumns = map[string]string{
 // BrowseSorts lists the sort keys in the order the list shows its columns.
 var BrowseSorts = []string{"name", "date", "caller", "dialed", "destination", "duration", "size"}
 
-// migrateBrowse adds the File Browser's indexes (files is the lead's table; the indexes are
-// ours, so they are created here instead of in File's tags).
+// migrateBrowse adds the File Browser's indexes. They are created here, next to the queries
+// they serve, instead of in File's tags.
 func (s *Store) migrateBrowse() error {
 	stmts := []string{
 		// Recordings across a customer's folders (the API list) by time, and within one pool.

@@ -14,9 +14,9 @@ import (
 // before it in the same request is the one it was read at, and the triggers move the version
 // with every insert, update and delete of a file in the scope, in the writer's transaction and
 // whatever process writes: so the cache never answers with anything a fresh query would not.
-// What it saves is SQLite's walk over the page's rows (0.15-0.2 ms of a 0.4 ms page on 100,000
-// recordings), for the pages people look at again and again: the first pages of a folder, the
-// sort orders, paging back and forth, several people on one folder.
+// What it saves is SQLite's walk over the page's rows (a large part of a page's time on a big
+// folder), for the pages people look at again and again: the first pages of a folder, the sort
+// orders, paging back and forth, several people on one folder.
 //
 // The version is read first and the listing after it (never the other way round), so a listing
 // kept under a version is at least as new as that version.
@@ -31,10 +31,9 @@ type listCache struct {
 	flights  singleflight.Group // listings being read
 }
 
-// listCacheRows bounds the rows of a generation: 100 pages of 50. A cached row costs ~0.45 kB,
-// its rendered HTML in the Memo ~0.6 kB and its API JSON ~0.7 kB, so two generations stay
-// under ~18 MB when every listing is both viewed and fetched through the API in one variant,
-// and memoMax bounds the variants (languages, roles, filters typed differently).
+// listCacheRows bounds the rows of a generation: 100 pages of 50. It bounds the memory of the
+// rows and of what the Memos derive from them (the rendered list, the API's JSON; BENCHMARKS.md
+// has the sizes), and memoMax bounds the variants (languages, roles, filters typed differently).
 const listCacheRows = 5_000
 
 type listEntry struct {

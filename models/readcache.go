@@ -10,7 +10,8 @@ import (
 
 // readCache keeps in memory what nearly every request looks up and what almost never changes:
 // the session's user with its customer, an API token's user, a folder's owner, a pool's owner.
-// Each lookup is a prepared query of 30-50 us; together they were a sixth of a File Browser page.
+// Each lookup is a cheap prepared query, but every request makes several of them, which added
+// up to a noticeable share of a File Browser page (BENCHMARKS.md).
 //
 // Any write through the Store to a table these come from (or a raw statement, which may write
 // anything) empties the cache: GORM calls invalidate after the statement and after its own

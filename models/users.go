@@ -24,7 +24,7 @@ type User struct {
 	Username          string `gorm:"uniqueIndex;not null"`
 	PasswordHash      string `gorm:"not null"`
 	Role              Role   `gorm:"not null"`
-	CanOpenRecordings bool   // the seed's "authorized persons"
+	CanOpenRecordings bool   // the product document's "authorized persons"
 	Language          string // UI language; "" follows the customer's
 	Disabled          bool
 	CreatedAt         time.Time

@@ -40,7 +40,7 @@ func TestKill9WithCallsInFlight(t *testing.T) {
 	testtool.Short(t)
 	testtool.Need(t, "sipp", "sip-tester")
 	sox := testtool.Need(t, "sox", "sox")
-	const n = 100 // the number: about 15 s on a loaded two-core machine
+	const n = 100 // calls in flight at the crash
 	data := t.TempDir()
 	trunk := sipptest.FreePort(t)
 	httpAddr := "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))

@@ -211,7 +211,7 @@ func rms(pcm []int16, channels, ch int) float64 {
 
 // TestDemoCallIsRecordedUnderTheSeedsName is the product's walk-through: serve --demo, book the
 // module through the API, place a sipp call from 49711218431440 to 49711218431431 through the
-// engine to a sipp destination, and find the recording under the seed document's folder and
+// engine to a sipp destination, and find the recording under the product document's folder and
 // name, with the caller in the left channel and the destination in the right.
 func TestDemoCallIsRecordedUnderTheSeedsName(t *testing.T) {
 	testtool.Need(t, "sipp", "sip-tester")

@@ -33,8 +33,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := newLogger(cfg.LogLevel, stdout)
 	startPprof(getenv, log) // CALLREC_PPROF=host:port: profiler for the load benchmark (pprof.go)
 	// GOGC=50 (unless set): recorder rings are long-lived and Go's default lets the heap grow
-	// to twice them; with a 64 MB floor so a small heap is not collected dozens of times a
-	// second under page load (internal/gctune, BENCHMARKS.md).
+	// to twice them; with a floor (gctune.Floor) so that a small heap is not collected many
+	// times a second under page load (internal/gctune, BENCHMARKS.md).
 	defer gctune.Serve(getenv)()
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return err

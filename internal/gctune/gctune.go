@@ -1,11 +1,11 @@
 // Package gctune sets up Go's garbage collector the way callrec serve runs it.
 //
 // Two needs pull in opposite directions. The engine's recorder rings are long-lived and large
-// (1,000 calls are ~150 MB of live heap); Go's default GOGC=100 lets the heap grow to twice
+// (a thousand calls hold a large live heap); Go's default GOGC=100 lets the heap grow to twice
 // that, so serve runs with GOGC=50 (BENCHMARKS.md, engine memory). The Control Panel's live
-// heap is small (~3 MB) but it allocates ~100 kB per page; Go never sets the next collection
-// below 4 MB of heap, so at 3,000 pages a second it collected 45 times a second and marked
-// ~30% of the time, which slowed every request that ran meanwhile (BENCHMARKS.md, File Browser).
+// heap is small but every page allocates; Go never sets the next collection below 4 MB of
+// heap, so under page load it collected many times a second and marked for a large share of
+// the time, which slowed every request that ran meanwhile (BENCHMARKS.md, File Browser).
 // KeepFloor raises GOGC while the live heap is small so that the heap may reach Floor before
 // the next collection, and gives the configured GOGC back as soon as the live heap is large
 // enough to reach Floor on its own: memory at scale is what GOGC alone gives.
