@@ -37,7 +37,7 @@ func (s *Store) AnnouncementCustomer(ctx context.Context, a Actor, customerID ui
 		customerID = a.CustomerID
 	}
 	if customerID == 0 {
-		return Customer{}, ValidationError{{"customer", "error.customer_required"}}
+		return Customer{}, ValidationError{{"customer", ErrCustomerRequired}}
 	}
 	var c Customer
 	err := s.db.WithContext(ctx).First(&c, customerID).Error

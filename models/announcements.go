@@ -133,13 +133,13 @@ func CheckAnnouncementText(text string) (string, error) {
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
 	switch {
 	case text == "":
-		return "", ValidationError{{"text", "error.announcement_text_required"}}
+		return "", ValidationError{{"text", ErrAnnouncementTextRequired}}
 	case !utf8.ValidString(text) || utf8.RuneCountInString(text) > MaxAnnouncementText || len(text) > 2000:
-		return "", ValidationError{{"text", "error.announcement_text_too_long"}}
+		return "", ValidationError{{"text", ErrAnnouncementTextTooLong}}
 	}
 	for _, r := range text {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return "", ValidationError{{"text", "error.announcement_text_invalid"}}
+			return "", ValidationError{{"text", ErrAnnouncementTextInvalid}}
 		}
 	}
 	return text, nil
@@ -199,16 +199,16 @@ func (s *Store) SetAnnouncement(ctx context.Context, a Actor, ip string, poolID 
 		var f File
 		err := s.db.WithContext(ctx).Where("id = ? AND customer_id = ? AND kind = ?", ch.FileID, p.CustomerID, KindAnnouncement).First(&f).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return old, old, ValidationError{{"file_id", "error.file_unknown"}}
+			return old, old, ValidationError{{"file_id", ErrFileUnknown}}
 		} else if err != nil {
 			return old, old, err
 		}
 		if !f.Ready {
-			return old, old, ValidationError{{"file_id", "error.file_not_ready"}}
+			return old, old, ValidationError{{"file_id", ErrFileNotReady}}
 		}
 		cur.Source, cur.FileID = SourceFile, &f.ID
 	default:
-		return old, old, ValidationError{{"source", "error.source_invalid"}}
+		return old, old, ValidationError{{"source", ErrSourceInvalid}}
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&Announcement{}).Where("id = ?", cur.ID).Updates(map[string]any{

@@ -167,7 +167,7 @@ func (s *Store) BookCallRecording(ctx context.Context, a Actor, poolID uint, in 
 	}
 	in.Notice.Text = strings.TrimSpace(in.Notice.Text)
 	if !in.Accepted {
-		return CallRecording{}, false, ValidationError{{"legal_notice_accepted", "error.legal_confirmation_required"}}
+		return CallRecording{}, false, ValidationError{{"legal_notice_accepted", ErrLegalConfirmationRequired}}
 	}
 	if in.Notice.Text == "" {
 		return CallRecording{}, false, errors.New("models: booking without the legal notice text")

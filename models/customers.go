@@ -62,19 +62,19 @@ func (in *CustomerInput) validate() ValidationError {
 	in.SubscriberID = strings.TrimSpace(in.SubscriberID)
 	in.TimeZone = strings.TrimSpace(in.TimeZone)
 	if in.Name == "" || len(in.Name) > 200 {
-		v.add("name", "error.required")
+		v.add("name", ErrRequired)
 	}
 	if !digitsRE.MatchString(in.SubscriberID) || len(in.SubscriberID) > 20 {
-		v.add("subscriber_id", "error.digits_only")
+		v.add("subscriber_id", ErrDigitsOnly)
 	}
 	if !validLanguage(in.Language) {
-		v.add("language", "error.language_invalid")
+		v.add("language", ErrLanguageInvalid)
 	}
 	if in.TimeZone == "" {
 		in.TimeZone = "Europe/Berlin"
 	}
 	if _, err := time.LoadLocation(in.TimeZone); err != nil || strings.EqualFold(in.TimeZone, "local") {
-		v.add("time_zone", "error.time_zone_invalid")
+		v.add("time_zone", ErrTimeZoneInvalid)
 	}
 	return v
 }
@@ -111,7 +111,7 @@ func (s *Store) CreateCustomer(ctx context.Context, a Actor, in CustomerInput) (
 	c := Customer{Name: in.Name, SubscriberID: in.SubscriberID, Language: in.Language, TimeZone: in.TimeZone}
 	if err := s.db.WithContext(ctx).Create(&c).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return Customer{}, ValidationError{{"subscriber_id", "error.subscriber_id_taken"}}
+			return Customer{}, ValidationError{{"subscriber_id", ErrSubscriberIDTaken}}
 		}
 		return Customer{}, err
 	}
@@ -138,7 +138,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, a Actor, id uint, in Custome
 	c.Name, c.SubscriberID, c.Language, c.TimeZone = in.Name, in.SubscriberID, in.Language, in.TimeZone
 	if err := s.db.WithContext(ctx).Save(&c).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return Customer{}, ValidationError{{"subscriber_id", "error.subscriber_id_taken"}}
+			return Customer{}, ValidationError{{"subscriber_id", ErrSubscriberIDTaken}}
 		}
 		return Customer{}, err
 	}
@@ -154,7 +154,7 @@ func (s *Store) CreateCustomerWithAdmin(ctx context.Context, a Actor, in Custome
 	v := in.validate()
 	admin.Role = RoleCustomerAdmin
 	for _, f := range admin.validate(true, a) {
-		v.add("admin_"+f.Field, f.Key)
+		v.add("admin_"+f.Field, f.Err)
 	}
 	if err := v.err(); err != nil {
 		return Customer{}, err

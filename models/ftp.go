@@ -127,7 +127,7 @@ func (s *Store) SetFTPCredentials(ctx context.Context, a Actor, ip string, custo
 	var v ValidationError
 	in.Username = strings.TrimSpace(in.Username)
 	if !usernameRE.MatchString(in.Username) {
-		v.add("username", "error.username_invalid")
+		v.add("username", ErrUsernameInvalid)
 	}
 	validatePassword(&v, "password", in.Password)
 	if err := v.err(); err != nil {
@@ -155,7 +155,7 @@ func (s *Store) SetFTPCredentials(ctx context.Context, a Actor, ip string, custo
 		c.Username, c.PasswordHash, c.SetBy = in.Username, hash, a.Username
 		if err := tx.Save(&c).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return ValidationError{{"username", "error.username_taken"}}
+				return ValidationError{{"username", ErrUsernameTaken}}
 			}
 			return err
 		}

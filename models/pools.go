@@ -71,25 +71,25 @@ func (in *PoolInput) validate() ValidationError {
 	in.StartNumber = strings.TrimSpace(in.StartNumber)
 	in.Destination = strings.TrimSpace(in.Destination)
 	if in.Name == "" || len(in.Name) > 200 {
-		v.add("name", "error.required")
+		v.add("name", ErrRequired)
 	}
 	if !validNumber(in.StartNumber) {
-		v.add("start_number", "error.number_invalid")
+		v.add("start_number", ErrNumberInvalid)
 	}
 	if !validNumber(in.Destination) {
-		v.add("destination", "error.number_invalid")
+		v.add("destination", ErrNumberInvalid)
 	}
 	if len(in.Numbers) == 0 {
-		v.add("numbers", "error.numbers_required")
+		v.add("numbers", ErrNumbersRequired)
 	}
 	for _, n := range in.Numbers {
 		if !validNumber(n) {
-			v.add("numbers", "error.number_invalid")
+			v.add("numbers", ErrNumberInvalid)
 			break
 		}
 	}
 	if len(in.Numbers) > 10000 {
-		v.add("numbers", "error.too_many_numbers")
+		v.add("numbers", ErrTooManyNumbers)
 	}
 	return v
 }
@@ -166,7 +166,7 @@ func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
 			return err
 		}
 		if len(taken) > 0 {
-			return ValidationError{{"numbers", "error.number_taken"}}
+			return ValidationError{{"numbers", ErrNumberTaken}}
 		}
 		p.Name, p.StartNumber, p.Destination = in.Name, in.StartNumber, in.Destination
 		if err := tx.Omit("Numbers", "Customer").Save(p).Error; err != nil {
@@ -182,7 +182,7 @@ func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
 		return tx.Create(&p.Numbers).Error
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return ValidationError{{"numbers", "error.number_taken"}}
+		return ValidationError{{"numbers", ErrNumberTaken}}
 	}
 	return err
 }

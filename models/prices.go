@@ -97,11 +97,11 @@ func (s *Store) SetPrice(ctx context.Context, a Actor, module, amount, currency 
 	}
 	cents, ok := ParseCents(amount)
 	if !ok {
-		v.add("price_"+module, "error.price_invalid")
+		v.add("price_"+module, ErrPriceInvalid)
 	}
 	currency = strings.ToUpper(strings.TrimSpace(currency))
 	if len(currency) != 3 || strings.Trim(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		v.add("currency_"+module, "error.currency_invalid")
+		v.add("currency_"+module, ErrCurrencyInvalid)
 	}
 	if err := v.err(); err != nil {
 		return err

@@ -58,13 +58,13 @@ type SettingsPatch struct {
 func (p SettingsPatch) Validate() ValidationError {
 	var v ValidationError
 	if p.Mode != nil && !calls.Mode(*p.Mode).Valid() {
-		v.add("mode", "error.invalid_mode")
+		v.add("mode", ErrInvalidMode)
 	}
 	if p.Channels != nil && *p.Channels != ChannelsMono && *p.Channels != ChannelsStereo {
-		v.add("channels", "error.invalid_channels")
+		v.add("channels", ErrInvalidChannels)
 	}
 	if p.RetentionDays != nil && (*p.RetentionDays < 0 || *p.RetentionDays > MaxRetentionDays) {
-		v.add("retention_days", "error.invalid_retention_days")
+		v.add("retention_days", ErrInvalidRetentionDays)
 	}
 	return v
 }

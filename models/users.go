@@ -57,9 +57,9 @@ func GeneratePassword() string {
 
 func validatePassword(v *ValidationError, field, pw string) {
 	if utf8.RuneCountInString(pw) < MinPasswordLength {
-		v.add(field, "error.password_too_short")
+		v.add(field, ErrPasswordTooShort)
 	} else if len(pw) > 72 { // bcrypt ignores bytes beyond 72
-		v.add(field, "error.password_too_long")
+		v.add(field, ErrPasswordTooLong)
 	}
 }
 
@@ -173,16 +173,16 @@ func (in *UserInput) validate(creating bool, a Actor) ValidationError {
 	var v ValidationError
 	in.Username = strings.TrimSpace(in.Username)
 	if creating && !usernameRE.MatchString(in.Username) {
-		v.add("username", "error.username_invalid")
+		v.add("username", ErrUsernameInvalid)
 	}
 	if creating {
 		validatePassword(&v, "password", in.Password)
 	}
 	if in.Role != RoleCustomerAdmin && in.Role != RoleAgent {
-		v.add("role", "error.role_invalid")
+		v.add("role", ErrRoleInvalid)
 	}
 	if in.Language != "" && !validLanguage(in.Language) {
-		v.add("language", "error.language_invalid")
+		v.add("language", ErrLanguageInvalid)
 	}
 	return v
 }
@@ -217,7 +217,7 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, customerID uint, in Use
 		var n int64
 		s.db.WithContext(ctx).Model(&User{}).Where("username = ?", in.Username).Count(&n)
 		if n > 0 {
-			v.add("username", "error.username_taken")
+			v.add("username", ErrUsernameTaken)
 		}
 	}
 	if err := v.err(); err != nil {
@@ -232,7 +232,7 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, customerID uint, in Use
 		CanOpenRecordings: in.CanOpenRecordings, Language: in.Language, Disabled: in.Disabled}
 	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return User{}, ValidationError{{"username", "error.username_taken"}}
+			return User{}, ValidationError{{"username", ErrUsernameTaken}}
 		}
 		return User{}, err
 	}
@@ -251,7 +251,7 @@ func (s *Store) UpdateUser(ctx context.Context, a Actor, id uint, in UserInput) 
 	}
 	v := in.validate(false, a)
 	if u.ID == a.UserID && (in.Disabled || in.Role != u.Role) {
-		v.add("role", "error.cannot_change_self")
+		v.add("role", ErrCannotChangeSelf)
 	}
 	if err := v.err(); err != nil {
 		return User{}, err
@@ -294,7 +294,7 @@ func (s *Store) ChangePassword(ctx context.Context, userID uint, old, new string
 		return notFound(err)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(old)) != nil {
-		return ValidationError{{"old_password", "error.wrong_password"}}
+		return ValidationError{{"old_password", ErrWrongPassword}}
 	}
 	var v ValidationError
 	validatePassword(&v, "new_password", new)
@@ -307,7 +307,7 @@ func (s *Store) ChangePassword(ctx context.Context, userID uint, old, new string
 // SetUserLanguage stores a user's own UI language ("" follows the customer).
 func (s *Store) SetUserLanguage(ctx context.Context, userID uint, lang string) error {
 	if lang != "" && !validLanguage(lang) {
-		return ValidationError{{"language", "error.language_invalid"}}
+		return ValidationError{{"language", ErrLanguageInvalid}}
 	}
 	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Update("language", lang).Error
 }

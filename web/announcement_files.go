@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -76,30 +75,20 @@ func (h *announcementsHandler) renderFilesPage(c echo.Context, status int, errKe
 	return render(c, status, templates.AnnouncementFiles(props))
 }
 
-// pageFileError answers a failed file action on a page: JSON with a localized message for the
-// upload script, else the page again with the error.
+// pageFileError answers a failed file action on a page: JSON with the message in the user's
+// language for the upload script, else the page again with the error. A missing or foreign
+// file, a refusal and an internal error get the error page.
 func (h *announcementsHandler) pageFileError(c echo.Context, err error) error {
-	status, code := 0, ""
-	var fe *fileError
-	switch {
-	case errors.As(err, &fe):
-		status, code = fe.Status, fe.Code
-	case errors.Is(err, models.ErrFileInUse):
-		status, code = http.StatusConflict, "file_in_use"
-	default:
-		if errs, ok := formErrors(err); ok {
-			for _, k := range errs {
-				status, code = http.StatusUnprocessableEntity, codeOf(k)
-			}
-		} else {
-			return storeError(err)
-		}
+	e, status, _ := declaredOf(err)
+	switch e {
+	case models.ErrNotFound, models.ErrForbidden, models.ErrInternal:
+		return err
 	}
 	if wantsJSON(c) {
-		msg := i18n.T(c.Request().Context(), "error."+code)
-		return c.JSON(status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+		msg := i18n.T(c.Request().Context(), e.Key)
+		return c.JSON(status, map[string]any{"error": map[string]string{"code": e.Code, "message": msg}})
 	}
-	return h.renderFilesPage(c, status, "error."+code)
+	return h.renderFilesPage(c, status, e.Key)
 }
 
 func (h *announcementsHandler) announcementUpload(c echo.Context) error {
@@ -124,7 +113,7 @@ func (h *announcementsHandler) announcementFileContent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return storeError(serveAnnouncement(c, h.store, h.tree, id))
+	return serveAnnouncement(c, h.store, h.tree, id)
 }
 
 func (h *announcementsHandler) announcementConvert(c echo.Context) error {
@@ -158,17 +147,17 @@ func (h *announcementsHandler) apiFileUpload(c echo.Context) error {
 	if v := c.QueryParam("customer"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return apiNotFound()
+			return models.ErrNotFound
 		}
 		cid = uint(n)
 	}
 	cust, err := h.store.AnnouncementCustomer(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
-		return asAPI(err)
+		return err
 	}
 	f, err := h.receiveUpload(c, cust)
 	if err != nil {
-		return asAPI(err)
+		return err
 	}
 	return c.JSON(http.StatusCreated, toFileJSON(f))
 }
@@ -180,7 +169,7 @@ func (h *announcementsHandler) apiFileConvert(c echo.Context) error {
 	}
 	f, err := h.convertFile(c, id)
 	if err != nil {
-		return asAPI(err)
+		return err
 	}
 	return c.JSON(http.StatusCreated, toFileJSON(f))
 }
@@ -191,7 +180,7 @@ func (h *announcementsHandler) apiFileDelete(c echo.Context) error {
 		return err
 	}
 	if err := h.deleteFile(c, id); err != nil {
-		return asAPI(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

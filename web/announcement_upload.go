@@ -47,19 +47,21 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 		}
 	}()
 	up, err := copyUpload(c.Request(), tmp)
-	if err != nil {
-		return models.File{}, audioFileError(err)
+	if isTooLarge(err) {
+		return models.File{}, models.ErrFileTooLarge
+	} else if err != nil {
+		return models.File{}, err
 	}
 	if f := strings.Trim(up.folder, "/"); f != "" && f != models.AnnouncementsRoot && f != folder {
-		return models.File{}, newFileError(http.StatusUnprocessableEntity, "bad_folder", `uploads go to the folder "announcements"`)
+		return models.File{}, models.ErrBadFolder
 	}
 	format, err := probeTemp(tree, tmpName)
 	if err != nil {
-		return models.File{}, audioFileError(err)
+		return models.File{}, err
 	}
 	if d := format.Duration(); d > h.maxAnnouncement() {
-		return models.File{}, newFileError(http.StatusUnprocessableEntity, audio.CodeTooLong,
-			"the announcement lasts "+d.Round(time.Second).String()+", the limit is "+h.maxAnnouncement().String())
+		return models.File{}, models.ErrAudioTooLong.With("the announcement lasts " + d.Round(time.Second).String() +
+			", the limit is " + h.maxAnnouncement().String())
 	}
 	size, err := tmp.Seek(0, io.SeekEnd)
 	if err != nil {
@@ -130,7 +132,7 @@ func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 		up.folder = r.FormValue("folder")
 		fhs := r.MultipartForm.File["file"]
 		if len(fhs) == 0 {
-			return up, newFileError(http.StatusUnprocessableEntity, "no_file", `the multipart field "file" is missing`)
+			return up, models.ErrNoFile.With(`the multipart field "file" is missing`)
 		}
 		src, err := fhs[0].Open()
 		if err != nil {
@@ -143,11 +145,11 @@ func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if ct != echo.MIMEMultipartForm {
-		return up, newFileError(http.StatusUnprocessableEntity, "no_file", "send multipart/form-data with the field \"file\"")
+		return up, models.ErrNoFile.With(`send multipart/form-data with the field "file"`)
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return up, newFileError(http.StatusBadRequest, "bad_request", err.Error())
+		return up, models.ErrBadRequest.With(err.Error())
 	}
 	got := false
 	for {
@@ -159,12 +161,12 @@ func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 			if isTooLarge(err) {
 				return up, err
 			}
-			return up, newFileError(http.StatusBadRequest, "bad_request", "malformed multipart body")
+			return up, models.ErrBadRequest.With("malformed multipart body")
 		}
 		switch p.FormName() {
 		case "file":
 			if got {
-				return up, newFileError(http.StatusUnprocessableEntity, "bad_request", "one file per upload")
+				return up, models.ErrOneFile
 			}
 			got = true
 			up.name = p.FileName()
@@ -172,7 +174,7 @@ func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 				if isTooLarge(err) {
 					return up, err
 				}
-				return up, newFileError(http.StatusBadRequest, "bad_request", "the upload broke off")
+				return up, models.ErrBadRequest.With("the upload broke off")
 			}
 		case "folder":
 			b, _ := io.ReadAll(io.LimitReader(p, 300))
@@ -185,7 +187,7 @@ func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 		p.Close()
 	}
 	if !got {
-		return up, newFileError(http.StatusUnprocessableEntity, "no_file", `the multipart field "file" is missing`)
+		return up, models.ErrNoFile.With(`the multipart field "file" is missing`)
 	}
 	return up, nil
 }
@@ -207,7 +209,7 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 		return models.File{}, err
 	}
 	if src.Ready {
-		return models.File{}, newFileError(http.StatusConflict, "already_ready", "the file is already WAV 8-bit 16 kHz mono")
+		return models.File{}, models.ErrAlreadyReady
 	}
 	tree, err := h.tree.open()
 	if err != nil {
@@ -237,7 +239,7 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 		}
 	}()
 	if _, err := audio.Convert(in, tmp, audio.ConvertOptions{MaxDuration: h.maxAnnouncement()}); err != nil {
-		return models.File{}, audioFileError(err)
+		return models.File{}, err
 	}
 	out, err := probeTemp(tree, tmpName)
 	if err != nil {

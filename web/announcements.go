@@ -44,7 +44,7 @@ func (h *announcementsHandler) poolSection(c echo.Context, p models.Pool) ([]tem
 	a := actorOf(c)
 	cr, err := h.store.CallRecordingOf(ctx, a, p.ID)
 	if err != nil || !cr.Booked() || len(cr.Announcements) == 0 {
-		return nil, storeError(err)
+		return nil, err
 	}
 	as := cr.Announcements
 	fs, err := h.customerFiles(c, p.CustomerID)
@@ -123,7 +123,7 @@ func (h *announcementsHandler) announcementAudio(c echo.Context) error {
 	ctx := c.Request().Context()
 	p, an, err := h.store.AnnouncementSlot(ctx, actorOf(c), id, c.Param("slot"))
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	lang := playedLang(p)
 	rel, err := h.store.PlayedAudio(ctx, an, lang)
@@ -143,7 +143,7 @@ func (h *announcementsHandler) announcementAudio(c echo.Context) error {
 	}
 	if len(wav) == 0 {
 		// Without the hook, the copy serve installs for the engine (prompts/<slot>.<lang>.wav).
-		return storeError(h.tree.serve(c, "prompts/"+an.Slot+"."+lang+".wav", an.Slot+"."+lang+".wav"))
+		return h.tree.serve(c, "prompts/"+an.Slot+"."+lang+".wav", an.Slot+"."+lang+".wav")
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, "audio/wav")
@@ -218,10 +218,7 @@ func (h *announcementsHandler) renderSpeech(c echo.Context, tree *files.Tree, p 
 		}
 	}()
 	if err := audio.Speak(c.Request().Context(), spoken, lang, tmp); err != nil {
-		if errors.Is(err, audio.ErrNoSpeechEngine) {
-			return "", newFileError(http.StatusServiceUnavailable, "no_speech_engine", "espeak-ng is not installed on the server: upload a recording instead")
-		}
-		return "", err
+		return "", err // without espeak-ng: audio.ErrNoSpeechEngine, which answers as models.ErrNoSpeechEngine
 	}
 	if err := tmp.Sync(); err != nil {
 		return "", err
@@ -252,16 +249,16 @@ func (h *announcementsHandler) announcementSave(c echo.Context) error {
 	status := http.StatusOK
 	errs := templates.Errors{}
 	if err != nil {
-		var fe *fileError
-		if errors.As(err, &fe) {
-			status, errs["text"] = http.StatusUnprocessableEntity, "error."+fe.Code
-		} else if fErrs, ok := formErrors(err); ok {
+		// The slot's form shows what is wrong beside the field, as every form does (422).
+		if fErrs, ok := formErrors(err); ok {
 			status, errs = http.StatusUnprocessableEntity, fErrs
+		} else if errors.Is(err, audio.ErrNoSpeechEngine) {
+			status, errs["text"] = http.StatusUnprocessableEntity, models.ErrNoSpeechEngine.Key
 		} else {
-			return storeError(err)
+			return err
 		}
 		if p.ID == 0 {
-			return storeError(err)
+			return err
 		}
 	}
 	fs, ferr := h.customerFiles(c, p.CustomerID)
@@ -314,13 +311,13 @@ func (h *announcementsHandler) apiAnnouncementPut(c echo.Context) error {
 	var in announcementPut
 	if err := c.Bind(&in); err != nil {
 		if isTooLarge(err) {
-			return apiError(http.StatusRequestEntityTooLarge, "too_large", "the body is too large")
+			return models.ErrTooLarge
 		}
-		return apiError(http.StatusBadRequest, "bad_request", "the body must be JSON")
+		return models.ErrBadRequest.With("the body must be JSON")
 	}
 	p, an, err := h.changeAnnouncement(c, id, c.Param("slot"), in.Source, in.Text, in.FileID)
 	if err != nil {
-		return asAPI(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, announcementJSON{Slot: an.Slot, Source: an.Source, Language: playedLang(p),
 		TextDE: an.TextDE, TextEN: an.TextEN, FileID: an.FileID, UpdatedAt: an.UpdatedAt})

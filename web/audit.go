@@ -110,20 +110,20 @@ func (h *auditHandler) auditPage(c echo.Context) error {
 	}
 	loc, err := h.auditLocation(c, cid)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	p := templates.AuditProps{Page: h.views.page(c, "audit.title", "audit"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		Kind: c.QueryParam("kind"), ShowCustomer: a.IsPlatformAdmin() && cid == 0, Errors: templates.Errors{}}
 	f := models.AuditFilter{CustomerID: cid, Kind: p.Kind}
 	if f.From, err = parseAuditTime(p.From, loc, false); err != nil {
-		p.Errors["from"] = "error.audit_date_invalid"
+		p.Errors["from"] = models.ErrDateInvalid.Key
 	}
 	if f.To, err = parseAuditTime(p.To, loc, true); err != nil {
-		p.Errors["to"] = "error.audit_date_invalid"
+		p.Errors["to"] = models.ErrDateInvalid.Key
 	}
 	kinds, err := h.store.AuditKinds(ctx, a, cid)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	for _, k := range kinds {
 		p.Kinds = append(p.Kinds, templates.AuditKind{Kind: k, Label: auditKindLabel(ctx, k)})
@@ -137,7 +137,7 @@ func (h *auditHandler) auditPage(c echo.Context) error {
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	pg, err := h.store.AuditEvents(ctx, a, f, page, 0)
 	if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrForbidden) {
-		return storeError(err)
+		return err
 	}
 	if err != nil {
 		return err

@@ -50,24 +50,20 @@ func (h *auditHandler) apiAuditEvents(c echo.Context) error {
 	a := actorOf(c)
 	loc, err := h.auditLocation(c, cid)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	f := models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
-	var bad string
 	if f.From, err = parseAuditTime(c.QueryParam("from"), loc, false); err != nil {
-		bad = "from"
+		return models.ErrInvalidFrom.With("a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
 	}
 	if f.To, err = parseAuditTime(c.QueryParam("to"), loc, true); err != nil {
-		bad = "to"
-	}
-	if bad != "" {
-		return apiError(http.StatusUnprocessableEntity, "invalid_"+bad, bad+" must be a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
+		return models.ErrInvalidTo.With("a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
 	}
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	per, _ := strconv.Atoi(c.QueryParam("per_page"))
 	pg, err := h.store.AuditEvents(ctx, a, f, page, per)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	out := make([]auditEventJSON, len(pg.Events))
 	for i, e := range pg.Events {

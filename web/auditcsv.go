@@ -25,7 +25,7 @@ func (h *auditHandler) auditCSV(c echo.Context) error {
 	}
 	// Check access before the first byte: an empty walk answers the error as a page.
 	if _, err := h.store.AuditEvents(ctx, a, f, 1, 1); err != nil {
-		return storeError(err)
+		return err
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
@@ -55,7 +55,7 @@ func auditFilterOf(c echo.Context) (models.AuditFilter, error) {
 	if u := userOf(c); u != nil && u.Customer != nil {
 		loc = u.Customer.Location()
 	}
-	bad := echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+	bad := models.ErrBadRequest
 	q := c.QueryParams()
 	if v := q.Get("from"); v != "" {
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
@@ -74,7 +74,7 @@ func auditFilterOf(c echo.Context) (models.AuditFilter, error) {
 	if v := q.Get("customer"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return f, echo.ErrNotFound
+			return f, models.ErrNotFound
 		}
 		f.CustomerID = uint(n)
 	}

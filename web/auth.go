@@ -116,7 +116,7 @@ func (h *authHandler) logout(c echo.Context) error {
 func (h *authHandler) setLanguage(c echo.Context) error {
 	lang := c.FormValue("language")
 	if !i18n.Supported(lang) {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "error.language_invalid")
+		return models.ErrLanguageInvalid
 	}
 	if u := userOf(c); u != nil {
 		if err := h.store.SetUserLanguage(c.Request().Context(), u.ID, lang); err != nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -101,11 +100,11 @@ func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me module
 	a := actorOf(c)
 	cr, err := h.store.CallRecordingOf(ctx, a, p.ID)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 	fa, err := h.store.FTPAccessOf(ctx, a, p.CustomerID)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 	loc := bookingLocation(p)
 	csrf := h.views.csrfToken(c)
@@ -147,7 +146,7 @@ func (h *bookingHandler) modulePool(c echo.Context) (models.Pool, error) {
 	}
 	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return models.Pool{}, storeError(err)
+		return models.Pool{}, err
 	}
 	return p, nil
 }
@@ -172,7 +171,7 @@ func (h *bookingHandler) callRecordingBook(c echo.Context) error {
 	ctx := c.Request().Context()
 	n, ok := noticeShown(ctx, c.FormValue("notice_version"))
 	if !ok {
-		return h.poolWithErrors(c, p, moduleErrors{booking: templates.Errors{"legal_notice_accepted": "error.legal_notice_changed"}})
+		return h.poolWithErrors(c, p, moduleErrors{booking: templates.Errors{"legal_notice_accepted": models.ErrLegalNoticeChanged.Key}})
 	}
 	_, _, err = h.store.BookCallRecording(ctx, actorOf(c), p.ID, models.BookingInput{
 		Accepted: bookingFormBool(c, "legal_notice_accepted"), Notice: n, IP: c.RealIP()})
@@ -180,7 +179,7 @@ func (h *bookingHandler) callRecordingBook(c echo.Context) error {
 		return h.poolWithErrors(c, p, moduleErrors{booking: errs})
 	}
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	h.views.flash(c, "booking.flash.booked")
 	return redirect(c, bookingAnchor(p, "call-recording"))
@@ -192,7 +191,7 @@ func (h *bookingHandler) callRecordingCancel(c echo.Context) error {
 		return err
 	}
 	if _, err := h.store.CancelCallRecording(c.Request().Context(), actorOf(c), p.ID, c.RealIP()); err != nil {
-		return storeError(err)
+		return err
 	}
 	h.views.flash(c, "booking.flash.cancelled")
 	return redirect(c, bookingAnchor(p, "call-recording"))
@@ -211,7 +210,7 @@ func settingsFromForm(c echo.Context) (models.SettingsPatch, templates.SettingsF
 	}
 	days, err := strconv.Atoi(f.RetentionDays)
 	if err != nil {
-		v = append(v, models.FieldError{Field: "retention_days", Key: "error.invalid_retention_days"})
+		v = append(v, models.FieldError{Field: "retention_days", Err: models.ErrInvalidRetentionDays})
 	} else {
 		patch.RetentionDays = &days
 	}
@@ -233,11 +232,8 @@ func (h *bookingHandler) callRecordingSettings(c echo.Context) error {
 	if errs, ok := formErrors(err); ok {
 		return h.poolWithErrors(c, p, moduleErrors{settings: errs, form: &form})
 	}
-	switch {
-	case errors.Is(err, models.ErrNotBooked):
-		return echo.NewHTTPError(http.StatusConflict, "error.module_not_booked")
-	case err != nil:
-		return storeError(err)
+	if err != nil {
+		return err
 	}
 	h.views.flash(c, "booking.flash.settings_saved")
 	return redirect(c, bookingAnchor(p, "call-recording"))
@@ -249,7 +245,7 @@ func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
 		return err
 	}
 	if _, _, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
-		return storeError(err)
+		return err
 	}
 	h.views.flash(c, "booking.flash.booked")
 	return redirect(c, bookingAnchor(p, "ftp-access"))
@@ -261,7 +257,7 @@ func (h *bookingHandler) ftpAccessCancel(c echo.Context) error {
 		return err
 	}
 	if _, err := h.store.CancelFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
-		return storeError(err)
+		return err
 	}
 	h.views.flash(c, "booking.flash.cancelled")
 	return redirect(c, bookingAnchor(p, "ftp-access"))

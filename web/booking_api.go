@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -119,7 +118,7 @@ func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
 	b, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		if isTooLarge(err) {
-			return nil, echo.ErrStatusRequestEntityTooLarge
+			return nil, models.ErrTooLarge
 		}
 		return nil, err
 	}
@@ -128,7 +127,7 @@ func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
 		return map[string]json.RawMessage{}, nil
 	}
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		return nil, apiError(http.StatusBadRequest, "bad_request", "the body must be a JSON object")
+		return nil, models.ErrBadRequest.With("the body must be a JSON object")
 	}
 	return m, nil
 }
@@ -141,7 +140,7 @@ func (h *bookingHandler) apiCallRecording(c echo.Context) error {
 	ctx := c.Request().Context()
 	cr, err := h.store.CallRecordingOf(ctx, actorOf(c), id)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
@@ -154,7 +153,7 @@ func (h *bookingHandler) apiCallRecordingBook(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	if _, err := h.store.Pool(ctx, a, id); err != nil { // 404 before the body is looked at
-		return bookingAPIError(err)
+		return err
 	}
 	body, err := readJSONObject(c)
 	if err != nil {
@@ -168,16 +167,16 @@ func (h *bookingHandler) apiCallRecordingBook(c echo.Context) error {
 	var version string
 	if raw, ok := body["notice_version"]; ok {
 		if json.Unmarshal(raw, &version) != nil {
-			return apiError(http.StatusUnprocessableEntity, "invalid_notice_version", "notice_version must be a string")
+			return models.ValidationError{{Field: "notice_version", Err: models.ErrInvalidNoticeVersion}}
 		}
 	}
 	n, ok := noticeShown(ctx, version)
 	if !ok {
-		return apiError(http.StatusUnprocessableEntity, "legal_notice_changed", "notice_version matches no current legal notice; fetch it again")
+		return models.ValidationError{{Field: "notice_version", Err: models.ErrLegalNoticeChanged}}
 	}
 	cr, created, err := h.store.BookCallRecording(ctx, a, id, models.BookingInput{Accepted: accepted, Notice: n, IP: c.RealIP()})
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	status := http.StatusOK
 	if created {
@@ -192,7 +191,7 @@ func (h *bookingHandler) apiCallRecordingCancel(c echo.Context) error {
 		return err
 	}
 	if _, err := h.store.CancelCallRecording(c.Request().Context(), actorOf(c), id, c.RealIP()); err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -201,39 +200,32 @@ func (h *bookingHandler) apiCallRecordingCancel(c echo.Context) error {
 // field unknown_field.
 func settingsPatchJSON(body map[string]json.RawMessage) (models.SettingsPatch, error) {
 	var p models.SettingsPatch
+	fields := []struct {
+		name string
+		into any // a pointer to the patch's field
+		bad  *models.Error
+	}{
+		{"enabled", &p.Enabled, models.ErrInvalidEnabled},
+		{"mode", &p.Mode, models.ErrInvalidMode},
+		{"announcement", &p.CallerAnnouncement, models.ErrInvalidAnnouncement},
+		{"channels", &p.Channels, models.ErrInvalidChannels},
+		{"retention_days", &p.RetentionDays, models.ErrInvalidRetentionDays},
+	}
 	var v models.ValidationError
-	for _, f := range []string{"enabled", "mode", "announcement", "channels", "retention_days"} {
-		raw, ok := body[f]
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.name] = true
+		raw, ok := body[f.name]
 		if !ok {
 			continue
 		}
-		var err error
-		switch f {
-		case "enabled":
-			p.Enabled = new(bool)
-			err = json.Unmarshal(raw, p.Enabled)
-		case "announcement":
-			p.CallerAnnouncement = new(bool)
-			err = json.Unmarshal(raw, p.CallerAnnouncement)
-		case "mode":
-			p.Mode = new(string)
-			err = json.Unmarshal(raw, p.Mode)
-		case "channels":
-			p.Channels = new(string)
-			err = json.Unmarshal(raw, p.Channels)
-		case "retention_days":
-			p.RetentionDays = new(int)
-			err = json.Unmarshal(raw, p.RetentionDays)
-		}
-		if err != nil || string(bytes.TrimSpace(raw)) == "null" {
-			v = append(v, models.FieldError{Field: f, Key: "error.invalid_" + f})
+		if json.Unmarshal(raw, f.into) != nil || string(bytes.TrimSpace(raw)) == "null" {
+			v = append(v, models.FieldError{Field: f.name, Err: f.bad})
 		}
 	}
 	for k := range body {
-		switch k {
-		case "enabled", "mode", "announcement", "channels", "retention_days":
-		default:
-			return p, apiError(http.StatusUnprocessableEntity, "unknown_field", "unknown field "+strconv.Quote(k))
+		if !known[k] {
+			return p, models.ValidationError{{Field: k, Err: models.ErrUnknownField}}
 		}
 	}
 	if len(v) > 0 {
@@ -250,7 +242,7 @@ func (h *bookingHandler) apiCallRecordingPatch(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	if _, err := h.store.Pool(ctx, a, id); err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	body, err := readJSONObject(c)
 	if err != nil {
@@ -258,15 +250,15 @@ func (h *bookingHandler) apiCallRecordingPatch(c echo.Context) error {
 	}
 	patch, err := settingsPatchJSON(body)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	patch.IP = c.RealIP()
 	if _, err := h.store.UpdateCallRecordingSettings(ctx, a, id, patch); err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	cr, err := h.store.CallRecordingOf(ctx, a, id)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
@@ -278,7 +270,7 @@ func (h *bookingHandler) apiFTPAccess(c echo.Context) error {
 	}
 	f, err := h.store.FTPAccessOf(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, toFTPAccessJSON(f))
 }
@@ -290,7 +282,7 @@ func (h *bookingHandler) apiFTPAccessBook(c echo.Context) error {
 	}
 	f, created, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP())
 	if err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	status := http.StatusOK
 	if created {
@@ -305,7 +297,7 @@ func (h *bookingHandler) apiFTPAccessCancel(c echo.Context) error {
 		return err
 	}
 	if _, err := h.store.CancelFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP()); err != nil {
-		return bookingAPIError(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

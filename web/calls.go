@@ -40,17 +40,13 @@ func mayControlRecording(a models.Actor, customer uint) bool {
 		(a.Role == models.RoleAgent || a.Role == models.RoleCustomerAdmin)
 }
 
-var (
-	// errNoEngine: no engine is wired (the Control Panel runs alone).
-	errNoEngine = errors.New("web: the recording engine is not running")
-	// errSessionGone ends a live stream whose user may no longer see it.
-	errSessionGone = errors.New("web: the stream's login is no longer valid")
-)
+// errSessionGone ends a live stream whose user may no longer see it.
+var errSessionGone = errors.New("web: the stream's login is no longer valid")
 
 // liveCalls is the engine's live list as a may see it, with the calls' database ids.
 func (h *liveHandler) liveCalls(ctx context.Context, a models.Actor) ([]media.CallInfo, map[string]uint, error) {
 	if h.engine == nil {
-		return nil, nil, errNoEngine
+		return nil, nil, models.ErrEngineNotRunning
 	}
 	all := h.engine.Calls()
 	calls := all[:0:0]
@@ -154,7 +150,7 @@ func (h *liveHandler) livePage(c echo.Context) error {
 	props := templates.LiveProps{Page: h.views.page(c, "calls.live_title", "live"), ShowCustomer: a.IsPlatformAdmin()}
 	rows, err := h.liveRows(c.Request().Context(), a)
 	switch {
-	case errors.Is(err, errNoEngine):
+	case errors.Is(err, models.ErrEngineNotRunning):
 		props.EngineDown = true
 	case err != nil:
 		return err
@@ -259,8 +255,8 @@ func sseEvent(name string, data []byte) []byte {
 
 // setRecording starts or stops recording of the call with database id (scoped to a) and audits
 // it. Errors: models.ErrNotFound (unknown or another customer's), models.ErrForbidden,
-// errNoEngine, and the engine's ErrNoSuchCall (ended), ErrCallerObjected, ErrRecordingNotBooked,
-// ErrCalleeInterrupted.
+// models.ErrEngineNotRunning, and the engine's ErrNoSuchCall (ended), ErrCallerObjected,
+// ErrRecordingNotBooked, ErrCalleeInterrupted.
 func (h *liveHandler) setRecording(ctx context.Context, a models.Actor, id uint, on bool, ip string) (media.CallInfo, models.Call, error) {
 	call, err := h.store.CallWithTrail(ctx, a, id)
 	if err != nil {
@@ -270,7 +266,7 @@ func (h *liveHandler) setRecording(ctx context.Context, a models.Actor, id uint,
 		return media.CallInfo{}, call, models.ErrForbidden
 	}
 	if h.engine == nil {
-		return media.CallInfo{}, call, errNoEngine
+		return media.CallInfo{}, call, models.ErrEngineNotRunning
 	}
 	if call.Ended != nil {
 		return media.CallInfo{}, call, media.ErrNoSuchCall
@@ -310,21 +306,6 @@ func (h *liveHandler) setRecording(ctx context.Context, a models.Actor, id uint,
 	return info, call, nil
 }
 
-// recordingErrorKey is the i18n key of a refused start/stop, or "" when err is not a refusal.
-func recordingErrorKey(err error) string {
-	switch {
-	case errors.Is(err, media.ErrCallerObjected):
-		return "calls.reason_objected"
-	case errors.Is(err, media.ErrRecordingNotBooked):
-		return "calls.reason_not_booked"
-	case errors.Is(err, media.ErrCalleeInterrupted):
-		return "calls.reason_interrupted"
-	case errors.Is(err, media.ErrNoSuchCall):
-		return "calls.error_ended"
-	}
-	return ""
-}
-
 // liveStartRecording and liveStopRecording are the Start/Stop buttons: htmx gets the call's new
 // row, a plain form post a redirect back to the page. Both buttons are idempotent.
 func (h *liveHandler) liveStartRecording(c echo.Context) error { return h.liveSetRecording(c, true) }
@@ -339,12 +320,9 @@ func (h *liveHandler) liveSetRecording(c echo.Context, on bool) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
 	info, _, err := h.setRecording(ctx, a, id, on, c.RealIP())
-	key := recordingErrorKey(err)
-	switch {
-	case errors.Is(err, errNoEngine):
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "error.internal")
-	case err != nil && key == "":
-		return storeError(err)
+	refused := engineRefusal(err) // shown in the call's row
+	if err != nil && refused == nil {
+		return err
 	}
 	if c.Request().Header.Get("HX-Request") != "true" {
 		return redirect(c, "/calls/live")
@@ -357,6 +335,8 @@ func (h *liveHandler) liveSetRecording(c echo.Context, on bool) error {
 		return verr
 	}
 	row := v.row(info, id)
-	row.Error = key
+	if refused != nil {
+		row.Error = refused.Key
+	}
 	return render(c, http.StatusOK, templates.LiveRowView(row, a.IsPlatformAdmin()))
 }

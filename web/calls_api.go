@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -133,22 +132,22 @@ func (h *callLogHandler) apiCalls(c echo.Context) error {
 	if p := q.Get("pool"); p != "" {
 		n, err := strconv.ParseUint(p, 10, 32)
 		if err != nil {
-			return apiError(http.StatusUnprocessableEntity, "invalid_pool", "pool must be a pool id")
+			return models.ErrInvalidPool
 		}
 		f.PoolID = uint(n)
 	}
 	var ok bool
 	if f.From, ok = apiTime(q.Get("from"), loc); !ok {
-		return apiError(http.StatusUnprocessableEntity, "invalid_from", "from must be RFC 3339 or YYYY-MM-DD")
+		return models.ErrInvalidFrom
 	}
 	if f.To, ok = apiTime(q.Get("to"), loc); !ok {
-		return apiError(http.StatusUnprocessableEntity, "invalid_to", "to must be RFC 3339 or YYYY-MM-DD")
+		return models.ErrInvalidTo
 	}
 	f.Number, f.Outcome = q.Get("number"), q.Get("outcome")
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 {
-			return apiError(http.StatusUnprocessableEntity, "invalid_page", "page must be a positive number")
+			return models.ErrInvalidPage
 		}
 		f.Page = n
 	}
@@ -160,7 +159,7 @@ func (h *callLogHandler) apiCalls(c echo.Context) error {
 		f.Ended = &yes
 	case "":
 	default:
-		return apiError(http.StatusUnprocessableEntity, "invalid_state", "state must be active or ended")
+		return models.ErrInvalidState
 	}
 	log, err := h.store.Calls(ctx, a, f)
 	if err != nil {
@@ -177,9 +176,6 @@ func (h *callLogHandler) apiCalls(c echo.Context) error {
 // apiActiveCalls answers state=active from the engine's live list (pool, from and to filter it).
 func (h *liveHandler) apiActiveCalls(c echo.Context, a models.Actor, f models.CallFilter) error {
 	calls, ids, err := h.liveCalls(c.Request().Context(), a)
-	if errors.Is(err, errNoEngine) {
-		return apiError(http.StatusServiceUnavailable, "engine_not_running", "the recording engine is not running")
-	}
 	if err != nil {
 		return err
 	}
@@ -203,7 +199,7 @@ func (h *callLogHandler) apiCall(c echo.Context) error {
 	a := actorOf(c)
 	call, err := h.store.CallWithTrail(c.Request().Context(), a, id)
 	if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, callFromRow(call, a, true))
 }
@@ -219,19 +215,8 @@ func (h *liveHandler) apiSetRecording(c echo.Context, on bool) error {
 	}
 	a := actorOf(c)
 	info, _, err := h.setRecording(c.Request().Context(), a, id, on, c.RealIP())
-	switch {
-	case err == nil:
-		return c.JSON(http.StatusOK, callFromEngine(info, id, a, time.Now()))
-	case errors.Is(err, media.ErrCallerObjected):
-		return apiError(http.StatusConflict, "caller_objected", "the caller objected to the recording; it cannot be started")
-	case errors.Is(err, media.ErrRecordingNotBooked):
-		return apiError(http.StatusConflict, "recording_not_booked", "call recording is not booked or not enabled for this pool")
-	case errors.Is(err, media.ErrCalleeInterrupted):
-		return apiError(http.StatusConflict, "callee_interrupted", "the called party interrupted the recording with #1")
-	case errors.Is(err, media.ErrNoSuchCall):
-		return apiError(http.StatusConflict, "call_ended", "the call has ended")
-	case errors.Is(err, errNoEngine):
-		return apiError(http.StatusServiceUnavailable, "engine_not_running", "the recording engine is not running")
+	if err != nil {
+		return err
 	}
-	return apiStoreError(err)
+	return c.JSON(http.StatusOK, callFromEngine(info, id, a, time.Now()))
 }

@@ -48,14 +48,14 @@ func parseCallFilter(q url.Values, loc *time.Location) (models.CallFilter, templ
 		if d, err := time.ParseInLocation(time.DateOnly, form.From, loc); err == nil {
 			f.From = d
 		} else {
-			errs["from"] = "calls.error_date"
+			errs["from"] = models.ErrDateInvalid.Key
 		}
 	}
 	if form.To != "" {
 		if d, err := time.ParseInLocation(time.DateOnly, form.To, loc); err == nil {
 			f.To = d.AddDate(0, 0, 1)
 		} else {
-			errs["to"] = "calls.error_date"
+			errs["to"] = models.ErrDateInvalid.Key
 		}
 	}
 	f.Page, _ = strconv.Atoi(q.Get("page"))

@@ -33,7 +33,7 @@ func (h *customersHandler) customersPage(c echo.Context) error {
 func (h *customersHandler) renderCustomers(c echo.Context, status int, form templates.CustomerFormProps) error {
 	cs, err := h.store.Customers(c.Request().Context(), actorOf(c))
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	p := h.views.page(c, "customers.title", "customers")
 	form.Page, form.Action, form.CanEditSubID, form.WithAdmin = p, "/admin/customers", true, true
@@ -49,7 +49,7 @@ func (h *customersHandler) customerCreate(c echo.Context) error {
 	fail := func(err error) error {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		f := templates.CustomerFormProps{Name: in.Name, SubscriberID: in.SubscriberID, Language: in.Language, TimeZone: in.TimeZone, AdminUsername: admin.Username, Errors: errs}
 		return h.renderCustomers(c, http.StatusUnprocessableEntity, f)
@@ -69,7 +69,7 @@ func (h *customersHandler) customerPage(c echo.Context) error {
 	}
 	cu, err := h.store.Customer(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	return h.renderCustomer(c, http.StatusOK, cu, formOf(cu))
 }
@@ -92,13 +92,13 @@ func (h *customersHandler) customerSave(c echo.Context) error {
 	ctx := c.Request().Context()
 	cu, err := h.store.Customer(ctx, actorOf(c), id)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	in := customerInput(c)
 	if _, err := h.store.UpdateCustomer(ctx, actorOf(c), id, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		return h.renderCustomer(c, http.StatusUnprocessableEntity, cu, templates.CustomerFormProps{
 			Name: in.Name, SubscriberID: in.SubscriberID, Language: in.Language, TimeZone: in.TimeZone, Errors: errs})
@@ -115,7 +115,7 @@ func (h *customersHandler) settingsPage(c echo.Context) error {
 	}
 	cu, err := h.store.Customer(c.Request().Context(), a, a.CustomerID)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	return h.renderSettings(c, http.StatusOK, formOf(cu))
 }
@@ -134,7 +134,7 @@ func (h *customersHandler) settingsSave(c echo.Context) error {
 	if err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		old, _ := h.store.Customer(ctx, a, a.CustomerID)
 		return h.renderSettings(c, http.StatusUnprocessableEntity, templates.CustomerFormProps{
@@ -171,7 +171,7 @@ func (h *customersHandler) pricesSave(c echo.Context) error {
 		if err := h.store.SetPrice(ctx, actorOf(c), p.Module, amount[p.Module], ps[i].Currency); err != nil {
 			fe, ok := formErrors(err)
 			if !ok {
-				return storeError(err)
+				return err
 			}
 			for k, v := range fe {
 				errs[k] = v

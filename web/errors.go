@@ -9,86 +9,143 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"callrec/i18n"
+	"callrec/media"
 	"callrec/media/audio"
 	"callrec/models"
 	"callrec/templates"
 )
 
-// fileError is a problem with a user's file: an HTTP status, a snake_case code (the API's
-// error code; "error."+code is its i18n key) and an English detail for the API.
-type fileError struct {
-	Status int
-	Code   string
-	Detail string
-}
+// Every error answers through one table, models' declared errors (models/errors.go): a code,
+// a status and an i18n key each. Handlers return errors as they come; handleError turns them
+// into the localized error page or, under /api/, into {"error":{"code","message"}} with the
+// message in English. Forms show a ValidationError beside its fields instead (formErrors).
 
-func (e *fileError) Error() string { return e.Code + ": " + e.Detail }
-
-func newFileError(status int, code, detail string) error { return &fileError{status, code, detail} }
-
-// audioFileError turns an audio.Error into a 422 with its code; other errors pass.
-func audioFileError(err error) error {
+// declaredOf is the declared error err answers as, the status to send (Echo's 405 keeps its
+// own) and a detail for the API's message: the error itself or what it wraps, a
+// ValidationError's first field, the engine's refusals, an audio file's problem, and what Echo
+// and net/http answer (unknown route, body too large). Anything else is ErrInternal.
+func declaredOf(err error) (e *models.Error, status int, detail string) {
+	var ve models.ValidationError
 	var ae *audio.Error
-	if errors.As(err, &ae) {
-		return &fileError{http.StatusUnprocessableEntity, ae.Code, ae.Error()}
+	var he *echo.HTTPError
+	var d interface{ Detail() string }
+	if errors.As(err, &d) {
+		detail = d.Detail()
 	}
-	if isTooLarge(err) {
-		return &fileError{http.StatusRequestEntityTooLarge, "file_too_large", "the file is larger than the upload limit"}
-	}
-	return err
-}
-
-// asAPI turns a fileError or store error into the API's answer.
-func asAPI(err error) error {
-	var fe *fileError
-	if errors.As(err, &fe) {
-		return apiError(fe.Status, fe.Code, fe.Detail)
-	}
-	if errors.Is(err, models.ErrFileInUse) {
-		return apiError(http.StatusConflict, "file_in_use", "the file is chosen for an announcement")
-	}
-	return apiStoreError(err)
-}
-
-// apiNotFound is the API's answer for a missing or foreign object.
-func apiNotFound() error { return apiError(http.StatusNotFound, "not_found", "no such object") }
-
-// apiStoreError maps the store's errors to API errors with codes; of several invalid fields the
-// first one the store found names the code.
-func apiStoreError(err error) error {
-	var ve models.ValidationError
 	switch {
+	case errors.As(err, &e):
 	case errors.As(err, &ve) && len(ve) > 0:
-		return apiError(http.StatusUnprocessableEntity, codeOf(ve[0].Key), "invalid field "+ve[0].Field)
-	case errors.Is(err, models.ErrNotFound):
-		return apiNotFound()
-	case errors.Is(err, models.ErrForbidden):
-		return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
+		e, detail = ve[0].Err, "field "+ve[0].Field
+	case isTooLarge(err):
+		e = models.ErrTooLarge
+	case errors.As(err, &ae):
+		e, detail = audioErrors[ae.Code], ae.Detail
+	case errors.Is(err, audio.ErrNoSpeechEngine):
+		e = models.ErrNoSpeechEngine
+	case errors.As(err, &he):
+		e = ofStatus(he.Code)
+		return e, he.Code, ""
+	default:
+		e = engineRefusal(err)
 	}
-	return err
+	if e == nil {
+		e = models.ErrInternal
+	}
+	return e, e.Status, detail
 }
 
-func codeOf(key string) string {
-	if len(key) > 6 && key[:6] == "error." {
-		return key[6:]
-	}
-	return key
+// engineErrors are the engine's refusals to start or stop recording a call.
+var engineErrors = map[error]*models.Error{
+	media.ErrCallerObjected:     models.ErrCallerObjected,
+	media.ErrRecordingNotBooked: models.ErrRecordingNotBooked,
+	media.ErrCalleeInterrupted:  models.ErrCalleeInterrupted,
+	media.ErrNoSuchCall:         models.ErrCallEnded,
 }
 
-// bookingAPIError maps the store's errors; a validation error answers the first invalid field's
-// code (fields are checked in a fixed order, so the answer is stable).
-func bookingAPIError(err error) error {
-	var ve models.ValidationError
-	switch {
-	case errors.As(err, &ve) && len(ve) > 0:
-		return apiError(http.StatusUnprocessableEntity, codeOf(ve[0].Key), i18n.TL("en", ve[0].Key))
-	case errors.Is(err, models.ErrNotBooked):
-		return apiError(http.StatusConflict, "module_not_booked", "book the module first")
+// engineRefusal is the declared error of the engine's refusal in err, or nil.
+func engineRefusal(err error) *models.Error {
+	for me, de := range engineErrors {
+		if errors.Is(err, me) {
+			return de
+		}
 	}
-	return apiStoreError(err)
+	return nil
 }
 
-// formErrors turns a store's validation error into the view's field errors; other errors pass.
+// audioErrors are the declared errors of media/audio's codes.
+var audioErrors = func() map[string]*models.Error {
+	m := map[string]*models.Error{}
+	for _, e := range models.Declared() {
+		m[e.Code] = e
+	}
+	out := map[string]*models.Error{}
+	for _, c := range audio.ErrorCodes {
+		out[c] = m[c] // TestAudioErrorsDeclared: none is missing
+	}
+	return out
+}()
+
+// ofStatus is the declared error of a status Echo or net/http answered with by itself.
+func ofStatus(status int) *models.Error {
+	switch status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return models.ErrNotFound
+	case http.StatusForbidden:
+		return models.ErrForbidden
+	case http.StatusRequestEntityTooLarge:
+		return models.ErrTooLarge
+	case http.StatusTooManyRequests:
+		return models.ErrRateLimited
+	case http.StatusUnauthorized:
+		return models.ErrUnauthorized
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
+		return models.ErrBadRequest
+	}
+	return models.ErrInternal
+}
+
+// apiMessage is the API's message of e: its English text, with the detail in brackets.
+func apiMessage(e *models.Error, detail string) string {
+	msg := i18n.TL("en", e.Key)
+	if detail != "" {
+		msg += " (" + detail + ")"
+	}
+	return msg
+}
+
+// isAPI tells the API's requests from the pages'.
+func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }
+
+// handleError answers every error: JSON under /api/, a localized page elsewhere.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed || errors.Is(err, context.Canceled) { // nobody left to answer
+		return
+	}
+	e, status, detail := declaredOf(err)
+	if e == models.ErrInternal { // the declared 5xx (no engine, no speech engine) are states, not failures
+		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	if isAPI(c) {
+		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": e.Code, "message": apiMessage(e, detail)}})
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	ctx := c.Request().Context()
+	p := templates.Page{Title: i18n.T(ctx, ofStatus(status).Key), User: userOf(c)}
+	if p.User != nil {
+		p.Nav = navFor(models.ActorOf(*p.User))
+		p.CSRF = s.views.csrfToken(c)
+	}
+	if err := render(c, status, templates.ErrorPage(p, status, e.Key)); err != nil {
+		s.log.Error("render error page", "err", err)
+	}
+}
+
+// formErrors turns a store's validation error into the view's field errors (an i18n key per
+// field); other errors pass.
 func formErrors(err error) (templates.Errors, bool) {
 	var ve models.ValidationError
 	if !errors.As(err, &ve) {
@@ -97,96 +154,8 @@ func formErrors(err error) (templates.Errors, bool) {
 	errs := templates.Errors{}
 	for _, f := range ve {
 		if errs[f.Field] == "" {
-			errs[f.Field] = f.Key
+			errs[f.Field] = f.Err.Key
 		}
 	}
 	return errs, true
 }
-
-// storeError maps the store's sentinel errors to HTTP errors.
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-	case errors.Is(err, models.ErrForbidden):
-		return echo.NewHTTPError(http.StatusForbidden, "error.forbidden")
-	case isTooLarge(err):
-		return echo.ErrStatusRequestEntityTooLarge
-	}
-	return err
-}
-
-// handleError answers every error: JSON under /api/, a localized page elsewhere.
-func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed || errors.Is(err, context.Canceled) { // nobody left to answer
-		return
-	}
-	if isTooLarge(err) {
-		err = echo.ErrStatusRequestEntityTooLarge
-	}
-	var ae *apiErr
-	if errors.As(err, &ae) {
-		_ = c.JSON(ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
-		return
-	}
-	status, key := http.StatusInternalServerError, "error.internal"
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		status = he.Code
-		if k, ok := he.Message.(string); ok && strings.HasPrefix(k, "error.") {
-			key = k
-		} else {
-			key = statusKey(status)
-		}
-	}
-	if status >= 500 {
-		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
-	}
-	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		code := strings.TrimPrefix(key, "error.")
-		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": code, "message": i18n.TL("en", key)}})
-		return
-	}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(status)
-		return
-	}
-	ctx := c.Request().Context()
-	p := templates.Page{Title: i18n.T(ctx, statusKey(status)), User: userOf(c)}
-	if p.User != nil {
-		p.Nav = navFor(models.ActorOf(*p.User))
-		p.CSRF = s.views.csrfToken(c)
-	}
-	if err := render(c, status, templates.ErrorPage(p, status, key)); err != nil {
-		s.log.Error("render error page", "err", err)
-	}
-}
-
-func statusKey(status int) string {
-	switch status {
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return "error.not_found"
-	case http.StatusForbidden:
-		return "error.forbidden"
-	case http.StatusRequestEntityTooLarge:
-		return "error.too_large"
-	case http.StatusTooManyRequests:
-		return "error.rate_limited"
-	case http.StatusUnauthorized:
-		return "error.unauthorized"
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return "error.bad_request"
-	}
-	return "error.internal"
-}
-
-// apiErr is a JSON API error with a stable snake_case code.
-type apiErr struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiErr) Error() string { return e.Code + ": " + e.Message }
-
-func apiError(status int, code, msg string) error { return &apiErr{status, code, msg} }

@@ -31,7 +31,7 @@ type recordingsHandler struct {
 func (h *recordingsHandler) filesRoot(c echo.Context) error {
 	subs, err := h.store.SubFolders(c.Request().Context(), actorOf(c), "")
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	p := templates.FilesProps{Page: h.views.page(c, "files.title", "files"), Crumbs: []templates.Crumb{{Name: i18n.T(c.Request().Context(), "files.root")}}}
 	for _, f := range subs {
@@ -56,7 +56,7 @@ func crumbs(ctx context.Context, folder string) []templates.Crumb {
 func folderParam(c echo.Context) (string, error) {
 	rel, err := url.PathUnescape(c.Param("*"))
 	if err != nil {
-		return "", echo.ErrNotFound
+		return "", models.ErrNotFound
 	}
 	rel = strings.TrimSuffix(rel, "/")
 	folder := models.RecordingsRoot
@@ -64,7 +64,7 @@ func folderParam(c echo.Context) (string, error) {
 		folder += "/" + rel
 	}
 	if c, err := files.Clean(folder); err != nil || c != folder || strings.Count(folder, "/") > 2 {
-		return "", echo.ErrNotFound
+		return "", models.ErrNotFound
 	}
 	return folder, nil
 }
@@ -81,7 +81,7 @@ func (h *recordingsHandler) recordingFolder(c echo.Context) error {
 	if depth < 2 {
 		subs, err := h.store.SubFolders(ctx, a, folder)
 		if err != nil {
-			return storeError(err)
+			return err
 		}
 		for _, f := range subs {
 			p.Folders = append(p.Folders, templates.FolderLink{Name: f.Name, Href: "/files/" + f.Path + "/"})
@@ -92,7 +92,7 @@ func (h *recordingsHandler) recordingFolder(c echo.Context) error {
 	}
 	owner, err := h.store.FolderOwner(ctx, a, folder)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	list, status, err := h.recordingList(c, a, owner, folder)
 	if err != nil {
@@ -123,19 +123,19 @@ func (f listFilter) query(loc *time.Location) (models.BrowseQuery, templates.Err
 	if f.From != "" {
 		t, err := time.ParseInLocation("2006-01-02", f.From, loc)
 		if err != nil {
-			errs["from"] = "error.files_bad_date"
+			errs["from"] = models.ErrDateInvalid.Key
 		}
 		q.From = t
 	}
 	if f.To != "" {
 		t, err := time.ParseInLocation("2006-01-02", f.To, loc)
 		if err != nil {
-			errs["to"] = "error.files_bad_date"
+			errs["to"] = models.ErrDateInvalid.Key
 		}
 		q.To = t.AddDate(0, 0, 1) // the whole last day
 	}
 	if len(f.Number) > 32 {
-		errs["number"] = "error.files_bad_number"
+		errs["number"] = models.ErrNumberFilter.Key
 	}
 	if n, err := strconv.ParseUint(f.Pool, 10, 32); err == nil {
 		q.PoolID = uint(n)
@@ -199,7 +199,7 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 		page, err = h.store.Browse(ctx, a, q)
 	}
 	if err != nil {
-		return nil, 0, storeError(err)
+		return nil, 0, err
 	}
 	key := ""
 	if len(errs) == 0 {

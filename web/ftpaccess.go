@@ -28,7 +28,7 @@ func (h *ftpAccessHandler) ftpAccessProps(c echo.Context) (templates.FTPLoginPro
 	ctx := c.Request().Context()
 	cust, err := h.store.Customer(ctx, a, a.CustomerID)
 	if err != nil {
-		return templates.FTPLoginProps{}, storeError(err)
+		return templates.FTPLoginProps{}, err
 	}
 	booked, err := h.store.HasFTPAccess(ctx, cust.ID)
 	if err != nil {
@@ -69,7 +69,7 @@ func (h *ftpAccessHandler) ftpAccessSave(c echo.Context) error {
 	if _, _, err := h.store.SetFTPCredentials(c.Request().Context(), a, c.RealIP(), a.CustomerID, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		p.Username, p.Errors = in.Username, errs
 		return render(c, http.StatusUnprocessableEntity, templates.FTPLogin(p))
@@ -91,7 +91,7 @@ type ftpCredentialsJSON struct {
 func (h *ftpAccessHandler) ftpCredentialsJSON(ctx context.Context, a models.Actor, cid uint) (ftpCredentialsJSON, error) {
 	cust, err := h.store.Customer(ctx, a, cid)
 	if err != nil {
-		return ftpCredentialsJSON{}, apiStoreError(err)
+		return ftpCredentialsJSON{}, err
 	}
 	booked, err := h.store.HasFTPAccess(ctx, cid)
 	if err != nil {
@@ -136,17 +136,20 @@ func (h *ftpAccessHandler) apiFTPCredentialsSet(c echo.Context) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		if isTooLarge(err) {
-			return echo.ErrStatusRequestEntityTooLarge
+			return models.ErrTooLarge
 		}
-		return apiError(http.StatusBadRequest, "bad_request", "the body must be a JSON object with username and password")
+		return models.ErrBadRequest.With("the body must be a JSON object with username and password")
 	}
-	if in.Username == nil || in.Password == nil {
-		return apiError(http.StatusUnprocessableEntity, "required", "username and password are required")
+	switch {
+	case in.Username == nil:
+		return models.ValidationError{{Field: "username", Err: models.ErrRequired}}
+	case in.Password == nil:
+		return models.ValidationError{{Field: "password", Err: models.ErrRequired}}
 	}
 	ctx := c.Request().Context()
 	_, created, err := h.store.SetFTPCredentials(ctx, a, c.RealIP(), cid, models.FTPCredentialsInput{Username: *in.Username, Password: *in.Password})
 	if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	out, err := h.ftpCredentialsJSON(ctx, a, cid)
 	if err != nil {

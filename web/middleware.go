@@ -133,7 +133,7 @@ func (g *gate) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if o := r.Header.Get("Origin"); o != "" && o != "null" {
 			if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
-				return echo.NewHTTPError(http.StatusForbidden, "error.csrf")
+				return models.ErrCSRF
 			}
 		}
 		want := g.sessions.GetString(r.Context(), sessCSRF)
@@ -142,7 +142,7 @@ func (g *gate) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			got = c.FormValue("_csrf")
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return echo.NewHTTPError(http.StatusForbidden, "error.csrf")
+			return models.ErrCSRF
 		}
 		return next(c)
 	}
@@ -168,11 +168,11 @@ func (g *gate) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || tok == "" {
-			return apiError(http.StatusUnauthorized, "unauthorized", "a bearer token is required")
+			return models.ErrUnauthorized.With("a bearer token is required")
 		}
 		u, err := g.store.UserByToken(c.Request().Context(), strings.TrimSpace(tok))
 		if err != nil {
-			return apiError(http.StatusUnauthorized, "unauthorized", "the token is invalid or its user is disabled")
+			return models.ErrUnauthorized.With("the token is invalid or its user is disabled")
 		}
 		ctx := context.WithValue(c.Request().Context(), userKey{}, &u)
 		lang := u.Language

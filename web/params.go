@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +16,7 @@ import (
 func idParam(c echo.Context, name string) (uint, error) {
 	n, err := strconv.ParseUint(c.Param(name), 10, 32)
 	if err != nil || n == 0 {
-		return 0, echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		return 0, models.ErrNotFound
 	}
 	return uint(n), nil
 }
@@ -26,7 +25,7 @@ func idParam(c echo.Context, name string) (uint, error) {
 func apiID(c echo.Context, name string) (uint, error) {
 	id, err := idParam(c, name)
 	if err != nil {
-		return 0, apiNotFound()
+		return 0, models.ErrNotFound
 	}
 	return id, nil
 }
@@ -47,7 +46,7 @@ func apiCustomer(c echo.Context, store *models.Store, required bool) (uint, erro
 	q := c.QueryParam("customer")
 	if !a.IsPlatformAdmin() {
 		if q != "" && q != strconv.FormatUint(uint64(a.CustomerID), 10) {
-			return 0, apiNotFound()
+			return 0, models.ErrNotFound
 		}
 		return a.CustomerID, nil
 	}
@@ -56,10 +55,10 @@ func apiCustomer(c echo.Context, store *models.Store, required bool) (uint, erro
 	}
 	n, err := strconv.ParseUint(q, 10, 32)
 	if err != nil || n == 0 {
-		return 0, apiError(http.StatusUnprocessableEntity, "customer_required", "the platform admin must name a customer with ?customer=ID")
+		return 0, models.ErrCustomerRequired.With("the platform admin names one with ?customer=ID")
 	}
 	if _, err := store.Customer(c.Request().Context(), a, uint(n)); err != nil {
-		return 0, bookingAPIError(err)
+		return 0, err
 	}
 	return uint(n), nil
 }

@@ -58,7 +58,7 @@ func (h *poolsHandler) apiPool(c echo.Context) error {
 	}
 	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, toPoolJSON(p))
 }
@@ -82,7 +82,7 @@ func (h *poolsHandler) poolPage(c echo.Context) error {
 	a := actorOf(c)
 	p, err := h.store.Pool(c.Request().Context(), a, id)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	var ext []templ.Component
 	for _, m := range h.modules {
@@ -106,11 +106,11 @@ func (h *poolsHandler) poolCustomer(c echo.Context) (uint, error) {
 	}
 	n, err := strconv.ParseUint(c.QueryParam("customer"), 10, 32)
 	if err != nil {
-		return 0, echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		return 0, models.ErrNotFound
 	}
 	cu, err := h.store.Customer(c.Request().Context(), a, uint(n))
 	if err != nil {
-		return 0, storeError(err)
+		return 0, err
 	}
 	return cu.ID, nil
 }
@@ -132,7 +132,7 @@ func poolInput(c echo.Context) models.PoolInput {
 func (h *poolsHandler) poolFormError(c echo.Context, title string, id uint, err error) error {
 	errs, ok := formErrors(err)
 	if !ok {
-		return storeError(err)
+		return err
 	}
 	return render(c, http.StatusUnprocessableEntity, templates.PoolForm(templates.PoolFormProps{
 		Page: h.views.page(c, title, "pools"), PoolID: id, Name: c.FormValue("name"), Start: c.FormValue("start_number"),
@@ -160,7 +160,7 @@ func (h *poolsHandler) poolEdit(c echo.Context) error {
 	}
 	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	return render(c, http.StatusOK, templates.PoolForm(templates.PoolFormProps{
 		Page: h.views.page(c, "pools.edit", "pools"), PoolID: p.ID, Name: p.Name, Start: p.StartNumber,

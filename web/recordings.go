@@ -27,7 +27,7 @@ func (h *recordingsHandler) recordingDetail(c echo.Context) (models.RecordingDet
 		return models.RecordingDetail{}, err
 	}
 	d, err := h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
-	return d, storeError(err)
+	return d, err
 }
 
 func (h *recordingsHandler) recordingPage(c echo.Context) error {
@@ -161,7 +161,7 @@ func (h *recordingsHandler) serveRecording(c echo.Context, d models.RecordingDet
 	defer tree.Close()
 	f, st, err := openRegular(tree, d.File.Path)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	defer f.Close()
 	kind := models.AuditRecordingListened
@@ -192,7 +192,7 @@ func (h *recordingsHandler) recordingDelete(c echo.Context) error {
 	}
 	a := actorOf(c)
 	if c.FormValue("confirm") != "yes" {
-		return h.renderRecording(c, d, http.StatusUnprocessableEntity, templates.Errors{"confirm": "error.files_confirm_delete"})
+		return h.renderRecording(c, d, http.StatusUnprocessableEntity, templates.Errors{"confirm": models.ErrConfirmDelete.Key})
 	}
 	remove, done, err := h.tree.remover()
 	if err != nil {
@@ -200,7 +200,7 @@ func (h *recordingsHandler) recordingDelete(c echo.Context) error {
 	}
 	defer done()
 	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
-		return storeError(err)
+		return err
 	}
 	h.views.flash(c, "files.deleted")
 	return redirect(c, "/files/"+d.File.Folder+"/")
@@ -211,13 +211,13 @@ func (h *recordingsHandler) recordingsBulk(c echo.Context) error {
 	a := actorOf(c)
 	form, err := c.FormParams()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+		return models.ErrBadRequest
 	}
 	var ids []uint
 	for _, v := range form["id"] {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || n == 0 {
-			return echo.ErrNotFound
+			return models.ErrNotFound
 		}
 		ids = append(ids, uint(n))
 	}
@@ -234,7 +234,7 @@ func (h *recordingsHandler) recordingsBulk(c echo.Context) error {
 		return h.zipRecordings(c, a, ids)
 	case "delete":
 		if !a.MayDeleteRecordings() {
-			return echo.NewHTTPError(http.StatusForbidden, "error.forbidden")
+			return models.ErrForbidden
 		}
 		if form.Get("confirm") != "yes" {
 			h.views.flash(c, "files.confirm_first")
@@ -246,12 +246,12 @@ func (h *recordingsHandler) recordingsBulk(c echo.Context) error {
 		}
 		defer done()
 		if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), ids, remove); err != nil {
-			return storeError(err)
+			return err
 		}
 		h.views.flash(c, "files.deleted_many")
 		return redirect(c, back)
 	}
-	return echo.NewHTTPError(http.StatusBadRequest, "error.bad_request")
+	return models.ErrBadRequest
 }
 
 // zipWriter sends the ZIP's headers with its first byte, so an error before it (a foreign id)
@@ -287,7 +287,7 @@ func (h *recordingsHandler) zipRecordings(c echo.Context, a models.Actor, ids []
 	w := &zipWriter{c: c, name: "recordings-" + time.Now().UTC().Format("20060102-150405") + ".zip"}
 	fs, err := h.store.WriteZip(c.Request().Context(), a, ids, open, w)
 	if !w.sent && err != nil {
-		return storeError(err)
+		return err
 	}
 	for _, f := range fs { // what was sent (or begun) is a download
 		if aerr := h.store.Audit(context.WithoutCancel(c.Request().Context()), models.AuditEntry{CustomerID: f.CustomerID, Actor: a, IP: c.RealIP(),

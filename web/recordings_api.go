@@ -99,25 +99,25 @@ func (h *recordingsHandler) apiRecordings(c echo.Context) error {
 	}
 	var ok bool
 	if q.From, ok = recTime(qp.Get("from"), false); !ok {
-		return apiError(http.StatusUnprocessableEntity, "invalid_from", "from: RFC 3339 time or yyyy-mm-dd")
+		return models.ErrInvalidFrom
 	}
 	if q.To, ok = recTime(qp.Get("to"), true); !ok {
-		return apiError(http.StatusUnprocessableEntity, "invalid_to", "to: RFC 3339 time or yyyy-mm-dd")
+		return models.ErrInvalidTo
 	}
 	if v := qp.Get("pool"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return apiError(http.StatusUnprocessableEntity, "invalid_pool", "pool: a pool id")
+			return models.ErrInvalidPool
 		}
 		if err := h.store.CheckPool(c.Request().Context(), a, uint(n)); err != nil {
-			return apiStoreError(err)
+			return err
 		}
 		q.PoolID = uint(n)
 	}
 	if v := qp.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return apiError(http.StatusUnprocessableEntity, "invalid_limit", "limit: 1 to 500")
+			return models.ErrInvalidLimit.With("1 to 500")
 		}
 		q.Limit = n
 	}
@@ -129,10 +129,10 @@ func (h *recordingsHandler) apiRecordings(c echo.Context) error {
 func (h *recordingsHandler) apiList(c echo.Context, a models.Actor, q models.BrowseQuery) error {
 	page, err := h.store.Browse(c.Request().Context(), a, q)
 	if errors.Is(err, models.ErrBadQuery) {
-		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
+		return models.ErrBadQuery
 	}
 	if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	key, rows := h.recordingsJSON(c, page)
 	return writeListJSON(c, page, key, rows,
@@ -180,7 +180,7 @@ func (h *recordingsHandler) apiRecordingDetail(c echo.Context) (models.Recording
 	}
 	d, err := h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return d, apiStoreError(err)
+		return d, err
 	}
 	return d, nil
 }
@@ -216,7 +216,7 @@ func (h *recordingsHandler) apiRecordingAudio(c echo.Context) error {
 		return err
 	}
 	if err := h.serveRecording(c, d, c.QueryParam("download") == "1"); err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	return nil
 }
@@ -228,9 +228,9 @@ func (h *recordingsHandler) apiRecordingWaveform(c echo.Context) error {
 	}
 	peaks, err := h.ensurePeaks(c.Request().Context(), d)
 	if errors.Is(err, models.ErrNotFound) {
-		return apiError(http.StatusNotFound, "file_missing", "the recording's file is not on disk")
+		return models.ErrFileMissing
 	} else if err != nil {
-		return apiError(http.StatusUnprocessableEntity, "unreadable_file", "the file is not a 16-bit PCM WAV")
+		return models.ErrUnreadableFile
 	}
 	ps := make([]int, len(peaks))
 	for i, p := range peaks {
@@ -251,7 +251,7 @@ func (h *recordingsHandler) apiRecordingDelete(c echo.Context) error {
 	}
 	defer done()
 	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -269,7 +269,7 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 	folder := strings.Trim(c.QueryParam("folder"), "/")
 	if folder != "" {
 		if _, err := files.Clean(folder); err != nil {
-			return apiNotFound()
+			return models.ErrNotFound
 		}
 	}
 	body := map[string]any{"folder": folder, "folders": []folderJSON{}, "files": []any{}}
@@ -277,7 +277,7 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 	if root == models.AnnouncementsRoot {
 		all, err := h.store.AnnouncementFiles(ctx, a)
 		if err != nil {
-			return apiStoreError(err)
+			return err
 		}
 		var fs []models.File
 		folders := map[string]bool{}
@@ -296,7 +296,7 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 		}
 		if len(fs) == 0 && len(subs) == 0 && folder != models.AnnouncementsRoot {
 			if _, err := h.store.FolderOwner(ctx, a, folder); err != nil {
-				return apiNotFound()
+				return models.ErrNotFound
 			}
 		}
 		if subs != nil {
@@ -306,11 +306,11 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 		return c.JSON(http.StatusOK, body)
 	}
 	if root != "" && root != models.RecordingsRoot || strings.Count(folder, "/") > 2 {
-		return apiNotFound()
+		return models.ErrNotFound
 	}
 	subs, err := h.store.SubFolders(ctx, a, folder)
 	if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	fj := make([]folderJSON, len(subs))
 	for i, f := range subs {
@@ -327,9 +327,9 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 	apiPage(&q, c.QueryParam("page"))
 	page, err := h.store.Browse(ctx, a, q)
 	if errors.Is(err, models.ErrBadQuery) {
-		return apiError(http.StatusUnprocessableEntity, "invalid_query", "unknown sort key or a page token of another query")
+		return models.ErrBadQuery
 	} else if err != nil {
-		return apiStoreError(err)
+		return err
 	}
 	key, rows := h.recordingsJSON(c, page)
 	return writeListJSON(c, page, key, rows,
@@ -346,10 +346,10 @@ func (h *recordingsHandler) apiFileContent(c echo.Context) error {
 	}
 	f, err := h.store.FileByID(c.Request().Context(), actorOf(c), id)
 	if err != nil {
-		return asAPI(err)
+		return err
 	}
 	if f.Kind == models.KindRecording {
 		return h.apiRecordingAudio(c)
 	}
-	return asAPI(serveAnnouncement(c, h.store, h.tree, id))
+	return serveAnnouncement(c, h.store, h.tree, id)
 }

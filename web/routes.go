@@ -45,42 +45,42 @@ var roleNames = [...]string{"public", "logged in", "recordings access", "recordi
 
 func (r role) String() string { return roleNames[r] }
 
-// refuses is the status a's request is refused with, or 0 when a has the role. Anonymous
-// requests never get here (requireLogin and apiAuth answer them first).
-func (r role) refuses(a models.Actor) int {
+// refuses is what a's request is refused with, or nil when a has the role. Anonymous requests
+// never get here (requireLogin and apiAuth answer them first).
+func (r role) refuses(a models.Actor) *models.Error {
 	switch r {
 	case recordingsAccess:
 		if !a.MayOpenRecordings() {
-			return http.StatusNotFound
+			return models.ErrNotFound
 		}
 	case recordingsDelete:
 		if !a.MayOpenRecordings() {
-			return http.StatusNotFound
+			return models.ErrNotFound
 		}
 		if !a.MayDeleteRecordings() {
-			return http.StatusForbidden
+			return models.ErrForbidden
 		}
 	case customerStaff:
 		if a.IsPlatformAdmin() || a.CustomerID == 0 {
-			return http.StatusForbidden
+			return models.ErrForbidden
 		}
 	case admin:
 		if !a.IsAdmin() {
-			return http.StatusForbidden
+			return models.ErrForbidden
 		}
 	case customerAdmin:
 		if !a.IsAdmin() {
-			return http.StatusForbidden
+			return models.ErrForbidden
 		}
 		if a.IsPlatformAdmin() {
-			return http.StatusNotFound
+			return models.ErrNotFound
 		}
 	case platformAdmin:
 		if !a.IsPlatformAdmin() {
-			return http.StatusNotFound
+			return models.ErrNotFound
 		}
 	}
-	return 0
+	return nil
 }
 
 // route is one line of the table: method, path (Echo syntax), the role it asks for, whether
@@ -318,33 +318,17 @@ func (s *Server) routeChain(r route) echo.HandlerFunc {
 	return h
 }
 
-// requireRole refuses users without need: a page with the status's error, the API's JSON.
+// requireRole refuses users without need (handleError answers: a page or the API's JSON).
 func requireRole(need role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if st := need.refuses(actorOf(c)); st != 0 {
-				return refusal(c, st)
+			if e := need.refuses(actorOf(c)); e != nil {
+				return e
 			}
 			return next(c)
 		}
 	}
 }
 
-// refusal is a refused request's error (forbidden or not found) on the request's surface.
-func refusal(c echo.Context, status int) error {
-	api := strings.HasPrefix(c.Request().URL.Path, "/api/")
-	switch {
-	case status == http.StatusNotFound && api:
-		return apiNotFound()
-	case status == http.StatusNotFound:
-		return echo.NewHTTPError(http.StatusNotFound, "error.not_found")
-	case api:
-		return apiError(http.StatusForbidden, "forbidden", "your role may not do this")
-	}
-	return echo.NewHTTPError(http.StatusForbidden, "error.forbidden")
-}
-
 // apiUnknown answers unknown API paths with JSON, never the HTML 404 page.
-func apiUnknown(echo.Context) error {
-	return apiError(http.StatusNotFound, "not_found", "no such API endpoint")
-}
+func apiUnknown(echo.Context) error { return models.ErrNotFound.With("no such API endpoint") }

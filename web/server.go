@@ -209,9 +209,9 @@ func bodyLimit(n int64, upload bool) echo.MiddlewareFunc {
 				// instead of a connection reset.
 				_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
 				if upload {
-					return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "error.file_too_large")
+					return models.ErrFileTooLarge
 				}
-				return echo.ErrStatusRequestEntityTooLarge
+				return models.ErrTooLarge
 			}
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
 			return next(c)

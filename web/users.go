@@ -28,7 +28,7 @@ func (h *usersHandler) userScope(c echo.Context) (uint, string, error) {
 		return 0, "", err
 	}
 	if _, err := h.store.Customer(c.Request().Context(), a, cid); err != nil {
-		return 0, "", storeError(err)
+		return 0, "", err
 	}
 	return cid, "/admin/customers/" + strconv.Itoa(int(cid)) + "/users", nil
 }
@@ -44,7 +44,7 @@ func (h *usersHandler) renderUsers(c echo.Context, status int, form templates.Us
 	}
 	us, err := h.store.Users(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	p := h.views.page(c, "users.title", "users")
 	form.Page, form.BasePath, form.Errors = p, base, errs
@@ -68,7 +68,7 @@ func (h *usersHandler) userCreate(c echo.Context) error {
 	if _, err := h.store.CreateUser(c.Request().Context(), actorOf(c), cid, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		return h.renderUsers(c, http.StatusUnprocessableEntity, templates.UserFormProps{
 			Username: in.Username, Role: in.Role, CanRec: in.CanOpenRecordings, Language: in.Language}, errs)
@@ -88,7 +88,7 @@ func (h *usersHandler) loadScopedUser(c echo.Context) (models.User, string, erro
 	}
 	u, err := h.store.User(c.Request().Context(), actorOf(c), id)
 	if err != nil || u.CustomerID == nil || *u.CustomerID != cid {
-		return models.User{}, "", echo.NewHTTPError(http.StatusNotFound, "error.not_found")
+		return models.User{}, "", models.ErrNotFound
 	}
 	return u, base, nil
 }
@@ -117,7 +117,7 @@ func (h *usersHandler) userUpdate(c echo.Context) error {
 	if _, err := h.store.UpdateUser(c.Request().Context(), actorOf(c), u.ID, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		p := h.editProps(c, u, base)
 		p.Role, p.CanRec, p.Disabled, p.Language, p.Errors = in.Role, in.CanOpenRecordings, in.Disabled, in.Language, errs
@@ -137,7 +137,7 @@ func (h *usersHandler) userPassword(c echo.Context) error {
 	if err := h.store.ResetPassword(c.Request().Context(), actorOf(c), u.ID, c.FormValue("password")); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
-			return storeError(err)
+			return err
 		}
 		p := h.editProps(c, u, base)
 		p.PwErrors = errs
