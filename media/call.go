@@ -35,6 +35,10 @@ type call struct {
 	wake   chan struct{} // the clock noticed a recording write error
 	hash1  dtmf.Sequence
 
+	// recMu serialises creating and closing the recording, which touch the disk, without
+	// holding mu, which every packet of the call takes.
+	recMu sync.Mutex
+
 	mu          sync.Mutex
 	info        CallInfo
 	legs        [2]*leg
@@ -408,18 +412,27 @@ func (c *call) digitLocked(ch recorder.Channel, d byte, at time.Time) {
 	}
 }
 
-// end closes the recording and the sockets and reports the final state.
+// end closes the recording and the sockets and reports the final state. The file is closed
+// outside the call's lock: Close waits for the disk.
 func (c *call) end(o Outcome) {
 	c.e.clock.Remove(c)
 	now := time.Now()
+	c.recMu.Lock() // no file is being created now, and none will be
+	defer c.recMu.Unlock()
 	c.mu.Lock()
 	c.closed = true
-	if c.rec != nil {
+	rec := c.rec
+	if rec != nil {
 		c.closeSegmentLocked(now)
-		res, err := c.rec.Close(now)
+	}
+	c.mu.Unlock()
+	if rec != nil {
+		c.e.awaitReaders(now)
+		res, err := rec.Close(now)
 		if err == nil {
-			err = c.rec.Err()
+			err = rec.Err()
 		}
+		c.mu.Lock()
 		if err != nil && c.recFailed == "" {
 			c.noteFailureLocked(now, err)
 		}
@@ -431,7 +444,9 @@ func (c *call) end(o Outcome) {
 				c.info.Segments = append(c.info.Segments, Segment{Start: s.Start, End: s.End})
 			}
 		}
+		c.mu.Unlock()
 	}
+	c.mu.Lock()
 	c.info.State = StateEnded
 	c.info.Ended = now
 	c.info.Outcome = o

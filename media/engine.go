@@ -295,6 +295,31 @@ func (e *Engine) readRTP(s *rtp.Socket, h rtp.Handler) error {
 	return p.Add(s, h)
 }
 
+// horizon is the time up to which the packet readers have delivered every packet that
+// reached the engine's sockets (at most now). Goroutine readers give no such bound: now.
+func (e *Engine) horizon(now time.Time) time.Time {
+	h := now
+	for _, p := range e.pollers {
+		h = minTime(h, p.Horizon())
+	}
+	return h
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// awaitReaders waits briefly until the readers have delivered what arrived before t, so the
+// end of a recording is not cut short by packets still queued in a socket.
+func (e *Engine) awaitReaders(t time.Time) {
+	for deadline := time.Now().Add(500 * time.Millisecond); e.horizon(time.Now()).Before(t) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // SIPAddr is the bound SIP address (useful when Config.SIPAddr had port 0).
 func (e *Engine) SIPAddr() string { return e.ua.Addr().String() }
 

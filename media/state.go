@@ -14,11 +14,14 @@ import (
 // cost a thousand calls 50,000 syscalls a second for nothing.
 const advanceEvery = 100 * time.Millisecond
 
-// Tick is the clock's: generated audio due now, and the recorder's periodic write.
+// Tick is the clock's: generated audio due now, and the recorder's periodic step. The
+// recorder is advanced outside the call's lock to the packet readers' horizon, so audio still
+// queued in a socket is never committed as silence; its file is written by the recorder's
+// own goroutine.
 func (c *call) Tick(now time.Time) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	for _, l := range c.legs {
@@ -26,11 +29,24 @@ func (c *call) Tick(now time.Time) {
 			l.pace(now)
 		}
 	}
-	if c.rec != nil && now.Sub(c.lastAdvance) >= advanceEvery {
+	rec := c.rec
+	due := rec != nil && now.Sub(c.lastAdvance) >= advanceEvery
+	if due {
 		c.lastAdvance = now
-		c.rec.Advance(now)
-		if err := c.rec.Err(); err != nil && c.recFailed == "" {
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	rec.Advance(c.e.horizon(now))
+	if err := rec.Err(); err != nil {
+		c.mu.Lock()
+		failedNow := c.recFailed == "" && !c.closed
+		if failedNow {
 			c.noteFailureLocked(now, err)
+		}
+		c.mu.Unlock()
+		if failedNow {
 			select {
 			case c.wake <- struct{}{}:
 			default:
@@ -100,9 +116,42 @@ func (c *call) snapshot() CallInfo {
 }
 
 // setRecording is Start/StopRecording for one call. It reports whether anything changed.
+// The first start creates the file outside the call's lock (under recMu), so a slow disk
+// never holds up the call's packets.
 func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
+	c.recMu.Lock()
+	defer c.recMu.Unlock()
+	c.mu.Lock()
+	create := on && c.rec == nil && c.recFailed == "" && c.bridged && !c.closed && c.route.Recording.Active &&
+		!c.objected && !c.interrupted
+	var bridged, arrival time.Time
+	if create {
+		bridged, arrival = c.info.Bridged, c.info.Arrival
+	}
+	c.mu.Unlock()
+	var rec *recorder.Recorder
+	var path string
+	var err error
+	if create {
+		pol := c.route.Recording
+		dir, base := recordingName(c.route, c.info.A, c.info.B, arrival)
+		rec, path, err = recorder.Create(c.e.root, dir, base, recorder.Options{Stereo: pol.Stereo, Start: bridged, Inactive: true})
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if create {
+		if err != nil {
+			c.noteFailureLocked(now, err)
+			return true, nil
+		}
+		// recMu kept end() and every other start out meanwhile: the call is as it was.
+		c.rec, c.recPath = rec, path
+		c.recChannels = 1
+		if c.route.Recording.Stereo {
+			c.recChannels = 2
+		}
+		c.lastAdvance = now
+	}
 	switch {
 	case c.closed:
 		return false, ErrNoSuchCall
@@ -126,26 +175,12 @@ func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
 	return c.startRecLocked(now, by), nil
 }
 
-// startRecLocked creates the file on the first start, with Start = bridge so it spans the
-// whole connected call even when recording began later.
+// startRecLocked switches the recording on; setRecording created the file on the first
+// start, with Start = bridge so it spans the whole connected call even when recording began
+// later.
 func (c *call) startRecLocked(now time.Time, by string) bool {
-	if c.recFailed != "" && c.rec == nil {
-		return false
-	}
 	if c.rec == nil {
-		pol := c.route.Recording
-		dir, base := recordingName(c.route, c.info.A, c.info.B, c.info.Arrival)
-		rec, path, err := recorder.Create(c.e.root, dir, base, recorder.Options{Stereo: pol.Stereo, Start: c.info.Bridged, Inactive: true})
-		if err != nil {
-			c.noteFailureLocked(now, err)
-			return true
-		}
-		c.rec, c.recPath = rec, path
-		c.recChannels = 1
-		if pol.Stereo {
-			c.recChannels = 2
-		}
-		c.lastAdvance = now
+		return false
 	}
 	if c.rec.Active() {
 		return false

@@ -50,6 +50,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 			r.Put(Caller, 1, uint32(k*160), tone, at)
 			r.Put(Callee, 2, uint32(k*160), tone, at)
 			r.Advance(at)
+			r.waitWriter() // as the writer would keep up with an idle disk
 		}
 	}
 	feed(2500 * time.Millisecond)

@@ -37,6 +37,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 		r.Put(Caller, 1, uint32(k*160), pcm, at)
 		r.Advance(at)
 	}
+	r.waitWriter()
 	if err := r.Err(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Err() = %v, want ENOSPC", err)
 	}

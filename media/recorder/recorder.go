@@ -1,14 +1,16 @@
 // Package recorder turns one call's two RTP directions into a WAV file that spans the call
 // on the wall clock (bridge to hangup) and is playable at every moment, also after kill -9.
 //
-// The engine decodes each packet to 8 kHz PCM and hands it to Put with its RTP timestamp;
-// a ticker calls Advance, which writes whatever is due Delay behind the wall clock. Between
-// the two sits a small ring per direction where packets land by timestamp, so reordering
-// and jitter within Delay cost nothing, and whatever never arrived is written as silence.
+// The engine decodes each packet to 8 kHz PCM and hands it to Put with its RTP timestamp and
+// the kernel's receive time; a ticker calls Advance with the time up to which every packet
+// has been handed over, which takes whatever is due Delay behind it out of the rings. Between
+// the two sits a ring per direction where packets land by timestamp, so reordering, jitter
+// within Delay and a stalled reader cost nothing, and whatever never arrived is written as
+// silence. The file itself is written by a goroutine of the recording's own, so a disk that
+// blocks delays only that file, never a caller of Put or Advance.
 package recorder
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,16 +59,20 @@ type Result struct {
 }
 
 const (
-	ringFrames = 1 << 14 // 2.05 s per direction: Delay plus the 1 s re-anchoring tolerance
+	// ringFrames is 4.1 s per direction: a reader stalled for 2 s (the engine stopped or
+	// starved) plus Delay plus the interval between two Advance calls, with room to spare; the
+	// writer cannot take frames while packets for them may still be queued in the kernel.
+	ringFrames = 1 << 15
 	ringMask   = ringFrames - 1
 	// jumpFrames is how far a packet's timestamp may put it from its arrival time before the
 	// stream is re-anchored to the arrival (sender restarted its clock, long hold, big skew).
 	jumpFrames = SampleRate
-	// chunkFrames bounds one Advance step so its scratch buffer is allocated once.
-	chunkFrames = 1024
 	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
 	// a call costs ten write syscalls a second rather than one per packet.
 	bufferFrames = SampleRate / 10
+	// maxQueueFrames bounds the audio waiting for a blocked disk; past it the recording fails
+	// (and the call goes on) instead of growing without limit.
+	maxQueueFrames = 60 * SampleRate
 	// stallFrames is how long a direction that was receiving packets may go quiet before the
 	// writer commits silence for it. On a starved machine the engine's packet reader (or the
 	// sender) is descheduled for a moment: the packets wait in the socket and arrive late in a
@@ -119,16 +126,16 @@ type sink interface {
 	Close() error
 }
 
-// Recorder writes one call. Put, PutAt, SetActive and Snapshot may be called from any
-// goroutine at any time, concurrently with Advance; they never wait for the disk, because
-// Advance does its writing outside the lock that guards the rings.
+// Recorder writes one call. Put, PutAt, SetActive, Advance and Snapshot may be called from
+// any goroutine at any time; none of them waits for the disk: the file is written by the
+// recording's own goroutine from a queue that Advance fills.
 type Recorder struct {
 	start       time.Time
 	delay       time.Duration
 	channels    int
 	flushFrames int64
 
-	mu       sync.Mutex // guards the fields below it up to wmu
+	mu       sync.Mutex // guards the fields below it up to the writer's
 	dir      [2]direction
 	written  int64 // frames taken out of the rings (positions before it are final)
 	active   bool  // as set by SetActive (the present)
@@ -137,16 +144,22 @@ type Recorder struct {
 	segments []Segment
 	segStart int64
 	err      error
-	closed   bool
+	closed   bool   // no more Puts; Close was called
+	queue    []byte // frames taken but not yet handed to the writer, ending at written
+	woken    int64  // written when the writer was last woken
+	closing  bool   // the writer's next pass is its last
+	cutTo    int64  // >= 0: Close ended before what the file holds; cut the file there
 
-	wmu          sync.Mutex // serialises Advance and Close; guards the writer
+	wake  chan struct{}      // cap 1: the writer has work
+	done  chan struct{}      // closed when the writer has closed the file
+	syncs chan chan struct{} // tests: wait until the writer has done what it was woken for
+
+	// Owned by the writer goroutine (read by Close after done).
 	f            sink
-	w            *bufio.Writer
-	scratch      []byte
-	dataBytes    int64 // handed to w
-	flushedAt    int64 // frames handed to the OS
-	headerAt     int64 // frames the header last declared
-	durableBytes int64 // data bytes the OS accepted
+	mine         []byte // the queue the writer is writing
+	fileFrames   int64  // frames handed to the OS
+	headerAt     int64  // frames the header last declared
+	durableBytes int64  // data bytes the OS accepted
 }
 
 // Create makes the folder dir inside root (MkdirAll) and a new file dir/base.wav in it; when
@@ -210,9 +223,11 @@ func newRecorder(f sink, opt Options) (*Recorder, error) {
 		active:      !opt.Inactive,
 		writeOn:     !opt.Inactive,
 		pending:     make([]transition, 0, 8),
+		cutTo:       -1,
+		wake:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		syncs:       make(chan chan struct{}),
 		f:           f,
-		w:           bufio.NewWriterSize(f, 2*bufferFrames*2*channels),
-		scratch:     make([]byte, chunkFrames*2*channels),
 	}
 	for i := range r.dir {
 		r.dir[i].lastArr = -1
@@ -221,6 +236,7 @@ func newRecorder(f sink, opt Options) (*Recorder, error) {
 	if _, err := f.Write(h[:]); err != nil {
 		return nil, fmt.Errorf("recorder: writing header: %w", err)
 	}
+	go r.writer()
 	return r, nil
 }
 
@@ -391,86 +407,104 @@ func (r *Recorder) resultLocked(end int64) Result {
 	}
 }
 
-// Advance writes everything due at wall-clock time now, that is up to now-Delay, with
-// silence where nothing arrived. Call it regularly (every 20-100 ms), at least every second,
-// or packets arriving in between find no room in the ring and are lost.
+// Advance takes everything due at time now, that is up to now-Delay, out of the rings, with
+// silence where nothing arrived, and hands it to the file's writer. now must be a time up to
+// which every packet has been Put (the packet readers' progress, not merely the wall clock):
+// whatever is taken is final. Call it regularly (every 20-100 ms), at least every second, or
+// packets arriving in between find no room in the ring and are lost.
 //
-// A direction whose packets stopped less than 800 ms ago holds the writing at the end of its
-// newest packet (see stallFrames): late packets of a stalled reader or sender still land.
+// A direction whose packets stopped less than 800 ms before now holds the writing at the end
+// of its newest packet (see stallFrames): late packets of a stalled sender still land.
 func (r *Recorder) Advance(now time.Time) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
 	target := r.pos(now.Add(-r.delay))
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
 	for i := range r.dir {
 		d := &r.dir[i]
 		if d.lastArr >= 0 && d.end < target && r.pos(now)-d.lastArr < stallFrames {
 			target = max(d.end, r.written)
 		}
 	}
+	r.takeLocked(target)
+	wake := r.written-r.woken >= bufferFrames
+	if wake {
+		r.woken = r.written
+	}
 	r.mu.Unlock()
-	r.advance(target, false)
-}
-
-// advance writes up to frame target. Close uses final to bypass the delay and stop Puts.
-func (r *Recorder) advance(target int64, final bool) {
-	for {
-		r.mu.Lock()
-		if r.closed {
-			r.mu.Unlock()
-			return
-		}
-		from := r.written
-		n := min(target-from, chunkFrames)
-		if n <= 0 {
-			if final {
-				r.closed = true
-			}
-			r.mu.Unlock()
-			return
-		}
-		r.takeLocked(from, int(n))
-		failed := r.err != nil
-		r.mu.Unlock()
-
-		if !failed {
-			r.write(r.scratch[:n*int64(2*r.channels)], from+n)
-		}
+	if wake {
+		r.poke()
 	}
 }
 
-// takeLocked moves n frames from the rings into scratch, applies the on/off state, clears
-// the ring slots for reuse and advances written.
-func (r *Recorder) takeLocked(from int64, n int) {
-	out := r.scratch[:n*2*r.channels]
+func (r *Recorder) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeLocked moves the frames up to target from the rings into the writer's queue, applies
+// the on/off state, clears the ring slots for reuse and advances written.
+func (r *Recorder) takeLocked(target int64) {
+	n := target - r.written
+	if n <= 0 {
+		return
+	}
+	from := r.written
+	bpf := 2 * r.channels
+	q := len(r.queue)
+	if r.err != nil || int64(q/bpf)+n > maxQueueFrames {
+		if r.err == nil {
+			r.err = errors.New("recorder: writing failed: the disk accepted nothing for a minute")
+		}
+		// Nothing more reaches the file; the rings are still emptied so Puts keep landing.
+		r.queue, q = r.queue[:0], 0
+		for c := range r.dir {
+			d := &r.dir[c]
+			for p := from; p < target; {
+				i := int(p & ringMask)
+				k := min(int64(ringFrames-i), target-p)
+				clear(d.ring[i : i+int(k)])
+				p += k
+			}
+		}
+		r.written = target
+		return
+	}
+	r.queue = slices.Grow(r.queue, int(n)*bpf)[:q+int(n)*bpf]
+	out := r.queue[q:]
 	used := 0 // pending transitions reached
-	for k := 0; k < n; {
-		p := from + int64(k)
+	for k := int64(0); k < n; {
+		p := from + k
 		for used < len(r.pending) && r.pending[used].pos <= p {
 			r.writeOn = r.pending[used].on
 			used++
 		}
 		i := int(p & ringMask)
-		end := min(n, k+ringFrames-i) // stop at the ring's end
+		end := min(n, k+int64(ringFrames-i)) // stop at the ring's end
 		if used < len(r.pending) {
-			end = int(min(int64(end), r.pending[used].pos-from)) // and at the next on/off
+			end = min(end, r.pending[used].pos-from) // and at the next on/off
 		}
-		a := r.dir[Caller].ring[i : i+end-k]
-		b := r.dir[Callee].ring[i : i+end-k]
+		a := r.dir[Caller].ring[i : i+int(end-k)]
+		b := r.dir[Callee].ring[i : i+int(end-k)]
+		o := out[k*int64(bpf) : end*int64(bpf)]
 		switch {
 		case !r.writeOn:
-			clear(out[k*2*r.channels : end*2*r.channels])
+			clear(o)
 		case r.channels == 2:
-			interleave(out[k*4:end*4], a, b)
+			interleave(o, a, b)
 		default:
-			mix(out[k*2:end*2], a, b)
+			mix(o, a, b)
 		}
 		clear(a)
 		clear(b)
 		k = end
 	}
 	r.pending = r.pending[:copy(r.pending, r.pending[used:])]
-	r.written = from + int64(n)
+	r.written = target
 }
 
 // interleave writes little-endian stereo frames, one 32-bit store per frame.
@@ -491,30 +525,91 @@ func mix(o []byte, a, b []int16) {
 	}
 }
 
-// write hands data (ending at frame upto) to the buffer, flushing and updating the header
-// as due. Called with wmu held and mu not held.
-func (r *Recorder) write(data []byte, upto int64) {
-	_, err := r.w.Write(data)
-	if err == nil {
-		r.dataBytes += int64(len(data))
-		if upto-r.flushedAt >= bufferFrames || upto-r.headerAt >= r.flushFrames {
-			err = r.flush(upto)
+// writer is the recording's goroutine: it hands the queued audio to the OS and keeps the
+// header current, and on the last pass closes the file.
+func (r *Recorder) writer() {
+	defer close(r.done)
+	r.mine = make([]byte, 0, 2*bufferFrames*2*r.channels)
+	for {
+		select {
+		case <-r.wake:
+			if r.pass() {
+				return
+			}
+		case ack := <-r.syncs:
+			select {
+			case <-r.wake:
+				if r.pass() {
+					close(ack)
+					return
+				}
+			default:
+			}
+			close(ack)
 		}
-	}
-	if err == nil && upto-r.headerAt >= r.flushFrames {
-		err = r.writeHeader(upto)
-	}
-	if err != nil {
-		r.fail(err)
 	}
 }
 
-func (r *Recorder) flush(upto int64) error {
-	if err := r.w.Flush(); err != nil {
-		return err
+// pass writes what is queued; it reports whether it was the last one.
+func (r *Recorder) pass() bool {
+	r.mu.Lock()
+	r.queue, r.mine = r.mine[:0], r.queue
+	upto, closing, cutTo, failed := r.written, r.closing, r.cutTo, r.err != nil
+	r.mu.Unlock()
+
+	if !failed && len(r.mine) > 0 {
+		n, err := r.f.Write(r.mine)
+		r.durableBytes += int64(n - n%(2*r.channels))
+		r.fileFrames = upto
+		if err != nil {
+			r.fail(err)
+			failed = true
+		}
 	}
-	r.flushedAt, r.durableBytes = upto, r.dataBytes
-	return nil
+	if closing {
+		r.finish(upto, cutTo, failed)
+		return true
+	}
+	if !failed && upto-r.headerAt >= r.flushFrames {
+		if err := r.writeHeader(upto); err != nil {
+			r.fail(err)
+		}
+	}
+	return false
+}
+
+// waitWriter returns when the writer has done the work it was woken for (tests read the
+// file of a recording in progress after it).
+func (r *Recorder) waitWriter() {
+	ack := make(chan struct{})
+	select {
+	case r.syncs <- ack:
+		<-ack
+	case <-r.done:
+	}
+}
+
+// finish is the writer's last pass: cut back if Close ended before what the file holds, fix
+// the header, close the file.
+func (r *Recorder) finish(upto, cutTo int64, failed bool) {
+	if !failed && cutTo >= 0 && cutTo < r.fileFrames {
+		if err := r.truncate(cutTo); err != nil {
+			r.fail(err)
+			failed = true
+		}
+		upto = cutTo
+	}
+	if !failed {
+		if err := r.writeHeader(upto); err != nil {
+			r.fail(err)
+		}
+	} else {
+		// Best effort: declare what reached the OS, so the file stays readable.
+		_ = r.writeHeader(upto)
+	}
+	if err := r.f.Close(); err != nil {
+		r.fail(err)
+	}
 }
 
 func (r *Recorder) writeHeader(upto int64) error {
@@ -534,14 +629,13 @@ func (r *Recorder) fail(err error) {
 	}
 }
 
-// Close writes the rest of the timeline, so the file holds exactly round((end-Start)*8000)
-// frames, fixes the header and closes the file. Audio still in the ring up to end is kept
-// (the delay does not apply). After a write error Close still closes the file, leaving the
-// header describing the audio written before the failure, and returns that error with the
-// Result of the intended timeline.
+// Close takes the rest of the timeline, so the file holds exactly round((end-Start)*8000)
+// frames, waits for the writer to write it, fixes the header and closes the file. Audio
+// still in the ring up to end is kept (the delay does not apply). After a write error Close
+// still closes the file, leaving the header describing the audio written before the failure,
+// and returns that error with the Result of the intended timeline. Close waits for the disk;
+// call it where that blocks nobody else.
 func (r *Recorder) Close(end time.Time) (Result, error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
 	target := max(r.pos(end), 0)
 	r.mu.Lock()
 	if r.closed {
@@ -551,44 +645,30 @@ func (r *Recorder) Close(end time.Time) (Result, error) {
 	if r.active {
 		r.setActiveLocked(false, target)
 	}
-	shrink := target < r.written
-	r.mu.Unlock()
-
-	if shrink {
-		// Close before what Advance already wrote (an end time in the past): cut back.
-		if err := r.truncate(target); err != nil {
-			r.fail(err)
-		}
-	}
-	r.advance(target, true)
-
-	r.mu.Lock()
-	r.closed = true
-	failed := r.err != nil
-	res := r.resultLocked(target)
-	r.mu.Unlock()
-	if !failed {
-		if err := r.flush(target); err != nil {
-			r.fail(err)
-		} else if err := r.writeHeader(target); err != nil {
-			r.fail(err)
+	if target < r.written {
+		// An end before what Advance already took: cut the queue, then the file.
+		bpf := int64(2 * r.channels)
+		drop := min((r.written-target)*bpf, int64(len(r.queue)))
+		r.queue = r.queue[:int64(len(r.queue))-drop]
+		r.written -= drop / bpf
+		if target < r.written {
+			r.cutTo = target
+			r.written = target
 		}
 	} else {
-		// Best effort: declare what reached the OS, so the file stays readable.
-		_ = r.writeHeader(target)
+		r.takeLocked(target)
 	}
-	if err := r.f.Close(); err != nil {
-		r.fail(err)
-	}
-	err := r.Err()
+	r.closed, r.closing = true, true
+	res := r.resultLocked(target)
+	r.mu.Unlock()
+	r.poke()
+	<-r.done
 	res.Size = headerSize + r.durableBytes
-	return res, err
+	return res, r.Err()
 }
 
+// truncate cuts the file back to target frames (writer goroutine only).
 func (r *Recorder) truncate(target int64) error {
-	if err := r.w.Flush(); err != nil {
-		return err
-	}
 	t, ok := r.f.(interface{ Truncate(int64) error })
 	if !ok {
 		return errors.New("cannot truncate")
@@ -602,10 +682,8 @@ func (r *Recorder) truncate(target int64) error {
 			return err
 		}
 	}
-	r.mu.Lock()
-	r.written = target
-	r.mu.Unlock()
-	r.dataBytes, r.durableBytes = size, size
-	r.flushedAt, r.headerAt = min(r.flushedAt, target), min(r.headerAt, target)
+	r.durableBytes = min(r.durableBytes, size)
+	r.fileFrames = target
+	r.headerAt = min(r.headerAt, target)
 	return nil
 }

@@ -469,6 +469,7 @@ func TestWriteErrorMarksFailure(t *testing.T) {
 		r.Put(Caller, 1, uint32(k*160), slices.Repeat([]int16{1000}, 160), at)
 		r.Advance(at)
 	}
+	r.waitWriter()
 	if err := r.Err(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Err() = %v", err)
 	}

@@ -4,10 +4,26 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 )
+
+// batch is how many datagrams one recvmmsg takes from a socket. At 20 ms packets a socket
+// rarely holds more than one; after the process was stopped or starved it holds many, and
+// then one syscall moves a batch.
+const batch = 16
+
+// ctrlSize holds one SCM_TIMESTAMPNS control message (header plus timespec, aligned).
+const ctrlSize = 64
+
+// mmsghdr is struct mmsghdr for recvmmsg.
+type mmsghdr struct {
+	hdr syscall.Msghdr
+	n   uint32
+	_   [4]byte
+}
 
 // Poller reads many sockets from one goroutine with epoll, instead of one goroutine per
 // socket parked in the runtime's netpoller. A packet then costs one recvfrom and no
@@ -20,7 +36,24 @@ type Poller struct {
 	// so a socket is never read after Remove returns (its fd number may be reused at once).
 	mu    sync.RWMutex
 	socks map[int32]*Socket
+
+	// horizon (nanoseconds since epoch0, monotonic) is a time before which every datagram
+	// that reached any of the poller's sockets has been handed to its handler.
+	horizon atomic.Int64
+
+	// The reader's recvmmsg buffers, set up once (Run's goroutine only).
+	msgs  [batch]mmsghdr
+	iov   [batch]syscall.Iovec
+	names [batch]syscall.RawSockaddrAny
+	ctrl  [batch][ctrlSize]byte
+	bufs  [batch][MaxPacket]byte
 }
+
+// Horizon is the time up to which every packet that reached the poller's sockets has been
+// delivered: a recorder may commit the audio before it, because nothing for it is queued.
+func (p *Poller) Horizon() time.Time { return epoch0.Add(time.Duration(p.horizon.Load())) }
+
+func (p *Poller) setHorizon(t time.Time) { p.horizon.Store(int64(t.Sub(epoch0))) }
 
 // NewPoller creates the epoll instance; Run serves it.
 func NewPoller() (*Poller, error) {
@@ -28,7 +61,18 @@ func NewPoller() (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{epfd: fd, socks: map[int32]*Socket{}}, nil
+	p := &Poller{epfd: fd, socks: map[int32]*Socket{}}
+	for i := range p.msgs {
+		p.iov[i].Base = &p.bufs[i][0]
+		p.iov[i].SetLen(MaxPacket)
+		h := &p.msgs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&p.names[i]))
+		h.Iov = &p.iov[i]
+		h.Iovlen = 1
+		h.Control = &p.ctrl[i][0]
+	}
+	p.setHorizon(time.Now())
+	return p, nil
 }
 
 // Add registers s; its packets go to h from the poller's goroutine.
@@ -75,7 +119,6 @@ func (p *Poller) remove(s *Socket) {
 func (p *Poller) Run(stop <-chan struct{}) {
 	defer syscall.Close(p.epfd)
 	events := make([]syscall.EpollEvent, 256)
-	var buf [MaxPacket]byte
 	var hdr Header
 	for {
 		select {
@@ -83,6 +126,9 @@ func (p *Poller) Run(stop <-chan struct{}) {
 			return
 		default:
 		}
+		// Whatever reached a socket before this instant is reported by this epoll_wait (or
+		// the next, when more sockets are ready than events has room for).
+		before := time.Now()
 		// A timeout so stop is noticed; packets never wait for it.
 		n, err := syscall.EpollWait(p.epfd, events, 100)
 		if err != nil {
@@ -92,35 +138,83 @@ func (p *Poller) Run(stop <-chan struct{}) {
 			return
 		}
 		if n <= 0 {
+			p.setHorizon(time.Now()) // nothing arrived during the whole wait
 			continue
 		}
 		now := time.Now()
+		complete := n < len(events)
 		p.mu.RLock()
 		for _, ev := range events[:n] {
-			if s := p.socks[ev.Fd]; s != nil {
-				s.drain(buf[:], &hdr, now)
+			if s := p.socks[ev.Fd]; s != nil && !s.drain(p, &hdr, now) {
+				complete = false
 			}
 		}
 		p.mu.RUnlock()
+		if complete {
+			p.setHorizon(before)
+		}
 	}
 }
 
-// drain reads one waiting packet. epoll is level-triggered and reports the socket again if
-// more are queued, so no read is spent on EAGAIN. recvfrom on a non-blocking socket never
+// drain reads the socket's waiting datagrams, up to a batch, with one recvmmsg, and reports
+// whether the socket is empty now (fewer than a batch came). epoll is level-triggered and
+// reports a socket again while more are queued. recvmmsg on a non-blocking socket never
 // blocks, so it skips the scheduler's syscall bookkeeping (RawSyscall).
-func (s *Socket) drain(buf []byte, hdr *Header, now time.Time) {
-	var rsa syscall.RawSockaddrAny
-	alen := uint32(syscall.SizeofSockaddrAny)
-	r, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(s.fd),
-		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), syscall.MSG_DONTWAIT,
-		uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&alen)))
+func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) bool {
+	for i := range p.msgs {
+		h := &p.msgs[i].hdr
+		h.Namelen = syscall.SizeofSockaddrAny
+		h.SetControllen(ctrlSize)
+		h.Flags = 0
+	}
+	r, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
+		uintptr(unsafe.Pointer(&p.msgs[0])), batch, syscall.MSG_DONTWAIT, 0, 0)
 	if errno != 0 {
 		if errno != syscall.EAGAIN && errno != syscall.EINTR {
 			s.RxErrors++ // ICMP errors of an earlier send surface here
+			return false // the error took the place of a datagram: look again
 		}
-		return
+		return true
 	}
-	s.deliver(buf[:int(r)], sockaddr(&rsa), hdr, now)
+	m := int(r)
+	wall := now.UnixNano()
+	for i := 0; i < m; i++ {
+		h := &p.msgs[i].hdr
+		at := now
+		if ts, ok := kernelTime(p.ctrl[i][:h.Controllen]); ok && ts < wall {
+			// The kernel's receive time, on the monotonic clock of now.
+			at = now.Add(-time.Duration(wall - ts))
+		}
+		s.deliver(p.bufs[i][:p.msgs[i].n], sockaddr(&p.names[i]), hdr, at)
+	}
+	return m < batch
+}
+
+// kernelTime finds the SCM_TIMESTAMPNS receive time (Unix nanoseconds) in a control buffer.
+func kernelTime(b []byte) (int64, bool) {
+	const hdrLen = int(unsafe.Sizeof(syscall.Cmsghdr{}))
+	for len(b) >= hdrLen {
+		c := (*syscall.Cmsghdr)(unsafe.Pointer(&b[0]))
+		l := int(c.Len)
+		if l < hdrLen || l > len(b) {
+			return 0, false
+		}
+		if c.Level == syscall.SOL_SOCKET && c.Type == syscall.SCM_TIMESTAMPNS && l >= hdrLen+16 {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&b[hdrLen]))
+			return ts.Nano(), true
+		}
+		l = (l + 7) &^ 7
+		if l > len(b) {
+			break
+		}
+		b = b[l:]
+	}
+	return 0, false
+}
+
+// enableTimestamps asks the kernel to stamp each datagram with its receive time.
+func enableTimestamps(fd int) error {
+	return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 }
 
 // sendto sends without blocking and without the scheduler's syscall bookkeeping; a full

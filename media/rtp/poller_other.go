@@ -5,6 +5,7 @@ package rtp
 import (
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // Poller is epoll-based and Linux-only; elsewhere sockets are read by Serve.
@@ -25,3 +26,10 @@ func (p *Poller) remove(s *Socket) {}
 func (p *Poller) Len() int { return 0 }
 
 func sendto(fd int, b []byte, to netip.AddrPort) {}
+
+// Horizon is the wall clock off Linux: Serve's readers give no guarantee.
+func (p *Poller) Horizon() time.Time { return time.Now() }
+
+func enableTimestamps(fd int) error { return errors.New("rtp: no receive timestamps") }
+
+func kernelTime(b []byte) (int64, bool) { return 0, false }

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// epoch0 is the origin of the pollers' horizons, on the monotonic clock.
+var epoch0 = time.Now()
+
 // MaxPacket bounds what the reader accepts; G.711 at 60 ms is 492 bytes.
 const MaxPacket = 1500
 
@@ -39,6 +42,10 @@ type Socket struct {
 }
 
 func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
+	if raw, err := conn.SyscallConn(); err == nil {
+		// Without the kernel's receive time a packet read late counts as arriving late.
+		_ = raw.Control(func(fd uintptr) { _ = enableTimestamps(int(fd)) })
+	}
 	return &Socket{conn: conn, port: port, ports: p}
 }
 
@@ -85,10 +92,11 @@ func (s *Socket) Write(b []byte) {
 // Header, so a packet costs no allocation and no goroutine.
 func (s *Socket) Serve(h Handler) {
 	var buf [MaxPacket]byte
+	var oob [64]byte
 	var hdr Header
 	s.handler = h
 	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(buf[:])
+		n, oobn, _, from, err := s.conn.ReadMsgUDPAddrPort(buf[:], oob[:])
 		if err != nil {
 			if s.isClosed() {
 				return
@@ -97,7 +105,11 @@ func (s *Socket) Serve(h Handler) {
 			s.RxErrors++
 			continue
 		}
-		s.deliver(buf[:n], from, &hdr, time.Now())
+		now := time.Now()
+		if ts, ok := kernelTime(oob[:oobn]); ok && ts < now.UnixNano() {
+			now = now.Add(-time.Duration(now.UnixNano() - ts))
+		}
+		s.deliver(buf[:n], from, &hdr, now)
 	}
 }
 
