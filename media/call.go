@@ -57,6 +57,7 @@ type call struct {
 	callerDir   string
 	segStart    time.Time
 	lastAdvance time.Time
+	hungUp      time.Time // when a bridged call's first side left
 }
 
 // HandleCall is the sip.Handler: it runs one inbound call from INVITE to hangup.
@@ -148,7 +149,7 @@ func (c *call) runPlain(ctx context.Context) Outcome {
 		_ = c.out.Hangup(context.Background())
 		return OutcomeUnanswered
 	}
-	c.bridge(time.Now())
+	c.bridge(time.Now(), false)
 	return c.talk(ctx)
 }
 
@@ -188,22 +189,7 @@ func (c *call) runRecorded(ctx context.Context) Outcome {
 		}
 		c.event(EventWhisperPlayed, "system", "")
 	}
-	now := time.Now()
-	c.bridge(now)
-	if !objected && pol.Mode != ModeManual {
-		if changed, _ := c.setRecording(now, "system", true); changed {
-			c.changed()
-		}
-	} else {
-		c.mu.Lock()
-		want, by := c.wantRec && !objected, c.wantRecBy
-		c.mu.Unlock()
-		if want {
-			if changed, _ := c.setRecording(now, by, true); changed {
-				c.changed()
-			}
-		}
-	}
+	c.bridge(time.Now(), !objected && pol.Mode != ModeManual)
 	return c.talk(ctx)
 }
 
@@ -276,7 +262,11 @@ func (c *call) busyTone(ctx context.Context) {
 	_ = c.in.Hangup(context.Background())
 }
 
-func (c *call) bridge(now time.Time) {
+// bridge connects the legs. The recording starts with it, in the same critical section so no
+// packet after the bridge misses the recorder, when auto says so (automatic mode, no
+// objection) or an agent pressed start before the bridge.
+func (c *call) bridge(now time.Time, auto bool) {
+	c.recMu.Lock()
 	c.mu.Lock()
 	c.early = false
 	c.bridged = true
@@ -288,8 +278,24 @@ func (c *call) bridge(now time.Time) {
 	c.legs[recorder.Caller].src = srcRelay
 	c.legs[recorder.Callee].src = srcRelay
 	c.listen[recorder.Callee] = c.route.Recording.Active
+	bridged := c.snapshotLocked() // reported as its own state, before the recording's start
+	by := c.wantRecBy
+	if auto {
+		by = "system"
+	}
+	recChanged := false
+	if c.route.Recording.Active && !c.objected && (auto || c.wantRec) {
+		recChanged, _ = c.setRecordingLocked(now, by, true)
+	}
 	c.mu.Unlock()
-	c.changed()
+	if c.openRecording(now) {
+		recChanged = true
+	}
+	c.recMu.Unlock()
+	c.e.sink.CallChanged(context.Background(), bridged)
+	if recChanged {
+		c.changed()
+	}
 }
 
 // talk waits for the end of a bridged call, handling #1 and recording failures.
@@ -313,6 +319,11 @@ func (c *call) talk(ctx context.Context) Outcome {
 }
 
 func (c *call) hangupBoth(ctx context.Context, o Outcome) Outcome {
+	// The conversation ended now, when one side left, not once the other side has
+	// acknowledged our BYE: the call's end and its file's end.
+	c.mu.Lock()
+	c.hungUp = time.Now()
+	c.mu.Unlock()
 	bg := context.Background()
 	_ = c.in.Hangup(bg)
 	if c.out != nil {
@@ -416,10 +427,13 @@ func (c *call) digitLocked(ch recorder.Channel, d byte, at time.Time) {
 // outside the call's lock: Close waits for the disk.
 func (c *call) end(o Outcome) {
 	c.e.clock.Remove(c)
-	now := time.Now()
 	c.recMu.Lock() // no file is being created now, and none will be
 	defer c.recMu.Unlock()
 	c.mu.Lock()
+	now := c.hungUp
+	if now.IsZero() {
+		now = time.Now()
+	}
 	c.closed = true
 	rec := c.rec
 	if rec != nil {
@@ -437,7 +451,8 @@ func (c *call) end(o Outcome) {
 			c.noteFailureLocked(now, err)
 		}
 		c.info.Recording = &RecordingInfo{Path: c.recPath, Channels: res.Channels, Size: res.Size,
-			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed}
+			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed, Late: res.Late,
+			Skipped: res.Skipped, Overrun: res.Overrun}
 		if len(res.Segments) > 0 {
 			c.info.Segments = c.info.Segments[:0]
 			for _, s := range res.Segments {

@@ -25,9 +25,16 @@ func TestCrashHelperProcess(t *testing.T) {
 	trunk, _ := strconv.Atoi(os.Getenv("CALLREC_CRASH_TRUNK"))
 	pol := activePolicy(t, ModeAutomatic)
 	pol.CallerNotice = false
-	sink := newRecSink()
+	var sink Sink = newRecSink()
+	if os.Getenv("CALLREC_CRASH_REPORT") == "1" {
+		sink = printSink{}
+	}
+	ports := [2]int{32000, 33999}
+	if lo, err := strconv.Atoi(os.Getenv("CALLREC_CRASH_RTP_LO")); err == nil {
+		ports = [2]int{lo, lo + 1999}
+	}
 	e, err := New(Config{SIPAddr: "127.0.0.1:0", Trunk: "127.0.0.1:" + strconv.Itoa(trunk),
-		RTPPorts: [2]int{32000, 33999}, DataDir: os.Getenv("CALLREC_CRASH_DATA"),
+		RTPPorts: ports, DataDir: os.Getenv("CALLREC_CRASH_DATA"),
 		RTPGoroutines: os.Getenv("CALLREC_RTP_GOROUTINES") == "1"},
 		memDir{"49711218431431": demoRoute(t, pol)}, sink)
 	if err != nil {

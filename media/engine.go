@@ -169,6 +169,16 @@ type RecordingInfo struct {
 	Duration time.Duration // file length (bridge..hangup)
 	Recorded time.Duration
 	Failed   string // reason when writing failed (disk full)
+	// Late is, per leg (0 caller, 1 callee), received audio dropped because it came after
+	// its place in the file was written (a sender that stalled for longer than the writer
+	// waits). For operations and tests.
+	Late [2]time.Duration
+	// Overrun is, per leg, received audio dropped because the packet readers had fallen
+	// behind by more than the recorder buffers (seconds: a machine starved of CPU).
+	Overrun [2]time.Duration
+	// Skipped is, per leg, audio the sender's RTP timestamps jumped over (it fell behind and
+	// went on with the present): silence that was in its input.
+	Skipped [2]time.Duration
 }
 
 // Config is the engine's configuration; cmd/callrec fills it from flags.

@@ -87,6 +87,10 @@ func (c *call) changed() {
 func (c *call) snapshot() CallInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.snapshotLocked()
+}
+
+func (c *call) snapshotLocked() CallInfo {
 	info := c.info
 	info.Events = append([]Event(nil), c.info.Events...)
 	info.Segments = append([]Segment(nil), c.info.Segments...)
@@ -116,42 +120,22 @@ func (c *call) snapshot() CallInfo {
 }
 
 // setRecording is Start/StopRecording for one call. It reports whether anything changed.
-// The first start creates the file outside the call's lock (under recMu), so a slow disk
-// never holds up the call's packets.
+// The first start gives the call its recorder at once (packets land in it from then on) and
+// opens the file afterwards, outside the call's lock (under recMu), so a slow disk never
+// holds up the call's packets.
 func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
 	c.recMu.Lock()
 	defer c.recMu.Unlock()
 	c.mu.Lock()
-	create := on && c.rec == nil && c.recFailed == "" && c.bridged && !c.closed && c.route.Recording.Active &&
-		!c.objected && !c.interrupted
-	var bridged, arrival time.Time
-	if create {
-		bridged, arrival = c.info.Bridged, c.info.Arrival
-	}
+	changed, err := c.setRecordingLocked(now, by, on)
 	c.mu.Unlock()
-	var rec *recorder.Recorder
-	var path string
-	var err error
-	if create {
-		pol := c.route.Recording
-		dir, base := recordingName(c.route, c.info.A, c.info.B, arrival)
-		rec, path, err = recorder.Create(c.e.root, dir, base, recorder.Options{Stereo: pol.Stereo, Start: bridged, Inactive: true})
+	if c.openRecording(now) {
+		changed = true
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if create {
-		if err != nil {
-			c.noteFailureLocked(now, err)
-			return true, nil
-		}
-		// recMu kept end() and every other start out meanwhile: the call is as it was.
-		c.rec, c.recPath = rec, path
-		c.recChannels = 1
-		if c.route.Recording.Stereo {
-			c.recChannels = 2
-		}
-		c.lastAdvance = now
-	}
+	return changed, err
+}
+
+func (c *call) setRecordingLocked(now time.Time, by string, on bool) (bool, error) {
 	switch {
 	case c.closed:
 		return false, ErrNoSuchCall
@@ -172,7 +156,44 @@ func (c *call) setRecording(now time.Time, by string, on bool) (bool, error) {
 		c.wantRec, c.wantRecBy = true, by
 		return false, nil
 	}
+	if c.rec == nil && c.recFailed == "" {
+		c.rec = recorder.New(recorder.Options{Stereo: c.route.Recording.Stereo, Start: c.info.Bridged, Inactive: true})
+		c.recChannels = 1
+		if c.route.Recording.Stereo {
+			c.recChannels = 2
+		}
+		c.lastAdvance = now
+	}
 	return c.startRecLocked(now, by), nil
+}
+
+// openRecording gives a new recorder its file; the caller holds recMu, not mu. On failure the
+// start is undone (the consent trail must not claim a recording that never existed) and the
+// failure noted. It reports whether it failed (a change to report).
+func (c *call) openRecording(now time.Time) bool {
+	c.mu.Lock()
+	rec, need := c.rec, c.rec != nil && c.recPath == ""
+	c.mu.Unlock()
+	if !need {
+		return false
+	}
+	dir, base := recordingName(c.route, c.info.A, c.info.B, c.info.Arrival)
+	path, err := rec.Open(c.e.root, dir, base)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.recPath = path
+		return false
+	}
+	c.rec, c.segStart = nil, time.Time{}
+	for i := len(c.info.Events) - 1; i >= 0; i-- {
+		if c.info.Events[i].Kind == EventRecordingStarted {
+			c.info.Events = append(c.info.Events[:i], c.info.Events[i+1:]...)
+			break
+		}
+	}
+	c.noteFailureLocked(now, err)
+	return true
 }
 
 // startRecLocked switches the recording on; setRecording created the file on the first

@@ -12,7 +12,10 @@
 //		16-bit 8 kHz stereo, its length equal to the connected time (bridged..ended) within
 //		40 ms, no channel may hold a silence run longer than 60 ms (both inputs are
 //		continuous), and both channels must start and end together (within 60 ms). With a
-//		window (unix seconds) it also counts the calls connected throughout it.
+//		window (unix seconds) it also counts the calls connected throughout it. An optional
+//		ninth field lists channels ("0", "1", "01") whose input was known not to be
+//		continuous (the sender skipped audio): they are left out of the silence and
+//		alignment checks and counted as sender_skipped.
 //
 // It prints one summary line of key=value pairs, then the first problems, and exits 1 when a
 // file fails.
@@ -120,7 +123,7 @@ func speech(n int, seed uint64) []int16 {
 }
 
 type result struct {
-	files, bad, gaps, misaligned, missing, unconnected int
+	files, bad, gaps, misaligned, missing, unconnected, skipped int
 	maxLenErr, maxAlign                                time.Duration
 	longestGap                                         time.Duration
 	problems                                           []string
@@ -192,7 +195,11 @@ func checkCmd(args []string) error {
 			r.problem("call bridged %v has no recording", bridged)
 			continue
 		}
-		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), bridged, ended.Sub(bridged))
+		var skip [2]bool
+		if len(row) > 8 {
+			skip = [2]bool{strings.Contains(row[8], "0"), strings.Contains(row[8], "1")}
+		}
+		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), bridged, ended.Sub(bridged), skip)
 	}
 	var oc []string
 	for k, v := range outcomes {
@@ -202,9 +209,9 @@ func checkCmd(args []string) error {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		rate = float64(len(rows)-1) / span
 	}
-	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f outcomes=%s\n",
+	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f sender_skipped=%d outcomes=%s\n",
 		len(rows), r.unconnected, r.files, r.bad, r.missing, r.gaps, r.misaligned, r.maxLenErr.Milliseconds(), r.maxAlign.Milliseconds(),
-		r.longestGap.Milliseconds(), throughout, rate, strings.Join(oc, ","))
+		r.longestGap.Milliseconds(), throughout, rate, r.skipped, strings.Join(oc, ","))
 	if len(r.gapAt) > 0 {
 		type at struct {
 			t int64
@@ -246,7 +253,7 @@ const (
 	silenceLevel = 16 // |sample| at or below this is silence (mu-law's smallest steps are 8)
 )
 
-func (r *result) checkFile(path string, bridged time.Time, connected time.Duration) {
+func (r *result) checkFile(path string, bridged time.Time, connected time.Duration, skip [2]bool) {
 	r.files++
 	ch, pcm, err := readWAV(path)
 	if err != nil {
@@ -271,6 +278,10 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 	gapped := false
 	for c := 0; c < ch; c++ {
 		first[c], last[c] = -1, -1
+		if skip[c] {
+			r.skipped++
+			continue
+		}
 		run, longest := 0, 0
 		for i := 0; i <= frames; i++ {
 			if i < frames {
@@ -304,6 +315,9 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 	}
 	if gapped {
 		r.gaps++
+	}
+	if skip[0] || skip[1] {
+		return
 	}
 	if first[0] < 0 || first[1] < 0 {
 		r.misaligned++

@@ -98,6 +98,9 @@ func Start(t testing.TB, scenario string, fields map[string]string, args ...stri
 // Output is what sipp printed so far.
 func (s *Sipp) Output() string { return s.out.String() }
 
+// Pid is the sipp process's id.
+func (s *Sipp) Pid() int { return s.cmd.Process.Pid }
+
 // Kill ends sipp at once.
 func (s *Sipp) Kill() { _ = s.cmd.Process.Kill() }
 

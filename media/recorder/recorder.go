@@ -56,6 +56,15 @@ type Result struct {
 	Recorded time.Duration
 	Segments []Segment
 	Channels int
+	// Late is, per direction, the received audio dropped because it came after its place in
+	// the file was written: zero when the writer never ran ahead of a packet.
+	Late [2]time.Duration
+	// Overrun is, per direction, the received audio dropped because it lay further ahead of
+	// the writer than the ring holds: the packet readers had fallen behind by seconds.
+	Overrun [2]time.Duration
+	// Skipped is, per direction, how much audio the sender's RTP timestamps jumped over (a
+	// sender that fell behind and went on with the present): silence in its input.
+	Skipped [2]time.Duration
 }
 
 const (
@@ -93,6 +102,9 @@ type direction struct {
 	// end is where the newest packet's samples end and lastArr when a packet last arrived
 	// (frame positions; lastArr < 0 before the first): the writer's stall guard (Advance).
 	end, lastArr int64
+	late         int64 // frames dropped because their place was written
+	overrun      int64 // frames dropped for want of room in the ring
+	skipped      int64 // frames the timestamps jumped over, less stragglers that filled them
 }
 
 type anchor struct {
@@ -162,20 +174,31 @@ type Recorder struct {
 	durableBytes int64  // data bytes the OS accepted
 }
 
-// Create makes the folder dir inside root (MkdirAll) and a new file dir/base.wav in it; when
+// Create is New and Open in one: a recorder with its file.
+func Create(root *os.Root, dir, base string, opt Options) (*Recorder, string, error) {
+	r := New(opt)
+	rel, err := r.Open(root, dir, base)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, rel, nil
+}
+
+// Open makes the folder dir inside root (MkdirAll) and a new file dir/base.wav in it; when
 // that name exists, base_2.wav, base_3.wav and so on (O_EXCL, so two calls never share a
 // file). It returns the slash-separated path relative to root. The header is on disk when
-// Create returns, so the file is a valid empty WAV from the start.
-func Create(root *os.Root, dir, base string, opt Options) (*Recorder, string, error) {
+// Open returns, so the file is a valid empty WAV from the start; audio Put and taken before
+// Open follows it. A recorder whose Open failed takes no second one: drop it.
+func (r *Recorder) Open(root *os.Root, dir, base string) (string, error) {
 	if base == "" || strings.ContainsAny(base, `/\`) || base == "." || base == ".." {
-		return nil, "", fmt.Errorf("recorder: bad file name %q", base)
+		return "", fmt.Errorf("recorder: bad file name %q", base)
 	}
 	dir = filepath.ToSlash(dir)
 	if dir == "" {
 		dir = "."
 	}
 	if err := root.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("recorder: %w", err)
+		return "", fmt.Errorf("recorder: %w", err)
 	}
 	for i := 1; i <= 10000; i++ {
 		name := base + ".wav"
@@ -188,20 +211,21 @@ func Create(root *os.Root, dir, base string, opt Options) (*Recorder, string, er
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("recorder: %w", err)
+			return "", fmt.Errorf("recorder: %w", err)
 		}
-		r, err := newRecorder(f, opt)
-		if err != nil {
+		if err := r.attach(f); err != nil {
 			f.Close()
 			root.Remove(rel)
-			return nil, "", err
+			return "", err
 		}
-		return r, rel, nil
+		return rel, nil
 	}
-	return nil, "", fmt.Errorf("recorder: no free name for %s in %s", base, dir)
+	return "", fmt.Errorf("recorder: no free name for %s in %s", base, dir)
 }
 
-func newRecorder(f sink, opt Options) (*Recorder, error) {
+// New makes a recorder without a file: it takes Puts at once, and Open gives it its file
+// (so the disk is touched outside whatever lock the caller holds while packets flow).
+func New(opt Options) *Recorder {
 	if opt.Start.IsZero() {
 		opt.Start = time.Now()
 	}
@@ -227,17 +251,34 @@ func newRecorder(f sink, opt Options) (*Recorder, error) {
 		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
 		syncs:       make(chan chan struct{}),
-		f:           f,
 	}
 	for i := range r.dir {
 		r.dir[i].lastArr = -1
 	}
-	h := header(channels, 0)
-	if _, err := f.Write(h[:]); err != nil {
-		return nil, fmt.Errorf("recorder: writing header: %w", err)
+	return r
+}
+
+func newRecorder(f sink, opt Options) (*Recorder, error) {
+	r := New(opt)
+	if err := r.attach(f); err != nil {
+		return nil, err
 	}
-	go r.writer()
 	return r, nil
+}
+
+// attach writes the empty file's header and starts the writer on f.
+func (r *Recorder) attach(f sink) error {
+	if r.f != nil {
+		return errors.New("recorder: already has a file")
+	}
+	h := header(r.channels, 0)
+	if _, err := f.Write(h[:]); err != nil {
+		return fmt.Errorf("recorder: writing header: %w", err)
+	}
+	r.f = f
+	go r.writer()
+	r.poke() // audio taken before the file existed
+	return nil
 }
 
 // pos is the frame position of wall-clock time t.
@@ -276,10 +317,20 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		*a = anchor{ok: true, ssrc: ssrc}
 		p, newer = arr, true
 	}
+	switch {
+	case newer && fits && int32(ts-a.next) > 0:
+		d.skipped += int64(int32(ts - a.next))
+	case !newer:
+		d.skipped = max(0, d.skipped-int64(n)) // a reordered packet filled part of a hole
+	}
 	if newer {
 		a.next, a.nextPos = ts+n, p+int64(n)
 	}
 	d.end, d.lastArr = max(d.end, p+int64(n)), max(d.lastArr, arr)
+	if p < r.written && p+int64(n) > 0 {
+		// Audio before the file's start (read after the bridge, sent before it) is no loss.
+		d.late += min(r.written, p+int64(n)) - max(p, 0)
+	}
 	r.place(d, p, pcm, false)
 }
 
@@ -308,6 +359,9 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 		pcm, p = pcm[skip:], r.written
 	}
 	if room := r.written + ringFrames - p; int64(len(pcm)) > room {
+		if !mix {
+			d.overrun += int64(len(pcm)) - max(room, 0)
+		}
 		if room <= 0 {
 			return
 		}
@@ -404,6 +458,9 @@ func (r *Recorder) resultLocked(end int64) Result {
 		Recorded: rec,
 		Segments: segs,
 		Channels: r.channels,
+		Late:     [2]time.Duration{framesToDuration(r.dir[0].late), framesToDuration(r.dir[1].late)},
+		Skipped:  [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
+		Overrun:  [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
 	}
 }
 
@@ -661,6 +718,9 @@ func (r *Recorder) Close(end time.Time) (Result, error) {
 	r.closed, r.closing = true, true
 	res := r.resultLocked(target)
 	r.mu.Unlock()
+	if r.f == nil {
+		return res, errors.New("recorder: closed without a file")
+	}
 	r.poke()
 	<-r.done
 	res.Size = headerSize + r.durableBytes

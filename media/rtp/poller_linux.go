@@ -118,7 +118,9 @@ func (p *Poller) remove(s *Socket) {
 // Run waits for packets until stop is closed, then closes the epoll instance.
 func (p *Poller) Run(stop <-chan struct{}) {
 	defer syscall.Close(p.epfd)
-	events := make([]syscall.EpollEvent, 256)
+	// Room for every socket a busy engine has: a full array would leave the pass incomplete
+	// and hold the horizon back.
+	events := make([]syscall.EpollEvent, 8192)
 	var hdr Header
 	for {
 		select {
@@ -167,14 +169,24 @@ func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) bool {
 		h.SetControllen(ctrlSize)
 		h.Flags = 0
 	}
-	r, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
-		uintptr(unsafe.Pointer(&p.msgs[0])), batch, syscall.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		if errno != syscall.EAGAIN && errno != syscall.EINTR {
-			s.RxErrors++ // ICMP errors of an earlier send surface here
-			return false // the error took the place of a datagram: look again
+	var r uintptr
+	var errno syscall.Errno
+	for try := 0; ; try++ {
+		r, _, errno = syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
+			uintptr(unsafe.Pointer(&p.msgs[0])), batch, syscall.MSG_DONTWAIT, 0, 0)
+		if errno == 0 {
+			break
 		}
-		return true
+		if errno == syscall.EAGAIN {
+			return true
+		}
+		// ICMP errors of an earlier send surface here, one per call, ahead of any data.
+		if errno != syscall.EINTR {
+			s.RxErrors++
+		}
+		if try == 3 {
+			return false
+		}
 	}
 	m := int(r)
 	wall := now.UnixNano()
