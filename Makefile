@@ -15,6 +15,8 @@ build:
 
 test: ## every test; end-to-end tests run when their tools are installed (CALLREC_E2E=1 insists)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	# the fault-test build of the recorder's file layer (a write hook that stalls one file)
+	$(GO) test -count=1 -timeout 5m -tags callrec_faults -run 'Faults|DiskStall' ./media/ ./media/recorder/
 
 test-short:
 	$(GO) test -short $(PKGS)

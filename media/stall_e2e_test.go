@@ -54,6 +54,7 @@ type faultLoad struct {
 	// timestamps, so a short silence there says nothing about the engine.
 	silenceIsInfo bool
 	env           []string // more environment for the engine
+	wantStall     bool     // the engine must report a stalled file ("STALL path")
 }
 
 // maxSkip is how much audio a sender may skip (RTP timestamps that jump) before its channel
@@ -107,8 +108,12 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 	}
 	addr := strings.TrimPrefix(lines.Text(), "SIP ")
 	endedc := make(chan CallInfo, fl.calls+16)
+	stalled := make(chan string, 1)
 	go func() {
 		for lines.Scan() {
+			if p, ok := strings.CutPrefix(lines.Text(), "STALL "); ok {
+				stalled <- p
+			}
 			if js, ok := strings.CutPrefix(lines.Text(), "ENDED "); ok {
 				var c CallInfo
 				if json.Unmarshal([]byte(js), &c) == nil {
@@ -177,6 +182,21 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 		}
 	}
 
+	if fl.wantStall {
+		select {
+		case p := <-stalled:
+			found := false
+			for _, c := range ended {
+				found = found || c.Recording != nil && c.Recording.Path == p
+			}
+			if !found {
+				t.Errorf("the stalled recording %s is not among the calls' files", p)
+			}
+			t.Logf("every write of %s blocked", p)
+		default:
+			t.Error("no recording was stalled: the write hook did not run (build tag callrec_faults?)")
+		}
+	}
 	var csv strings.Builder
 	var late, overrun [2]time.Duration
 	lateCalls, overrunCalls := 0, 0

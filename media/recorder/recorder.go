@@ -213,7 +213,7 @@ func (r *Recorder) Open(root *os.Root, dir, base string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("recorder: %w", err)
 		}
-		if err := r.attach(f); err != nil {
+		if err := r.attach(fileSink(f, rel)); err != nil {
 			f.Close()
 			root.Remove(rel)
 			return "", err
