@@ -124,9 +124,9 @@ func speech(n int, seed uint64) []int16 {
 
 type result struct {
 	files, bad, gaps, misaligned, missing, unconnected, skipped int
-	maxLenErr, maxAlign                                time.Duration
-	longestGap                                         time.Duration
-	problems                                           []string
+	maxLenErr, maxAlign                                         time.Duration
+	longestGap                                                  time.Duration
+	problems                                                    []string
 	// gapAt counts gaps by the wall-clock tenth of a second they start in: gaps in many
 	// files at the same instant mean the process (or the machine) stalled, not one call.
 	gapAt map[int64]int
