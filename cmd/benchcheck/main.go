@@ -124,9 +124,12 @@ func speech(n int, seed uint64) []int16 {
 
 type result struct {
 	files, bad, gaps, misaligned, missing, unconnected, skipped int
-	maxLenErr, maxAlign                                         time.Duration
-	longestGap                                                  time.Duration
-	problems                                                    []string
+	// Where the over-long silences lie: at a channel's start, in its middle, at its end.
+	// Edges are where a sender that lags (or starts late) leaves silence.
+	gapLead, gapMid, gapTrail int
+	maxLenErr, maxAlign       time.Duration
+	longestGap                time.Duration
+	problems                  []string
 	// gapAt counts gaps by the wall-clock tenth of a second they start in: gaps in many
 	// files at the same instant mean the process (or the machine) stalled, not one call.
 	gapAt map[int64]int
@@ -209,9 +212,9 @@ func checkCmd(args []string) error {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		rate = float64(len(rows)-1) / span
 	}
-	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f sender_skipped=%d outcomes=%s\n",
+	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f sender_skipped=%d silences_start_middle_end=%d/%d/%d outcomes=%s\n",
 		len(rows), r.unconnected, r.files, r.bad, r.missing, r.gaps, r.misaligned, r.maxLenErr.Milliseconds(), r.maxAlign.Milliseconds(),
-		r.longestGap.Milliseconds(), throughout, rate, r.skipped, strings.Join(oc, ","))
+		r.longestGap.Milliseconds(), throughout, rate, r.skipped, r.gapLead, r.gapMid, r.gapTrail, strings.Join(oc, ","))
 	if len(r.gapAt) > 0 {
 		type at struct {
 			t int64
@@ -292,6 +295,14 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 				}
 			}
 			if run > int(maxSilence*8000/time.Second) {
+				switch {
+				case i-run == 0:
+					r.gapLead++
+				case i == frames:
+					r.gapTrail++
+				default:
+					r.gapMid++
+				}
 				if r.gapAt == nil {
 					r.gapAt = map[int64]int{}
 				}

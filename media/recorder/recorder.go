@@ -104,6 +104,7 @@ type direction struct {
 	end, lastArr int64
 	late         int64 // frames dropped because their place was written
 	overrun      int64 // frames dropped for want of room in the ring
+	lateShift    int64 // frames a late stream was moved on by when it re-anchored
 	skipped      int64 // frames the timestamps jumped over, less stragglers that filled them
 }
 
@@ -306,6 +307,12 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	d := &r.dir[ch]
 	a := &d.anchors[d.cur]
 	p, newer, fits := a.locate(ssrc, ts, arr, r.written)
+	if !fits && newer && a.ok && a.ssrc == ssrc && p < r.written && p > 0 && p-arr <= jumpFrames && arr-p <= jumpFrames {
+		// The stream's next packet, but its place is already written: the writer ran ahead of
+		// it. It re-anchors below (the stream goes on where it is heard), and what it would
+		// have filled counts as late.
+		d.lateShift += r.written - p
+	}
 	if !fits {
 		a = &d.anchors[1-d.cur]
 		p, newer, fits = a.locate(ssrc, ts, arr, r.written)
@@ -458,7 +465,7 @@ func (r *Recorder) resultLocked(end int64) Result {
 		Recorded: rec,
 		Segments: segs,
 		Channels: r.channels,
-		Late:     [2]time.Duration{framesToDuration(r.dir[0].late), framesToDuration(r.dir[1].late)},
+		Late:     [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
 		Skipped:  [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
 		Overrun:  [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
 	}
