@@ -10,8 +10,13 @@
 # not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
 # engine over the steady window via CALLREC_PPROF, when the binary has it), NICE=-10 (run the
 # engine and the sipp peers at that priority, as a media server would be deployed, when other
-# work starves the machine; the row notes it), ENGINE_NICE (the engine's alone, default NICE).
-# GOGC and GOMEMLIMIT pass through to the engine.
+# work starves the machine; the row notes it), ENGINE_NICE (the engine's alone, default NICE),
+# SIPP_NICE (the sipp peers' alone; default NICE, or -10 with BURN so the load generator is
+# not what starves), STALL=SECONDS (SIGSTOP the engine that long in the middle of the steady
+# window, then SIGCONT: a stalled VM or a long pause), BURN=N (N busy loops at the default
+# priority beside both runs: CPU starvation by a noisy neighbour). The row records all of them.
+# GOGC and GOMEMLIMIT pass through to the engine. Missing tools (sipp, sqlite3, jq, bc, sox)
+# are installed with apt-get when run as root, else named with their Debian packages.
 #
 # The engine run: `callrec serve --demo`, the demo pool booked through the API (stereo,
 # automatic, caller notice off: the callee still hears the whisper before the bridge, so each
@@ -37,11 +42,22 @@ TRUNK_PORT=${TRUNK_PORT:-15480}
 RELAY_SIP_PORT=${RELAY_SIP_PORT:-15490}
 RELAY_BASE=${RELAY_BASE:-50000}
 
-command -v sipp >/dev/null || { echo "sipp not found: install the Debian package sip-tester" >&2; exit 1; }
-command -v sqlite3 >/dev/null || { echo "sqlite3 not found: install the Debian package sqlite3" >&2; exit 1; }
-command -v jq >/dev/null || { echo "jq not found: install the Debian package jq" >&2; exit 1; }
-command -v bc >/dev/null || { echo "bc not found: install the Debian package bc" >&2; exit 1; }
-command -v soxi >/dev/null || { echo "soxi not found: install the Debian package sox" >&2; exit 1; }
+STALL=${STALL:-0}
+BURN=${BURN:-0}
+
+# tool:Debian package for everything the script runs beyond coreutils and Go.
+NEED="sipp:sip-tester sqlite3:sqlite3 jq:jq bc:bc soxi:sox curl:curl python3:python3-minimal"
+missing=()
+for tp in $NEED; do command -v "${tp%%:*}" >/dev/null || missing+=("${tp#*:}"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "bench-engine: installing ${missing[*]}" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	else
+		echo "bench-engine: missing tools; install the Debian packages: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" -lt $((N * 6 + 200)) ]; then
@@ -52,7 +68,7 @@ fi
 WORK=$(mktemp -d /tmp/callrec-bench.XXXXXX)
 PIDS=()
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
 }
@@ -94,6 +110,14 @@ fill() { # fill TEMPLATE OUT KEY=VALUE...
 	done
 }
 
+BURNERS=()
+for _ in $(seq "$BURN"); do
+	sh -c 'while :; do :; done' &
+	BURNERS+=($!)
+	PIDS+=($!)
+done
+[ "$BURN" = 0 ] || log "$BURN busy loop(s) beside the runs: ${BURNERS[*]}"
+
 ############################################################################ engine run
 log "starting callrec serve (SIP 127.0.0.1:$SIP_PORT, trunk 127.0.0.1:$TRUNK_PORT)"
 CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP_PORT + 1))} \
@@ -104,8 +128,13 @@ ENGINE=$!
 PIDS+=("$ENGINE")
 NICE=${NICE:-0}
 ENGINE_NICE=${ENGINE_NICE:-$NICE}
-renice_all() { [ "$NICE" = 0 ] || renice -n "$NICE" -p "$@" >/dev/null; }
-[ "$ENGINE_NICE" = 0 ] || renice -n "$ENGINE_NICE" -p "$ENGINE" >/dev/null
+SIPP_NICE=${SIPP_NICE:-$NICE}
+if [ "$BURN" != 0 ] && [ "$SIPP_NICE" = 0 ]; then SIPP_NICE=-10; fi
+# setpriority is per thread: every thread of each process (sipp starts its RTP threads late,
+# so the runs call this again once the calls are up).
+renice_threads() { local n=$1 p t; shift; for p in "$@"; do for t in /proc/"$p"/task/*; do renice -n "$n" -p "${t##*/}" >/dev/null 2>&1 || true; done; done; }
+renice_all() { [ "$SIPP_NICE" = 0 ] || renice_threads "$SIPP_NICE" "$@"; }
+[ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$ENGINE"
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
 	sleep 0.2
@@ -155,6 +184,7 @@ if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
 	exit 1
 fi
 sleep_until "$FROM"
+renice_all "$CALLER" "$CALLEE"
 CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE")
 SIPP_A=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_A=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 if [ -n "${PROFILE:-}" ]; then
@@ -163,6 +193,12 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 sleep_until "$(echo "($FROM + $TO) / 2" | bc -l)"
 FULL_RSS=$(rss "$ENGINE")
+if [ "$STALL" != 0 ]; then
+	log "SIGSTOP the engine for ${STALL}s"
+	kill -STOP "$ENGINE"
+	sleep "$STALL"
+	kill -CONT "$ENGINE"
+fi
 FDS=$(ls /proc/"$ENGINE"/fd | wc -l)
 sleep_until "$TO"
 CPU_B=$(cpu "$ENGINE"); TB=$(now); WAIT_B=$(waited "$ENGINE")
@@ -213,6 +249,7 @@ renice_all "$RCALLER"
 RFROM=$(echo "$R0 + $N / $RATE + 3" | bc -l)
 RTO=$(echo "$R0 + $RELAY_HOLD_MS / 1000 - 2" | bc -l)
 sleep_until "$RFROM"
+renice_all "$RCALLER" "$RCALLEE"
 RCPU_A=$(cpu "$RELAY"); RA=$(now)
 sleep_until "$RTO"
 RCPU_B=$(cpu "$RELAY"); RB=$(now)
@@ -238,6 +275,8 @@ EOF
 RELAY_PER_CS=$(python3 -c "print(f'{($RCPU_B-$RCPU_A)/$hz/($N*($RB-$RA))*1000:.3f}')")
 FILES=$(sed -n 's/.*files=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 GAPS=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+WHERE=$(sed -n 's/.*silences_start_middle_end=\([0-9/]*\).*/\1/p' <<<"$CHECK" | head -1)
+[ -z "$WHERE" ] || [ "$GAPS" = 0 ] || GAPS="$GAPS (silences at start/middle/end $WHERE)"
 BAD=$(sed -n 's/.* bad=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 THROUGHOUT=$(sed -n 's/.*connected_throughout_window=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 RELAY_NOTE=""
@@ -249,7 +288,7 @@ MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 
 cat <<EOF
 
-engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load average at the end of the window $LOAD)
+engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE SIPP_NICE=$SIPP_NICE STALL=$STALL BURN=$BURN ($MACHINE, load average at the end of the window $LOAD)
   CPU pressure (PSI some avg10) $PSI%; engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU in the window
   sipp (caller+callee) CPU    $(((SIPP_B - SIPP_A) * 1000 / hz)) ms in the window; machine idle $(((IDLE_B - IDLE_A) * 1000 / hz)) ms of $(nproc) CPUs
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
@@ -263,7 +302,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE ($MACHINE, load aver
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$NICE" = 0 ] || echo ", sipp nice $NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops)")$( [ "$SIPP_NICE" = 0 ] || echo ", sipp nice $SIPP_NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 
