@@ -44,8 +44,15 @@ type Recording struct {
 	Status     string `gorm:"index"` // a calls.RecordingStatus
 	Failure    string
 	Peaks      []byte // waveform peaks, computed once
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Where the file is (recording_storage.go): spooled on the node, stored, or failed to
+	// store (kept in the spool and retried). Empty for rows from before: in the data folder.
+	Storage       string `gorm:"index"`
+	SHA256        string // of the stored file
+	StoreAttempts int
+	StoreError    string
+	StoredAt      *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // SegmentsMS decodes the recorded segments.
@@ -97,6 +104,9 @@ func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
 	rec.CustomerID, rec.PoolID, rec.CallID, rec.FileID, rec.Path = c.CustomerID, c.PoolID, c.ID, f.ID, rr.Path
 	rec.Channels, rec.Size, rec.DurationMS, rec.RecordedMS = rr.Channels, rr.Size, rr.Duration.Milliseconds(), rr.Recorded.Milliseconds()
 	rec.Segments, rec.Status, rec.Failure = string(sj), status, rr.Failed
+	if rec.Storage == "" {
+		rec.Storage = StorageSpooled // the engine writes into the node's spool
+	}
 	return tx.Save(&rec).Error
 }
 

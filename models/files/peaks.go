@@ -144,3 +144,6 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 func bucketEnd(b int, frames int64, n int) int64 {
 	return (int64(b) + 1) * frames / int64(n)
 }
+
+// PeakBuckets is the waveform's resolution: one bucket per 1/1000 of the recording.
+const PeakBuckets = 1000

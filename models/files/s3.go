@@ -217,6 +217,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) (Info
 // returns the ETag S3 gives such an object (MD5 of the parts' MD5s, "-", the number of parts).
 // A failure aborts the upload, so no half object or stray parts stay behind.
 func (s *S3) putMultipart(ctx context.Context, c, k string, r io.Reader, size, partSize int64, whole hash.Hash, opts minio.PutObjectOptions) (string, error) {
+	s.abortStale(ctx, k)
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, k, opts)
 	if err != nil {
 		return "", s.explain("starting the upload of "+c, err)
@@ -253,6 +254,21 @@ func (s *S3) putMultipart(ctx context.Context, c, k string, r io.Reader, size, p
 	}
 	ok = true
 	return hex.EncodeToString(md5s.Sum(nil)) + "-" + strconv.Itoa(len(parts)), nil
+}
+
+// abortStale aborts unfinished uploads of k: a process killed while uploading leaves its parts
+// on the server, and the retry after the restart is the moment to drop them. Best effort: a
+// server that does not list uploads only keeps some garbage.
+func (s *S3) abortStale(ctx context.Context, k string) {
+	res, err := s.core.ListMultipartUploads(ctx, s.bucket, k, "", "", "", 100)
+	if err != nil {
+		return
+	}
+	for _, u := range res.Uploads {
+		if u.Key == k {
+			_ = s.core.AbortMultipartUpload(ctx, s.bucket, k, u.UploadID)
+		}
+	}
 }
 
 // verify checks the stored object: its size, and its ETag against the one computed while
