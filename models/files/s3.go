@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,7 @@ type S3 struct {
 	where  string // s3://bucket/prefix at endpoint, for logs and errors
 	// PartSize is the size of the parts of a multipart upload; objects up to it go in one PUT.
 	PartSize int64
+	listPage int // keys per listing request (S3's most: 1000)
 }
 
 // S3Config is how to reach the server, the AWS way (see S3ConfigFromEnv).
@@ -105,7 +107,7 @@ func NewS3(ctx context.Context, raw string, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", raw, err)
 	}
-	s := &S3{core: *c, bucket: bucket, prefix: prefix, PartSize: DefaultPartSize,
+	s := &S3{core: *c, bucket: bucket, prefix: prefix, PartSize: DefaultPartSize, listPage: 1000,
 		where: "s3://" + bucket + "/" + prefix + " at " + c.EndpointURL().String()}
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -364,31 +366,47 @@ func (s *S3) List(ctx context.Context, prefix string, recursive bool) iter.Seq2[
 			yield(Info{}, badKey("list", prefix))
 			return
 		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel() // stops the client's listing goroutine when the caller stops early
-		for oi := range s.core.Client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + p, Recursive: recursive}) {
-			if oi.Err != nil {
-				yield(Info{}, s.explain("listing "+p, oi.Err))
+		delim := "/"
+		if recursive {
+			delim = ""
+		}
+		// Page by page: a page's objects and sub-folders come in two lists, merged here so the
+		// whole listing is in key order (pages follow each other in key order).
+		token := ""
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(Info{}, err)
 				return
 			}
-			k, ok := strings.CutPrefix(oi.Key, s.prefix)
-			if !ok {
-				continue
-			}
-			dir := strings.HasSuffix(k, "/")
-			k = strings.TrimSuffix(k, "/")
-			// Keys the interface could not name (hidden, "..", empty parts: written by
-			// something else) are not listed either.
-			if c, err := Clean(k); err != nil || c != k {
-				continue
-			}
-			i := Info{Key: k, Dir: dir}
-			if !dir {
-				i.Size, i.ModTime, i.ETag = oi.Size, oi.LastModified, strings.Trim(oi.ETag, `"`)
-			}
-			if !yield(i, nil) {
+			res, err := s.core.ListObjectsV2(s.bucket, s.prefix+p, "", token, delim, s.listPage)
+			if err != nil {
+				yield(Info{}, s.explain("listing "+p, err))
 				return
 			}
+			page := make([]Info, 0, len(res.Contents)+len(res.CommonPrefixes))
+			for _, oi := range res.Contents {
+				page = append(page, Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified, ETag: strings.Trim(oi.ETag, `"`)})
+			}
+			for _, cp := range res.CommonPrefixes {
+				page = append(page, Info{Key: strings.TrimSuffix(cp.Prefix, "/"), Dir: true})
+			}
+			slices.SortFunc(page, func(a, b Info) int { return strings.Compare(sortKey(a), sortKey(b)) })
+			for _, i := range page {
+				k, ok := strings.CutPrefix(i.Key, s.prefix)
+				// Keys the interface could not name (hidden, "..", empty parts: written by
+				// something else) are not listed either.
+				if c, err := Clean(k); !ok || err != nil || c != k {
+					continue
+				}
+				i.Key = k
+				if !yield(i, nil) {
+					return
+				}
+			}
+			if !res.IsTruncated || res.NextContinuationToken == "" {
+				return
+			}
+			token = res.NextContinuationToken
 		}
 	}
 }

@@ -278,6 +278,9 @@ func TestStorageRangedReads(t *testing.T) {
 func TestStorageList(t *testing.T) {
 	backends(t, func(t *testing.T, s Storage) {
 		ctx := context.Background()
+		if s3, ok := s.(*S3); ok {
+			s3.listPage = 2 // several pages, each merged in key order
+		}
 		for _, k := range []string{"call_recording/1/a.wav", "call_recording/1/b/c.wav", "call_recording/1.x", "call_recording/10/d.wav", "announcements/1/e.wav"} {
 			put(t, s, k, []byte(k))
 		}
@@ -307,6 +310,12 @@ func TestStorageList(t *testing.T) {
 		}
 		if got, want := list("call_recording/1", false), []string{"call_recording/1/a.wav", "call_recording/1/b/"}; !slices.Equal(got, want) {
 			t.Errorf("one level: %q", got)
+		}
+		// Folders and objects of one level interleave in key order.
+		put(t, s, "call_recording/1/c.wav", []byte("call_recording/1/c.wav"))
+		put(t, s, "call_recording/1/b.wav", []byte("call_recording/1/b.wav"))
+		if got, want := list("call_recording/1", false), []string{"call_recording/1/a.wav", "call_recording/1/b.wav", "call_recording/1/b/", "call_recording/1/c.wav"}; !slices.Equal(got, want) {
+			t.Errorf("one level, interleaved: %q", got)
 		}
 		if got := list("call_recording/2", true); len(got) != 0 {
 			t.Errorf("missing folder: %q", got)
