@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -74,7 +75,7 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 	if ext := "." + format.Container; !strings.EqualFold(path.Ext(name), ext) && !(ext == ".ogg" && strings.EqualFold(path.Ext(name), ".oga")) {
 		name += ext
 	}
-	rel, err := commitUnique(tree, tmpName, folder+"/"+name)
+	rel, err := h.tree.publish(c.Request().Context(), tree, tmpName, folder+"/"+name)
 	if err != nil {
 		return models.File{}, err
 	}
@@ -82,7 +83,7 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: format.Codec, Bits: format.Bits,
 		Rate: format.Rate, Channels: format.Channels, DurationMS: format.Duration().Milliseconds(), Ready: audio.IsTarget(format)}
 	if err := h.store.CreateAnnouncementFile(c.Request().Context(), actorOf(c), c.RealIP(), cust, &f, "file.uploaded"); err != nil {
-		_ = tree.Remove(rel)
+		_ = h.tree.remove(context.WithoutCancel(c.Request().Context()), rel)
 		return models.File{}, err
 	}
 	return f, nil
@@ -216,7 +217,7 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 		return models.File{}, err
 	}
 	defer tree.Close()
-	in, err := tree.Open(src.Path)
+	in, err := h.tree.object(ctx, src.Path)
 	if err != nil {
 		return models.File{}, err
 	}
@@ -252,7 +253,7 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 	if err := tmp.Sync(); err != nil {
 		return models.File{}, err
 	}
-	rel, err := commitUnique(tree, tmpName, want)
+	rel, err := h.tree.publish(ctx, tree, tmpName, want)
 	if err != nil {
 		return models.File{}, err
 	}
@@ -260,7 +261,7 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: out.Codec, Bits: out.Bits, Rate: out.Rate,
 		Channels: out.Channels, DurationMS: out.Duration().Milliseconds(), Ready: audio.IsTarget(out)}
 	if err := h.store.CreateAnnouncementFile(ctx, a, c.RealIP(), cust, &f, "file.converted"); err != nil {
-		_ = tree.Remove(rel)
+		_ = h.tree.remove(context.WithoutCancel(ctx), rel)
 		return models.File{}, err
 	}
 	return f, nil
@@ -272,12 +273,7 @@ func (h *announcementsHandler) deleteFile(c echo.Context, id uint) error {
 	if err != nil {
 		return err
 	}
-	tree, err := h.tree.open()
-	if err != nil {
-		return err
-	}
-	defer tree.Close()
-	if err := tree.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := h.tree.remove(c.Request().Context(), f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		h.log.Error("remove announcement file", "path", f.Path, "err", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -179,7 +180,7 @@ func (h *announcementsHandler) changeAnnouncement(c echo.Context, poolID uint, s
 	old, cur, err := h.store.SetAnnouncement(ctx, a, c.RealIP(), poolID, slot, ch)
 	if err != nil {
 		if ch.Audio != "" {
-			_ = tree.Remove(ch.Audio)
+			_ = h.tree.remove(context.WithoutCancel(ctx), ch.Audio)
 		}
 		return p, an, err
 	}
@@ -189,7 +190,7 @@ func (h *announcementsHandler) changeAnnouncement(c echo.Context, poolID uint, s
 			prev = old.AudioDE
 		}
 		if prev != "" && prev != ch.Audio && strings.HasPrefix(prev, models.AnnouncementFolder(p.Customer.SubscriberID)+"/tts/") {
-			_ = tree.Remove(prev)
+			_ = h.tree.remove(ctx, prev)
 		}
 	}
 	return p, cur, nil
@@ -223,7 +224,7 @@ func (h *announcementsHandler) renderSpeech(c echo.Context, tree *files.Tree, p 
 	if err := tmp.Sync(); err != nil {
 		return "", err
 	}
-	rel, err := commitUnique(tree, tmpName, want)
+	rel, err := h.tree.publish(c.Request().Context(), tree, tmpName, want)
 	if err != nil {
 		return "", err
 	}

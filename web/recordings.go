@@ -52,8 +52,8 @@ func (h *recordingsHandler) renderRecording(c echo.Context, d models.RecordingDe
 	return render(c, status, templates.Recording(p))
 }
 
-// PeakBuckets is the waveform's resolution: one bucket per 1/1000 of the recording.
-const PeakBuckets = 1000
+// PeakBuckets is the waveform's resolution (the uploader computes it at the call's end).
+const PeakBuckets = files.PeakBuckets
 
 // ensurePeaks returns the recording's waveform peaks, computing them from the file the first
 // time and storing them (a file still being written is computed but not stored).
@@ -61,17 +61,12 @@ func (h *recordingsHandler) ensurePeaks(ctx context.Context, d models.RecordingD
 	if d.Recording != nil && len(d.Recording.Peaks) > 0 {
 		return d.Recording.Peaks, nil
 	}
-	tree, err := h.tree.open()
-	if err != nil {
-		return nil, err
-	}
-	defer tree.Close()
-	f, st, err := openRegular(tree, d.File.Path)
+	f, err := h.tree.object(ctx, d.File.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	peaks, err := files.Peaks(f, st.Size(), PeakBuckets)
+	peaks, err := files.Peaks(f, f.Info().Size, PeakBuckets)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +106,9 @@ func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte)
 	if r := d.Recording; r != nil {
 		p.Recorded = fmtDuration(r.RecordedMS)
 		p.Status = "files.status_" + r.Status
+		if r.Storage != "" {
+			p.Storage = "files.storage_" + r.Storage
+		}
 		for _, sg := range r.SegmentsMS() {
 			p.Segments = append(p.Segments, templates.Mark{X: xOf(sg[0]), W: xOf(sg[1]) - xOf(sg[0]), Seconds: float64(sg[0]) / 1000,
 				Label: fmtDuration(sg[0]) + "–" + fmtDuration(sg[1]), At: fmtDuration(sg[0])})
@@ -154,12 +152,7 @@ func (h *recordingsHandler) recordingAudio(c echo.Context, download bool) error 
 }
 
 func (h *recordingsHandler) serveRecording(c echo.Context, d models.RecordingDetail, download bool) error {
-	tree, err := h.tree.open()
-	if err != nil {
-		return err
-	}
-	defer tree.Close()
-	f, st, err := openRegular(tree, d.File.Path)
+	f, err := h.tree.object(c.Request().Context(), d.File.Path)
 	if err != nil {
 		return err
 	}
@@ -181,7 +174,7 @@ func (h *recordingsHandler) serveRecording(c echo.Context, d models.RecordingDet
 	}
 	hdr.Set(echo.HeaderContentDisposition, mime.FormatMediaType(disp, map[string]string{"filename": d.File.Name}))
 	hdr.Set("Cache-Control", "private, no-store")
-	http.ServeContent(c.Response(), c.Request(), d.File.Name, st.ModTime(), f)
+	http.ServeContent(c.Response(), c.Request(), d.File.Name, f.Info().ModTime, f)
 	return nil
 }
 
@@ -194,11 +187,7 @@ func (h *recordingsHandler) recordingDelete(c echo.Context) error {
 	if c.FormValue("confirm") != "yes" {
 		return h.renderRecording(c, d, http.StatusUnprocessableEntity, templates.Errors{"confirm": models.ErrConfirmDelete.Key})
 	}
-	remove, done, err := h.tree.remover()
-	if err != nil {
-		return err
-	}
-	defer done()
+	remove := h.tree.remover(c.Request().Context())
 	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
 		return err
 	}
@@ -240,11 +229,7 @@ func (h *recordingsHandler) recordingsBulk(c echo.Context) error {
 			h.views.flash(c, "files.confirm_first")
 			return redirect(c, back)
 		}
-		remove, done, err := h.tree.remover()
-		if err != nil {
-			return err
-		}
-		defer done()
+		remove := h.tree.remover(c.Request().Context())
 		if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), ids, remove); err != nil {
 			return err
 		}
@@ -275,15 +260,7 @@ func (w *zipWriter) Write(b []byte) (int, error) {
 }
 
 func (h *recordingsHandler) zipRecordings(c echo.Context, a models.Actor, ids []uint) error {
-	tree, err := h.tree.open()
-	if err != nil {
-		return err
-	}
-	defer tree.Close()
-	open := func(rel string) (io.ReadCloser, error) {
-		f, _, err := openRegular(tree, rel)
-		return f, err
-	}
+	open := func(rel string) (io.ReadCloser, error) { return h.tree.object(c.Request().Context(), rel) }
 	w := &zipWriter{c: c, name: "recordings-" + time.Now().UTC().Format("20060102-150405") + ".zip"}
 	fs, err := h.store.WriteZip(c.Request().Context(), a, ids, open, w)
 	if !w.sent && err != nil {

@@ -38,8 +38,14 @@ type eventJSON struct {
 
 type recordingDetailJSON struct {
 	recordingJSON
-	Status     string      `json:"status,omitempty"`
-	RecordedMS int64       `json:"recorded_ms"`
+	Status     string `json:"status,omitempty"`
+	RecordedMS int64  `json:"recorded_ms"`
+	// Storage: spooled (on the node, waiting for its upload), stored, or failed (kept on the
+	// node, retried); StoreError is the last failure's reason.
+	Storage    string      `json:"storage,omitempty"`
+	StoredAt   *time.Time  `json:"stored_at,omitempty"`
+	SHA256     string      `json:"sha256,omitempty"`
+	StoreError string      `json:"store_error,omitempty"`
 	Segments   [][2]int64  `json:"segments"`
 	Outcome    string      `json:"outcome,omitempty"`
 	Events     []eventJSON `json:"events"`
@@ -193,6 +199,7 @@ func (h *recordingsHandler) apiRecording(c echo.Context) error {
 	out := recordingDetailJSON{recordingJSON: toRecordingJSON(d.File, d.Customer.Location()), Segments: [][2]int64{}, Events: []eventJSON{}}
 	if r := d.Recording; r != nil {
 		out.Status, out.RecordedMS = r.Status, r.RecordedMS
+		out.Storage, out.StoredAt, out.SHA256, out.StoreError = r.Storage, r.StoredAt, r.SHA256, r.StoreError
 		if sg := r.SegmentsMS(); sg != nil {
 			out.Segments = sg
 		}
@@ -245,11 +252,7 @@ func (h *recordingsHandler) apiRecordingDelete(c echo.Context) error {
 		return err
 	}
 	a := actorOf(c)
-	remove, done, err := h.tree.remover()
-	if err != nil {
-		return err
-	}
-	defer done()
+	remove := h.tree.remover(c.Request().Context())
 	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
 		return err
 	}

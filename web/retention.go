@@ -30,10 +30,6 @@ func (s *Server) RunRetention(ctx context.Context, every time.Duration) {
 
 // ApplyRetention runs one retention pass and returns how many recordings it deleted.
 func (s *Server) ApplyRetention(ctx context.Context) (int, error) {
-	remove, done, err := s.tree.remover()
-	if err != nil {
-		return 0, err
-	}
-	defer done()
+	remove := s.tree.remover(ctx)
 	return s.store.ApplyRetention(ctx, s.store.PoolRetentionDays, remove, s.store.Now())
 }

@@ -18,11 +18,15 @@ import (
 
 	"callrec/internal/ratelimit"
 	"callrec/models"
+	"callrec/models/files"
 )
 
 // Config holds the front door's settings.
 type Config struct {
-	DataDir       string
+	DataDir string
+	// Storage is where recordings and announcements are read, written and deleted (nil: the
+	// data folder); with a bucket, cmd/callrec passes it seen together with the node's spool.
+	Storage       files.Storage
 	SecureCookies bool  // set the Secure flag on cookies (serve behind HTTPS)
 	MaxBody       int64 // bytes for ordinary requests (default 1 MiB)
 	MaxUpload     int64 // bytes for uploads (default 50 MB)
@@ -95,7 +99,7 @@ func New(cfg Config, store *models.Store) *Server {
 	sm.Cookie.Secure = cfg.SecureCookies
 	sm.Cookie.Persist = false
 	s := &Server{cfg: cfg, store: store, sessions: sm, log: cfg.Logger, hub: newLiveHub(), admit: newAdmission(),
-		gate: gate{store: store, sessions: sm}, views: views{sm}, tree: dataTree{cfg.DataDir}}
+		gate: gate{store: store, sessions: sm}, views: views{sm}, tree: newDataTree(cfg.DataDir, cfg.Storage)}
 	s.h = s.newHandlers()
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("session", "err", err)

@@ -1,12 +1,13 @@
 package web
 
 import (
+	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -15,12 +16,100 @@ import (
 	"callrec/models/files"
 )
 
-// dataTree is the data folder's file tree (recordings, announcements), opened per request: an
-// os.Root is cheap, and no name, ".." or symlink reaches outside it.
-type dataTree struct{ dir string }
+// dataTree is where recordings and announcements are: st, the storage (the data folder, or a
+// bucket seen together with the node's spool), through which every read, write and delete goes;
+// and the data folder's own tree, where uploads and conversions are written before they go
+// into the storage. No key, ".." or symlink reaches outside either.
+type dataTree struct {
+	dir string
+	st  files.Storage
+}
 
-// open opens the tree for one request; close it when done.
+func newDataTree(dir string, st files.Storage) dataTree {
+	if st == nil {
+		l, err := files.NewLocal(dir)
+		if err == nil {
+			st = l
+		}
+	}
+	return dataTree{dir: dir, st: st}
+}
+
+// open opens the data folder's tree for one request's temporary files; close it when done.
 func (t dataTree) open() (*files.Tree, error) { return files.Open(t.dir) }
+
+// local reports whether the storage is the data folder itself.
+func (t dataTree) local() bool {
+	_, ok := t.st.(*files.Local)
+	return ok
+}
+
+// object opens a stored file; a missing or unnamable one is models.ErrNotFound.
+func (t dataTree) object(ctx context.Context, rel string) (files.Object, error) {
+	if t.st == nil {
+		return nil, errors.New("web: no storage")
+	}
+	o, err := t.st.Open(ctx, rel)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, files.ErrBadPath) {
+		return nil, models.ErrNotFound
+	}
+	return o, err
+}
+
+// remove deletes a stored file (one already gone is fine).
+func (t dataTree) remove(ctx context.Context, rel string) error {
+	if t.st == nil {
+		return errors.New("web: no storage")
+	}
+	return t.st.Delete(ctx, rel)
+}
+
+// publish puts the finished temporary file tmp of tree under want, or under want with _2, _3,
+// ... when that name is taken, and returns the name. In the data folder it is a rename; with a
+// bucket the file is uploaded (and checked) and the temporary file removed.
+func (t dataTree) publish(ctx context.Context, tree *files.Tree, tmp, want string) (string, error) {
+	if t.local() {
+		return commitUnique(tree, tmp, want)
+	}
+	defer tree.RemoveTemp(tmp)
+	rel, err := t.unique(ctx, want)
+	if err != nil {
+		return "", err
+	}
+	f, err := tree.Root().Open(tmp)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if _, err := t.st.Put(ctx, rel, f, st.Size()); err != nil {
+		return "", err
+	}
+	return rel, nil
+}
+
+// unique is want, or want with _2, _3, ... before the extension, whichever the storage lacks.
+func (t dataTree) unique(ctx context.Context, want string) (string, error) {
+	ext := path.Ext(want)
+	base := strings.TrimSuffix(want, ext)
+	for i := 1; i < 1000; i++ {
+		cand := want
+		if i > 1 {
+			cand = base + "_" + strconv.Itoa(i) + ext
+		}
+		_, err := t.st.Stat(ctx, cand)
+		if errors.Is(err, fs.ErrNotExist) {
+			return cand, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", fs.ErrExist
+}
 
 // commitUnique renames tmp to want, or to want with _2, _3, ... when that name is taken (also
 // when another upload takes it between the check and the rename).
@@ -54,14 +143,10 @@ func audioType(name string) string {
 	return "application/octet-stream"
 }
 
-// serve streams a file of the tree with range support (the player seeks).
+// serve streams a stored file with range support (the player seeks; from a bucket each range
+// is a ranged GET).
 func (t dataTree) serve(c echo.Context, rel, name string) error {
-	tree, err := t.open()
-	if err != nil {
-		return err
-	}
-	defer tree.Close()
-	f, st, err := openRegular(tree, rel) // a planted symlink is refused too
+	f, err := t.object(c.Request().Context(), rel) // a planted symlink is refused too
 	if err != nil {
 		return err
 	}
@@ -70,38 +155,11 @@ func (t dataTree) serve(c echo.Context, rel, name string) error {
 	h.Set(echo.HeaderContentType, audioType(name))
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("inline", map[string]string{"filename": name}))
 	h.Set("Cache-Control", "private, no-cache")
-	http.ServeContent(c.Response(), c.Request(), name, st.ModTime(), f)
+	http.ServeContent(c.Response(), c.Request(), name, f.Info().ModTime, f)
 	return nil
 }
 
-// openRegular opens a file of the tree that is a regular file: a symlink planted in the data
-// folder is refused even when it points inside the tree.
-func openRegular(tree *files.Tree, rel string) (io.ReadSeekCloser, fs.FileInfo, error) {
-	c, err := files.Clean(rel)
-	if err != nil {
-		return nil, nil, models.ErrNotFound
-	}
-	if st, err := tree.Root().Lstat(c); err != nil || !st.Mode().IsRegular() {
-		return nil, nil, models.ErrNotFound
-	}
-	f, err := tree.Open(c)
-	if err != nil {
-		return nil, nil, models.ErrNotFound
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, models.ErrNotFound
-	}
-	return f, st, nil
-}
-
-// remover is a function that removes a file of the tree (for the store's deletions) and the
-// function that closes the tree afterwards.
-func (t dataTree) remover() (func(string) error, func(), error) {
-	tree, err := t.open()
-	if err != nil {
-		return nil, nil, err
-	}
-	return tree.Remove, func() { tree.Close() }, nil
+// remover is a function that removes a stored file (for the store's deletions).
+func (t dataTree) remover(ctx context.Context) func(string) error {
+	return func(rel string) error { return t.remove(ctx, rel) }
 }

@@ -14,6 +14,7 @@ import (
 // command line wins over the environment, which wins over the default.
 type config struct {
 	Data          string
+	Storage       string // file, or s3://BUCKET[/PREFIX]
 	HTTP          string
 	SIP           string
 	RTPPorts      [2]int
@@ -45,6 +46,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return def
 	}
 	fs.StringVar(&cfg.Data, "data", env("CALLREC_DATA", "./data"), "data folder: database, recordings, announcements (CALLREC_DATA)")
+	fs.StringVar(&cfg.Storage, "storage", env("CALLREC_STORAGE", "file"), "where recordings and announcements are kept: file (the data folder) or s3://BUCKET[/PREFIX] with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (CALLREC_STORAGE)")
 	fs.StringVar(&cfg.HTTP, "http", env("CALLREC_HTTP", "127.0.0.1:8080"), "web UI and API address (CALLREC_HTTP)")
 	fs.StringVar(&cfg.SIP, "sip", env("CALLREC_SIP", "127.0.0.1:5060"), "SIP address, UDP and TCP (CALLREC_SIP)")
 	ports := fs.String("rtp-ports", env("CALLREC_RTP_PORTS", "20000-29999"), "RTP port range (CALLREC_RTP_PORTS)")

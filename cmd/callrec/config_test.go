@@ -14,13 +14,14 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		"CALLREC_RTP_PORTS": "30000-30999", "CALLREC_PUBLIC_IP": "192.0.2.7", "CALLREC_TRUNK": "sbc:5060",
 		"CALLREC_FTP": ":2121", "CALLREC_SFTP": ":2222", "CALLREC_DB": "/db/x.db", "CALLREC_DEMO": "true",
 		"CALLREC_UPLOAD_LIMIT": "10MiB", "CALLREC_RING_TIMEOUT": "45s", "CALLREC_FTP_PASSIVE_PORTS": "31000-31010",
+		"CALLREC_STORAGE": "s3://recordings/node1",
 	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig(nil, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{Data: "/srv/callrec", HTTP: "0.0.0.0:80", SIP: "10.0.0.1:5070", RTPPorts: [2]int{30000, 30999},
+	want := config{Data: "/srv/callrec", Storage: "s3://recordings/node1", HTTP: "0.0.0.0:80", SIP: "10.0.0.1:5070", RTPPorts: [2]int{30000, 30999},
 		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
 		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info"}
 	if cfg != want {
@@ -37,7 +38,7 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.dbPath() != "data/callrec.db" {
+	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.Storage != "file" || def.dbPath() != "data/callrec.db" {
 		t.Fatalf("defaults: %+v", def)
 	}
 }

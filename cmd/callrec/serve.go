@@ -9,15 +9,18 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"callrec/internal/enginestore"
 	"callrec/internal/gctune"
 	"callrec/internal/ratelimit"
+	"callrec/internal/upload"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
+	"callrec/models/files"
 	"callrec/web"
 	"callrec/web/ftpd"
 )
@@ -54,6 +57,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := enginestore.RepairRecordings(ctx, store, cfg.Data, log); err != nil {
 		return fmt.Errorf("repairing recordings after a crash: %w", err)
 	}
+	spool, err := files.NewLocal(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer spool.Close()
+	storage, err := openStorage(ctx, cfg.Storage, spool, getenv)
+	if err != nil {
+		return err
+	}
+	uploader := upload.New(store, spool, storage, log)
+	// What the front doors read: recordings still in the spool, then the storage.
+	view := files.NewSpooled(spool, storage)
+	dir := enginestore.Directory{Store: store, DataDir: cfg.Data}
+	if storage != files.Storage(spool) {
+		if dir.Prompts, err = files.NewPromptCache(filepath.Join(cfg.Data, "prompt-cache"), storage); err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,7 +90,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}()
 	}
 
-	ftps, sftps, err := fileServers(cfg, store, log)
+	ftps, sftps, err := fileServers(cfg, store, view, log)
 	if err != nil {
 		return err
 	}
@@ -77,12 +98,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	eng, err := media.New(media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
-	}, enginestore.Directory{Store: store, DataDir: cfg.Data}, sink)
+	}, dir, sink)
 	if err != nil {
 		closeAll(ftps, sftps)
 		return fmt.Errorf("engine: %w", err)
 	}
-	wcfg := web.Config{DataDir: cfg.Data, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log,
+	wcfg := web.Config{DataDir: cfg.Data, Storage: view, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log,
 		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng}
 	if ftps != nil {
 		wcfg.FTPAddr = ftps.Addr()
@@ -91,7 +112,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		wcfg.SFTPAddr, wcfg.SFTPFingerprint = sftps.Addr(), sftps.Fingerprint()
 	}
 	srv := web.New(wcfg, store)
-	sink.Start(store, srv)
+	sink.Start(store, uploadKick{Live: srv, up: uploader})
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -126,6 +147,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("SFTP listening", "addr", sftps.Addr(), "host key", sftps.Fingerprint())
 		goRun("sftp", func() error { return sftps.Serve(ctx) })
 	}
+	log.Info("recordings stored", "storage", storage.String())
+	goRun("upload", func() error { uploader.Run(ctx); return nil })
 	goRun("retention", func() error { srv.RunRetention(ctx, time.Hour); return nil })
 
 	var runErr error
@@ -147,7 +170,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // fileServers creates (and binds) the FTPS and SFTP servers that have an address.
-func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPServer, *ftpd.SFTPServer, error) {
+func fileServers(cfg config, store *models.Store, st files.Storage, log *slog.Logger) (*ftpd.FTPServer, *ftpd.SFTPServer, error) {
 	var ftps *ftpd.FTPServer
 	var sftps *ftpd.SFTPServer
 	fails := ratelimit.New(5, 0) // one budget of failed logins across FTPS and SFTP
@@ -156,7 +179,7 @@ func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPSe
 		if err != nil {
 			return nil, nil, fmt.Errorf("--ftp-passive-ports: %w", err)
 		}
-		ftps, err = ftpd.NewFTPS(ftpd.Config{Addr: cfg.FTP, PassivePorts: ports, PublicHost: cfg.PublicIP, DataDir: cfg.Data,
+		ftps, err = ftpd.NewFTPS(ftpd.Config{Addr: cfg.FTP, PassivePorts: ports, PublicHost: cfg.PublicIP, DataDir: cfg.Data, Storage: st,
 			CertFile: cfg.FTPCert, KeyFile: cfg.FTPKey, Failures: fails, Logger: log}, store)
 		if err == nil {
 			err = ftps.Listen()
@@ -167,7 +190,7 @@ func fileServers(cfg config, store *models.Store, log *slog.Logger) (*ftpd.FTPSe
 	}
 	if cfg.SFTP != "" {
 		var err error
-		sftps, err = ftpd.NewSFTP(ftpd.Config{Addr: cfg.SFTP, DataDir: cfg.Data, Failures: fails, Logger: log}, store)
+		sftps, err = ftpd.NewSFTP(ftpd.Config{Addr: cfg.SFTP, DataDir: cfg.Data, Storage: st, Failures: fails, Logger: log}, store)
 		if err == nil {
 			err = sftps.Listen()
 		}

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"callrec/calls"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
+	"callrec/models/files"
 )
 
 // Directory answers the engine's questions from the store. DataDir is the data folder the
@@ -23,6 +25,9 @@ import (
 type Directory struct {
 	Store   *models.Store
 	DataDir string
+	// Prompts gives local copies of announcements kept in a bucket (nil: they are files of
+	// DataDir). A first fetch may take a moment; the engine asks at call set-up.
+	Prompts *files.PromptCache
 }
 
 // system is the identity the engine's own look-ups run as.
@@ -81,6 +86,14 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 		if lang == "de" {
 			rel = a.AudioDE
 		}
+	}
+	if rel != "" && d.Prompts != nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if p, err := d.Prompts.Path(ctx, rel); err == nil {
+			return p
+		}
+		return DefaultPromptPath(d.DataDir, a.Slot, lang)
 	}
 	if rel != "" {
 		p := filepath.Join(d.DataDir, filepath.FromSlash(rel))

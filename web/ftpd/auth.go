@@ -15,6 +15,7 @@ import (
 
 	"callrec/internal/ratelimit"
 	"callrec/models"
+	"callrec/models/files"
 )
 
 // Store is what the servers need from the Control Panel's data.
@@ -38,7 +39,10 @@ type Config struct {
 	// PublicHost is the IPv4 address announced in PASV answers when clients reach the server
 	// through NAT; empty: the address the client connected to.
 	PublicHost string
-	DataDir    string // data folder: recordings under call_recording/, keys and certificates here
+	DataDir    string // data folder: keys and certificates here, and recordings unless Storage is set
+	// Storage is where the recordings are (nil: the data folder); they are read under
+	// call_recording/<subscriberId> only.
+	Storage files.Storage
 	// TLS for FTPS. When nil, CertFile and KeyFile (PEM) are loaded; when those are empty too, a
 	// self-signed certificate is created once and kept as DataDir/ftps-cert.pem and ftps-key.pem.
 	TLS               *tls.Config
@@ -96,7 +100,7 @@ type gate struct {
 	recheck time.Duration
 	proto   string
 	store   Store
-	data    *os.Root
+	st      files.Storage
 	log     *slog.Logger
 	fails   *ratelimit.Failures
 }
@@ -108,15 +112,19 @@ func newGate(proto string, cfg Config, store Store) (*gate, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, err
 	}
-	data, err := os.OpenRoot(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	st := cfg.Storage
+	if st == nil {
+		l, err := files.NewLocal(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		st = l
 	}
 	fails := cfg.Failures
 	if fails == nil {
 		fails = ratelimit.New(cfg.MaxFailures, cfg.FailureWindow)
 	}
-	return &gate{recheck: cfg.BookingRecheck, proto: proto, store: store, data: data, log: cfg.Logger,
+	return &gate{recheck: cfg.BookingRecheck, proto: proto, store: store, st: st, log: cfg.Logger,
 		fails: fails}, nil
 }
 
@@ -162,7 +170,7 @@ func (g *gate) login(ctx context.Context, ip, user, pass string) (models.FTPAcco
 		g.audit(ctx, ip, user, "not_booked")
 		return models.FTPAccount{}, nil, ErrNotBooked
 	}
-	root, err := openCustomerRoot(g.data, acc.SubscriberID)
+	v, err := customerView(g.st, acc.SubscriberID, g.stillBooked(acc.CustomerID))
 	if err != nil {
 		g.log.Error(g.proto+" folder", "subscriber", acc.SubscriberID, "err", err)
 		return models.FTPAccount{}, nil, errors.New("recordings folder unavailable")
@@ -173,7 +181,7 @@ func (g *gate) login(ctx context.Context, ip, user, pass string) (models.FTPAcco
 		IP: ip, Kind: g.proto + ".login", Object: g.proto}); err != nil {
 		g.log.Error(g.proto+" audit", "err", err)
 	}
-	return acc, &view{root: root, allowed: g.stillBooked(acc.CustomerID)}, nil
+	return acc, v, nil
 }
 
 // stillBooked returns a check that the customer's booking is in force, asking the store at most
@@ -229,4 +237,4 @@ func (g *gate) download(acc models.FTPAccount, ip, name string) {
 	}
 }
 
-func (g *gate) close() error { return g.data.Close() }
+func (g *gate) close() error { return nil }

@@ -1,6 +1,7 @@
 package ftpd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -11,25 +12,28 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"callrec/models/files"
 )
 
 // errReadOnly is what every change answers: FTP 550, SFTP SSH_FX_PERMISSION_DENIED.
 var errReadOnly = fs.ErrPermission
 
 // view is one customer's recordings, read-only, as both an afero.Fs (FTPS) and the source of the
-// SFTP handlers. Every access goes through an os.Root opened at call_recording/<subscriberId>, so
-// neither ".." nor a symlink reaches outside it; on top of that, symlinks and other special files
-// inside are neither listed nor followed, and hidden files (temporary files of uploads) stay hidden.
+// SFTP handlers: a virtual file system over the storage, scoped to call_recording/<subscriberId>
+// (files.Scope), so no client path names anything outside it. Folders are the key prefixes;
+// hidden names (temporary files) are neither listed nor opened, and in the data folder symlinks
+// and other special files are neither listed nor followed (files.Local).
 type view struct {
-	root *os.Root
+	st files.Storage
 	// allowed says whether the session may still read (the booking may end while it is open).
 	allowed func() error
 }
 
 var _ afero.Fs = (*view)(nil)
 
-// rel maps a client path (absolute or relative to the customer's folder) to a path inside the root.
-// Cleaning against "/" first means ".." can never climb above the customer's folder.
+// rel maps a client path (absolute or relative to the customer's folder) to a key inside the
+// scope. Cleaning against "/" first means ".." can never climb above the customer's folder.
 func rel(name string) string {
 	c := path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))
 	if c == "/" {
@@ -38,8 +42,32 @@ func rel(name string) string {
 	return c[1:]
 }
 
-// check walks name's components with Lstat and refuses symlinks, hidden names and anything that
-// is neither a folder nor a regular file. It returns the final component's info.
+// entry is a listed object or folder.
+type entry struct {
+	name string
+	size int64
+	mod  time.Time
+	dir  bool
+}
+
+func (e entry) Name() string { return e.name }
+func (e entry) Size() int64  { return e.size }
+func (e entry) Mode() fs.FileMode {
+	if e.dir {
+		return fs.ModeDir | 0o550
+	}
+	return 0o440
+}
+func (e entry) ModTime() time.Time { return e.mod }
+func (e entry) IsDir() bool        { return e.dir }
+func (e entry) Sys() any           { return nil }
+
+func infoOf(i files.Info) entry {
+	return entry{name: path.Base(i.Key), size: i.Size, mod: i.ModTime, dir: i.Dir}
+}
+
+// check finds name: the customer's folder, an object, or a folder (a prefix with objects under
+// it). It returns the key ("." for the top) and its info.
 func (v *view) check(op, name string) (string, fs.FileInfo, error) {
 	if v.allowed != nil {
 		if err := v.allowed(); err != nil {
@@ -48,40 +76,29 @@ func (v *view) check(op, name string) (string, fs.FileInfo, error) {
 	}
 	r := rel(name)
 	if r == "." {
-		fi, err := v.root.Lstat(".")
-		if err != nil {
-			return "", nil, &fs.PathError{Op: op, Path: name, Err: err}
-		}
-		return r, fi, nil
+		return r, entry{name: "/", dir: true}, nil
 	}
-	parts := strings.Split(r, "/")
-	var fi fs.FileInfo
-	for i, p := range parts {
+	for _, p := range strings.Split(r, "/") {
 		if strings.HasPrefix(p, ".") || strings.ContainsRune(p, 0) {
 			return "", nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		var err error
-		fi, err = v.root.Lstat(strings.Join(parts[:i+1], "/"))
+	}
+	ctx := context.Background()
+	if i, err := v.st.Stat(ctx, r); err == nil {
+		return r, infoOf(i), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	for _, err := range v.st.List(ctx, r, false) {
 		if err != nil {
-			return "", nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return "", nil, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		last := i == len(parts)-1
-		if !visible(fi) || (!last && !fi.IsDir()) {
-			return "", nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
-		}
+		return r, entry{name: path.Base(r), dir: true}, nil
 	}
-	return r, fi, nil
+	return "", nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 }
 
-// visible reports whether an entry is served: folders and regular files with a normal name.
-func visible(fi fs.FileInfo) bool {
-	if strings.HasPrefix(fi.Name(), ".") && fi.Name() != "." {
-		return false
-	}
-	return fi.IsDir() || fi.Mode().IsRegular()
-}
-
-// readDir lists a folder's visible entries.
+// readDir lists a folder's entries.
 func (v *view) readDir(name string) ([]fs.FileInfo, error) {
 	r, fi, err := v.check("readdir", name)
 	if err != nil {
@@ -90,41 +107,33 @@ func (v *view) readDir(name string) ([]fs.FileInfo, error) {
 	if !fi.IsDir() {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: syscall.ENOTDIR}
 	}
-	d, err := v.root.Open(r)
-	if err != nil {
-		return nil, err
+	if r == "." {
+		r = ""
 	}
-	defer d.Close()
-	// Readdir lstats each entry, so a symlink shows as a symlink and is dropped here.
-	all, err := d.Readdir(-1)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, e := range all {
-		if visible(e) {
-			out = append(out, e)
+	var out []fs.FileInfo
+	for i, err := range v.st.List(context.Background(), r, false) {
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, infoOf(i))
 	}
 	return out, nil
 }
 
-// openRead opens a visible file or folder for reading.
-func (v *view) openRead(name string) (*os.File, fs.FileInfo, error) {
+// openRead opens an object for reading (nil for a folder, with its info).
+func (v *view) openRead(name string) (files.Object, fs.FileInfo, error) {
 	r, fi, err := v.check("open", name)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := v.root.Open(r)
-	if err != nil {
-		return nil, nil, err
+	if fi.IsDir() {
+		return nil, fi, nil
 	}
-	// The name may have been swapped for a symlink since check; what is open must be what was checked.
-	if got, err := f.Stat(); err != nil || !os.SameFile(got, fi) {
-		f.Close()
+	o, err := v.st.Open(context.Background(), r)
+	if err != nil {
 		return nil, nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	return f, fi, nil
+	return o, infoOf(o.Info()), nil
 }
 
 func denied(op, name string) error { return &fs.PathError{Op: op, Path: name, Err: errReadOnly} }
@@ -134,11 +143,11 @@ func denied(op, name string) error { return &fs.PathError{Op: op, Path: name, Er
 func (v *view) Name() string { return "callrec-recordings" }
 
 func (v *view) Open(name string) (afero.File, error) {
-	f, _, err := v.openRead(name)
+	f, fi, err := v.openRead(name)
 	if err != nil {
 		return nil, err
 	}
-	return &roFile{f: f, v: v, name: name}, nil
+	return &roFile{f: f, fi: fi, v: v, name: name}, nil
 }
 
 func (v *view) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error) {
@@ -176,9 +185,10 @@ func (v *view) RemoveDir(name string) error                     { return denied(
 func (v *view) AllocateSpace(int) error                         { return errReadOnly }
 func (v *view) GetAvailableSpace(dirName string) (int64, error) { return 0, denied("avbl", dirName) }
 
-// roFile is an open file or folder; writes are refused, listings filtered like readDir.
+// roFile is an open file (f) or folder (f nil); writes are refused.
 type roFile struct {
-	f    *os.File
+	f    files.Object
+	fi   fs.FileInfo
 	v    *view
 	name string
 	// pending holds a folder's filtered entries for Readdir with a count.
@@ -186,17 +196,44 @@ type roFile struct {
 	listed  bool
 }
 
-func (r *roFile) Close() error                              { return r.f.Close() }
-func (r *roFile) Read(p []byte) (int, error)                { return r.f.Read(p) }
-func (r *roFile) ReadAt(p []byte, off int64) (int, error)   { return r.f.ReadAt(p, off) }
-func (r *roFile) Seek(off int64, whence int) (int64, error) { return r.f.Seek(off, whence) }
-func (r *roFile) Write([]byte) (int, error)                 { return 0, denied("write", r.name) }
-func (r *roFile) WriteAt([]byte, int64) (int, error)        { return 0, denied("write", r.name) }
-func (r *roFile) WriteString(string) (int, error)           { return 0, denied("write", r.name) }
-func (r *roFile) Truncate(int64) error                      { return denied("truncate", r.name) }
-func (r *roFile) Sync() error                               { return nil }
-func (r *roFile) Name() string                              { return r.name }
-func (r *roFile) Stat() (os.FileInfo, error)                { return r.f.Stat() }
+// errIsDir is a read of a folder.
+var errIsDir = errors.New("is a folder")
+
+func (r *roFile) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	return r.f.Close()
+}
+
+func (r *roFile) Read(p []byte) (int, error) {
+	if r.f == nil {
+		return 0, &fs.PathError{Op: "read", Path: r.name, Err: errIsDir}
+	}
+	return r.f.Read(p)
+}
+
+func (r *roFile) ReadAt(p []byte, off int64) (int, error) {
+	if r.f == nil {
+		return 0, &fs.PathError{Op: "read", Path: r.name, Err: errIsDir}
+	}
+	return r.f.ReadAt(p, off)
+}
+
+func (r *roFile) Seek(off int64, whence int) (int64, error) {
+	if r.f == nil {
+		return 0, &fs.PathError{Op: "seek", Path: r.name, Err: errIsDir}
+	}
+	return r.f.Seek(off, whence)
+}
+
+func (r *roFile) Write([]byte) (int, error)          { return 0, denied("write", r.name) }
+func (r *roFile) WriteAt([]byte, int64) (int, error) { return 0, denied("write", r.name) }
+func (r *roFile) WriteString(string) (int, error)    { return 0, denied("write", r.name) }
+func (r *roFile) Truncate(int64) error               { return denied("truncate", r.name) }
+func (r *roFile) Sync() error                        { return nil }
+func (r *roFile) Name() string                       { return r.name }
+func (r *roFile) Stat() (os.FileInfo, error)         { return r.fi, nil }
 
 func (r *roFile) Readdir(count int) ([]os.FileInfo, error) {
 	if !r.listed {
@@ -229,24 +266,14 @@ func (r *roFile) Readdirnames(n int) ([]string, error) {
 	return names, err
 }
 
-// openCustomerRoot opens <data>/call_recording/<subscriberId> as its own root, creating it when
-// the customer has no recordings yet. A symlink in place of the folder itself is refused.
-func openCustomerRoot(data *os.Root, subscriberID string) (*os.Root, error) {
+// customerView is the read-only view of a customer's recordings in st.
+func customerView(st files.Storage, subscriberID string, allowed func() error) (*view, error) {
 	if subscriberID == "" || strings.ContainsAny(subscriberID, "/\\.") {
 		return nil, errors.New("ftpd: bad subscriber ID")
 	}
-	dir := "call_recording/" + subscriberID
-	if err := data.MkdirAll(dir, 0o750); err != nil {
+	sc, err := files.Scope(st, "call_recording/"+subscriberID)
+	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{"call_recording", dir} {
-		fi, err := data.Lstat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, errors.New("ftpd: " + p + " is not a folder")
-		}
-	}
-	return data.OpenRoot(dir)
+	return &view{st: sc, allowed: allowed}, nil
 }

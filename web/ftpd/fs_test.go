@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"callrec/models/files"
 )
 
 // FuzzRel: whatever a client sends, the path used inside the root is "." or clean, relative and
@@ -41,17 +43,16 @@ func newView(t *testing.T) (*view, string) {
 	}
 	os.WriteFile(filepath.Join(sub, "100", "a.wav"), []byte("RIFF"), 0o640)
 	os.WriteFile(filepath.Join(dir, "secret"), []byte("secret"), 0o640)
-	data, err := os.OpenRoot(dir)
+	data, err := files.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { data.Close() })
-	root, err := openCustomerRoot(data, "1")
+	v, err := customerView(data, "1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { root.Close() })
-	return &view{root: root}, sub
+	return v, sub
 }
 
 // TestViewSpecialFiles: a FIFO, a socket-like special file or a symlink in the folder is neither
@@ -104,23 +105,30 @@ func TestViewSpecialFiles(t *testing.T) {
 }
 
 // TestCustomerRootSymlinked: when call_recording/<id> itself is a link to another customer's
-// folder, login finds no folder instead of following it.
+// folder, the view shows nothing of it instead of following it.
 func TestCustomerRootSymlinked(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "call_recording", "2"), 0o750)
+	os.WriteFile(filepath.Join(dir, "call_recording", "2", "theirs.wav"), []byte("RIFF"), 0o640)
 	os.Symlink("2", filepath.Join(dir, "call_recording", "1"))
-	data, err := os.OpenRoot(dir)
+	data, err := files.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer data.Close()
-	if r, err := openCustomerRoot(data, "1"); err == nil {
-		r.Close()
-		t.Fatal("followed a symlinked customer folder")
+	v, err := customerView(data, "1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fis, err := v.readDir("/"); err != nil || len(fis) != 0 {
+		t.Fatalf("followed a symlinked customer folder: %v %v", fis, err)
+	}
+	if f, err := v.Open("/theirs.wav"); err == nil {
+		f.Close()
+		t.Fatal("opened another customer's file through a symlinked folder")
 	}
 	for _, bad := range []string{"", "..", "1/..", "../x"} {
-		if r, err := openCustomerRoot(data, bad); err == nil {
-			r.Close()
+		if _, err := customerView(data, bad, nil); err == nil {
 			t.Errorf("subscriber %q accepted", bad)
 		}
 	}
@@ -191,14 +199,12 @@ func BenchmarkReadDir100k(b *testing.B) {
 		}
 		f.Close()
 	}
-	data, _ := os.OpenRoot(dir)
+	data, _ := files.NewLocal(dir)
 	defer data.Close()
-	root, err := openCustomerRoot(data, "1")
+	v, err := customerView(data, "1", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer root.Close()
-	v := &view{root: root}
 	b.ResetTimer()
 	for b.Loop() {
 		fis, err := v.readDir("/100")

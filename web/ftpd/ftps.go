@@ -130,9 +130,6 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 }
 
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
-	if sess, ok := cc.Extra().(*ftpSession); ok {
-		_ = sess.v.root.Close()
-	}
 }
 
 func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
@@ -141,8 +138,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 		d.s.gate.audit(context.Background(), ip, user, "no_tls")
 		return nil, errors.New("TLS is required")
 	}
-	if old, ok := cc.Extra().(*ftpSession); ok { // a second USER/PASS on the same connection
-		_ = old.v.root.Close()
+	if _, ok := cc.Extra().(*ftpSession); ok { // a second USER/PASS on the same connection
 		cc.SetExtra(nil)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

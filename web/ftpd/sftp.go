@@ -185,12 +185,11 @@ type sshSession struct {
 func (s *SFTPServer) password(meta ssh.ConnMetadata, pass []byte) (*ssh.Permissions, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	acc, v, err := s.gate.login(ctx, hostOf(meta.RemoteAddr()), meta.User(), string(pass))
+	acc, _, err := s.gate.login(ctx, hostOf(meta.RemoteAddr()), meta.User(), string(pass))
 	if err != nil {
 		return nil, err
 	}
-	// The view is opened per session channel; this one only proved the folder is there.
-	_ = v.root.Close()
+	// The view is made per session channel; this one only proved the subscriber ID is sound.
 	return &ssh.Permissions{Extensions: map[string]string{
 		"customer": fmt.Sprint(acc.CustomerID), "subscriber": acc.SubscriberID, "user": acc.Username}}, nil
 }
@@ -245,7 +244,7 @@ func (s *SFTPServer) session(ch ssh.Channel, reqs <-chan *ssh.Request, acc model
 			}
 			continue
 		}
-		root, err := openCustomerRoot(s.gate.data, acc.SubscriberID)
+		v, err := customerView(s.gate.st, acc.SubscriberID, s.gate.stillBooked(acc.CustomerID))
 		if err != nil {
 			s.cfg.Logger.Error("SFTP folder", "err", err)
 			_ = req.Reply(false, nil)
@@ -253,13 +252,12 @@ func (s *SFTPServer) session(ch ssh.Channel, reqs <-chan *ssh.Request, acc model
 		}
 		_ = req.Reply(true, nil)
 		go ssh.DiscardRequests(reqs)
-		h := &sftpHandler{v: &view{root: root, allowed: s.gate.stillBooked(acc.CustomerID)}, acc: acc, gate: s.gate, ip: ip}
+		h := &sftpHandler{v: v, acc: acc, gate: s.gate, ip: ip}
 		rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 		if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
 			s.cfg.Logger.Debug("SFTP session", "err", err)
 		}
 		_ = rs.Close()
-		_ = root.Close()
 		return
 	}
 }
@@ -291,7 +289,6 @@ func (h *sftpHandler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 		return nil, sftpErr(err)
 	}
 	if fi.IsDir() {
-		f.Close()
 		return nil, sftp.ErrSSHFxFailure
 	}
 	h.gate.download(h.acc, h.ip, r.Filepath)
