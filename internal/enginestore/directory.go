@@ -93,7 +93,7 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 		if p, err := d.Prompts.Path(ctx, rel); err == nil {
 			return p
 		}
-		return DefaultPromptPath(d.DataDir, a.Slot, lang)
+		return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang)
 	}
 	if rel != "" {
 		p := filepath.Join(d.DataDir, filepath.FromSlash(rel))
