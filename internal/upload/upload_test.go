@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func wav(frames int, seed int) []byte {
 }
 
 // call records a finished call whose recording is in the spool, as the engine and its sink leave it.
-func (f *fixture) call(t *testing.T, data []byte) models.CallRecord {
+func (f *fixture) call(t testing.TB, data []byte) models.CallRecord {
 	t.Helper()
 	n := f.seq.Add(1)
 	at := time.Date(2026, 3, 1, 10, 0, int(n), 0, time.UTC)
@@ -277,4 +278,64 @@ func TestUploadOfADeletedRecording(t *testing.T) {
 	if _, err := f.spool.Stat(context.Background(), r.Recording.Path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a deleted recording stayed in the spool: %v", err)
 	}
+}
+
+// BenchmarkUpload60MinStereo stores a 60-minute stereo recording (8 kHz, 16 bit: 115 MB) from
+// the spool into SeaweedFS the way a call's end does: waveform, multipart upload in 16 MiB
+// parts with their MD5s, the check, the mark, the spool copy removed.
+func BenchmarkUpload60MinStereo(b *testing.B) {
+	dir := b.TempDir()
+	s, err := models.Open(filepath.Join(dir, "callrec.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, _, err := s.SeedDemo(ctx); err != nil {
+		b.Fatal(err)
+	}
+	p, err := s.PoolByNumber(ctx, "4971121843140")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spool, err := files.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer spool.Close()
+	bk := s3test.New(b)
+	st, err := files.NewS3(ctx, "s3://"+bk.Name+"/bench", files.S3ConfigFromEnv(func(k string) string { return bk.Env()[k] }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := wav(60*60*8000, 9)
+	f := &fixture{store: s, dir: dir, spool: spool, pool: p}
+	u := New(s, spool, st, nil)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		r := f.call(b, data)
+		rec, err := s.RecordingByPath(ctx, r.Recording.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0 := cpuTime()
+		b.StartTimer()
+		if err := u.one(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += cpuTime() - c0
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// cpuTime is this process's CPU time (wall time grows with the machine's other work).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
