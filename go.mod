@@ -8,7 +8,7 @@ require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327
 	github.com/chromedp/chromedp v0.14.2
-	github.com/emiago/sipgo v1.7.2
+	github.com/emiago/sipgo v1.7.3
 	github.com/fclairamb/ftpserverlib v0.32.3
 	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/jackc/pgx/v5 v5.10.0
@@ -79,3 +79,5 @@ require (
 )
 
 tool github.com/a-h/templ/cmd/templ
+
+replace github.com/emiago/sipgo => ./third_party/sipgo
