@@ -121,7 +121,7 @@ func (hp HeaderParams) ToString(sep byte) string {
 		buffer.WriteByte(sep)
 		buffer.WriteString(kv.K)
 		// This could be removed
-		if strings.ContainsAny(kv.V, abnf) {
+		if strings.ContainsAny(kv.V, abnf) && !isQuoted(kv.V) {
 			buffer.WriteString("=\"")
 			buffer.WriteString(kv.V)
 			buffer.WriteByte('"')
@@ -154,7 +154,7 @@ func (hp HeaderParams) ToStringWrite(sep byte, buffer io.StringWriter) {
 			continue
 		}
 		// This could be removed
-		if strings.ContainsAny(kv.V, abnf) {
+		if strings.ContainsAny(kv.V, abnf) && !isQuoted(kv.V) {
 			buffer.WriteString("=\"")
 			buffer.WriteString(kv.V)
 			buffer.WriteString("\"")
@@ -204,4 +204,10 @@ func (hp HeaderParams) Equals(other interface{}) bool {
 	}
 
 	return true
+}
+
+// isQuoted reports whether v is a quoted-string as parsed (quotes kept): it must not be quoted
+// again when written.
+func isQuoted(v string) bool {
+	return len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"'
 }

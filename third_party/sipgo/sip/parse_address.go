@@ -61,6 +61,11 @@ func addressStateDisplayName(a *nameAddress, s string) (addressFSM, string, erro
 		// parameters, not URI parameters.
 		if c == '<' {
 			a.displayName = strings.TrimSpace(s[:i])
+			if !isDisplayNameTokens(a.displayName) {
+				// display-name = *(token LWS) / quoted-string (RFC 3261 25.1): "Bell,
+				// Alexander" needs quotes (RFC 4475 3.1.2.15).
+				return nil, s, fmt.Errorf("invalid display name, not a token list")
+			}
 			return addressStateUriBracket, s[i+1:], nil
 		}
 
@@ -114,6 +119,15 @@ func addressStateDisplayNameQuoted(a *nameAddress, s string) (addressFSM, string
 	return nil, s, fmt.Errorf("invalid uri display name inside quotes")
 }
 
+func isDisplayNameTokens(s string) bool {
+	for _, f := range strings.Fields(s) {
+		if !isToken(f) {
+			return false
+		}
+	}
+	return true
+}
+
 func addressStateUriBracket(a *nameAddress, s string) (addressFSM, string, error) {
 	if len(s) == 0 {
 		return nil, s, errors.New("No URI present")
@@ -135,56 +149,37 @@ func addressStateUri(a *nameAddress, s string) (addressFSM, string, error) {
 
 	for i, c := range s {
 		if c == ';' {
-			err := ParseUri(s[:i], a.uri)
-			return addressStateHeaderParams, s[i+1:], err
+			// LWS may come before the ";" of the first header param (RFC 4475 3.1.1.1).
+			err := parseBareAddrSpec(strings.TrimSpace(s[:i]), a.uri)
+			return addressStateHeaderParams, s[i:], err
 		}
 	}
 
 	// No header params detected
-	err := ParseUri(s, a.uri)
-	return nil, s, err
+	return nil, s, parseBareAddrSpec(strings.TrimSpace(s), a.uri)
+}
+
+// parseBareAddrSpec parses an addr-spec written without angle brackets, which cannot carry URI
+// headers: a URI with "?" (or ",") must be enclosed in "<" and ">" (RFC 3261 20, RFC 4475
+// 3.1.2.13).
+func parseBareAddrSpec(s string, uri *Uri) error {
+	if err := ParseUri(s, uri); err != nil {
+		return err
+	}
+	if (uri.Scheme == "sip" || uri.Scheme == "sips") && strings.ContainsAny(s, "?,") {
+		return fmt.Errorf("URI with headers must be enclosed in angle brackets")
+	}
+	return nil
 }
 
 func addressStateHeaderParams(a *nameAddress, s string) (addressFSM, string, error) {
-
-	addParam := func(equal int, s string) {
-
-		if equal > 0 {
-			name := s[:equal]
-			val := s[equal+1:]
-			if a.headerParams != nil {
-				a.headerParams.Add(name, val)
-			}
-			return
-		}
-
-		if len(s) == 0 {
-			// could be just ;
-			return
-		}
-
-		// Case when we have key name but not value. ex ;+siptag;
-		name := s[:]
-		if a.headerParams != nil {
-			a.headerParams.Add(name, "")
-		}
+	// Only white space may come between the address and its first ";" (RFC 3261 25.1).
+	rest := strings.TrimLeft(s, " \t")
+	if rest != "" && rest[0] != ';' {
+		return nil, s, fmt.Errorf("unexpected text after the address")
 	}
-
-	equal := -1
-	for i, c := range s {
-		if c == '=' {
-			equal = i
-			continue
-		}
-
-		if c == ';' {
-			addParam(equal, s[:i])
-			return addressStateHeaderParams, s[i+1:], nil
-		}
-	}
-
-	addParam(equal, s)
-	return nil, s, nil
+	_, err := UnmarshalHeaderParams(rest, ';', 0, a.headerParams)
+	return nil, s, err
 }
 
 // headerParserTo generates ToHeader

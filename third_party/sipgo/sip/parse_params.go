@@ -2,78 +2,61 @@ package sip
 
 import (
 	"strings"
-	"unicode"
 )
 
-const (
-	paramsStateNone = iota
-	paramsStateKey
-	paramsStateEqual
-	paramsStateValue
-	paramsStateQuote
-)
-
+// UnmarshalHeaderParams reads params separated by seperator from s, up to the first ending
+// outside a quoted string (ending 0: to the end of s), into p. It returns the offset of ending
+// in s, or len(s).
+//
+// Names and values are trimmed of linear white space, which RFC 3261 allows around the
+// separator and the "=" (SEMI = SWS ";" SWS, EQUAL = SWS "=" SWS, 25.1; RFC 4475 3.1.1.1). A
+// quoted-string value is stored as it came, quotes included; separators and "=" inside it are
+// part of the value. Empty params (";;") are skipped.
 func UnmarshalHeaderParams(s string, seperator rune, ending rune, p *HeaderParams) (n int, err error) {
-	var start, sep, quote int = 0, 0, -1
-	state := paramsStateKey
-
-	s = strings.TrimLeftFunc(s, unicode.IsSpace) // Remove trailing spaces
-	n = len(s)
-	for i, c := range s {
-		if c == ending {
-			n = i
-			break
+	start, eq := 0, -1
+	quoted, escaped := false, false
+	add := func(end int) {
+		if p == nil {
+			return
 		}
-
-		switch state {
-		case paramsStateKey:
-			sep = 0
-			start = i
-			state = paramsStateEqual
-
-		case paramsStateEqual:
-			if c == seperator {
-				// Add support for empty values
-				p.Add(s[start:i], "")
-				state = paramsStateKey
-				continue
+		if eq < 0 {
+			if key := strings.TrimSpace(s[start:end]); key != "" {
+				p.Add(key, "")
 			}
-
-			if c != '=' {
-				continue
-			}
-
-			sep = i
-			state = paramsStateValue
-
-		case paramsStateValue:
-			switch c {
-			case '"':
-				state = paramsStateQuote
-				quote = i
-			case seperator:
-				p.Add(s[start:sep], s[sep+1:i])
-				start = sep + 1
-				state = paramsStateKey
-			}
-		case paramsStateQuote:
-			if c != '"' {
-				//End quoute
-				continue
-			}
-			p.Add(s[start:], s[quote+1:i])
-			state = paramsStateKey
+			return
+		}
+		key := strings.TrimSpace(s[start:eq])
+		val := strings.TrimSpace(s[eq+1 : end])
+		if key != "" {
+			p.Add(key, val)
 		}
 	}
-
-	// Do the last one
-	if sep > 0 && n >= 0 && (start < sep) {
-		p.Add(s[start:sep], s[sep+1:n])
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quoted {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				quoted = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			quoted = true
+		case ending != 0 && rune(c) == ending:
+			add(i)
+			return i, nil
+		case rune(c) == seperator:
+			add(i)
+			start, eq = i+1, -1
+		case c == '=' && eq < 0:
+			eq = i
+		}
 	}
-	// No seperator
-	if sep == 0 && start < n && n >= 0 {
-		p.Add(s[start:], "")
-	}
-
-	return n, nil
+	add(len(s))
+	return len(s), nil
 }

@@ -62,12 +62,14 @@ func viaStateProtocolVersion(h *ViaHeader, s string) (viaFSM, int, error) {
 }
 
 func viaStateProtocolTransport(h *ViaHeader, s string) (viaFSM, int, error) {
-	ind := strings.IndexAny(s, " \t")
-	if ind < 0 {
+	// SLASH = SWS "/" SWS (RFC 3261 25.1): white space may precede the transport.
+	lead := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
+	ind := strings.IndexAny(s[lead:], " \t\r\n")
+	if ind <= 0 {
 		return nil, 0, errors.New("Malformed transport in Via header")
 	}
-	h.Transport = strings.TrimSpace(s[:ind])
-	return viaStateHost, ind + 1, nil
+	h.Transport = s[lead : lead+ind]
+	return viaStateHost, lead + ind + 1, nil
 }
 
 func viaStateHost(h *ViaHeader, s string) (viaFSM, int, error) {
@@ -133,13 +135,16 @@ loop:
 	}
 
 	if colonInd > 0 {
-		h.Port, err = strconv.Atoi(s[colonInd+1 : endIndex])
-		if err != nil {
-			return nil, 0, nil
+		h.Port, err = strconv.Atoi(strings.TrimSpace(s[colonInd+1 : endIndex]))
+		if err != nil || h.Port <= 0 || h.Port > 65535 {
+			return nil, 0, errors.New("Malformed port in Via header")
 		}
 		h.Host = strings.TrimSpace(s[:colonInd])
 	} else {
 		h.Host = strings.TrimSpace(s[:endIndex])
+	}
+	if h.Host == "" || strings.ContainsAny(h.Host, " \t") {
+		return nil, 0, errors.New("Malformed sent-by in Via header")
 	}
 
 	if endIndex == len(s) {

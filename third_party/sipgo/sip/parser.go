@@ -87,13 +87,19 @@ func (p *Parser) ParseHeaders(data []byte, stream bool) (Message, int, error) {
 
 func (p *Parser) parseHeaders(data []byte, stream bool) (Message, *ContentLengthHeader, int, error) {
 	msg, total, err := p.parseStartLine(data, stream)
-	if err != nil {
+	if err != nil && (msg == nil || AsParseError(err) == nil) {
 		return msg, nil, total, err
 	}
+	lineErr := err
 	data = data[total:]
 
 	contentLength, n, err := p.parseHeadersOnly(msg, data)
 	total += n
+	if lineErr != nil && (err == nil || AsParseError(err) != nil && !IsFramingError(err)) {
+		// The Request-Line is the first thing wrong; framing errors and a cut message still
+		// say more about what the stream must do.
+		err = lineErr
+	}
 	return msg, contentLength, total, err
 }
 
@@ -124,10 +130,9 @@ func (p *Parser) parseStartLine(data []byte, stream bool) (Message, int, error) 
 	total += n
 
 	msg, err := parseLine(string(startLine))
-	if err != nil {
-		return nil, total, err
-	}
-	return msg, total, nil
+	// A malformed Request-Line still yields its request, so that the headers can be read
+	// and the sender told what is wrong.
+	return msg, total, err
 }
 
 var errParseNoMoreHeaders = errors.New("no more headers")
@@ -156,10 +161,22 @@ func (p *Parser) parseNextHeader(out []Header, data []byte) ([]Header, int, erro
 		}
 	}
 
+	before := len(out)
 	out, err = p.headersParsers.ParseHeader(out, line)
 	if err != nil {
-		// We might not need to return n here?
-		return out, n, err
+		// The line is consumed: keep it as it came, so that a response can still copy it,
+		// and let the caller go on with the next header.
+		out = out[:before]
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimSpace(name)
+		lower := string(headerToLower(name))
+		if canonical := headerFieldName(lower); canonical != "" {
+			name = []byte(canonical)
+		}
+		if len(name) > 0 && bytes.IndexByte(line, ':') >= 0 {
+			out = append(out, NewHeader(string(name), string(bytes.TrimSpace(value))))
+		}
+		return out, n, malformedHeader(lower, err)
 	}
 	return out, n, nil
 }
@@ -220,7 +237,7 @@ func (p *Parser) parseHeadersOnly(msg Message, data []byte) (*ContentLengthHeade
 		total, n      int
 		headerBuf     []Header
 		contentLength *ContentLengthHeader
-		err           error
+		err, first    error
 	)
 	for {
 		headerBuf, n, err = p.parseNextHeader(headerBuf[:0], data)
@@ -229,17 +246,38 @@ func (p *Parser) parseHeadersOnly(msg Message, data []byte) (*ContentLengthHeade
 		for _, h := range headerBuf {
 			switch h := h.(type) {
 			case *ContentLengthHeader:
+				if cerr := checkContentLength(contentLength, h); cerr != nil && first == nil {
+					first = cerr
+				}
 				contentLength = h
 			}
 			msg.AppendHeader(h)
 		}
 		if err == errParseNoMoreHeaders {
-			return contentLength, total, nil
+			return contentLength, total, first
+		}
+		if pe := AsParseError(err); pe != nil {
+			// One bad header: read on, so that the message can still be answered.
+			if first == nil {
+				first = err
+			}
+			continue
 		}
 		if err != nil {
 			return contentLength, total, err
 		}
 	}
+}
+
+var errConflictingContentLength = &ParseError{Reason: "Conflicting Content-Length header fields", Framing: true}
+
+// checkContentLength refuses a second Content-Length that disagrees with the first: which one
+// frames the message cannot be known (RFC 4475 3.3.9).
+func checkContentLength(prev, next *ContentLengthHeader) error {
+	if prev != nil && *prev != *next {
+		return errConflictingContentLength
+	}
+	return nil
 }
 
 // Parse data to a SIP message. It returns the number of bytes read. Data must contain a full SIP message.
@@ -255,9 +293,12 @@ func (p *Parser) Parse(data []byte, stream bool) (Message, int, error) {
 		return nil, 0, ErrMessageTooLarge
 	}
 	msg, contentLength, total, err := p.parseHeaders(data, stream)
-	if err != nil {
+	if err != nil && (AsParseError(err) == nil || IsFramingError(err) || msg == nil) {
 		return msg, total, err
 	}
+	// A malformed header (err != nil here) still leaves the body to read: the message is
+	// complete and can be answered.
+	malformed := err
 	data = data[total:]
 	bodySize := -1
 	if contentLength != nil {
@@ -270,10 +311,10 @@ func (p *Parser) Parse(data []byte, stream bool) (Message, int, error) {
 		// The Content-Length header field value is used to locate the end of
 		// each SIP message in a stream. It will always be present when SIP
 		// messages are sent over stream-oriented transports.
-		return msg, total, ErrParseReadBodyIncomplete
+		return msg, total, errMissingContentLength
 	}
 	if bodySize == 0 {
-		return msg, total, nil
+		return msg, total, malformed
 	}
 	if bodySize > p.MaxMessageLength-total {
 		return msg, total, ErrMessageTooLarge
@@ -284,10 +325,15 @@ func (p *Parser) Parse(data []byte, stream bool) (Message, int, error) {
 	msg.SetBody(body)
 	// RFC 3261 - 18.3.
 	if n != bodySize {
-		return msg, total, ErrParseReadBodyIncomplete
+		return msg, total, errBodyIncomplete
 	}
-	return msg, total, nil
+	return msg, total, malformed
 }
+
+var (
+	errMissingContentLength = &ParseError{Reason: "Missing Content-Length header field", Framing: true, Err: ErrParseReadBodyIncomplete}
+	errBodyIncomplete       = &ParseError{Reason: "Content-Length larger than message", Framing: true, Err: ErrParseReadBodyIncomplete}
+)
 
 // ParseSIP converts data to sip message. Buffer must contain full sip message
 func (p *Parser) ParseSIP(data []byte) (msg Message, err error) {
@@ -310,30 +356,16 @@ func (p *Parser) NewSIPStream() *ParserStream {
 }
 
 func parseLine(startLine string) (msg Message, err error) {
-	if parts, ok := split3(startLine); ok {
-		if isRequest(parts) {
-			recipient := Uri{}
-			method, sipVersion, err := parseRequestLine(parts, &recipient)
-			if err != nil {
-				return nil, err
-			}
-
-			m := NewRequest(method, recipient)
-			m.SipVersion = sipVersion
-			return m, nil
+	if len(startLine) >= 4 && UriIsSIP(startLine[:3]) && startLine[3] == '/' {
+		sipVersion, statusCode, reason, err := parseStatusLine(startLine)
+		if err != nil {
+			return nil, err
 		}
-		if isResponse(parts) {
-			sipVersion, statusCode, reason, err := parseStatusLine(parts)
-			if err != nil {
-				return nil, err
-			}
-
-			m := NewResponse(statusCode, reason)
-			m.SipVersion = sipVersion
-			return m, nil
-		}
+		m := NewResponse(statusCode, reason)
+		m.SipVersion = sipVersion
+		return m, nil
 	}
-	return nil, fmt.Errorf("transmission beginning '%s' is not a SIP message", startLine)
+	return parseRequestLine(startLine)
 }
 
 // nextLine reads the next line of a SIP message and the number of bytes read.
@@ -367,72 +399,103 @@ func nextLine(data []byte) ([]byte, int, error) {
 	return line, i + 2, nil
 }
 
-// detect is request by spaces
-func isRequest(parts [3]string) bool {
-	// SIP request lines contain precisely two spaces.
-	part2 := parts[2]
-	if len(part2) < 3 {
+// parseRequestLine parses Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 7.1,
+// 25.1): one SP between the elements and none at the end, a token for the method, which is
+// case-sensitive and kept as sent, and a Request-URI without brackets, whitespace or, for SIP
+// URIs, headers (19.1.1). A line that is recognisably a request but breaks these rules still
+// yields the request (its method and version) with a ParseError, so that the sender can be told
+// (RFC 4475 3.1.2.7 to 3.1.2.11); anything else is not a SIP message.
+func parseRequestLine(line string) (Message, error) {
+	fields := strings.Fields(line)
+	if len(fields) < 2 || !isToken(fields[0]) || !isSIPVersion(fields[len(fields)-1]) {
+		return nil, fmt.Errorf("transmission beginning '%s' is not a SIP message", cutForError(line))
+	}
+	parts := strings.Split(line, " ")
+	method := RequestMethod(fields[0])
+	if len(parts) != 3 || parts[0] != fields[0] || parts[2] != fields[len(fields)-1] {
+		m := NewRequest(method, Uri{})
+		m.SipVersion = fields[len(fields)-1]
+		return m, errMalformedRequestLine
+	}
+	m := NewRequest(method, Uri{})
+	m.SipVersion = parts[2]
+	uri := parts[1]
+	if strings.ContainsAny(uri, "<>\t\"") {
+		return m, errMalformedRequestLine
+	}
+	if err := ParseUri(uri, &m.Recipient); err != nil {
+		m.Recipient = Uri{}
+		return m, &ParseError{Reason: "Malformed Request-URI", Err: err}
+	}
+	if m.Recipient.Wildcard {
+		m.Recipient = Uri{}
+		return m, &ParseError{Reason: "Malformed Request-URI", Err: errors.New("wildcard URI '*' not permitted in request line")}
+	}
+	if (m.Recipient.Scheme == "sip" || m.Recipient.Scheme == "sips") && (m.Recipient.Host == "" || m.Recipient.Headers != nil) {
+		return m, &ParseError{Reason: "Malformed Request-URI"}
+	}
+	return m, nil
+}
+
+// isToken reports whether s is a token (RFC 3261 25.1).
+func isToken(s string) bool {
+	if s == "" {
 		return false
 	}
-	i := strings.IndexByte(part2, ' ')
-	if i >= 0 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isSIPVersion reports whether s is "SIP" "/" 1*DIGIT "." 1*DIGIT; "SIP" is case-insensitive.
+func isSIPVersion(s string) bool {
+	if len(s) < 7 || !strings.EqualFold(s[:4], "SIP/") {
 		return false
 	}
-	return UriIsSIP(part2[:3])
+	major, minor, ok := strings.Cut(s[4:], ".")
+	return ok && isDigits(major) && isDigits(minor)
 }
 
-// Detect is response by spaces
-func isResponse(parts [3]string) bool {
-	part0 := parts[0]
-	if len(part0) < 3 {
+func isDigits(s string) bool {
+	if s == "" {
 		return false
 	}
-	return UriIsSIP(part0[:3])
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
-func split3(s string) (parts [3]string, ok bool) {
-	i := strings.IndexByte(s, ' ')
-	if i < 0 {
-		return
+func cutForError(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
 	}
-	parts[0] = s[:i]
-	s = s[i+1:]
-
-	i = strings.IndexByte(s, ' ')
-	if i < 0 {
-		return
-	}
-	parts[1] = s[:i]
-	s = s[i+1:]
-	parts[2] = s
-	return parts, true
+	return s
 }
 
-// Parse the first line of a SIP request, e.g:
-//
-//	INVITE bob@example.com SIP/2.0
-//	REGISTER jane@telco.com SIP/1.0
-func parseRequestLine(parts [3]string, recipient *Uri) (method RequestMethod, sipVersion string, err error) {
-	method = RequestMethod(strings.ToUpper(parts[0]))
-	err = ParseUri(parts[1], recipient)
-	sipVersion = parts[2]
-
-	if recipient.Wildcard {
-		err = fmt.Errorf("wildcard URI '*' not permitted in request line")
-		return
-	}
-
-	return
-}
-
-// Parse the first line of a SIP response, e.g:
+// parseStatusLine parses Status-Line = SIP-Version SP Status-Code SP Reason-Phrase, e.g.
 //
 //	SIP/2.0 200 OK
-//	SIP/1.0 403 Forbidden
-func parseStatusLine(parts [3]string) (sipVersion string, statusCode int, reasonPhrase string, err error) {
-	sipVersion = parts[0]
-	statusCodeRaw, err := strconv.ParseUint(parts[1], 10, 16)
-	statusCode = int(statusCodeRaw)
-	reasonPhrase = parts[2]
-	return
+//
+// The status code is three digits (RFC 3261 7.2); the reason phrase may be empty.
+func parseStatusLine(line string) (sipVersion string, statusCode int, reasonPhrase string, err error) {
+	sipVersion, rest, _ := strings.Cut(line, " ")
+	code, reasonPhrase, _ := strings.Cut(rest, " ")
+	if !isSIPVersion(sipVersion) {
+		return "", 0, "", fmt.Errorf("malformed SIP version in status line '%s'", cutForError(line))
+	}
+	if len(code) != 3 || !isDigits(code) || code[0] == '0' {
+		return "", 0, "", fmt.Errorf("malformed status code in status line '%s'", cutForError(line))
+	}
+	statusCode, _ = strconv.Atoi(code)
+	return sipVersion, statusCode, reasonPhrase, nil
 }

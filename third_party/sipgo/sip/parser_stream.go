@@ -36,6 +36,9 @@ type ParserStream struct {
 	headerBuf     []Header
 	contentLength *ContentLengthHeader
 	contentOff    int
+	// malformed is the first ParseError of a message whose end is still known: the message
+	// is read to its end, returned with this error, and the stream goes on.
+	malformed error
 }
 
 func (p *ParserStream) reset() {
@@ -48,6 +51,7 @@ func (p *ParserStream) reset() {
 	p.headerBuf = p.headerBuf[:0]
 	p.contentLength = nil
 	p.contentOff = 0
+	p.malformed = nil
 }
 
 // Reset the parser and the internal buffer.
@@ -138,6 +142,9 @@ func (p *ParserStream) ParseNext() (Message, int, error) {
 	if err == nil {
 		if p.totalRead > p.p.MaxMessageLength {
 			err = ErrMessageTooLarge
+		} else if p.malformed != nil {
+			// Read to its end, but not valid: the caller may answer it and read on.
+			err = p.malformed
 		}
 	} else if errors.Is(err, io.ErrUnexpectedEOF) {
 		// The message is incomplete, so everything still buffered belongs to it:
@@ -178,9 +185,10 @@ func (p *ParserStream) parseSingle() error {
 		var msg Message
 		msg, n, err = p.p.parseStartLine(p.buf.Bytes(), true)
 		p.advance(n)
-		if err != nil {
+		if err != nil && (msg == nil || AsParseError(err) == nil) {
 			return err
 		}
+		p.malformed = err
 		p.state = stateHeader
 		p.msg = msg
 		fallthrough
@@ -191,12 +199,21 @@ func (p *ParserStream) parseSingle() error {
 			for _, h := range p.headerBuf {
 				switch h := h.(type) {
 				case *ContentLengthHeader:
+					if cerr := checkContentLength(p.contentLength, h); cerr != nil {
+						return cerr
+					}
 					p.contentLength = h
 				}
 				p.msg.AppendHeader(h)
 			}
 			if err == errParseNoMoreHeaders {
 				break
+			}
+			if AsParseError(err) != nil && !IsFramingError(err) {
+				if p.malformed == nil {
+					p.malformed = err
+				}
+				continue
 			}
 			if err != nil {
 				return err
@@ -207,7 +224,7 @@ func (p *ParserStream) parseSingle() error {
 			// The Content-Length header field value is used to locate the end of
 			// each SIP message in a stream. It will always be present when SIP
 			// messages are sent over stream-oriented transports.
-			return ErrParseReadBodyIncomplete
+			return errMissingContentLength
 		}
 		contentLength := *p.contentLength
 		if contentLength == 0 {
