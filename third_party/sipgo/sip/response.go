@@ -203,7 +203,9 @@ func NewResponseFromRequest(
 		statusCode,
 		reason,
 	)
-	res.SipVersion = req.SipVersion
+	// A response names the version we speak, whatever the request claimed: "SIP/7.0 505"
+	// would be nonsense (RFC 3261 7.1, 21.5.6).
+	res.SipVersion = "SIP/2.0"
 	// RFC 3261 §20, Table 3.
 	allowedMethod := req.Method != REGISTER && !req.IsAck()
 	allowedStatus := (statusCode >= 180 && statusCode < 190) ||

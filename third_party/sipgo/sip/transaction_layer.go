@@ -152,6 +152,14 @@ func (txl *TransactionLayer) handleRequestBackground(req *Request) {
 }
 
 func (txl *TransactionLayer) handleRequest(req *Request) error {
+	if code, reason := validateRequest(req); code != 0 {
+		// Refused before any transaction exists: a malformed request must not start one (an
+		// INVITE server transaction would retransmit its 400 until Timer H).
+		if !req.IsAck() {
+			txl.respondStateless(req, code, reason)
+		}
+		return fmt.Errorf("invalid request: %s", reason)
+	}
 	if req.IsCancel() {
 		// Match transaction https://datatracker.ietf.org/doc/html/rfc3261#section-9.2
 		// 	The CANCEL method requests that the TU at the server side cancel a
@@ -212,6 +220,10 @@ func (txl *TransactionLayer) handleRequest(req *Request) error {
 // Without this, the sender retransmits indefinitely because it never
 // receives any response.
 func (txl *TransactionLayer) rejectMalformedRequest(req *Request, reason error) {
+	// An ACK is never answered (RFC 3261 17.1.1.3): it has no transaction to answer.
+	if req.IsAck() {
+		return
+	}
 	// Build a minimal 400 response from whatever headers the request has.
 	// NewResponseFromRequest safely skips nil CSeq, From, To, Call-ID.
 	res := NewResponseFromRequest(req, StatusBadRequest, "Bad Request", nil)
@@ -222,6 +234,14 @@ func (txl *TransactionLayer) rejectMalformedRequest(req *Request, reason error) 
 			"reason", reason.Error(),
 			"req", req.StartLine(),
 		)
+	}
+}
+
+func (txl *TransactionLayer) respondStateless(req *Request, code int, reason string) {
+	res := NewResponseFromRequest(req, code, reason, nil)
+	if err := txl.tpl.WriteMsg(res); err != nil {
+		txl.log.Error("Failed to send stateless response to an invalid request",
+			"error", err, "code", code, "reason", reason, "req", req.StartLine())
 	}
 }
 

@@ -45,6 +45,10 @@ type TransportLayer struct {
 	// dnsPreferSRV does always SRV lookup first
 	dnsPreferSRV bool
 	dnsPreferIP  int // 0 - no preference , 1 -ip4, 2 - ip6
+
+	// oversizeRefused: destinations where TCP failed for an oversized request, until when.
+	oversizeMu      sync.Mutex
+	oversizeRefused map[string]time.Time
 }
 
 type TransportLayerOption func(l *TransportLayer)
@@ -394,6 +398,11 @@ func (l *TransportLayer) WriteMsgTo(msg Message, addr string, network string) er
 // other words SetDestination will be called
 func (l *TransportLayer) ClientRequestConnection(ctx context.Context, req *Request) (c Connection, err error) {
 	network := NetworkToLower(req.Transport())
+	if network == "udp" {
+		if c, ok := l.oversizeOverTCP(ctx, req); ok {
+			return c, nil
+		}
+	}
 	transport := l.getTransport(network)
 	if transport == nil {
 		return nil, fmt.Errorf("transport %s is not supported", network)
@@ -454,6 +463,66 @@ func (l *TransportLayer) ClientRequestConnection(ctx context.Context, req *Reque
 	}
 
 	return c, nil
+}
+
+// oversizeTCPDialTimeout bounds the TCP attempt for an oversized request; the request then
+// goes over UDP after all.
+const oversizeTCPDialTimeout = 2 * time.Second
+
+// oversizeTCPRetry is how long a destination that refused TCP is not tried again.
+const oversizeTCPRetry = 5 * time.Minute
+
+// oversizeOverTCP implements RFC 3261 18.1.1: a request larger than 1300 bytes (the path MTU
+// is unknown) must be sent over a congestion-controlled transport. It tries TCP to the same
+// destination, changing the request's transport and its top Via; when the connection cannot be
+// made the request stays on UDP, as the RFC asks ("SHOULD retry the request, using UDP"), and
+// the destination is not tried again for a while. It reports whether the request moved.
+func (l *TransportLayer) oversizeOverTCP(ctx context.Context, req *Request) (Connection, bool) {
+	via := req.Via()
+	if l.tcp == nil || via == nil || len(req.String()) <= UDPMTUSize-200 {
+		return nil, false
+	}
+	dhost, dport, err := ParseAddr(req.Destination())
+	if err != nil {
+		return nil, false
+	}
+	raddr := Addr{}
+	if err := l.resolveRemoteAddr(ctx, "tcp", dhost, dport, req.Recipient.Scheme, &raddr); err != nil {
+		return nil, false
+	}
+	key := raddr.String()
+	l.oversizeMu.Lock()
+	until, refused := l.oversizeRefused[key]
+	l.oversizeMu.Unlock()
+	if refused && time.Now().Before(until) {
+		return nil, false
+	}
+	c := l.tcp.GetConnection(key)
+	if c == nil {
+		dctx, cancel := context.WithTimeout(ctx, oversizeTCPDialTimeout)
+		defer cancel()
+		// The local port of the UDP socket is not ours to bind over TCP: only the address.
+		laddr := Addr{IP: req.Laddr.IP}
+		c, err = l.tcp.CreateConnection(dctx, laddr, raddr, l.handleMessage)
+		if err != nil {
+			l.log.Debug("Oversized request stays on UDP", "raddr", key, "error", err)
+			l.oversizeMu.Lock()
+			if l.oversizeRefused == nil {
+				l.oversizeRefused = map[string]time.Time{}
+			}
+			l.oversizeRefused[key] = time.Now().Add(oversizeTCPRetry)
+			l.oversizeMu.Unlock()
+			return nil, false
+		}
+	}
+	req.SetTransport("TCP")
+	via.Transport = "TCP"
+	req.raddr = raddr
+	if err := l.overrideSentBy(c, via); err != nil {
+		c.TryClose()
+		return nil, false
+	}
+	return c, true
 }
 
 // serverRequestConnection implements serving connection when response needs to be returned

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,14 @@ func TestTransportLayerTCPFramingErrorClosesConnection(t *testing.T) {
 		"\r\n")
 	_, err := clientConn.Write(cancel)
 	require.NoError(t, err)
+
+	// The request is answered before the connection closes (RFC 3261 21.4.1).
+	require.NoError(t, clientConn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	answer := make([]byte, 2048)
+	n, err := clientConn.Read(answer)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(answer[:n]), "SIP/2.0 400 Missing Content-Length header field\r\n"), string(answer[:n]))
+	require.Contains(t, string(answer[:n]), "Call-ID: framing-err\r\n")
 
 	select {
 	case <-closed:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -32,9 +33,26 @@ type TransportTCP struct {
 
 	pool *ConnectionPool
 
+	// IdleTimeout closes a connection on which nothing has arrived for this long while no
+	// message is partly read. Zero: never. Peers keep connections they need alive (RFC 5626).
+	IdleTimeout time.Duration
+
+	// MessageTimeout bounds how long a message may take to arrive once it has begun: a
+	// connection holding an incomplete message for longer is closed (RFC 4475 3.1.2.2 asks for
+	// "a reasonable period of time"; a slow sender must not hold it forever a byte at a time).
+	// Zero: no bound.
+	MessageTimeout time.Duration
+
+	// MaxConnsPerSource caps the connections accepted from one IP address at a time; more are
+	// closed at once. Zero: no cap.
+	MaxConnsPerSource int
+
 	DialerCreate func(laddr net.Addr) net.Dialer
 
 	onConnClose func(conn Connection)
+
+	sourcesMu sync.Mutex
+	sources   map[string]int
 }
 
 func (t *TransportTCP) newConnection(conn net.Conn, refcount int) *TCPConnection {
@@ -86,8 +104,57 @@ func (t *TransportTCP) Serve(l net.Listener, handler MessageHandler) error {
 			t.log.Debug("Fail to accept conenction", "error", err)
 			return err
 		}
+		if !t.admitSource(conn) {
+			continue
+		}
 		t.initConnection(conn, conn.RemoteAddr().String(), handler)
 	}
+}
+
+// admitSource counts an accepted connection against its source address, closing it when the
+// source already holds MaxConnsPerSource. Counted connections are released by releaseSource.
+func (t *TransportTCP) admitSource(conn net.Conn) bool {
+	if t.MaxConnsPerSource <= 0 {
+		return true
+	}
+	ip := sourceIP(conn)
+	t.sourcesMu.Lock()
+	if t.sources == nil {
+		t.sources = map[string]int{}
+	}
+	over := t.sources[ip] >= t.MaxConnsPerSource
+	if !over {
+		t.sources[ip]++
+	}
+	t.sourcesMu.Unlock()
+	if over {
+		t.log.Debug("Too many connections from one source, closing", "raddr", conn.RemoteAddr().String())
+		_ = conn.Close()
+		return false
+	}
+	return true
+}
+
+func (t *TransportTCP) releaseSource(conn net.Conn) {
+	if t.MaxConnsPerSource <= 0 {
+		return
+	}
+	ip := sourceIP(conn)
+	t.sourcesMu.Lock()
+	if t.sources[ip] <= 1 {
+		delete(t.sources, ip)
+	} else {
+		t.sources[ip]--
+	}
+	t.sourcesMu.Unlock()
+}
+
+func sourceIP(conn net.Conn) string {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+	return host
 }
 
 func (t *TransportTCP) GetConnection(addr string) Connection {
@@ -154,6 +221,7 @@ func (t *TransportTCP) initConnection(conn net.Conn, raddr string, handler Messa
 	laddr := conn.LocalAddr().String()
 	t.log.Debug("New connection", "raddr", raddr)
 	c := t.newConnection(conn, 1+TransportIdleConnection)
+	c.accepted = true
 	t.pool.Add(laddr, c)
 	t.pool.Add(raddr, c)
 	go t.readConnection(c, laddr, raddr, handler)
@@ -174,15 +242,39 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 			t.onConnClose(conn)
 		}
 	}()
+	if conn.accepted {
+		defer t.releaseSource(conn.Conn)
+	}
 
 	// Create stream parser context
 	par := t.parser.NewSIPStream()
+	defer par.Close()
 
+	// messageStart is when the message now partly read began to arrive.
+	var messageStart time.Time
 	for {
+		idle := par.state == stateStartLine && (par.buf == nil || par.buf.Len() == 0)
+		now := time.Now()
+		switch {
+		case idle:
+			messageStart = time.Time{}
+			conn.setReadLimit(t.IdleTimeout, now)
+		case t.MessageTimeout > 0:
+			if messageStart.IsZero() {
+				messageStart = now
+			}
+			conn.readLimit = messageStart.Add(t.MessageTimeout)
+		default:
+			conn.readLimit = time.Time{}
+		}
 		num, err := conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
 				t.log.Debug("connection was closed", "error", err)
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.log.Debug("Closing connection: timed out", "raddr", raddr, "incomplete_message", !idle)
 				return
 			}
 
@@ -235,26 +327,42 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 		// TODO fallback to parseFull if message size limit is set
 
 		// t.log.Debug().Str("raddr", raddr).Str("data", string(data)).Msg("new message")
-		if err := t.parseStream(par, data, raddr, handler); err != nil {
+		if err := t.parseStream(conn, par, data, raddr, handler); err != nil {
 			// A framing error leaves no message boundary to resync on, so close the connection.
 			return
 		}
 	}
 }
 
-func (t *TransportTCP) parseStream(par *ParserStream, data []byte, src string, handler MessageHandler) error {
-	err := par.ParseSIPStream(data, func(msg Message) {
-		msg.SetTransport(t.Network())
-		msg.SetSource(src)
-		handler(msg)
-	})
-
-	if err != nil {
-		if err == ErrParseSipPartial {
+// parseStream hands every complete message in the stream to handler. A request the parser
+// refuses is answered with 400 when it can be (see badRequestResponse); the stream goes on
+// after it when its end was known, and the connection is closed when it was not.
+func (t *TransportTCP) parseStream(conn *TCPConnection, par *ParserStream, data []byte, src string, handler MessageHandler) error {
+	if _, err := par.Write(data); err != nil {
+		return err
+	}
+	for par.buf.Len() > 0 {
+		msg, _, err := par.ParseNext()
+		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil
 		}
-		t.log.Error("failed to parse", "error", err, "data", string(data))
-		return err
+		if msg != nil {
+			msg.SetTransport(t.Network())
+			msg.SetSource(src)
+		}
+		if err != nil {
+			t.log.Error("failed to parse", "error", err, "data", string(data))
+			if res := badRequestResponse(msg, err); res != nil {
+				if werr := conn.WriteMsg(res); werr != nil {
+					t.log.Debug("failed to answer a malformed request", "error", werr)
+				}
+			}
+			if AsParseError(err) == nil || IsFramingError(err) {
+				return err
+			}
+			continue
+		}
+		handler(msg)
 	}
 	return nil
 }
@@ -264,6 +372,12 @@ type TCPConnection struct {
 
 	readTimeout  time.Duration
 	writeTimeout time.Duration
+
+	// readLimit is the reader's own deadline (idle or incomplete message); the earlier of it
+	// and readTimeout applies to each Read.
+	readLimit       time.Time
+	readDeadlineSet bool
+	accepted        bool
 
 	mu       sync.RWMutex
 	refcount int
@@ -305,11 +419,26 @@ func (c *TCPConnection) TryClose() (int, error) {
 	return ref, c.Conn.Close()
 }
 
+func (c *TCPConnection) setReadLimit(d time.Duration, now time.Time) {
+	if d > 0 {
+		c.readLimit = now.Add(d)
+	} else {
+		c.readLimit = time.Time{}
+	}
+}
+
 func (c *TCPConnection) Read(b []byte) (n int, err error) {
+	deadline := c.readLimit
 	if c.readTimeout > 0 {
-		if err := c.Conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
+		if d := time.Now().Add(c.readTimeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	if !deadline.IsZero() || c.readDeadlineSet {
+		if err := c.Conn.SetReadDeadline(deadline); err != nil {
 			return 0, err
 		}
+		c.readDeadlineSet = !deadline.IsZero()
 	}
 
 	// Some debug hook. TODO move to proper way

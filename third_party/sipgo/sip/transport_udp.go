@@ -10,6 +10,9 @@ import (
 	"sync"
 )
 
+// maxDatagram is the largest UDP payload over IPv4 (65535 - 8 - 20).
+const maxDatagram = 65507
+
 var (
 	UDPMTUSize = 1500
 
@@ -185,7 +188,7 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 			acceptedAddr[rastr] = struct{}{}
 		}
 
-		t.parseAndHandle(data, rastr, handler)
+		t.parseAndHandle(conn, raddr, data, rastr, handler)
 		lastRaddr = rastr
 	}
 }
@@ -218,7 +221,7 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 	}
 } */
 
-func (t *TransportUDP) parseAndHandle(data []byte, src string, handler MessageHandler) {
+func (t *TransportUDP) parseAndHandle(conn *UDPConnection, raddr net.Addr, data []byte, src string, handler MessageHandler) {
 	// Check is keep alive
 	if len(data) <= 4 {
 		//One or 2 CRLF
@@ -231,6 +234,16 @@ func (t *TransportUDP) parseAndHandle(data []byte, src string, handler MessageHa
 	msg, err := t.parser.ParseSIP(data) //Very expensive operation
 	if err != nil {
 		t.log.Error("failed to parse", "data", string(data), "error", err)
+		if msg != nil {
+			msg.SetSource(src)
+		}
+		udpAddr, _ := raddr.(*net.UDPAddr)
+		if res := badRequestResponse(msg, err); res != nil && udpAddr != nil {
+			to := badRequestAddr(msg.(*Request), udpAddr)
+			if _, werr := conn.WriteTo([]byte(res.String()), to); werr != nil {
+				t.log.Debug("failed to answer a malformed request", "error", werr)
+			}
+		}
 		return
 	}
 
@@ -328,7 +341,12 @@ func (c *UDPConnection) WriteMsg(msg Message) error {
 	msg.StringWrite(buf)
 	data := buf.Bytes()
 
-	if len(data) > UDPMTUSize-200 {
+	// RFC 3261 18.1.1 limits the requests a client sends over UDP: the transport layer moves
+	// bigger ones to TCP when it can (see TransportLayer.ClientRequestConnection). A response
+	// goes back the way its request came, whatever its size (18.2.2), up to what a datagram
+	// holds: refusing it loses the call, and a 200 OK to an INVITE that passed a few proxies is
+	// easily over 1300 bytes.
+	if len(data) > maxDatagram {
 		return ErrUDPMTUCongestion
 	}
 
