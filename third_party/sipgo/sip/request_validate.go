@@ -4,7 +4,7 @@ import "fmt"
 
 // validateRequest checks what every server must check before a request may start a
 // transaction (RFC 3261 8.1.1, 8.2, 16.3 step 1, 20): the SIP version, the header fields every
-// request carries and those that may appear only once, and the CSeq method. It returns the
+// request carries and those that may appear only once, the From tag and the CSeq method. It returns the
 // status code and reason phrase of the stateless answer, or 0 when the request is fine.
 // Only headers the parser understood count; a malformed one never reaches here.
 func validateRequest(req *Request) (int, string) {
@@ -23,6 +23,11 @@ func validateRequest(req *Request) (int, string) {
 		if len(req.GetHeaders(name)) > 1 {
 			return StatusBadRequest, fmt.Sprintf("Multiple %s header fields", name)
 		}
+	}
+	if from := req.From(); from == nil || !from.Params.Has("tag") {
+		// RFC 3261 8.1.1.3: the From tag is mandatory; RFC 2543 requests lack it and the
+		// transaction and dialog they would start cannot be told apart.
+		return StatusBadRequest, "Missing tag in From header field"
 	}
 	if cseq := req.CSeq(); cseq == nil || cseq.MethodName != req.Method {
 		// RFC 3261 8.1.1.5: the CSeq method MUST match the request method (RFC 4475

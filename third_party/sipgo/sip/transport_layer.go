@@ -182,6 +182,13 @@ func NewTransportLayer(
 }
 
 func (l *TransportLayer) withTransports(conf TransportsConfig) {
+	// Transports passed in log where the layer logs unless they were given a logger.
+	if conf.UDP != nil && conf.UDP.log == nil {
+		conf.UDP.log = l.log.With("caller", "Transport<UDP>")
+	}
+	if conf.TCP != nil && conf.TCP.log == nil {
+		conf.TCP.log = l.log.With("caller", "Transport<TCP>")
+	}
 	if conf.UDP != nil && l.udp == nil {
 		l.udp = conf.UDP
 		l.udp.connectionReuse = l.connectionReuse
@@ -599,9 +606,13 @@ func (l *TransportLayer) serverRequestConnection(ctx context.Context, req *Reque
 			return c, nil
 		}
 
-		// Fail with via host
-		// NOTE: This can happen at any point when server sending response and we are not handling those cases.
-		// Generally this may have issue with setups where connections are closed after each response
+		// The connection the request came on is gone (RFC 3261 18.2.2): open one to the
+		// address it came from, at the sent-by port, never to the Via host: a request must not
+		// make us connect to, or resolve, a third party it names.
+		if l.log.Enabled(ctx, slog.LevelDebug) {
+			l.log.Debug("Creating server connection to the source", "raddr", raddr.String(), "network", network)
+		}
+		return transport.CreateConnection(ctx, Addr{}, raddr, l.handleMessage)
 	}
 
 	raddr := Addr{

@@ -328,11 +328,20 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 
 		// t.log.Debug().Str("raddr", raddr).Str("data", string(data)).Msg("new message")
 		if err := t.parseStream(conn, par, data, raddr, handler); err != nil {
-			// A framing error leaves no message boundary to resync on, so close the connection.
+			// A framing error leaves no message boundary to resync on, so close the connection;
+			// not at once, or the answers to the messages before it (and the 400) are lost.
+			if tc, ok := conn.Conn.(*net.TCPConn); ok {
+				_ = tc.CloseRead()
+			}
+			time.Sleep(framingLinger)
 			return
 		}
 	}
 }
+
+// framingLinger is how long a connection whose stream lost its framing stays open for the
+// answers still on their way.
+const framingLinger = time.Second
 
 // parseStream hands every complete message in the stream to handler. A request the parser
 // refuses is answered with 400 when it can be (see badRequestResponse); the stream goes on
