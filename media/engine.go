@@ -198,6 +198,15 @@ type Config struct {
 	// RTPGoroutines reads each RTP socket from its own goroutine instead of the epoll readers
 	// (one per CPU); for comparing the two under load.
 	RTPGoroutines bool
+
+	// SIPUserAgent, when set, is sent as User-Agent and Server; empty (default) names nothing.
+	SIPUserAgent string
+	// SIPTCPIdleTimeout, SIPTCPMessageTimeout and SIPTCPConnsPerSource bound SIP over TCP:
+	// idle connections, messages arriving slowly, connections per source address (see
+	// sip.Config; 0: the defaults, negative: no limit).
+	SIPTCPIdleTimeout    time.Duration
+	SIPTCPMessageTimeout time.Duration
+	SIPTCPConnsPerSource int
 }
 
 // Engine is the recording engine. Make one with New, then Run it.
@@ -287,7 +296,9 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 			e.pollers = append(e.pollers, p)
 		}
 	}
-	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger}, e)
+	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger,
+		UserAgent: cfg.SIPUserAgent, TCPIdleTimeout: cfg.SIPTCPIdleTimeout, TCPMessageTimeout: cfg.SIPTCPMessageTimeout,
+		TCPConnsPerSource: cfg.SIPTCPConnsPerSource}, e)
 	if err != nil {
 		root.Close()
 		return nil, err

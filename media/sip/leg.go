@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,9 +103,19 @@ type Inbound struct {
 	answered bool
 }
 
-// Dialed is the Request-URI user: the number the caller dialed (b), without a leading '+'.
+// Dialed is the Request-URI user: the number the caller dialed (b), unescaped (RFC 3261
+// 19.1.4: %34%39 is 49) and without a leading '+'. A user part that does not unescape is "".
 func (in *Inbound) Dialed() string {
-	return strings.TrimPrefix(in.req.Recipient.User, "+")
+	return DialedNumber(in.req.Recipient.User)
+}
+
+// DialedNumber is Dialed for a Request-URI user part.
+func DialedNumber(user string) string {
+	u, err := url.PathUnescape(user)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u, "+")
 }
 
 // Caller is the From user (a): empty when withheld (anonymous, no user, or not a number).
@@ -131,9 +142,17 @@ func CallerNumber(user string) string {
 	return user
 }
 
+// ErrAddressFamily: the offer's media address is of an IP version our media address is not
+// (RFC 5118 4.6); no packet could reach it. IPv4-mapped IPv6 addresses count as IPv4.
+var ErrAddressFamily = errors.New("sip: media address of another IP version than ours")
+
 // Offer parses the INVITE's SDP. Late offers (no SDP) are not supported.
 func (in *Inbound) Offer() (Media, error) {
-	return ParseSDP(in.req.Body())
+	m, err := ParseSDP(in.req.Body())
+	if err == nil && m.Addr.IsValid() && m.Addr.Addr().Is4() != in.ua.cfg.PublicIP.Unmap().Is4() {
+		return m, ErrAddressFamily
+	}
+	return m, err
 }
 
 // Transport is UDP or TCP, as the INVITE came.
@@ -151,6 +170,7 @@ func (in *Inbound) Progress(code int, sdp []byte) error {
 	}
 	c := in.ua.contact(in.Transport())
 	res.AppendHeader(&c)
+	in.ua.stamp(res)
 	// Held across the write: a provisional from the destination leg's goroutine must not race
 	// the final response (sipgo keeps the last response in the dialog unguarded).
 	in.mu.Lock()
@@ -174,6 +194,7 @@ func (in *Inbound) Answer(sdp []byte) error {
 	res := gosip.NewSDPResponseFromRequest(in.dlg.InviteRequest, sdp)
 	c := in.ua.contact(in.Transport())
 	res.AppendHeader(&c)
+	in.ua.stamp(res)
 	return in.dlg.WriteResponse(res)
 }
 
@@ -189,7 +210,13 @@ func (in *Inbound) Reject(code int, reason string) error {
 	if in.ctx.Err() != nil {
 		return nil // CANCELed: the transaction layer already answered 487
 	}
-	return in.dlg.Respond(code, reason, nil)
+	return in.respondFinal(code, reason)
+}
+
+func (in *Inbound) respondFinal(code int, reason string) error {
+	res := gosip.NewResponseFromRequest(in.dlg.InviteRequest, code, reason, nil)
+	in.ua.stamp(res)
+	return in.dlg.WriteResponse(res)
 }
 
 // Answered tells whether 200 OK was sent.
@@ -203,7 +230,11 @@ func (in *Inbound) bye(ctx context.Context) error {
 	if !in.Answered() {
 		return in.Reject(480, "Temporarily Unavailable")
 	}
-	return in.dlg.Bye(ctx)
+	invite := in.dlg.InviteRequest
+	bye := gosip.NewRequest(gosip.BYE, invite.Contact().Address)
+	bye.SetTransport(invite.Transport())
+	in.ua.stamp(bye)
+	return in.dlg.WriteBye(ctx, bye)
 }
 
 func (in *Inbound) finish() {
@@ -225,7 +256,7 @@ func (in *Inbound) readBye(req *gosip.Request, tx gosip.ServerTransaction) error
 	in.final = true
 	in.mu.Unlock()
 	if pending {
-		_ = in.dlg.Respond(487, "Request Terminated", nil)
+		_ = in.respondFinal(487, "Request Terminated")
 	}
 	return in.dlg.ReadBye(req, tx)
 }

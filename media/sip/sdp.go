@@ -155,7 +155,8 @@ func BuildSDP(d Description) []byte {
 	ip := d.IP.Unmap().String()
 	var b strings.Builder
 	b.Grow(300)
-	fmt.Fprintf(&b, "v=0\r\no=callrec %d %d IN %s %s\r\ns=callrec\r\nc=IN %s %s\r\nt=0 0\r\n", d.Session, d.Version, ipv, ip, ipv, ip)
+	// "-" for user name and session name (RFC 4566 5.2, 5.3): nothing that names the software.
+	fmt.Fprintf(&b, "v=0\r\no=- %d %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n", d.Session, d.Version, ipv, ip, ipv, ip)
 	fmt.Fprintf(&b, "m=audio %d RTP/AVP", d.Port)
 	for _, c := range d.Codecs {
 		fmt.Fprintf(&b, " %d", c)

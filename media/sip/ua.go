@@ -24,6 +24,49 @@ type Config struct {
 	PublicIP netip.Addr // put into Contact and SDP; default: the listen host
 	Trunk    string     // host:port where outbound legs go
 	Logger   *slog.Logger
+
+	// UserAgent, when set, is sent as User-Agent in our requests and Server in our
+	// responses. Empty (the default) names no software to anyone.
+	UserAgent string
+
+	// TCPIdleTimeout closes a TCP connection on which nothing arrived for this long
+	// (default DefaultTCPIdleTimeout); TCPMessageTimeout one whose message has not arrived in
+	// full this long after it began (default 64*T1); TCPConnsPerSource caps the connections
+	// from one address (default DefaultTCPConnsPerSource). Negative: no limit.
+	TCPIdleTimeout    time.Duration
+	TCPMessageTimeout time.Duration
+	TCPConnsPerSource int
+}
+
+// Defaults for Config's TCP limits.
+const (
+	DefaultTCPIdleTimeout    = 3 * time.Minute
+	DefaultTCPMessageTimeout = 64 * 500 * time.Millisecond // 64*T1, RFC 3261 17.1.1.1
+	DefaultTCPConnsPerSource = 16
+)
+
+func (c *Config) tcpTransport() *gosip.TransportTCP {
+	pick := func(v, def time.Duration) time.Duration {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	conns := c.TCPConnsPerSource
+	switch {
+	case conns < 0:
+		conns = 0
+	case conns == 0:
+		conns = DefaultTCPConnsPerSource
+	}
+	return &gosip.TransportTCP{
+		IdleTimeout:       pick(c.TCPIdleTimeout, DefaultTCPIdleTimeout),
+		MessageTimeout:    pick(c.TCPMessageTimeout, DefaultTCPMessageTimeout),
+		MaxConnsPerSource: conns,
+	}
 }
 
 // Handler runs one inbound call, on the INVITE's own goroutine, until the call is over.
@@ -80,8 +123,11 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	// level (each one logged in full at ERROR on stderr). What peers can make sipgo log is also
 	// cut short and rate-limited.
 	sipLog := slog.New(newLimitHandler(log.Handler(), 20))
-	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
-		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(sipLog)),
+	// The user agent's name only fills a missing From header, which our requests never lack;
+	// it is neutral all the same.
+	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("-"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
+		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(sipLog),
+			gosip.WithTransportLayerTransports(gosip.TransportsConfig{TCP: cfg.tcpTransport()})),
 		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog)))
 	if err == nil {
 		u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(sipLog))
@@ -97,21 +143,71 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		return nil, err
 	}
 	u.dlg = sipgo.DialogUA{Client: u.cli, ContactHDR: u.contact("UDP")}
-	u.srv.OnNoRoute(func(req *gosip.Request, tx gosip.ServerTransaction) {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil))
-	})
-	u.srv.OnInvite(u.onInvite)
-	u.srv.OnAck(u.onAck)
-	u.srv.OnBye(u.onBye)
-	u.srv.OnInfo(u.onInfo)
-	u.srv.OnCancel(func(req *gosip.Request, tx gosip.ServerTransaction) {
+	u.srv.OnNoRoute(u.serve(nil))
+	u.srv.OnInvite(u.serve(u.onInvite))
+	u.srv.OnAck(u.serve(u.onAck))
+	u.srv.OnBye(u.serve(u.onBye))
+	u.srv.OnInfo(u.serve(u.onInfo))
+	u.srv.OnCancel(u.serve(func(req *gosip.Request, tx gosip.ServerTransaction) {
 		// CANCELs matching a pending INVITE never get here (the transaction layer answers them).
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	})
-	u.srv.OnOptions(func(req *gosip.Request, tx gosip.ServerTransaction) {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
+		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	}))
+	u.srv.OnOptions(u.serve(func(req *gosip.Request, tx gosip.ServerTransaction) {
+		res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
+		res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
+		u.send(tx, res)
+	}))
 	return u, nil
+}
+
+// serve wraps a method's handler with the core's checks (see inspect); nil is the handler
+// of methods the engine does not serve, which inspect always refuses.
+func (u *UA) serve(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *gosip.Request, tx gosip.ServerTransaction) {
+		if req.IsAck() {
+			if h != nil {
+				h(req, tx)
+			}
+			return
+		}
+		if r := inspect(req); r != nil || h == nil {
+			if r == nil {
+				r = &refusal{code: 501, reason: "Not Implemented"}
+			}
+			res := gosip.NewResponseFromRequest(req, r.code, r.reason, nil)
+			for _, hd := range r.headers {
+				res.AppendHeader(hd)
+			}
+			u.send(tx, res)
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// respond answers req with a bodyless response.
+func (u *UA) respond(req *gosip.Request, tx gosip.ServerTransaction, code int, reason string) {
+	u.send(tx, gosip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (u *UA) send(tx gosip.ServerTransaction, res *gosip.Response) {
+	u.stamp(res)
+	_ = tx.Respond(res)
+}
+
+// stamp adds the configured Server (responses) or User-Agent (requests) header.
+func (u *UA) stamp(m gosip.Message) {
+	if u.cfg.UserAgent == "" {
+		return
+	}
+	name := "User-Agent"
+	if _, ok := m.(*gosip.Response); ok {
+		name = "Server"
+	}
+	if len(m.GetHeaders(name)) == 0 {
+		m.AppendHeader(gosip.NewHeader(name, u.cfg.UserAgent))
+	}
 }
 
 // listenPair binds UDP and TCP to the same port. With port 0 the kernel picks the UDP port and
@@ -159,6 +255,9 @@ func (u *UA) Serve(ctx context.Context) error {
 	u.mu.Unlock()
 	errc := make(chan error, 2)
 	go func() { errc <- u.srv.ServeUDP(u.udp) }()
+	// Outbound legs leave through the UDP socket: a call arriving over TCP must not dial before
+	// the transport layer knows that socket, or it tries to bind the port a second time.
+	u.waitUDPServing()
 	go func() { errc <- u.srv.ServeTCP(u.tcp) }()
 	var err error
 	select {
@@ -182,8 +281,21 @@ func (u *UA) Serve(ctx context.Context) error {
 	return err
 }
 
+// contact is our Contact: an address without a user part, which would only name the software.
+func (u *UA) waitUDPServing() {
+	pool := u.ua.TransportLayer().Pool("udp")
+	addr := u.udp.LocalAddr().String()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if c := pool.Get(addr); c != nil {
+			_, _ = c.TryClose()
+			return
+		}
+	}
+	u.log.Warn("sip: UDP socket not serving after 2 s")
+}
+
 func (u *UA) contact(transport string) gosip.ContactHeader {
-	c := gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", User: "callrec", Host: u.cfg.PublicIP.String(), Port: int(u.addr.Port())}}
+	c := gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", Host: u.cfg.PublicIP.String(), Port: int(u.addr.Port())}}
 	if strings.EqualFold(transport, "TCP") {
 		c.Address.UriParams = gosip.NewParams()
 		c.Address.UriParams.Add("transport", "tcp")
@@ -237,18 +349,18 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	u.mu.Unlock()
 	if closing || ctx == nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+		u.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
 	defer u.wg.Done()
 	if u.leg(req) != nil {
 		// A second INVITE with a Call-ID we serve, without a To tag: a loop or a fork.
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 482, "Loop Detected", nil))
+		u.respond(req, tx, 482, "Loop Detected")
 		return
 	}
 	dlg, err := u.dlg.ReadInvite(req, tx)
 	if err != nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		u.respond(req, tx, 400, "Bad Request")
 		return
 	}
 	in := &Inbound{Leg: newLeg(string(*req.CallID())), ua: u, dlg: dlg, req: req}
@@ -266,7 +378,7 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 func (u *UA) onReinvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := u.leg(req)
 	if l == nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
 	answer, err := l.reoffer(req.Body())
@@ -275,13 +387,13 @@ func (u *UA) onReinvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		if errors.Is(err, errNoHandler) {
 			code, reason = 491, "Request Pending"
 		}
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, code, reason, nil))
+		u.respond(req, tx, code, reason)
 		return
 	}
 	res := gosip.NewSDPResponseFromRequest(req, answer)
 	c := u.contact(req.Transport())
 	res.AppendHeader(&c)
-	_ = tx.Respond(res)
+	u.send(tx, res)
 	// The ACK comes outside this transaction (onAck) and changes nothing.
 }
 
@@ -297,23 +409,23 @@ func (u *UA) onBye(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := u.leg(req)
 	u.log.Debug("BYE", "call_id", req.CallID(), "known", l != nil, "from", req.Source())
 	if l == nil || l.readBye == nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
 	// Mark first: readBye ends the dialog and the call's goroutine wakes up at once.
 	l.remoteBye()
 	if err := l.readBye(req, tx); err != nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 	}
 }
 
 func (u *UA) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := u.leg(req)
 	if l == nil {
-		_ = tx.Respond(gosip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	_ = tx.Respond(gosip.NewResponseFromRequest(req, 200, "OK", nil))
+	u.respond(req, tx, 200, "OK")
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
@@ -347,6 +459,7 @@ func (u *UA) Dial(ctx context.Context, to, from string, offer []byte) (*Outbound
 	req.AppendHeader(&contact)
 	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
+	u.stamp(req)
 
 	out := &Outbound{Leg: newLeg(string(callID)), ua: u}
 	u.register(&out.Leg)

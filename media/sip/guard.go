@@ -1,0 +1,137 @@
+package sip
+
+import (
+	"strings"
+
+	gosip "github.com/emiago/sipgo/sip"
+)
+
+// The user agent core's checks of every request before it reaches a handler (RFC 3261 8.2):
+// method, Request-URI scheme, required extensions, body type and what the sender accepts. What
+// makes a message malformed (syntax, duplicate or missing headers, CSeq, version) is refused
+// earlier by the SIP library; an ACK is never answered, so it skips all of this.
+
+// allowed are the methods the engine serves, in the order Allow lists them.
+var allowed = []gosip.RequestMethod{gosip.INVITE, gosip.ACK, gosip.BYE, gosip.CANCEL, gosip.OPTIONS, gosip.INFO}
+
+const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+
+// known are methods defined by a standard that the engine does not serve: 405, not 501
+// (RFC 3261 8.2.1, 21.4.6, 21.5.2).
+var known = map[gosip.RequestMethod]bool{
+	gosip.REGISTER: true, gosip.SUBSCRIBE: true, gosip.NOTIFY: true, gosip.REFER: true,
+	gosip.MESSAGE: true, gosip.PUBLISH: true, gosip.UPDATE: true, gosip.PRACK: true,
+}
+
+// bodyTypes are the body types each method's handler reads; a body of any other type gets 415.
+var bodyTypes = map[gosip.RequestMethod][]string{
+	gosip.INVITE: {"application/sdp"},
+	gosip.INFO:   {"application/dtmf-relay", "application/dtmf"},
+}
+
+// supported are the option tags a Require may name; the engine implements no extension.
+var supported = map[string]bool{}
+
+// refusal is the response a request gets instead of reaching its handler.
+type refusal struct {
+	code    int
+	reason  string
+	headers []gosip.Header
+}
+
+// inspect is the core's verdict on req; nil lets it through.
+func inspect(req *gosip.Request) *refusal {
+	m := req.Method
+	served := false
+	for _, a := range allowed {
+		served = served || a == m
+	}
+	allow := gosip.NewHeader("Allow", allowHeader)
+	switch {
+	case !served && known[m]:
+		return &refusal{405, "Method Not Allowed", []gosip.Header{allow}}
+	case !served:
+		return &refusal{501, "Not Implemented", []gosip.Header{allow}}
+	}
+	if s := req.Recipient.Scheme; s != "sip" && s != "sips" {
+		// 8.2.2.1; RFC 4475 3.3.2, 3.3.3. A B2BUA calls numbers at SIP addresses only.
+		return &refusal{416, "Unsupported URI Scheme", nil}
+	}
+	if m == gosip.CANCEL {
+		// A CANCEL carries no Require or body of its own (9.1) and is matched by the
+		// transaction layer.
+		return nil
+	}
+	if unknown := unsupportedOptions(req); len(unknown) > 0 {
+		// 8.2.2.3: Proxy-Require is for proxies; a UAS looks at Require only.
+		return &refusal{420, "Bad Extension", []gosip.Header{gosip.NewHeader("Unsupported", strings.Join(unknown, ", "))}}
+	}
+	if types, ok := bodyTypes[m]; ok && len(req.Body()) > 0 {
+		ct := ""
+		if h := req.ContentType(); h != nil {
+			ct = mediaType(h.Value())
+		}
+		if !contains(types, ct) {
+			// 8.2.3; RFC 4475 3.3.6.
+			return &refusal{415, "Unsupported Media Type", []gosip.Header{gosip.NewHeader("Accept", strings.Join(types, ", "))}}
+		}
+	}
+	if m == gosip.INVITE {
+		if !accepts(req, "application/sdp") {
+			// Our answers carry SDP, which the sender says it cannot take (RFC 4475 3.3.15).
+			return &refusal{406, "Not Acceptable", []gosip.Header{gosip.NewHeader("Accept", "application/sdp")}}
+		}
+		if req.Contact() == nil {
+			// 8.1.1.8: a dialog needs a remote target. RFC 2543 allowed none; the engine does
+			// not offer that backwards compatibility (RFC 4475 3.4.1 leaves it optional).
+			return &refusal{400, "Missing Contact header field", nil}
+		}
+	}
+	return nil
+}
+
+// unsupportedOptions lists the option tags of Require the engine does not support.
+func unsupportedOptions(req *gosip.Request) []string {
+	var out []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			if tag = strings.TrimSpace(tag); tag != "" && !supported[strings.ToLower(tag)] {
+				out = append(out, tag)
+			}
+		}
+	}
+	return out
+}
+
+// accepts reports whether the request's Accept headers admit typ. No Accept means
+// application/sdp; an empty one admits nothing (RFC 3261 20.1).
+func accepts(req *gosip.Request, typ string) bool {
+	hs := req.GetHeaders("Accept")
+	if len(hs) == 0 {
+		return true
+	}
+	major, _, _ := strings.Cut(typ, "/")
+	for _, h := range hs {
+		for _, r := range strings.Split(h.Value(), ",") {
+			if r = mediaType(r); r == typ || r == "*/*" || r == major+"/*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mediaType is the lower-case type/subtype of a Content-Type or Accept value.
+func mediaType(v string) string {
+	t, _, _ := strings.Cut(v, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
