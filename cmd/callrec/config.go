@@ -32,6 +32,7 @@ type config struct {
 	MaxPrompt     time.Duration
 	RingTimeout   time.Duration
 	LogLevel      string
+	SIPOptions    sipConfig // --sip-* beyond --sip (sipflags.go)
 }
 
 // parseConfig reads serve's flags; their defaults come from the environment.
@@ -64,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&cfg.MaxPrompt, "max-announcement", envDuration(env("CALLREC_MAX_ANNOUNCEMENT", ""), 10*time.Minute), "longest accepted announcement (CALLREC_MAX_ANNOUNCEMENT)")
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", envDuration(env("CALLREC_RING_TIMEOUT", ""), 60*time.Second), "how long the destination may ring (CALLREC_RING_TIMEOUT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env("CALLREC_LOG_LEVEL", "info"), "debug, info, warn or error (CALLREC_LOG_LEVEL)")
+	cfg.SIPOptions.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -86,6 +88,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 func envBool(s string) bool {
 	b, _ := strconv.ParseBool(s)
 	return b
+}
+
+func envInt(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 func envDuration(s string, def time.Duration) time.Duration {

@@ -98,6 +98,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	eng, err := media.New(media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
+		SIPUserAgent: cfg.SIPOptions.UserAgent, SIPTCPIdleTimeout: cfg.SIPOptions.TCPIdle,
+		SIPTCPMessageTimeout: cfg.SIPOptions.TCPMessage, SIPTCPConnsPerSource: cfg.SIPOptions.TCPConnsPerSrc,
 	}, dir, sink)
 	if err != nil {
 		closeAll(ftps, sftps)

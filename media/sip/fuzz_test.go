@@ -3,6 +3,8 @@ package sip
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,13 +35,25 @@ func (fuzzHandler) HandleCall(_ context.Context, in *Inbound) {
 const fuzzKnownCallID = "known-call@fuzz"
 
 // FuzzHandleRequest feeds one datagram to the user agent's request handling as sipgo's
-// transport and transaction layers would hand it over: parsed by sipgo, dropped when the
-// transaction layer could not key it, then dispatched to our INVITE (new and re-INVITE), ACK,
+// transport and transaction layers would hand it over: parsed by sipgo, refused when the
+// transaction layer would refuse it, then dispatched to our INVITE (new and re-INVITE), ACK,
 // BYE, INFO, CANCEL and OPTIONS handlers with a recording transaction. A dialog with Call-ID
 // known-call@fuzz exists, so in-dialog requests reach the re-offer and INFO (DTMF) code.
 func FuzzHandleRequest(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(seedMessage(s))
+	}
+	// The torture messages of RFC 4475 and 5118, as they are on the wire.
+	torture, err := filepath.Glob(filepath.Join("testdata", "torture", "*.dat"))
+	if err != nil || len(torture) != 61 {
+		f.Fatalf("torture corpus: %d files, %v", len(torture), err)
+	}
+	for _, name := range torture {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	u, err := Listen(Config{Addr: "127.0.0.1:0", Trunk: "127.0.0.1:5080"}, fuzzHandler{})
 	if err != nil {
@@ -61,7 +75,7 @@ func FuzzHandleRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msg, err := gosip.ParseMessage(data)
 		if err != nil {
-			return
+			return // the transport answers it (or not) before any handler; the library tests that
 		}
 		req, ok := msg.(*gosip.Request)
 		if !ok {
@@ -70,6 +84,9 @@ func FuzzHandleRequest(f *testing.F) {
 		req.SetTransport("UDP")
 		req.SetSource("127.0.0.1:5099")
 		req.SetDestination(u.addr.String())
+		if code, _ := gosip.ValidateRequest(req); code != 0 {
+			return // the transaction layer answers it before any handler
+		}
 		if _, err := gosip.ServerTxKeyMake(req); err != nil {
 			return // the transaction layer drops it before any handler
 		}
@@ -80,7 +97,7 @@ func FuzzHandleRequest(f *testing.F) {
 			// A final response other than 2xx waits for the ACK (or Timer H, 32 s): once it is
 			// out, end the transaction as an ACK would.
 			done := make(chan struct{})
-			go func() { u.onInvite(req, tx); close(done) }()
+			go func() { u.handle(req, tx); close(done) }()
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Microsecond) {
 				select {
 				case <-done:
@@ -96,19 +113,15 @@ func FuzzHandleRequest(f *testing.F) {
 				}
 				break
 			}
-		case gosip.ACK:
-			u.onAck(req, tx)
-		case gosip.BYE:
-			u.onBye(req, tx)
-		case gosip.INFO:
-			u.onInfo(req, tx)
-		case gosip.OPTIONS, gosip.CANCEL:
-			_ = tx.Respond(gosip.NewResponseFromRequest(req, 200, "OK", nil))
 		default:
-			_ = tx.Respond(gosip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil))
+			u.handle(req, tx)
 		}
-		for _, res := range tx.Result() {
+		results := tx.Result()
+		for _, res := range results {
 			_ = res.String()
+		}
+		if req.IsAck() && len(results) > 0 {
+			t.Fatalf("an ACK was answered with %d", results[0].StatusCode)
 		}
 		if u.Legs() != 1 {
 			t.Fatalf("%d legs after the request, want only the known one", u.Legs())

@@ -91,6 +91,8 @@ type UA struct {
 	tcp  *net.TCPListener
 	addr netip.AddrPort
 
+	handlers map[gosip.RequestMethod]sipgo.RequestHandler
+
 	mu      sync.Mutex
 	legs    map[string]*Leg // by Call-ID: ours for outbound legs, the caller's for inbound
 	ctx     context.Context
@@ -143,22 +145,37 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		return nil, err
 	}
 	u.dlg = sipgo.DialogUA{Client: u.cli, ContactHDR: u.contact("UDP")}
+	u.handlers = map[gosip.RequestMethod]sipgo.RequestHandler{
+		gosip.INVITE:  u.onInvite,
+		gosip.ACK:     u.onAck,
+		gosip.BYE:     u.onBye,
+		gosip.INFO:    u.onInfo,
+		gosip.CANCEL:  u.onCancel,
+		gosip.OPTIONS: u.onOptions,
+	}
+	for m, h := range u.handlers {
+		u.srv.OnRequest(m, u.serve(h))
+	}
 	u.srv.OnNoRoute(u.serve(nil))
-	u.srv.OnInvite(u.serve(u.onInvite))
-	u.srv.OnAck(u.serve(u.onAck))
-	u.srv.OnBye(u.serve(u.onBye))
-	u.srv.OnInfo(u.serve(u.onInfo))
-	u.srv.OnCancel(u.serve(func(req *gosip.Request, tx gosip.ServerTransaction) {
-		// CANCELs matching a pending INVITE never get here (the transaction layer answers them).
-		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-	}))
-	u.srv.OnOptions(u.serve(func(req *gosip.Request, tx gosip.ServerTransaction) {
-		res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
-		res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
-		res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
-		u.send(tx, res)
-	}))
 	return u, nil
+}
+
+// handle is what the server does with a request the transaction layer passes up: the entry
+// point the fuzz test drives.
+func (u *UA) handle(req *gosip.Request, tx gosip.ServerTransaction) {
+	u.serve(u.handlers[req.Method])(req, tx)
+}
+
+func (u *UA) onCancel(req *gosip.Request, tx gosip.ServerTransaction) {
+	// CANCELs matching a pending INVITE never get here (the transaction layer answers them).
+	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (u *UA) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
+	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
+	res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
+	u.send(tx, res)
 }
 
 // serve wraps a method's handler with the core's checks (see inspect); nil is the handler

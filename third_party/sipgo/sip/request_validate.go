@@ -2,12 +2,12 @@ package sip
 
 import "fmt"
 
-// validateRequest checks what every server must check before a request may start a
+// ValidateRequest checks what every server must check before a request may start a
 // transaction (RFC 3261 8.1.1, 8.2, 16.3 step 1, 20): the SIP version, the header fields every
 // request carries and those that may appear only once, the From tag and the CSeq method. It returns the
 // status code and reason phrase of the stateless answer, or 0 when the request is fine.
 // Only headers the parser understood count; a malformed one never reaches here.
-func validateRequest(req *Request) (int, string) {
+func ValidateRequest(req *Request) (int, string) {
 	if req.SipVersion != "SIP/2.0" {
 		// "SIP" is case-insensitive, the version numbers are not ours to guess.
 		if len(req.SipVersion) != 7 || !isSIPVersion(req.SipVersion) || req.SipVersion[4:] != "2.0" {

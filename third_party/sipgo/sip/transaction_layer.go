@@ -152,7 +152,7 @@ func (txl *TransactionLayer) handleRequestBackground(req *Request) {
 }
 
 func (txl *TransactionLayer) handleRequest(req *Request) error {
-	if code, reason := validateRequest(req); code != 0 {
+	if code, reason := ValidateRequest(req); code != 0 {
 		// Refused before any transaction exists: a malformed request must not start one (an
 		// INVITE server transaction would retransmit its 400 until Timer H).
 		if !req.IsAck() {
