@@ -36,17 +36,11 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 	defer tree.Close()
 	folder := models.AnnouncementFolder(cust.SubscriberID)
 	sweepTemps(tree, folder, time.Now().Add(-staleTemp))
-	tmp, tmpName, err := tree.CreateTemp(folder + "/upload")
+	tmp, err := h.tree.createTemp(tree, folder+"/upload")
 	if err != nil {
 		return models.File{}, err
 	}
-	committed := false
-	defer func() {
-		tmp.Close()
-		if !committed {
-			_ = tree.RemoveTemp(tmpName)
-		}
-	}()
+	defer tmp.release()
 	up, err := copyUpload(c.Request(), tmp)
 	if isTooLarge(err) {
 		return models.File{}, models.ErrFileTooLarge
@@ -56,7 +50,7 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 	if f := strings.Trim(up.folder, "/"); f != "" && f != models.AnnouncementsRoot && f != folder {
 		return models.File{}, models.ErrBadFolder
 	}
-	format, err := probeTemp(tree, tmpName)
+	format, err := tmp.probe()
 	if err != nil {
 		return models.File{}, err
 	}
@@ -64,26 +58,26 @@ func (h *announcementsHandler) receiveUpload(c echo.Context, cust models.Custome
 		return models.File{}, models.ErrAudioTooLong.With("the announcement lasts " + d.Round(time.Second).String() +
 			", the limit is " + h.maxAnnouncement().String())
 	}
-	size, err := tmp.Seek(0, io.SeekEnd)
-	if err != nil {
-		return models.File{}, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return models.File{}, err
-	}
 	name := files.SafeName(up.name)
 	if ext := "." + format.Container; !strings.EqualFold(path.Ext(name), ext) && !(ext == ".ogg" && strings.EqualFold(path.Ext(name), ".oga")) {
 		name += ext
 	}
-	rel, err := h.tree.publish(c.Request().Context(), tree, tmpName, folder+"/"+name)
+	rel, size, err := tmp.commit(c.Request().Context(), folder+"/"+name)
 	if err != nil {
 		return models.File{}, err
 	}
-	committed = true
+	return h.addFile(c, cust, rel, size, format, "file.uploaded")
+}
+
+// addFile records a published announcement file; the file goes again when its row cannot be
+// written.
+func (h *announcementsHandler) addFile(c echo.Context, cust models.Customer, rel string, size int64,
+	format audio.Format, event string) (models.File, error) {
 	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: format.Codec, Bits: format.Bits,
 		Rate: format.Rate, Channels: format.Channels, DurationMS: format.Duration().Milliseconds(), Ready: audio.IsTarget(format)}
-	if err := h.store.CreateAnnouncementFile(c.Request().Context(), actorOf(c), c.RealIP(), cust, &f, "file.uploaded"); err != nil {
-		_ = h.tree.remove(context.WithoutCancel(c.Request().Context()), rel)
+	ctx := c.Request().Context()
+	if err := h.store.CreateAnnouncementFile(ctx, actorOf(c), c.RealIP(), cust, &f, event); err != nil {
+		_ = h.tree.remove(context.WithoutCancel(ctx), rel)
 		return models.File{}, err
 	}
 	return f, nil
@@ -112,16 +106,6 @@ func sweepTemps(tree *files.Tree, folder string, before time.Time) {
 			_ = tree.RemoveTemp(folder + "/" + en.Name())
 		}
 	}
-}
-
-// probeTemp reads the format of a temporary file (CreateTemp opens it write-only).
-func probeTemp(tree *files.Tree, tmpName string) (audio.Format, error) {
-	r, err := tree.Root().Open(tmpName)
-	if err != nil {
-		return audio.Format{}, err
-	}
-	defer r.Close()
-	return audio.Probe(r)
 }
 
 // copyUpload copies the multipart field "file" to w without holding it in memory, and reads the
@@ -228,43 +212,23 @@ func (h *announcementsHandler) convertFile(c echo.Context, id uint) (models.File
 		name = base + "_16k8bit.wav"
 	}
 	want := src.Folder + "/" + name
-	tmp, tmpName, err := tree.CreateTemp(want)
+	tmp, err := h.tree.createTemp(tree, want)
 	if err != nil {
 		return models.File{}, err
 	}
-	committed := false
-	defer func() {
-		tmp.Close()
-		if !committed {
-			_ = tree.RemoveTemp(tmpName)
-		}
-	}()
+	defer tmp.release()
 	if _, err := audio.Convert(in, tmp, audio.ConvertOptions{MaxDuration: h.maxAnnouncement()}); err != nil {
 		return models.File{}, err
 	}
-	out, err := probeTemp(tree, tmpName)
+	out, err := tmp.probe()
 	if err != nil {
 		return models.File{}, err
 	}
-	size, err := tmp.Seek(0, io.SeekEnd)
+	rel, size, err := tmp.commit(ctx, want)
 	if err != nil {
 		return models.File{}, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return models.File{}, err
-	}
-	rel, err := h.tree.publish(ctx, tree, tmpName, want)
-	if err != nil {
-		return models.File{}, err
-	}
-	committed = true
-	f := models.File{Name: path.Base(rel), Path: rel, Size: size, Codec: out.Codec, Bits: out.Bits, Rate: out.Rate,
-		Channels: out.Channels, DurationMS: out.Duration().Milliseconds(), Ready: audio.IsTarget(out)}
-	if err := h.store.CreateAnnouncementFile(ctx, a, c.RealIP(), cust, &f, "file.converted"); err != nil {
-		_ = h.tree.remove(context.WithoutCancel(ctx), rel)
-		return models.File{}, err
-	}
-	return f, nil
+	return h.addFile(c, cust, rel, size, out, "file.converted")
 }
 
 // deleteFile removes an announcement file's row, then the file.

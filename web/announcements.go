@@ -207,29 +207,16 @@ func (h *announcementsHandler) renderSpeech(c echo.Context, tree *files.Tree, p 
 	}
 	want := models.AnnouncementFolder(p.Customer.SubscriberID) + "/tts/pool" + strconv.Itoa(int(p.ID)) + "_" + slot + "_" + lang + "_" +
 		strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
-	tmp, tmpName, err := tree.CreateTemp(want)
+	tmp, err := h.tree.createTemp(tree, want)
 	if err != nil {
 		return "", err
 	}
-	committed := false
-	defer func() {
-		tmp.Close()
-		if !committed {
-			_ = tree.RemoveTemp(tmpName)
-		}
-	}()
+	defer tmp.release()
 	if err := audio.Speak(c.Request().Context(), spoken, lang, tmp); err != nil {
 		return "", err // without espeak-ng: audio.ErrNoSpeechEngine, which answers as models.ErrNoSpeechEngine
 	}
-	if err := tmp.Sync(); err != nil {
-		return "", err
-	}
-	rel, err := h.tree.publish(c.Request().Context(), tree, tmpName, want)
-	if err != nil {
-		return "", err
-	}
-	committed = true
-	return rel, nil
+	rel, _, err := tmp.commit(c.Request().Context(), want)
+	return rel, err
 }
 
 // announcementSave is the slot form: htmx swaps the slot with the answer (errors beside the

@@ -3,15 +3,18 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"callrec/media/audio"
 	"callrec/models"
 	"callrec/models/files"
 )
@@ -109,6 +112,61 @@ func (t dataTree) unique(ctx context.Context, want string) (string, error) {
 		}
 	}
 	return "", fs.ErrExist
+}
+
+// tempFile is a hidden temporary file in the data folder being written (an upload, a
+// conversion, a text spoken): commit publishes it under its final, unique name; release removes
+// it unless it was published, so whatever fails before, nothing is left behind.
+type tempFile struct {
+	*os.File
+	data      dataTree
+	tree      *files.Tree
+	name      string
+	committed bool
+}
+
+// createTemp makes a temporary file in want's folder of tree (the data folder's, opened).
+func (t dataTree) createTemp(tree *files.Tree, want string) (*tempFile, error) {
+	f, name, err := tree.CreateTemp(want)
+	if err != nil {
+		return nil, err
+	}
+	return &tempFile{File: f, data: t, tree: tree, name: name}, nil
+}
+
+// probe reads the audio format of what was written (the file itself is open write-only).
+func (t *tempFile) probe() (audio.Format, error) {
+	r, err := t.tree.Root().Open(t.name)
+	if err != nil {
+		return audio.Format{}, err
+	}
+	defer r.Close()
+	return audio.Probe(r)
+}
+
+// commit syncs the file and publishes it under want (or want with _2, _3, ...); it returns the
+// name and the size.
+func (t *tempFile) commit(ctx context.Context, want string) (string, int64, error) {
+	size, err := t.Seek(0, io.SeekEnd)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := t.Sync(); err != nil {
+		return "", 0, err
+	}
+	rel, err := t.data.publish(ctx, t.tree, t.name, want)
+	if err != nil {
+		return "", 0, err
+	}
+	t.committed = true
+	return rel, size, nil
+}
+
+func (t *tempFile) release() {
+	t.Close()
+	if !t.committed {
+		_ = t.tree.RemoveTemp(t.name)
+	}
 }
 
 // commitUnique renames tmp to want, or to want with _2, _3, ... when that name is taken (also
