@@ -143,13 +143,9 @@ func (h *announcementsHandler) announcementDelete(c echo.Context) error {
 // --- API ---
 
 func (h *announcementsHandler) apiFileUpload(c echo.Context) error {
-	var cid uint
-	if v := c.QueryParam("customer"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return models.ErrNotFound
-		}
-		cid = uint(n)
+	cid, err := customerParam(c)
+	if err != nil {
+		return err
 	}
 	cust, err := h.store.AnnouncementCustomer(c.Request().Context(), actorOf(c), cid)
 	if err != nil {
@@ -163,7 +159,7 @@ func (h *announcementsHandler) apiFileUpload(c echo.Context) error {
 }
 
 func (h *announcementsHandler) apiFileConvert(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
@@ -175,7 +171,7 @@ func (h *announcementsHandler) apiFileConvert(c echo.Context) error {
 }
 
 func (h *announcementsHandler) apiFileDelete(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}

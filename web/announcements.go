@@ -292,7 +292,7 @@ type announcementPut struct {
 }
 
 func (h *announcementsHandler) apiAnnouncementPut(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}

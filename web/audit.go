@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,10 +29,7 @@ type auditHandler struct {
 // platform admin without a customer, Europe/Berlin).
 func (h *auditHandler) auditLocation(c echo.Context, customerID uint) (*time.Location, error) {
 	if customerID == 0 {
-		if u := userOf(c); u != nil && u.Customer != nil {
-			return u.Customer.Location(), nil
-		}
-		return models.Customer{}.Location(), nil
+		return userLocation(c), nil
 	}
 	cu, err := h.store.Customer(c.Request().Context(), actorOf(c), customerID)
 	if err != nil {
@@ -42,20 +38,23 @@ func (h *auditHandler) auditLocation(c echo.Context, customerID uint) (*time.Loc
 	return cu.Location(), nil
 }
 
-// parseAuditTime reads a filter bound: "" is none; YYYY-MM-DD is that day in loc (as an upper
-// bound the whole day is included); anything else must be RFC 3339.
-func parseAuditTime(v string, loc *time.Location, upper bool) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
+// auditFilter is the audit log's filter for customer cid (0: every customer the actor sees)
+// from the query: kind, and from and to, days in the customer's time zone (to inclusive) or
+// RFC 3339 times; bad lists the bounds that are neither. The page, its CSV export and the API
+// read it alike.
+func (h *auditHandler) auditFilter(c echo.Context, cid uint) (f models.AuditFilter, loc *time.Location, bad []string, err error) {
+	if loc, err = h.auditLocation(c, cid); err != nil {
+		return f, nil, nil, err
 	}
-	if d, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
-		if upper {
-			d = d.AddDate(0, 0, 1)
-		}
-		return d, nil
+	f = models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
+	var perr error
+	if f.From, perr = parseTime(c.QueryParam("from"), loc, false); perr != nil {
+		bad = append(bad, "from")
 	}
-	return time.Parse(time.RFC3339, v)
+	if f.To, perr = parseTime(c.QueryParam("to"), loc, true); perr != nil {
+		bad = append(bad, "to")
+	}
+	return f, loc, bad, nil
 }
 
 // auditKindLabel names a kind in the UI language; kinds without a label show as they are.
@@ -104,22 +103,16 @@ func (h *auditHandler) auditPage(c echo.Context) error {
 	a := actorOf(c)
 	var cid uint
 	if a.IsPlatformAdmin() {
-		if n, err := strconv.ParseUint(c.QueryParam("customer"), 10, 32); err == nil {
-			cid = uint(n)
-		}
+		cid = queryCustomer(c)
 	}
-	loc, err := h.auditLocation(c, cid)
+	f, loc, bad, err := h.auditFilter(c, cid)
 	if err != nil {
 		return err
 	}
 	p := templates.AuditProps{Page: h.views.page(c, "audit.title", "audit"), From: c.QueryParam("from"), To: c.QueryParam("to"),
-		Kind: c.QueryParam("kind"), ShowCustomer: a.IsPlatformAdmin() && cid == 0, Errors: templates.Errors{}}
-	f := models.AuditFilter{CustomerID: cid, Kind: p.Kind}
-	if f.From, err = parseAuditTime(p.From, loc, false); err != nil {
-		p.Errors["from"] = models.ErrDateInvalid.Key
-	}
-	if f.To, err = parseAuditTime(p.To, loc, true); err != nil {
-		p.Errors["to"] = models.ErrDateInvalid.Key
+		Kind: f.Kind, ShowCustomer: a.IsPlatformAdmin() && cid == 0, Errors: templates.Errors{}}
+	for _, b := range bad {
+		p.Errors[b] = models.ErrDateInvalid.Key
 	}
 	kinds, err := h.store.AuditKinds(ctx, a, cid)
 	if err != nil {
@@ -149,21 +142,12 @@ func (h *auditHandler) auditPage(c echo.Context) error {
 			Old: auditFields(ctx, e.OldValue, loc), New: auditFields(ctx, e.NewValue, loc),
 			Customer: e.CustomerID})
 	}
-	link := func(n int) string {
-		q := url.Values{}
-		for _, k := range []string{"from", "to", "kind", "customer"} {
-			if v := c.QueryParam(k); v != "" {
-				q.Set(k, v)
-			}
+	q := url.Values{}
+	for _, k := range []string{"from", "to", "kind", "customer"} {
+		if v := c.QueryParam(k); v != "" {
+			q.Set(k, v)
 		}
-		q.Set("page", strconv.Itoa(n))
-		return "/audit?" + q.Encode()
 	}
-	if pg.Page > 1 {
-		p.PrevHref = link(pg.Page - 1)
-	}
-	if pg.Page < pg.Pages() {
-		p.NextHref = link(pg.Page + 1)
-	}
+	p.PrevHref, p.NextHref = pageLinks("/audit", q, pg.Page, pg.Pages())
 	return render(c, status, templates.AuditLog(p))
 }

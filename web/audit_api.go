@@ -48,16 +48,14 @@ func (h *auditHandler) apiAuditEvents(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	loc, err := h.auditLocation(c, cid)
-	if err != nil {
+	f, _, bad, err := h.auditFilter(c, cid)
+	switch {
+	case err != nil:
 		return err
-	}
-	f := models.AuditFilter{CustomerID: cid, Kind: c.QueryParam("kind")}
-	if f.From, err = parseAuditTime(c.QueryParam("from"), loc, false); err != nil {
-		return models.ErrInvalidFrom.With("a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
-	}
-	if f.To, err = parseAuditTime(c.QueryParam("to"), loc, true); err != nil {
-		return models.ErrInvalidTo.With("a date (YYYY-MM-DD, in the customer's time zone) or an RFC 3339 time")
+	case len(bad) > 0 && bad[0] == "from":
+		return models.ErrInvalidFrom.With("days are in the customer's time zone")
+	case len(bad) > 0:
+		return models.ErrInvalidTo.With("days are in the customer's time zone")
 	}
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	per, _ := strconv.Atoi(c.QueryParam("per_page"))

@@ -13,15 +13,22 @@ import (
 	"callrec/models"
 )
 
-// auditCSV exports the audit log as CSV with the audit page's filters (from, to as yyyy-mm-dd in
-// the customer's zone, to inclusive; kind; customer for the platform admin), oldest first,
-// streamed in batches. Cells that a spreadsheet would run as a formula are quoted with a '.
+// auditCSV exports the audit log as CSV with the audit page's filters (auditFilter; customer
+// as a number), oldest first, streamed in batches. Cells that a spreadsheet would run as a
+// formula are quoted with a '.
 func (h *auditHandler) auditCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
-	f, err := auditFilterOf(c)
+	cid, err := customerParam(c)
 	if err != nil {
 		return err
+	}
+	f, _, bad, err := h.auditFilter(c, cid)
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return models.ValidationError{{Field: bad[0], Err: models.ErrDateInvalid}}
 	}
 	// Check access before the first byte: an empty walk answers the error as a page.
 	if _, err := h.store.AuditEvents(ctx, a, f, 1, 1); err != nil {
@@ -45,41 +52,6 @@ func (h *auditHandler) auditCSV(c echo.Context) error {
 		h.log.Error("audit csv", "err", err)
 	}
 	return nil
-}
-
-// auditFilterOf reads the audit filter from the query; dates are days in the user's customer's
-// time zone (UTC for the platform admin).
-func auditFilterOf(c echo.Context) (models.AuditFilter, error) {
-	var f models.AuditFilter
-	loc := time.UTC
-	if u := userOf(c); u != nil && u.Customer != nil {
-		loc = u.Customer.Location()
-	}
-	bad := models.ErrBadRequest
-	q := c.QueryParams()
-	if v := q.Get("from"); v != "" {
-		t, err := time.ParseInLocation("2006-01-02", v, loc)
-		if err != nil {
-			return f, bad
-		}
-		f.From = t
-	}
-	if v := q.Get("to"); v != "" {
-		t, err := time.ParseInLocation("2006-01-02", v, loc)
-		if err != nil {
-			return f, bad
-		}
-		f.To = t.AddDate(0, 0, 1)
-	}
-	if v := q.Get("customer"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return f, models.ErrNotFound
-		}
-		f.CustomerID = uint(n)
-	}
-	f.Kind = q.Get("kind")
-	return f, nil
 }
 
 // csvSafe keeps spreadsheet programs from running a cell as a formula.

@@ -138,19 +138,6 @@ func (h *bookingHandler) poolWithErrors(c echo.Context, p models.Pool, me module
 	}))
 }
 
-// modulePool loads the pool named in the path (404 for another customer's).
-func (h *bookingHandler) modulePool(c echo.Context) (models.Pool, error) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return models.Pool{}, err
-	}
-	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
-	if err != nil {
-		return models.Pool{}, err
-	}
-	return p, nil
-}
-
 func bookingAnchor(p models.Pool, anchor string) string {
 	return "/pools/" + strconv.FormatUint(uint64(p.ID), 10) + "#" + anchor
 }
@@ -164,7 +151,7 @@ func bookingFormBool(c echo.Context, name string) bool {
 }
 
 func (h *bookingHandler) callRecordingBook(c echo.Context) error {
-	p, err := h.modulePool(c)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -186,7 +173,7 @@ func (h *bookingHandler) callRecordingBook(c echo.Context) error {
 }
 
 func (h *bookingHandler) callRecordingCancel(c echo.Context) error {
-	p, err := h.modulePool(c)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -218,7 +205,7 @@ func settingsFromForm(c echo.Context) (models.SettingsPatch, templates.SettingsF
 }
 
 func (h *bookingHandler) callRecordingSettings(c echo.Context) error {
-	p, err := h.modulePool(c)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -240,7 +227,7 @@ func (h *bookingHandler) callRecordingSettings(c echo.Context) error {
 }
 
 func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
-	p, err := h.modulePool(c)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -252,7 +239,7 @@ func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
 }
 
 func (h *bookingHandler) ftpAccessCancel(c echo.Context) error {
-	p, err := h.modulePool(c)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}

@@ -133,7 +133,7 @@ func readJSONObject(c echo.Context) (map[string]json.RawMessage, error) {
 }
 
 func (h *bookingHandler) apiCallRecording(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
@@ -146,15 +146,11 @@ func (h *bookingHandler) apiCallRecording(c echo.Context) error {
 }
 
 func (h *bookingHandler) apiCallRecordingBook(c echo.Context) error {
-	id, err := apiID(c, "id")
+	p, err := poolParam(c, h.store) // 404 before the body is looked at
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a := actorOf(c)
-	if _, err := h.store.Pool(ctx, a, id); err != nil { // 404 before the body is looked at
-		return err
-	}
+	id, ctx, a := p.ID, c.Request().Context(), actorOf(c)
 	body, err := readJSONObject(c)
 	if err != nil {
 		return err
@@ -178,15 +174,11 @@ func (h *bookingHandler) apiCallRecordingBook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, toCallRecordingJSON(cr, i18n.Lang(ctx)))
+	return c.JSON(upsertStatus(created), toCallRecordingJSON(cr, i18n.Lang(ctx)))
 }
 
 func (h *bookingHandler) apiCallRecordingCancel(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
@@ -235,15 +227,11 @@ func settingsPatchJSON(body map[string]json.RawMessage) (models.SettingsPatch, e
 }
 
 func (h *bookingHandler) apiCallRecordingPatch(c echo.Context) error {
-	id, err := apiID(c, "id")
+	p, err := poolParam(c, h.store) // 404 before the body is looked at
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a := actorOf(c)
-	if _, err := h.store.Pool(ctx, a, id); err != nil {
-		return err
-	}
+	id, ctx, a := p.ID, c.Request().Context(), actorOf(c)
 	body, err := readJSONObject(c)
 	if err != nil {
 		return err
@@ -284,11 +272,7 @@ func (h *bookingHandler) apiFTPAccessBook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, toFTPAccessJSON(f))
+	return c.JSON(upsertStatus(created), toFTPAccessJSON(f))
 }
 
 func (h *bookingHandler) apiFTPAccessCancel(c echo.Context) error {

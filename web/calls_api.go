@@ -111,18 +111,6 @@ func callFromEngine(c media.CallInfo, id uint, a models.Actor, now time.Time) ca
 	return j
 }
 
-// apiTime reads a from/to parameter: RFC 3339, or a date (midnight in loc).
-func apiTime(v string, loc *time.Location) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, true
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, true
-	}
-	t, err := time.ParseInLocation(time.DateOnly, v, loc)
-	return t, err == nil
-}
-
 func (h *callLogHandler) apiCalls(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
@@ -136,11 +124,11 @@ func (h *callLogHandler) apiCalls(c echo.Context) error {
 		}
 		f.PoolID = uint(n)
 	}
-	var ok bool
-	if f.From, ok = apiTime(q.Get("from"), loc); !ok {
+	var err error
+	if f.From, err = parseTime(q.Get("from"), loc, false); err != nil {
 		return models.ErrInvalidFrom
 	}
-	if f.To, ok = apiTime(q.Get("to"), loc); !ok {
+	if f.To, err = parseTime(q.Get("to"), loc, false); err != nil { // the API's to is the start of its day
 		return models.ErrInvalidTo
 	}
 	f.Number, f.Outcome = q.Get("number"), q.Get("outcome")
@@ -192,7 +180,7 @@ func (h *liveHandler) apiActiveCalls(c echo.Context, a models.Actor, f models.Ca
 }
 
 func (h *callLogHandler) apiCall(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}
@@ -209,7 +197,7 @@ func (h *liveHandler) apiStartRecording(c echo.Context) error { return h.apiSetR
 func (h *liveHandler) apiStopRecording(c echo.Context) error { return h.apiSetRecording(c, false) }
 
 func (h *liveHandler) apiSetRecording(c echo.Context, on bool) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}

@@ -44,19 +44,12 @@ func parseCallFilter(q url.Values, loc *time.Location) (models.CallFilter, templ
 	if f.Outcome == "" {
 		form.Outcome = ""
 	}
-	if form.From != "" {
-		if d, err := time.ParseInLocation(time.DateOnly, form.From, loc); err == nil {
-			f.From = d
-		} else {
-			errs["from"] = models.ErrDateInvalid.Key
-		}
+	var err error
+	if f.From, err = parseDay(form.From, loc, false); err != nil {
+		errs["from"] = models.ErrDateInvalid.Key
 	}
-	if form.To != "" {
-		if d, err := time.ParseInLocation(time.DateOnly, form.To, loc); err == nil {
-			f.To = d.AddDate(0, 0, 1)
-		} else {
-			errs["to"] = models.ErrDateInvalid.Key
-		}
+	if f.To, err = parseDay(form.To, loc, true); err != nil {
+		errs["to"] = models.ErrDateInvalid.Key
 	}
 	f.Page, _ = strconv.Atoi(q.Get("page"))
 	return f, form, errs
@@ -89,20 +82,7 @@ func (h *callLogHandler) callLogPage(c echo.Context) error {
 	for _, call := range log.Calls {
 		props.Rows = append(props.Rows, v.logRow(call, loc))
 	}
-	pageURL := func(n int) string {
-		u := url.Values{}
-		for k, vs := range q {
-			u[k] = vs
-		}
-		u.Set("page", strconv.Itoa(n))
-		return "/calls?" + u.Encode()
-	}
-	if log.Page > 1 {
-		props.PrevURL = pageURL(log.Page - 1)
-	}
-	if log.Page < log.Pages() {
-		props.NextURL = pageURL(log.Page + 1)
-	}
+	props.PrevURL, props.NextURL = pageLinks("/calls", q, log.Page, log.Pages())
 	return render(c, status, templates.CallLogPage(props))
 }
 

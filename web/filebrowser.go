@@ -120,19 +120,12 @@ func (f listFilter) query(loc *time.Location) (models.BrowseQuery, templates.Err
 		q.Sort, q.Desc = "date", f.Order != "asc"
 	}
 	errs := templates.Errors{}
-	if f.From != "" {
-		t, err := time.ParseInLocation("2006-01-02", f.From, loc)
-		if err != nil {
-			errs["from"] = models.ErrDateInvalid.Key
-		}
-		q.From = t
+	var err error
+	if q.From, err = parseDay(f.From, loc, false); err != nil {
+		errs["from"] = models.ErrDateInvalid.Key
 	}
-	if f.To != "" {
-		t, err := time.ParseInLocation("2006-01-02", f.To, loc)
-		if err != nil {
-			errs["to"] = models.ErrDateInvalid.Key
-		}
-		q.To = t.AddDate(0, 0, 1) // the whole last day
+	if q.To, err = parseDay(f.To, loc, true); err != nil {
+		errs["to"] = models.ErrDateInvalid.Key
 	}
 	if len(f.Number) > 32 {
 		errs["number"] = models.ErrNumberFilter.Key

@@ -155,11 +155,7 @@ func (h *ftpAccessHandler) apiFTPCredentialsSet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, out)
+	return c.JSON(upsertStatus(created), out)
 }
 
 // displayAddr shows a listen address the way a customer can use it: a wildcard host (":2121",

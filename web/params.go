@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +13,8 @@ import (
 
 // Request parameters, read the same way by every handler.
 
-// idParam parses a positive numeric path parameter; anything else is a 404.
+// idParam parses a positive numeric path parameter; anything else is a 404, as for an id that
+// does not exist.
 func idParam(c echo.Context, name string) (uint, error) {
 	n, err := strconv.ParseUint(c.Param(name), 10, 32)
 	if err != nil || n == 0 {
@@ -21,13 +23,27 @@ func idParam(c echo.Context, name string) (uint, error) {
 	return uint(n), nil
 }
 
-// apiID parses a positive numeric path parameter; anything else is the API's 404.
-func apiID(c echo.Context, name string) (uint, error) {
-	id, err := idParam(c, name)
+// poolParam is the pool named by the path's id, as the request's user sees it (404 for another
+// customer's).
+func poolParam(c echo.Context, store *models.Store) (models.Pool, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return models.Pool{}, err
+	}
+	return store.Pool(c.Request().Context(), actorOf(c), id)
+}
+
+// customerParam is the "customer" query parameter: 0 when absent, a 404 when it is not an id.
+func customerParam(c echo.Context) (uint, error) {
+	v := c.QueryParam("customer")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {
 		return 0, models.ErrNotFound
 	}
-	return id, nil
+	return uint(n), nil
 }
 
 // queryCustomer is the "customer" query parameter (the platform admin's choice), 0 when absent.
@@ -75,4 +91,50 @@ func userLocation(c echo.Context) *time.Location {
 // wantsJSON is true for the page's script, which uploads with XMLHttpRequest to show progress.
 func wantsJSON(c echo.Context) bool {
 	return strings.Contains(c.Request().Header.Get(echo.HeaderAccept), echo.MIMEApplicationJSON)
+}
+
+// parseDay reads a day (YYYY-MM-DD) in loc; as an upper bound it is the day's end, so the whole
+// day is included. "" is no bound.
+func parseDay(v string, loc *time.Location, upper bool) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, v, loc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if upper {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
+}
+
+// parseTime reads a bound the API and the audit log accept: an RFC 3339 time, or a day as
+// parseDay reads it.
+func parseTime(v string, loc *time.Location, upper bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(v)); err == nil {
+		return t, nil
+	}
+	return parseDay(v, loc, upper)
+}
+
+// pageLinks are the URLs of a paged list's previous and next page: base with the query q and
+// its page ("" before the first and after the last).
+func pageLinks(base string, q url.Values, page, pages int) (prev, next string) {
+	link := func(n int) string {
+		u := url.Values{}
+		for k, vs := range q {
+			u[k] = vs
+		}
+		u.Set("page", strconv.Itoa(n))
+		return base + "?" + u.Encode()
+	}
+	if page > 1 {
+		prev = link(page - 1)
+	}
+	if page < pages {
+		next = link(page + 1)
+	}
+	return prev, next
 }

@@ -52,11 +52,7 @@ func (h *poolsHandler) apiPools(c echo.Context) error {
 }
 
 func (h *poolsHandler) apiPool(c echo.Context) error {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -75,12 +71,7 @@ func (h *poolsHandler) poolsPage(c echo.Context) error {
 }
 
 func (h *poolsHandler) poolPage(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	a := actorOf(c)
-	p, err := h.store.Pool(c.Request().Context(), a, id)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}
@@ -93,7 +84,7 @@ func (h *poolsHandler) poolPage(c echo.Context) error {
 		ext = append(ext, sections...)
 	}
 	return render(c, http.StatusOK, templates.PoolDetail(templates.PoolProps{
-		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: ext,
+		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: actorOf(c).IsAdmin(), Extended: ext,
 	}))
 }
 
@@ -154,11 +145,7 @@ func (h *poolsHandler) poolCreate(c echo.Context) error {
 }
 
 func (h *poolsHandler) poolEdit(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	p, err := h.store.Pool(c.Request().Context(), actorOf(c), id)
+	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
 	}

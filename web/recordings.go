@@ -21,13 +21,21 @@ import (
 // One recording: its page (player, waveform, segments, the call's consent trail), its audio,
 // its deletion, and the File Browser's bulk actions (ZIP download, deletion).
 
+// recordingDetail is the recording named in the path, pages and API alike.
 func (h *recordingsHandler) recordingDetail(c echo.Context) (models.RecordingDetail, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return models.RecordingDetail{}, err
 	}
-	d, err := h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
-	return d, err
+	return h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
+}
+
+// deleteRecordings deletes recordings (files and rows, each audited) as the request's user; a
+// foreign id among them deletes nothing.
+func (h *recordingsHandler) deleteRecordings(c echo.Context, ids []uint) error {
+	ctx := c.Request().Context()
+	_, err := h.store.DeleteRecordings(ctx, actorOf(c), c.RealIP(), ids, h.tree.remover(ctx))
+	return err
 }
 
 func (h *recordingsHandler) recordingPage(c echo.Context) error {
@@ -183,12 +191,10 @@ func (h *recordingsHandler) recordingDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a := actorOf(c)
 	if c.FormValue("confirm") != "yes" {
 		return h.renderRecording(c, d, http.StatusUnprocessableEntity, templates.Errors{"confirm": models.ErrConfirmDelete.Key})
 	}
-	remove := h.tree.remover(c.Request().Context())
-	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
+	if err := h.deleteRecordings(c, []uint{d.File.ID}); err != nil {
 		return err
 	}
 	h.views.flash(c, "files.deleted")
@@ -229,8 +235,7 @@ func (h *recordingsHandler) recordingsBulk(c echo.Context) error {
 			h.views.flash(c, "files.confirm_first")
 			return redirect(c, back)
 		}
-		remove := h.tree.remover(c.Request().Context())
-		if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), ids, remove); err != nil {
+		if err := h.deleteRecordings(c, ids); err != nil {
 			return err
 		}
 		h.views.flash(c, "files.deleted_many")

@@ -78,21 +78,6 @@ func apiPage(q *models.BrowseQuery, v string) {
 	q.Cursor = v
 }
 
-// recTime accepts RFC 3339 or a day (yyyy-mm-dd, UTC).
-func recTime(v string, endOfDay bool) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, true
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, true
-	}
-	t, err := time.Parse("2006-01-02", v)
-	if err == nil && endOfDay {
-		t = t.AddDate(0, 0, 1)
-	}
-	return t, err == nil
-}
-
 func (h *recordingsHandler) apiRecordings(c echo.Context) error {
 	a := actorOf(c)
 	qp := c.QueryParams()
@@ -103,11 +88,11 @@ func (h *recordingsHandler) apiRecordings(c echo.Context) error {
 	if q.Sort == "" {
 		q.Sort = "date"
 	}
-	var ok bool
-	if q.From, ok = recTime(qp.Get("from"), false); !ok {
+	var err error
+	if q.From, err = parseTime(qp.Get("from"), time.UTC, false); err != nil {
 		return models.ErrInvalidFrom
 	}
-	if q.To, ok = recTime(qp.Get("to"), true); !ok {
+	if q.To, err = parseTime(qp.Get("to"), time.UTC, true); err != nil {
 		return models.ErrInvalidTo
 	}
 	if v := qp.Get("pool"); v != "" {
@@ -179,20 +164,8 @@ func (h *recordingsHandler) customerLocation(c echo.Context, id uint) *time.Loca
 	return cu.Location()
 }
 
-func (h *recordingsHandler) apiRecordingDetail(c echo.Context) (models.RecordingDetail, error) {
-	id, err := apiID(c, "id")
-	if err != nil {
-		return models.RecordingDetail{}, err
-	}
-	d, err := h.store.RecordingFile(c.Request().Context(), actorOf(c), id)
-	if err != nil {
-		return d, err
-	}
-	return d, nil
-}
-
 func (h *recordingsHandler) apiRecording(c echo.Context) error {
-	d, err := h.apiRecordingDetail(c)
+	d, err := h.recordingDetail(c)
 	if err != nil {
 		return err
 	}
@@ -218,18 +191,15 @@ func (h *recordingsHandler) apiRecording(c echo.Context) error {
 }
 
 func (h *recordingsHandler) apiRecordingAudio(c echo.Context) error {
-	d, err := h.apiRecordingDetail(c)
+	d, err := h.recordingDetail(c)
 	if err != nil {
 		return err
 	}
-	if err := h.serveRecording(c, d, c.QueryParam("download") == "1"); err != nil {
-		return err
-	}
-	return nil
+	return h.serveRecording(c, d, c.QueryParam("download") == "1")
 }
 
 func (h *recordingsHandler) apiRecordingWaveform(c echo.Context) error {
-	d, err := h.apiRecordingDetail(c)
+	d, err := h.recordingDetail(c)
 	if err != nil {
 		return err
 	}
@@ -247,13 +217,11 @@ func (h *recordingsHandler) apiRecordingWaveform(c echo.Context) error {
 }
 
 func (h *recordingsHandler) apiRecordingDelete(c echo.Context) error {
-	d, err := h.apiRecordingDetail(c)
+	d, err := h.recordingDetail(c)
 	if err != nil {
 		return err
 	}
-	a := actorOf(c)
-	remove := h.tree.remover(c.Request().Context())
-	if _, err := h.store.DeleteRecordings(c.Request().Context(), a, c.RealIP(), []uint{d.File.ID}, remove); err != nil {
+	if err := h.deleteRecordings(c, []uint{d.File.ID}); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -343,7 +311,7 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 // apiFileContent serves any file of the tree: recordings through the recordings' own handler
 // (which checks the permission and writes the "listened" audit event).
 func (h *recordingsHandler) apiFileContent(c echo.Context) error {
-	id, err := apiID(c, "id")
+	id, err := idParam(c, "id")
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,14 @@ func putBuffer(b *bytes.Buffer) {
 
 var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// upsertStatus is a PUT's status: 201 when it created what it names, else 200.
+func upsertStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
 // redirect answers 303 See Other, the way to end a successful form post.
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 

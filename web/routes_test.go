@@ -114,17 +114,7 @@ func send(t *testing.T, c *client, method, path, token, csrf string) (int, http.
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, resp.Header, b.String()
+	return resp.StatusCode, resp.Header, readAll(resp)
 }
 
 func apiCode(body string) string {
