@@ -100,6 +100,7 @@ func (e *Engine) HandleCall(ctx context.Context, in *sip.Inbound) {
 		_ = in.Reject(503, "Service Unavailable")
 		return
 	}
+	caller.sock.SetSignalling(in.Source())
 	caller.setRemote(offer, codec)
 	c.callerDir = sip.AnswerDir(offer.Dir)
 	e.add(c)

@@ -5,6 +5,7 @@ package media
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"callrec/media/recorder"
@@ -29,6 +30,9 @@ func (c *call) dial(ctx context.Context, plain bool) (int, Outcome, bool) {
 		other = rtp.PCMU
 	}
 	callee.dtmfPT, callee.hasDTMF = 101, true
+	if trunk, err := netip.ParseAddrPort(c.e.cfg.Trunk); err == nil {
+		callee.sock.SetSignalling(trunk.Addr()) // a trunk behind NAT answers from its public side
+	}
 	c.mu.Lock()
 	offer := sip.BuildSDP(callee.description(c.e.ua.PublicIP(), []uint8{callerCodec, other}, sip.SendRecv))
 	c.mu.Unlock()

@@ -151,6 +151,9 @@ type CallInfo struct {
 	// PacketsIn and PacketsOut count RTP audio packets per leg (0 caller, 1 callee): received
 	// from the leg and sent to it. For operations and tests; no part of the call row.
 	PacketsIn, PacketsOut [2]uint64
+	// RTPForeign counts, per leg, RTP packets from sources other than the leg's negotiated
+	// (or latched) peer, dropped: hijack attempts, a sprayed port range, stray streams.
+	RTPForeign [2]uint64
 }
 
 // Event is one entry of the consent trail.

@@ -101,6 +101,7 @@ func (c *call) snapshotLocked() CallInfo {
 	for i, l := range c.legs {
 		if l != nil {
 			info.PacketsIn[i], info.PacketsOut[i] = l.rx, l.tx
+			info.RTPForeign[i] = l.sock.Foreign.Load()
 		}
 	}
 	info.Recorded = 0

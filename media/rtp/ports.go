@@ -3,10 +3,16 @@ package rtp
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
+
+// quarantine is how long a released port is not lent again while others are free, so late
+// packets of an ended call do not reach a new one.
+const quarantine = 5 * time.Second
 
 // ErrNoPorts means every even port of the range is in use.
 var ErrNoPorts = errors.New("rtp: no free port in range")
@@ -17,9 +23,9 @@ type Ports struct {
 	ip     netip.Addr
 	lo, hi int
 
-	mu    sync.Mutex
-	next  int
-	inUse map[int]bool
+	mu       sync.Mutex
+	inUse    map[int]bool
+	released map[int]time.Time
 }
 
 // NewPorts prepares lending ports lo..hi on ip. lo is rounded up to even.
@@ -30,30 +36,39 @@ func NewPorts(ip netip.Addr, lo, hi int) (*Ports, error) {
 	if lo <= 0 || hi > 65535 || lo > hi {
 		return nil, fmt.Errorf("rtp: bad port range %d-%d", lo, hi)
 	}
-	return &Ports{ip: ip, lo: lo, hi: hi, next: lo, inUse: map[int]bool{}}, nil
+	return &Ports{ip: ip, lo: lo, hi: hi, inUse: map[int]bool{}, released: map[int]time.Time{}}, nil
 }
 
-// Open binds a socket on the next free even port. Round robin, so a port just released is
-// not reused at once and late packets of an ended call do not reach a new one.
+// Open binds a socket on a free even port chosen at random, so nobody can predict the next
+// call's port from the last one's. A port released less than quarantine ago is taken only
+// when no other is free.
 func (p *Ports) Open() (*Socket, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	span := (p.hi-p.lo)/2 + 1
-	for i := 0; i < span; i++ {
-		port := p.next
-		p.next += 2
-		if p.next > p.hi {
-			p.next = p.lo
+	now := time.Now()
+	for pass := 0; pass < 2; pass++ {
+		start := rand.IntN(span)
+		for i := 0; i < span; i++ {
+			port := p.lo + 2*((start+i)%span)
+			if p.inUse[port] {
+				continue
+			}
+			if at, ok := p.released[port]; ok {
+				if now.Sub(at) >= quarantine {
+					delete(p.released, port)
+				} else if pass == 0 {
+					continue
+				}
+			}
+			conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
+			if err != nil {
+				continue
+			}
+			p.inUse[port] = true
+			delete(p.released, port)
+			return newSocket(conn, port, p), nil
 		}
-		if p.inUse[port] {
-			continue
-		}
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
-		if err != nil {
-			continue
-		}
-		p.inUse[port] = true
-		return newSocket(conn, port, p), nil
 	}
 	return nil, ErrNoPorts
 }
@@ -68,5 +83,6 @@ func (p *Ports) InUse() int {
 func (p *Ports) release(port int) {
 	p.mu.Lock()
 	delete(p.inUse, port)
+	p.released[port] = time.Now()
 	p.mu.Unlock()
 }

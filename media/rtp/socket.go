@@ -4,8 +4,14 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// LearnWindow is how long after a leg's peer became known (its SDP) the leg may latch to a
+// source other than the address its SDP names: symmetric RTP through NAT. Afterwards, and
+// for any other host at any time, packets from elsewhere are dropped.
+const LearnWindow = 3 * time.Second
 
 // epoch0 is the origin of the pollers' horizons, on the monotonic clock.
 var epoch0 = time.Now()
@@ -20,8 +26,11 @@ type Handler interface {
 }
 
 // Socket is one leg's RTP socket. One goroutine reads it (Serve); writes may come from any
-// goroutine. The peer address follows symmetric RTP: it starts as the address the SDP names
-// and then latches to wherever the peer's packets actually come from.
+// goroutine. It accepts media only from its peer: the address the SDP names, or, within
+// LearnWindow after the SDP, one other source on the SDP's host or on the host the call's
+// signalling came from (a NAT rewrote the port or the address). The first accepted source is
+// latched: it is where we send, and every other source is dropped and counted (Foreign), so
+// a host spraying the port range neither hears the call nor speaks into it.
 type Socket struct {
 	conn  *net.UDPConn
 	port  int
@@ -32,13 +41,18 @@ type Socket struct {
 	handler Handler
 	poller  *Poller
 
-	mu      sync.Mutex
-	peer    netip.AddrPort
-	latched bool
-	closed  bool
+	mu         sync.Mutex
+	peer       netip.AddrPort // where we send
+	sdp        netip.AddrPort // what the peer's SDP named (zero until known)
+	signal     netip.Addr     // where the call's signalling came from (zero: unknown)
+	learnUntil time.Time      // end of the latching window (zero: SDP not known yet)
+	latched    bool
+	closed     bool
 
 	// Counters for tests and metrics; only the reader writes rx*.
 	RxPackets, RxErrors uint64
+	// Foreign counts packets from sources other than the peer, dropped.
+	Foreign atomic.Uint64
 }
 
 func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
@@ -52,13 +66,33 @@ func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
 // Port is the local port, for the SDP.
 func (s *Socket) Port() int { return s.port }
 
-// SetPeer sets where to send before any packet came in (from the SDP). Once the peer's own
-// packets arrived their source wins, because NATs and sipp alike send from elsewhere.
+// SetPeer takes the address the peer's SDP names; until the peer's packets came (and were
+// latched) it is where we send. A hold (address 0.0.0.0) stops sending to an unlatched peer
+// and leaves a latched one alone; a new host (a re-INVITE moving the media) unlatches, and
+// from then on only that exact address is accepted: the learning window is not reopened.
 func (s *Socket) SetPeer(a netip.AddrPort) {
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0 {
+		if s.latched && s.sdp.IsValid() && a.Addr() != s.sdp.Addr() {
+			s.latched = false
+		}
+		s.sdp = a
+		if s.learnUntil.IsZero() {
+			s.learnUntil = time.Now().Add(LearnWindow)
+		}
+	}
 	if !s.latched {
 		s.peer = a
 	}
+}
+
+// SetSignalling names the host the call's signalling came from: within the learning window
+// its packets may latch too (a NATed caller whose SDP names its private address).
+func (s *Socket) SetSignalling(a netip.Addr) {
+	s.mu.Lock()
+	s.signal = a.Unmap()
 	s.mu.Unlock()
 }
 
@@ -123,19 +157,31 @@ func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Ti
 		s.RxErrors++
 		return
 	}
+	if !s.accept(from, now) {
+		s.Foreign.Add(1)
+		return
+	}
 	s.RxPackets++
-	s.latch(from)
 	s.handler.HandleRTP(hdr, payload, from, now)
 }
 
-func (s *Socket) latch(from netip.AddrPort) {
+// accept decides whether a packet from from is the peer's, latching the peer when it is the
+// first acceptable source.
+func (s *Socket) accept(from netip.AddrPort, now time.Time) bool {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	s.mu.Lock()
-	if !s.latched || s.peer != from {
-		s.peer = from
-		s.latched = true
+	defer s.mu.Unlock()
+	if s.latched {
+		return from == s.peer
 	}
-	s.mu.Unlock()
+	ok := from == s.sdp
+	if !ok && !s.learnUntil.IsZero() && now.Before(s.learnUntil) {
+		ok = from.Addr() == s.sdp.Addr() || s.signal.IsValid() && from.Addr() == s.signal
+	}
+	if ok {
+		s.peer, s.latched = from, true
+	}
+	return ok
 }
 
 func (s *Socket) isClosed() bool {

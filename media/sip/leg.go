@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -153,6 +154,16 @@ func (in *Inbound) Offer() (Media, error) {
 		return m, ErrAddressFamily
 	}
 	return m, err
+}
+
+// Source is the host the INVITE came from (for a NATed caller, the NAT's public side); the
+// zero Addr when it cannot be parsed.
+func (in *Inbound) Source() netip.Addr {
+	ap, err := netip.ParseAddrPort(in.req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // Transport is UDP or TCP, as the INVITE came.

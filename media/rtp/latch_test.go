@@ -1,0 +1,148 @@
+package rtp
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestStrictSourceAfterLatching: the leg latches to one source and then drops (and counts)
+// packets from every other, another port of the same host included.
+func TestStrictSourceAfterLatching(t *testing.T) {
+	s, got := servedSocket(t)
+	peer, other := udp(t, "127.0.0.1"), udp(t, "127.0.0.1")
+	s.SetPeer(peer.LocalAddr().(*net.UDPAddr).AddrPort())
+	send(t, peer, s)
+	expect(t, got, true)
+	send(t, other, s) // same host, other port: the latched peer keeps the leg
+	expect(t, got, false)
+	if s.Foreign.Load() != 1 || s.Peer() != peer.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("foreign %d, peer %v", s.Foreign.Load(), s.Peer())
+	}
+}
+
+// TestLatchingOnlyWithinLearningWindow: a NAT's other port of the SDP's host is taken while
+// the window is open, not after it.
+func TestLatchingOnlyWithinLearningWindow(t *testing.T) {
+	for _, open := range []bool{true, false} {
+		s, got := servedSocket(t)
+		nat := udp(t, "127.0.0.1")
+		s.SetPeer(netip.MustParseAddrPort("127.0.0.1:9")) // what the SDP claimed
+		if !open {
+			s.mu.Lock()
+			s.learnUntil = time.Now().Add(-time.Millisecond)
+			s.mu.Unlock()
+		}
+		send(t, nat, s)
+		expect(t, got, open)
+		if !open && s.Foreign.Load() != 1 {
+			t.Fatalf("after the window: foreign %d", s.Foreign.Load())
+		}
+	}
+}
+
+// TestOtherHostNeverLatches: a host that is neither the SDP's nor the signalling's cannot take
+// the leg, even first and inside the learning window (the RTP bleed attack); the signalling
+// host can (a NATed caller whose SDP names its private address).
+func TestOtherHostNeverLatches(t *testing.T) {
+	s, got := servedSocket(t)
+	attacker := udp(t, "127.0.0.2")
+	s.SetPeer(netip.MustParseAddrPort("10.1.2.3:4000")) // a private address behind the NAT
+	s.SetSignalling(netip.MustParseAddr("127.0.0.1"))
+	send(t, attacker, s)
+	expect(t, got, false)
+	nat := udp(t, "127.0.0.1")
+	send(t, nat, s)
+	expect(t, got, true)
+	if s.Peer() != nat.LocalAddr().(*net.UDPAddr).AddrPort() || s.Foreign.Load() != 1 {
+		t.Fatalf("peer %v foreign %d", s.Peer(), s.Foreign.Load())
+	}
+}
+
+// TestPortsAreRandom: consecutive calls do not get consecutive ports.
+func TestPortsAreRandom(t *testing.T) {
+	p, err := NewPorts(netip.MustParseAddr("127.0.0.1"), 42000, 43999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, ordered := -1, 0
+	for range 20 {
+		s, err := p.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Port() == prev+2 {
+			ordered++
+		}
+		prev = s.Port()
+		s.Close()
+	}
+	if ordered > 3 {
+		t.Fatalf("%d of 20 ports followed the previous one", ordered)
+	}
+	// A released port is not lent again at once while others are free.
+	s, _ := p.Open()
+	port := s.Port()
+	s.Close()
+	for range 50 {
+		s, err := p.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Port() == port {
+			t.Fatal("a port just released was lent again")
+		}
+		defer s.Close()
+	}
+}
+
+func servedSocket(t *testing.T) (*Socket, collect) {
+	t.Helper()
+	p, err := NewPorts(netip.MustParseAddr("127.0.0.1"), 44000, 44999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(collect, 4)
+	go s.Serve(got)
+	t.Cleanup(func() { s.Close() })
+	return s, got
+}
+
+func udp(t *testing.T, host string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
+	if err != nil {
+		t.Skipf("cannot bind %s: %v", host, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func send(t *testing.T, from *net.UDPConn, to *Socket) {
+	t.Helper()
+	pkt := make([]byte, HeaderSize+3)
+	(&Header{PayloadType: PCMU}).Put(pkt)
+	copy(pkt[HeaderSize:], "abc")
+	if _, err := from.WriteToUDP(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: to.Port()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func expect(t *testing.T, got collect, delivered bool) {
+	t.Helper()
+	select {
+	case <-got:
+		if !delivered {
+			t.Fatal("packet delivered, want dropped")
+		}
+	case <-time.After(300 * time.Millisecond):
+		if delivered {
+			t.Fatal("packet dropped, want delivered")
+		}
+	}
+}
