@@ -150,7 +150,7 @@ func (c *call) runPlain(ctx context.Context) Outcome {
 		_ = c.out.Hangup(context.Background())
 		return OutcomeUnanswered
 	}
-	c.bridge(time.Now(), false)
+	c.bridge(false)
 	return c.talk(ctx)
 }
 
@@ -190,7 +190,7 @@ func (c *call) runRecorded(ctx context.Context) Outcome {
 		}
 		c.event(EventWhisperPlayed, "system", "")
 	}
-	c.bridge(time.Now(), !objected && pol.Mode != ModeManual)
+	c.bridge(!objected && pol.Mode != ModeManual)
 	return c.talk(ctx)
 }
 
@@ -265,10 +265,12 @@ func (c *call) busyTone(ctx context.Context) {
 
 // bridge connects the legs. The recording starts with it, in the same critical section so no
 // packet after the bridge misses the recorder, when auto says so (automatic mode, no
-// objection) or an agent pressed start before the bridge.
-func (c *call) bridge(now time.Time, auto bool) {
+// objection) or an agent pressed start before the bridge. The bridge time is taken inside
+// it: every packet handled before arrived before it, every later one is recorded.
+func (c *call) bridge(auto bool) {
 	c.recMu.Lock()
 	c.mu.Lock()
+	now := time.Now()
 	c.early = false
 	c.bridged = true
 	c.info.Bridged = now
@@ -435,6 +437,13 @@ func (c *call) end(o Outcome) {
 	if now.IsZero() {
 		now = time.Now()
 	}
+	recording := c.rec != nil
+	c.mu.Unlock()
+	if recording {
+		// Packets that came before the end but are still queued in a socket go in first.
+		c.e.awaitReaders(now)
+	}
+	c.mu.Lock()
 	c.closed = true
 	rec := c.rec
 	if rec != nil {
@@ -442,7 +451,6 @@ func (c *call) end(o Outcome) {
 	}
 	c.mu.Unlock()
 	if rec != nil {
-		c.e.awaitReaders(now)
 		res, err := rec.Close(now)
 		if err == nil {
 			err = rec.Err()

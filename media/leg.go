@@ -76,6 +76,11 @@ type leg struct {
 func (l *leg) setRemote(m sip.Media, codec uint8) {
 	l.codec = codec
 	l.dtmfPT, l.hasDTMF = m.DTMF, m.HasDTMF
+	if l.hasDTMF {
+		l.sock.SetEventType(int(l.dtmfPT))
+	} else {
+		l.sock.SetEventType(-1)
+	}
 	if m.Addr.IsValid() {
 		l.sock.SetPeer(m.Addr)
 	}

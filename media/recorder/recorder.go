@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,6 +83,9 @@ const (
 	// maxQueueFrames bounds the audio waiting for a blocked disk; past it the recording fails
 	// (and the call goes on) instead of growing without limit.
 	maxQueueFrames = 60 * SampleRate
+	// earlyFrames is how much earlier than its place a packet must come before it moves its
+	// stream (see shiftEarlier): more than scheduling noise, less than a packet.
+	earlyFrames = SampleRate / 200
 	// stallFrames is how long a direction that was receiving packets may go quiet before the
 	// writer commits silence for it. On a starved machine the engine's packet reader (or the
 	// sender) is descheduled for a moment: the packets wait in the socket and arrive late in a
@@ -113,6 +117,7 @@ type anchor struct {
 	ssrc    uint32
 	next    uint32 // timestamp expected after the newest packet
 	nextPos int64  // its frame position
+	first   int64  // the earliest position a packet of this anchor landed at
 }
 
 // locate returns where a packet lands by this anchor, whether it is newer than what the
@@ -163,9 +168,9 @@ type Recorder struct {
 	closing  bool   // the writer's next pass is its last
 	cutTo    int64  // >= 0: Close ended before what the file holds; cut the file there
 
-	wake  chan struct{}      // cap 1: the writer has work
-	done  chan struct{}      // closed when the writer has closed the file
-	syncs chan chan struct{} // tests: wait until the writer has done what it was woken for
+	// queued: handed to the writer pool and not yet through a pass; again: poked meanwhile.
+	queued, again atomic.Bool
+	done          chan struct{} // closed when the writer has closed the file
 
 	// Owned by the writer goroutine (read by Close after done).
 	f            sink
@@ -249,9 +254,7 @@ func New(opt Options) *Recorder {
 		writeOn:     !opt.Inactive,
 		pending:     make([]transition, 0, 8),
 		cutTo:       -1,
-		wake:        make(chan struct{}, 1),
 		done:        make(chan struct{}),
-		syncs:       make(chan chan struct{}),
 	}
 	for i := range r.dir {
 		r.dir[i].lastArr = -1
@@ -277,7 +280,7 @@ func (r *Recorder) attach(f sink) error {
 		return fmt.Errorf("recorder: writing header: %w", err)
 	}
 	r.f = f
-	go r.writer()
+	r.mine = make([]byte, 0, 2*bufferFrames*2*r.channels)
 	r.poke() // audio taken before the file existed
 	return nil
 }
@@ -321,8 +324,13 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		// Re-anchor to the arrival; the anchor replaced is the older one.
 		d.cur = 1 - d.cur
 		a = &d.anchors[d.cur]
-		*a = anchor{ok: true, ssrc: ssrc}
+		*a = anchor{ok: true, ssrc: ssrc, first: arr}
 		p, newer = arr, true
+	} else if p-arr >= earlyFrames && !d.anchors[1-d.cur].ok && a == &d.anchors[d.cur] {
+		// The packet came earlier than its place: the stream's first packet (the anchor) was
+		// itself late. Move what the anchor placed so far earlier, while it is unwritten, so
+		// a late first packet does not shift the whole direction.
+		p -= r.shiftEarlier(d, a, p-arr)
 	}
 	switch {
 	case newer && fits && int32(ts-a.next) > 0:
@@ -333,12 +341,33 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	if newer {
 		a.next, a.nextPos = ts+n, p+int64(n)
 	}
+	a.first = min(a.first, p)
 	d.end, d.lastArr = max(d.end, p+int64(n)), max(d.lastArr, arr)
 	if p < r.written && p+int64(n) > 0 {
 		// Audio before the file's start (read after the bridge, sent before it) is no loss.
 		d.late += min(r.written, p+int64(n)) - max(p, 0)
 	}
 	r.place(d, p, pcm, false)
+}
+
+// shiftEarlier moves the audio anchor a placed by up to by frames earlier, as far as its first
+// position stays unwritten, and returns how far it moved.
+func (r *Recorder) shiftEarlier(d *direction, a *anchor, by int64) int64 {
+	by = min(by, a.first-r.written)
+	if by <= 0 {
+		return 0
+	}
+	from, to := max(a.first, r.written), a.nextPos
+	for q := from; q < to; q++ {
+		d.ring[(q-by)&ringMask] = d.ring[q&ringMask]
+	}
+	for q := max(to-by, from); q < to; q++ {
+		d.ring[q&ringMask] = 0
+	}
+	a.first -= by
+	a.nextPos -= by
+	d.end -= by
+	return by
 }
 
 // PutAt mixes samples the engine generated itself (a prompt it plays, a whisper) into
@@ -503,10 +532,16 @@ func (r *Recorder) Advance(now time.Time) {
 	}
 }
 
+// poke hands the recorder to the writer pool, once: a pass already queued or running takes
+// what was added meanwhile (again).
 func (r *Recorder) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	if r.f == nil {
+		return // Open's attach pokes
+	}
+	if r.queued.CompareAndSwap(false, true) {
+		pool.submit(r)
+	} else {
+		r.again.Store(true)
 	}
 }
 
@@ -589,27 +624,17 @@ func mix(o []byte, a, b []int16) {
 	}
 }
 
-// writer is the recording's goroutine: it hands the queued audio to the OS and keeps the
-// header current, and on the last pass closes the file.
-func (r *Recorder) writer() {
-	defer close(r.done)
-	r.mine = make([]byte, 0, 2*bufferFrames*2*r.channels)
+// run is one turn of the writer pool on this recorder: passes until nothing was added.
+func (r *Recorder) run() {
 	for {
-		select {
-		case <-r.wake:
-			if r.pass() {
-				return
-			}
-		case ack := <-r.syncs:
-			select {
-			case <-r.wake:
-				if r.pass() {
-					close(ack)
-					return
-				}
-			default:
-			}
-			close(ack)
+		r.again.Store(false)
+		if r.pass() {
+			close(r.done)
+			return
+		}
+		r.queued.Store(false)
+		if !r.again.Load() || !r.queued.CompareAndSwap(false, true) {
+			return
 		}
 	}
 }
@@ -642,14 +667,11 @@ func (r *Recorder) pass() bool {
 	return false
 }
 
-// waitWriter returns when the writer has done the work it was woken for (tests read the
-// file of a recording in progress after it).
+// waitWriter returns when the writer has done the work it was handed (tests read the file
+// of a recording in progress after it).
 func (r *Recorder) waitWriter() {
-	ack := make(chan struct{})
-	select {
-	case r.syncs <- ack:
-		<-ack
-	case <-r.done:
+	for r.queued.Load() {
+		time.Sleep(time.Millisecond)
 	}
 }
 

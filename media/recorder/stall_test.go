@@ -46,3 +46,38 @@ func TestStalledReaderLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLateFirstPacketDoesNotShiftTheStream: the sender was descheduled at the start: its
+// first four packets come together 70 ms late, the rest on time. The stream is placed by the
+// packets that came on time, not shifted by the late first one that anchored it.
+func TestLateFirstPacketDoesNotShiftTheStream(t *testing.T) {
+	r, path := newRec(t, Options{Stereo: true, Start: t0})
+	pcm := func(k int, ch Channel) []int16 {
+		b := make([]int16, 160)
+		for i := range b {
+			b[i] = sig(ch, k*160+i)
+		}
+		return b
+	}
+	for k := 0; k < 50; k++ {
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
+		if k < 4 {
+			at = t0.Add(70 * time.Millisecond)
+		}
+		r.Put(Caller, 7, uint32(1000+k*160), pcm(k, Caller), at)
+		r.Put(Callee, 8, uint32(5000+k*160), pcm(k, Callee), t0.Add(time.Duration(k)*20*time.Millisecond))
+		if k%5 == 0 {
+			r.Advance(at)
+		}
+	}
+	if _, err := r.Close(t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, raw := readWAV(t, path)
+	l, rr := deinterleave(raw)
+	for i := 0; i < 8000; i++ {
+		if l[i] != sig(Caller, i) || rr[i] != sig(Callee, i) {
+			t.Fatalf("frame %d: %d/%d, want %d/%d (a stream moved)", i, l[i], rr[i], sig(Caller, i), sig(Callee, i))
+		}
+	}
+}

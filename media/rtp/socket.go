@@ -48,6 +48,7 @@ type Socket struct {
 	learnUntil time.Time      // end of the latching window (zero: SDP not known yet)
 	latched    bool
 	closed     bool
+	eventPT    int // telephone-event payload type (-1: none) taken from the peer's host on any port
 
 	// Counters for tests and metrics; only the reader writes rx*.
 	RxPackets, RxErrors uint64
@@ -60,7 +61,7 @@ func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
 		// Without the kernel's receive time a packet read late counts as arriving late.
 		_ = raw.Control(func(fd uintptr) { _ = enableTimestamps(int(fd)) })
 	}
-	return &Socket{conn: conn, port: port, ports: p}
+	return &Socket{conn: conn, port: port, ports: p, eventPT: -1}
 }
 
 // Port is the local port, for the SDP.
@@ -86,6 +87,15 @@ func (s *Socket) SetPeer(a netip.AddrPort) {
 	if !s.latched {
 		s.peer = a
 	}
+}
+
+// SetEventType names the telephone-event payload type (-1: none). Key presses of that type
+// are taken from the latched peer's host on any port: some endpoints (sipp among them) send
+// them from another socket than their audio. Audio stays strictly with the latched source.
+func (s *Socket) SetEventType(pt int) {
+	s.mu.Lock()
+	s.eventPT = pt
+	s.mu.Unlock()
 }
 
 // SetSignalling names the host the call's signalling came from: within the learning window
@@ -157,7 +167,7 @@ func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Ti
 		s.RxErrors++
 		return
 	}
-	if !s.accept(from, now) {
+	if !s.accept(from, now, int(hdr.PayloadType)) {
 		s.Foreign.Add(1)
 		return
 	}
@@ -167,12 +177,12 @@ func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Ti
 
 // accept decides whether a packet from from is the peer's, latching the peer when it is the
 // first acceptable source.
-func (s *Socket) accept(from netip.AddrPort, now time.Time) bool {
+func (s *Socket) accept(from netip.AddrPort, now time.Time, pt int) bool {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.latched {
-		return from == s.peer
+		return from == s.peer || pt == s.eventPT && from.Addr() == s.peer.Addr()
 	}
 	ok := from == s.sdp
 	if !ok && !s.learnUntil.IsZero() && now.Before(s.learnUntil) {
