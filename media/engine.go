@@ -179,6 +179,9 @@ type RecordingInfo struct {
 	// Overrun is, per leg, received audio dropped because the packet readers had fallen
 	// behind by more than the recorder buffers (seconds: a machine starved of CPU).
 	Overrun [2]time.Duration
+	// FirstArrival is, per leg, when its first packet after the bridge came (offset from the
+	// bridge; -1: none): silence at the start of a channel before it was not sent.
+	FirstArrival [2]time.Duration
 	// Skipped is, per leg, audio the sender's RTP timestamps jumped over (it fell behind and
 	// went on with the present): silence that was in its input.
 	Skipped [2]time.Duration

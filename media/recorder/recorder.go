@@ -66,6 +66,9 @@ type Result struct {
 	// Skipped is, per direction, how much audio the sender's RTP timestamps jumped over (a
 	// sender that fell behind and went on with the present): silence in its input.
 	Skipped [2]time.Duration
+	// FirstArrival is, per direction, when the first packet that came after Start came, as
+	// an offset from Start (-1 when none came): silence before it was not sent.
+	FirstArrival [2]time.Duration
 }
 
 const (
@@ -109,6 +112,7 @@ type direction struct {
 	late         int64 // frames dropped because their place was written
 	overrun      int64 // frames dropped for want of room in the ring
 	lateShift    int64 // frames a late stream was moved on by when it re-anchored
+	firstArr     int64 // arrival of the first packet at or after Start (-1: none yet)
 	skipped      int64 // frames the timestamps jumped over, less stragglers that filled them
 }
 
@@ -257,7 +261,7 @@ func New(opt Options) *Recorder {
 		done:        make(chan struct{}),
 	}
 	for i := range r.dir {
-		r.dir[i].lastArr = -1
+		r.dir[i].lastArr, r.dir[i].firstArr = -1, -1
 	}
 	return r
 }
@@ -342,6 +346,9 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		a.next, a.nextPos = ts+n, p+int64(n)
 	}
 	a.first = min(a.first, p)
+	if arr >= 0 && (d.firstArr < 0 || arr < d.firstArr) {
+		d.firstArr = arr
+	}
 	d.end, d.lastArr = max(d.end, p+int64(n)), max(d.lastArr, arr)
 	if p < r.written && p+int64(n) > 0 {
 		// Audio before the file's start (read after the bridge, sent before it) is no loss.
@@ -417,6 +424,13 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 	}
 }
 
+func firstArrival(f int64) time.Duration {
+	if f < 0 {
+		return -1
+	}
+	return framesToDuration(f)
+}
+
 func sat(v int32) int16 {
 	return int16(max(-32768, min(32767, v)))
 }
@@ -488,15 +502,16 @@ func (r *Recorder) resultLocked(end int64) Result {
 		rec += s.End - s.Start
 	}
 	return Result{
-		Size:     headerSize + r.written*int64(2*r.channels),
-		Frames:   r.written,
-		Duration: framesToDuration(r.written),
-		Recorded: rec,
-		Segments: segs,
-		Channels: r.channels,
-		Late:     [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
-		Skipped:  [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
-		Overrun:  [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
+		Size:         headerSize + r.written*int64(2*r.channels),
+		Frames:       r.written,
+		Duration:     framesToDuration(r.written),
+		Recorded:     rec,
+		Segments:     segs,
+		Channels:     r.channels,
+		Late:         [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
+		Skipped:      [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
+		Overrun:      [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
+		FirstArrival: [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
 	}
 }
 

@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -62,10 +63,7 @@ func TestOtherHostNeverLatches(t *testing.T) {
 
 // TestPortsAreRandom: consecutive calls do not get consecutive ports.
 func TestPortsAreRandom(t *testing.T) {
-	p, err := NewPorts(netip.MustParseAddr("127.0.0.1"), 42000, 43999)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPorts(t, 2000)
 	prev, ordered := -1, 0
 	for range 20 {
 		s, err := p.Open()
@@ -97,12 +95,36 @@ func TestPortsAreRandom(t *testing.T) {
 	}
 }
 
+// testPorts lends from a random range of n ports that are free now: other packages' tests
+// (engines, sipp) bind ports on this machine at the same time.
+func testPorts(t *testing.T, n int) *Ports {
+	t.Helper()
+	for range 50 {
+		lo := 20000 + 2*rand.IntN((60000-20000-n)/2)
+		free := true
+		for port := lo; port < lo+n && free; port += 2 {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+			if err != nil {
+				free = false
+				break
+			}
+			c.Close()
+		}
+		if free {
+			p, err := NewPorts(netip.MustParseAddr("127.0.0.1"), lo, lo+n-1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+	}
+	t.Fatal("no free port range")
+	return nil
+}
+
 func servedSocket(t *testing.T) (*Socket, collect) {
 	t.Helper()
-	p, err := NewPorts(netip.MustParseAddr("127.0.0.1"), 44000, 44999)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPorts(t, 100)
 	s, err := p.Open()
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,7 @@ func TestPortsAndSymmetricRTP(t *testing.T) { symmetricRTP(t, false) }
 func TestPollerSymmetricRTP(t *testing.T) { symmetricRTP(t, true) }
 
 func symmetricRTP(t *testing.T, poll bool) {
-	lo := netip.MustParseAddr("127.0.0.1")
-	p, err := NewPorts(lo, 41000, 41010)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testPorts(t, 12)
 	a, err := p.Open()
 	if err != nil {
 		t.Fatal(err)
