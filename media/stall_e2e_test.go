@@ -165,19 +165,24 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 		}
 	}
 	wait := fl.hold + setup + 60*time.Second
+	// sipp's failures are judged after the engine's counters: when the engine was starved
+	// beyond its buffers the run is inconclusive, and sipp on the same CPUs fails then too.
+	var sippErrs []string
 	if err := caller.Wait(t, wait); err != nil {
-		t.Errorf("sipp caller: %v\n%s", err, tail(caller.Output(), 2000))
+		sippErrs = append(sippErrs, fmt.Sprintf("sipp caller: %v\n%s", err, tail(caller.Output(), 2000)))
 	}
 	if err := callee.Wait(t, 30*time.Second); err != nil {
-		t.Errorf("sipp callee: %v\n%s", err, tail(callee.Output(), 2000))
+		sippErrs = append(sippErrs, fmt.Sprintf("sipp callee: %v\n%s", err, tail(callee.Output(), 2000)))
 	}
 	var ended []CallInfo
+collect:
 	for len(ended) < fl.calls {
 		select {
 		case c := <-endedc:
 			ended = append(ended, c)
 		case <-time.After(20 * time.Second):
-			t.Fatalf("%d of %d calls ended", len(ended), fl.calls)
+			sippErrs = append(sippErrs, fmt.Sprintf("%d of %d calls ended", len(ended), fl.calls))
+			break collect
 		}
 	}
 
@@ -244,6 +249,9 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 		// The readers fell seconds behind, beyond any buffer (and the kernel's socket buffers
 		// drop next): the machine is loaded far beyond the busy loop this test adds.
 		t.Skipf("inconclusive: the engine was starved for seconds (load average %s)", loadavg())
+	}
+	for _, e := range sippErrs {
+		t.Error(e)
 	}
 	// Packets received per leg against the call's length: a sender that stopped sending (a
 	// starved load generator) shows here, not in the engine's counters of late audio.
