@@ -324,8 +324,18 @@ func (c *call) talk(ctx context.Context) Outcome {
 func (c *call) hangupBoth(ctx context.Context, o Outcome) Outcome {
 	// The conversation ended now, when one side left, not once the other side has
 	// acknowledged our BYE: the call's end and its file's end.
+	end := time.Now()
+	// The BYE came a moment before this goroutine noticed it.
+	if at := c.in.RemoteHangupAt(); !at.IsZero() && at.Before(end) {
+		end = at
+	}
+	if c.out != nil {
+		if at := c.out.RemoteHangupAt(); !at.IsZero() && at.Before(end) {
+			end = at
+		}
+	}
 	c.mu.Lock()
-	c.hungUp = time.Now()
+	c.hungUp = end
 	c.mu.Unlock()
 	bg := context.Background()
 	_ = c.in.Hangup(bg)

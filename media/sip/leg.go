@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
@@ -30,6 +31,7 @@ type Leg struct {
 	ack     func(req *gosip.Request, tx gosip.ServerTransaction)
 
 	byRemote atomic.Bool
+	byeAt    atomic.Int64 // when the peer's BYE or CANCEL came, as time since legEpoch
 }
 
 func newLeg(callID string) Leg { return Leg{callID: callID, ctx: context.Background()} }
@@ -67,7 +69,22 @@ func (l *Leg) Hangup(ctx context.Context) error {
 	return l.bye(ctx)
 }
 
-func (l *Leg) remoteBye() { l.byRemote.Store(true) }
+// legEpoch keeps byeAt on the monotonic clock.
+var legEpoch = time.Now()
+
+func (l *Leg) remoteBye() {
+	l.byeAt.CompareAndSwap(0, int64(time.Since(legEpoch))+1)
+	l.byRemote.Store(true)
+}
+
+// RemoteHangupAt is when the peer's BYE or CANCEL came (zero when it did not): the end of the
+// conversation, which the engine may notice a moment later.
+func (l *Leg) RemoteHangupAt() time.Time {
+	if d := l.byeAt.Load(); d != 0 {
+		return legEpoch.Add(time.Duration(d - 1))
+	}
+	return time.Time{}
+}
 
 func (l *Leg) info(ct string, body []byte) {
 	l.mu.Lock()
