@@ -5,3 +5,10 @@ document.addEventListener("submit", function (ev) {
   var msg = (b && b.getAttribute("data-confirm")) || (f.getAttribute && f.getAttribute("data-confirm"));
   if (msg && !window.confirm(msg)) { ev.preventDefault(); }
 }, true);
+
+// A select marked data-autosubmit submits its form when changed (the language menus): no inline
+// handler, which the Content-Security-Policy would refuse.
+document.addEventListener("change", function (ev) {
+  var el = ev.target;
+  if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) { el.form.requestSubmit(); }
+});

@@ -4,6 +4,8 @@ package templates
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"callrec/i18n"
 	"callrec/models"
@@ -66,6 +68,20 @@ func csrfHeader(token string) string {
 		return ""
 	}
 	return `{"X-CSRF-Token": "` + token + `"}`
+}
+
+// withCSRF is a multipart form's action with the session's CSRF token in the query: the server
+// reads no multipart body before the token is checked, and a form without script has no other
+// way to send it (web's gate.csrf).
+func withCSRF(action, token string) string {
+	if token == "" {
+		return action
+	}
+	sep := "?"
+	if strings.Contains(action, "?") {
+		sep = "&"
+	}
+	return action + sep + "_csrf=" + url.QueryEscape(token)
 }
 
 // timeZones offers the common choices; any IANA name is accepted.

@@ -105,7 +105,12 @@ func (h *announcementsHandler) announcementUpload(c echo.Context) error {
 	if wantsJSON(c) {
 		return c.JSON(http.StatusCreated, toFileJSON(f))
 	}
-	return redirect(c, c.Request().URL.RequestURI())
+	// Back to the page it came from, without the form's CSRF token (web's gate.csrf).
+	back := *c.Request().URL
+	q := back.Query()
+	q.Del("_csrf")
+	back.RawQuery = q.Encode()
+	return redirect(c, back.RequestURI())
 }
 
 func (h *announcementsHandler) announcementFileContent(c echo.Context) error {

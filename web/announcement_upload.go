@@ -109,25 +109,10 @@ func sweepTemps(tree *files.Tree, folder string, before time.Time) {
 }
 
 // copyUpload copies the multipart field "file" to w without holding it in memory, and reads the
-// small "folder" field. When the form was already parsed (a form post whose CSRF token had to be
-// read from the body), the parsed file is used.
+// small "folder" field. The body is streamed, never parsed into a form: a parsed form keeps
+// large files in temporary files.
 func copyUpload(r *http.Request, w io.Writer) (upload, error) {
 	var up upload
-	if r.MultipartForm != nil {
-		up.folder = r.FormValue("folder")
-		fhs := r.MultipartForm.File["file"]
-		if len(fhs) == 0 {
-			return up, models.ErrNoFile.With(`the multipart field "file" is missing`)
-		}
-		src, err := fhs[0].Open()
-		if err != nil {
-			return up, err
-		}
-		defer src.Close()
-		up.name = fhs[0].Filename
-		_, err = io.Copy(w, src)
-		return up, err
-	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if ct != echo.MIMEMultipartForm {
 		return up, models.ErrNoFile.With(`send multipart/form-data with the field "file"`)

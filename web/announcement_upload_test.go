@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -393,7 +395,7 @@ func TestAnnouncementPlatformAdminUploads(t *testing.T) {
 		t.Fatalf("platform admin page: %d", st)
 	}
 	q := "?customer=" + strconv.Itoa(int(cid))
-	if st, body = pa.get("/files/announcements" + q); st != 200 || !strings.Contains(body, `action="/files/announcements`+q+`"`) {
+	if st, body = pa.get("/files/announcements" + q); st != 200 || !strings.Contains(body, `action="/files/announcements`+q+`&amp;_csrf=`+pa.csrf+`"`) {
 		t.Fatalf("platform admin page for a customer: %d", st)
 	}
 	send := func(query string) (int, []byte) {
@@ -431,19 +433,41 @@ func TestAnnouncementPlatformAdminUploads(t *testing.T) {
 	}
 }
 
-// TestAnnouncementUploadWithoutScript: the plain form post (CSRF token in the body) works too.
+// TestAnnouncementUploadWithoutScript: the plain form post works too. Its CSRF token travels in
+// the form's action (the query), as the server reads no multipart body before the check; a token
+// only in the body is refused.
 func TestAnnouncementUploadWithoutScript(t *testing.T) {
 	e := annEnv(t, nil)
 	admin := e.admin()
-	admin.get("/files/announcements")
+	_, page := admin.get("/files/announcements")
+	m := regexp.MustCompile(`<form class="card" method="post" action="([^"]+)" enctype="multipart/form-data"`).FindStringSubmatch(page)
+	if m == nil || m[1] != "/files/announcements?_csrf="+admin.csrf {
+		t.Fatalf("upload form's action: %v", m)
+	}
+	action := html.UnescapeString(m[1])
+	var bodyOnly bytes.Buffer
+	mw := multipart.NewWriter(&bodyOnly)
+	mw.WriteField("_csrf", admin.csrf)
+	part, _ := mw.CreateFormFile("file", "body-token.wav")
+	part.Write(wavPCM16(8000, 1, 0.2))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/files/announcements", &bodyOnly)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := admin.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("token only in the multipart body: %d, want 403", resp.StatusCode)
+	}
 	post := func(data []byte) (int, string, string) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
-		mw.WriteField("_csrf", admin.csrf)
 		part, _ := mw.CreateFormFile("file", "plain.wav")
 		part.Write(data)
 		mw.Close()
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/files/announcements", &buf)
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+action, &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		resp, err := admin.http.Do(req)
 		if err != nil {

@@ -148,7 +148,7 @@ func (h *announcementsHandler) announcementAudio(c echo.Context) error {
 	}
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, "audio/wav")
-	hdr.Set("Cache-Control", "private, no-cache")
+	hdr.Set("Cache-Control", "private, no-store")
 	http.ServeContent(c.Response(), c.Request(), an.Slot+"."+lang+".wav", time.Time{}, bytes.NewReader(wav))
 	return nil
 }

@@ -90,9 +90,9 @@ func (h *authHandler) login(c echo.Context) error {
 			Page: h.views.page(c, "login.title", ""), Username: name, Error: "login.invalid",
 		}))
 	}
-	for _, k := range keys {
-		h.logins.Reset(k)
-	}
+	// Only the account's count starts again: the address keeps its failures, or one client
+	// could guess other accounts' passwords between logins to an account of its own.
+	h.logins.Reset(keys[1])
 	// A new token on login defeats session fixation.
 	if err := h.sessions.RenewToken(ctx); err != nil {
 		return err

@@ -175,7 +175,7 @@ func (h *liveHandler) liveEvents(c echo.Context) error {
 	w := c.Response()
 	hdr := w.Header()
 	hdr.Set(echo.HeaderContentType, "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -122,30 +125,76 @@ func (g *gate) pickLanguage(c echo.Context) string {
 	return i18n.Default
 }
 
-// csrf rejects state-changing requests without the session's token (form field _csrf or header
-// X-CSRF-Token, which htmx sends from the body's hx-headers) and cross-origin requests.
-func (g *gate) csrf(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			return next(c)
-		}
-		if o := r.Header.Get("Origin"); o != "" && o != "null" {
-			if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+// csrf rejects state-changing requests without the session's token, and cross-origin ones.
+// The token is taken from, in this order:
+//
+//   - the X-CSRF-Token header (htmx sends it from the body's hx-headers, the upload script
+//     sets it on its XMLHttpRequest);
+//   - the _csrf query parameter (a multipart form puts it in its action, so a plain form post
+//     without script works too);
+//   - the _csrf field of an application/x-www-form-urlencoded body, read whole through a
+//     reader bounded by maxForm (the route's body limit ran before), and given back to the
+//     handler as it was.
+//
+// No other body is read here: a multipart body is never parsed before the request is known to
+// be allowed, because parsing spills its files to TMPDIR (the temp files and memory of every
+// anonymous post) and a copied request's files are not removed by net/http.
+func (g *gate) csrf(maxForm int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+				return next(c)
+			}
+			if o := r.Header.Get("Origin"); o != "" && o != "null" {
+				if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+					return models.ErrCSRF
+				}
+			}
+			want := g.sessions.GetString(r.Context(), sessCSRF)
+			if want == "" {
 				return models.ErrCSRF
 			}
+			got := r.Header.Get("X-CSRF-Token")
+			if got == "" {
+				got = r.URL.Query().Get("_csrf")
+			}
+			if got == "" && isURLEncoded(r) {
+				var err error
+				if got, err = formToken(r, maxForm); err != nil {
+					return err
+				}
+			}
+			if subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+				return models.ErrCSRF
+			}
+			return next(c)
 		}
-		want := g.sessions.GetString(r.Context(), sessCSRF)
-		got := r.Header.Get("X-CSRF-Token")
-		if got == "" {
-			got = c.FormValue("_csrf")
-		}
-		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-			return models.ErrCSRF
-		}
-		return next(c)
 	}
+}
+
+func isURLEncoded(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	return ct == echo.MIMEApplicationForm
+}
+
+// formToken reads the _csrf field of a URL-encoded body of at most max bytes and puts the body
+// back for the handler.
+func formToken(r *http.Request, max int64) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if isTooLarge(err) || int64(len(b)) > max {
+		return "", models.ErrTooLarge
+	}
+	if err != nil {
+		return "", models.ErrBadRequest.With("the form could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return "", models.ErrBadRequest.With("the form is not URL-encoded")
+	}
+	return vals.Get("_csrf"), nil
 }
 
 // requireLogin sends anonymous visitors to the login page (htmx gets a full redirect).

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 	"strings"
 
@@ -268,11 +269,9 @@ func (s *Server) routeTable() []feature {
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// Client addresses come from the connection: bookings and the audit trail record them, so a
-	// forged X-Forwarded-For must not choose them (behind a proxy, trust it explicitly instead).
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientIP(s.cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverer(), s.requestLog, securityHeaders, s.admit.middleware, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)),
+	e.Use(s.recoverer(), s.requestLog, s.securityHeaders, s.admit.middleware, s.pageSession(echo.WrapMiddleware(s.sessions.LoadAndSave)),
 		s.pageSession(s.gate.loadUser), s.pageSession(s.gate.language))
 	for _, f := range s.routeTable() {
 		for _, r := range f.routes {
@@ -284,8 +283,8 @@ func (s *Server) routes() *echo.Echo {
 
 // routeChain is a route's handler behind the middleware its place in the table asks for:
 //
-//	pages:       body limit, CSRF check, login, role
-//	API:         body limit, bearer token, role
+//	pages:       temp file removal, body limit, CSRF check, login, role
+//	API:         temp file removal, body limit, bearer token, role
 //	assets, health check: nothing
 //
 // (session, user and language come before, for every page path: pageSession). The chain is
@@ -298,12 +297,12 @@ func (s *Server) routeChain(r route) echo.HandlerFunc {
 	var chain []echo.MiddlewareFunc
 	switch {
 	case strings.HasPrefix(r.path, "/api/"):
-		chain = append(chain, bodyLimit(limit, r.upload))
+		chain = append(chain, removeTempFiles, bodyLimit(limit, r.upload))
 		if r.need != public {
 			chain = append(chain, s.gate.apiAuth)
 		}
 	case isPagePath(r.path):
-		chain = append(chain, bodyLimit(limit, r.upload), s.gate.csrf)
+		chain = append(chain, removeTempFiles, bodyLimit(limit, r.upload), s.gate.csrf(s.cfg.MaxBody))
 		if r.need != public {
 			chain = append(chain, requireLogin)
 		}
@@ -332,3 +331,18 @@ func requireRole(need role) echo.MiddlewareFunc {
 
 // apiUnknown answers unknown API paths with JSON, never the HTML 404 page.
 func apiUnknown(echo.Context) error { return models.ErrNotFound.With("no such API endpoint") }
+
+// clientIP is where a request's client address comes from. Rate limits, bookings and the audit
+// trail use it, so a forged X-Forwarded-For must never choose it: without trusted proxies it is
+// the connection's address; with them, the last address in X-Forwarded-For that is not one of
+// them (Echo's own defaults, which trust every private network, are switched off).
+func clientIP(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -4,13 +4,17 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
@@ -27,10 +31,13 @@ type Config struct {
 	// Storage is where recordings and announcements are read, written and deleted (nil: the
 	// data folder); with a bucket, cmd/callrec passes it seen together with the node's spool.
 	Storage       files.Storage
-	SecureCookies bool  // set the Secure flag on cookies (serve behind HTTPS)
+	SecureCookies bool  // set the Secure flag on cookies and send HSTS (serve behind HTTPS)
 	MaxBody       int64 // bytes for ordinary requests (default 1 MiB)
 	MaxUpload     int64 // bytes for uploads (default 50 MB)
 	Logger        *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (rate
+	// limits, bookings and the audit trail use that address); empty: the connection's address.
+	TrustedProxies []*net.IPNet
 	// Announcements (cmd/callrec fills the two funcs from media/prompts): the longest upload or
 	// conversion (default 10 min), the shipped default prompt audio, and a text as the speech
 	// engine should read it ("#1" -> "Raute eins").
@@ -191,13 +198,54 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders are the headers of every answer. Pages get a fresh script nonce each (in the
+// context for templ, templ.GetNonce): the policy allows scripts from /static and those carrying
+// the nonce, never inline ones, so markup an attacker manages to inject cannot run. Styles stay
+// 'unsafe-inline' (htmx inserts its indicator style). Everything but the embedded assets is
+// personal or changes with the session: no cache keeps it. HSTS only where the operator said
+// the panel is served over HTTPS (--secure-cookies), or plain-HTTP setups would lock themselves
+// out.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+		if s.cfg.SecureCookies {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		p := c.Request().URL.Path
+		if strings.HasPrefix(p, "/static/") {
+			h.Set("Content-Security-Policy", cspStatic)
+			return next(c)
+		}
+		h.Set("Cache-Control", "no-store")
+		nonce := newNonce()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'nonce-"+nonce+"'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+		setCtx(c, templ.WithNonce(c.Request().Context(), nonce))
+		return next(c)
+	}
+}
+
+const cspStatic = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'"
+
+// newNonce is a CSP nonce: 128 random bits, base64.
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// removeTempFiles removes the temporary files of a multipart form parsed while handling the
+// request, whatever the handler answered. net/http removes them only for the request it handed
+// out, and every middleware that adds to the context works on a copy (setCtx).
+func removeTempFiles(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		defer func() {
+			if f := c.Request().MultipartForm; f != nil {
+				_ = f.RemoveAll()
+			}
+		}()
 		return next(c)
 	}
 }
@@ -210,8 +258,11 @@ func bodyLimit(n int64, upload bool) echo.MiddlewareFunc {
 			r := c.Request()
 			if r.ContentLength > n {
 				// Read (a bounded amount of) what the client is sending so it receives the 413
-				// instead of a connection reset.
-				_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
+				// instead of a connection reset; a client waiting for 100 Continue has sent
+				// nothing and gets the 413 at once (reading would ask it for the body).
+				if !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+					_, _ = io.CopyN(io.Discard, r.Body, min(r.ContentLength, 8<<20))
+				}
 				if upload {
 					return models.ErrFileTooLarge
 				}

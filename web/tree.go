@@ -212,7 +212,7 @@ func (t dataTree) serve(c echo.Context, rel, name string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, audioType(name))
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("inline", map[string]string{"filename": name}))
-	h.Set("Cache-Control", "private, no-cache")
+	h.Set("Cache-Control", "private, no-store")
 	http.ServeContent(c.Response(), c.Request(), name, f.Info().ModTime, f)
 	return nil
 }

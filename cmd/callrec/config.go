@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ type config struct {
 	RingTimeout   time.Duration
 	LogLevel      string
 	SIPOptions    sipConfig // --sip-* beyond --sip (sipflags.go)
+
+	// TrustedProxies lists the reverse proxies in front of the panel whose X-Forwarded-For is
+	// believed (CIDRs, checked by parseConfig; serve parses them with parseCIDRs).
+	TrustedProxies string
 }
 
 // parseConfig reads serve's flags; their defaults come from the environment.
@@ -61,6 +66,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.DB, "db", env("CALLREC_DB", ""), "SQLite database file; default DATA/callrec.db (CALLREC_DB)")
 	fs.BoolVar(&cfg.Demo, "demo", envBool(env("CALLREC_DEMO", "")), "seed the product document's worked example (CALLREC_DEMO)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool(env("CALLREC_SECURE_COOKIES", "")), "mark cookies Secure: set when served over HTTPS (CALLREC_SECURE_COOKIES)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("CALLREC_TRUSTED_PROXIES", ""), "reverse proxies (CIDR,...) whose X-Forwarded-For names the client; empty: none (CALLREC_TRUSTED_PROXIES)")
 	upload := fs.String("upload-limit", env("CALLREC_UPLOAD_LIMIT", "50MB"), "largest accepted upload (CALLREC_UPLOAD_LIMIT)")
 	fs.DurationVar(&cfg.MaxPrompt, "max-announcement", envDuration(env("CALLREC_MAX_ANNOUNCEMENT", ""), 10*time.Minute), "longest accepted announcement (CALLREC_MAX_ANNOUNCEMENT)")
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", envDuration(env("CALLREC_RING_TIMEOUT", ""), 60*time.Second), "how long the destination may ring (CALLREC_RING_TIMEOUT)")
@@ -74,6 +80,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	var err error
 	if cfg.RTPPorts, err = parsePorts(*ports); err != nil {
+		return cfg, err
+	}
+	if _, err = parseCIDRs(cfg.TrustedProxies); err != nil {
 		return cfg, err
 	}
 	if cfg.UploadLimit, err = parseSize(*upload); err != nil {
@@ -113,6 +122,30 @@ func parsePorts(s string) ([2]int, error) {
 		return [2]int{}, fmt.Errorf("port range %q: want LOW-HIGH within 1024-65535", s)
 	}
 	return [2]int{a, b}, nil
+}
+
+// parseCIDRs reads "10.0.0.5/32,192.168.1.0/24"; a bare address is that one host.
+func parseCIDRs(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			if ip := net.ParseIP(f); ip != nil && ip.To4() != nil {
+				f += "/32"
+			} else {
+				f += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %q is no address or CIDR range", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // parseSize reads "50MB", "10MiB", "1000000".

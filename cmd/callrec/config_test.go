@@ -47,6 +47,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 	for _, args := range [][]string{
 		{"--rtp-ports", "30000"}, {"--rtp-ports", "9-5"}, {"--rtp-ports", "80-90"}, {"--rtp-ports", "60000-70000"},
 		{"--upload-limit", "lots"}, {"--upload-limit", "-5MB"}, {"--ftp-cert", "c.pem"}, {"stray"},
+		{"--trusted-proxies", "10.0.0.0/99"}, {"--trusted-proxies", "proxy.example"},
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

@@ -105,7 +105,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		closeAll(ftps, sftps)
 		return fmt.Errorf("engine: %w", err)
 	}
-	wcfg := web.Config{DataDir: cfg.Data, Storage: view, SecureCookies: cfg.SecureCookies, MaxUpload: cfg.UploadLimit, Logger: log,
+	proxies, _ := parseCIDRs(cfg.TrustedProxies) // parseConfig checked them
+	wcfg := web.Config{DataDir: cfg.Data, Storage: view, SecureCookies: cfg.SecureCookies, TrustedProxies: proxies, MaxUpload: cfg.UploadLimit, Logger: log,
 		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng}
 	if ftps != nil {
 		wcfg.FTPAddr = ftps.Addr()

@@ -69,7 +69,8 @@ func (l *Failures) Fail(key string) {
 	}
 }
 
-// Reset forgets key after a successful attempt.
+// Reset forgets key after a successful attempt. Reset the account's key only, never the client
+// address's: a success with one account must not give an address new guesses at the others.
 func (l *Failures) Reset(key string) {
 	l.mu.Lock()
 	delete(l.hits, key)
