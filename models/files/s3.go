@@ -182,7 +182,9 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) (Info
 	if size < 0 {
 		return Info{}, errors.New("files: Put needs the size")
 	}
-	opts := minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(c))}
+	// No SHA-256 of the payload for the signature (the client would hash every byte once more
+	// over plain HTTP): the MD5 sent with each request and the ETag check cover the content.
+	opts := minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(c)), DisableContentSha256: true}
 	if opts.ContentType == "" {
 		opts.ContentType = "application/octet-stream"
 	}
@@ -190,14 +192,14 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) (Info
 	partSize := max(s.PartSize, 5<<20) // S3's smallest part
 	var etag string
 	if size <= partSize {
-		buf, sums, err := readPart(r, size, whole)
+		buf, sums, err := readPart(r, size, whole, nil)
 		if err != nil {
 			return Info{}, err
 		}
 		if err := expectEOF(r); err != nil {
 			return Info{}, err
 		}
-		if _, err := s.core.PutObject(ctx, s.bucket, k, bytes.NewReader(buf), size, sums.md5b64(), sums.sha256hex(), opts); err != nil {
+		if _, err := s.core.PutObject(ctx, s.bucket, k, bytes.NewReader(buf), size, sums.md5b64(), "", opts); err != nil {
 			return Info{}, s.explain("uploading "+c, err)
 		}
 		etag = hex.EncodeToString(sums.md5)
@@ -233,14 +235,17 @@ func (s *S3) putMultipart(ctx context.Context, c, k string, r io.Reader, size, p
 	}()
 	var parts []minio.CompletePart
 	md5s := md5.New()
+	var buf []byte // one part's buffer, reused
 	for n, left := 1, size; left > 0; n++ {
 		ps := min(partSize, left)
-		buf, sums, err := readPart(r, ps, whole)
+		var sums partSums
+		var err error
+		buf, sums, err = readPart(r, ps, whole, buf)
 		if err != nil {
 			return "", err
 		}
 		p, err := s.core.PutObjectPart(ctx, s.bucket, k, id, n, bytes.NewReader(buf), ps,
-			minio.PutObjectPartOptions{Md5Base64: sums.md5b64(), Sha256Hex: sums.sha256hex()})
+			minio.PutObjectPartOptions{Md5Base64: sums.md5b64(), DisableContentSha256: true})
 		if err != nil {
 			return "", s.explain(fmt.Sprintf("uploading part %d of %s", n, c), err)
 		}
@@ -302,14 +307,16 @@ func (s *S3) verify(ctx context.Context, c, k string, size int64, etag, sum stri
 	return info, nil
 }
 
-type partSums struct{ md5, sha []byte }
+type partSums struct{ md5 []byte }
 
-func (p partSums) md5b64() string    { return base64.StdEncoding.EncodeToString(p.md5) }
-func (p partSums) sha256hex() string { return hex.EncodeToString(p.sha) }
+func (p partSums) md5b64() string { return base64.StdEncoding.EncodeToString(p.md5) }
 
-// readPart reads exactly n bytes of r (ErrShort if it ends first), hashing them.
-func readPart(r io.Reader, n int64, whole hash.Hash) ([]byte, partSums, error) {
-	buf := make([]byte, n)
+// readPart reads exactly n bytes of r into buf (ErrShort if it ends first), hashing them.
+func readPart(r io.Reader, n int64, whole hash.Hash, buf []byte) ([]byte, partSums, error) {
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, partSums{}, ErrShort
@@ -317,8 +324,8 @@ func readPart(r io.Reader, n int64, whole hash.Hash) ([]byte, partSums, error) {
 		return nil, partSums{}, err
 	}
 	whole.Write(buf)
-	m, sh := md5.Sum(buf), sha256.Sum256(buf)
-	return buf, partSums{m[:], sh[:]}, nil
+	m := md5.Sum(buf)
+	return buf, partSums{md5: m[:]}, nil
 }
 
 func expectEOF(r io.Reader) error {
