@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"callrec/media"
@@ -19,6 +20,11 @@ type Sink struct {
 	log   *slog.Logger
 	queue chan sinkItem
 	done  chan struct{}
+	// mu guards closed: the engine stops waiting for calls whose peer never answers the BYE, so
+	// such a call can report after Close; its event is dropped (the next start marks the call
+	// interrupted) instead of sending on the closed queue.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // Live is who hears about a call after it is saved (the web server's Live calls pages).
@@ -48,18 +54,27 @@ func (s *Sink) Start(store *models.Store, live Live) {
 }
 
 // CallChanged queues a state change of a call.
-func (s *Sink) CallChanged(_ context.Context, c media.CallInfo) {
-	s.queue <- sinkItem{c: c}
-}
+func (s *Sink) CallChanged(_ context.Context, c media.CallInfo) { s.put(sinkItem{c: c}) }
 
 // CallEnded queues the final state of a call.
-func (s *Sink) CallEnded(_ context.Context, c media.CallInfo) {
-	s.queue <- sinkItem{c: c, ended: true}
+func (s *Sink) CallEnded(_ context.Context, c media.CallInfo) { s.put(sinkItem{c: c, ended: true}) }
+
+func (s *Sink) put(it sinkItem) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.log.Warn("call event after shutdown dropped", "call", it.c.ID, "ended", it.ended)
+		return
+	}
+	s.queue <- it
 }
 
 // Close waits until every queued event is stored. The engine must have stopped.
 func (s *Sink) Close() {
+	s.mu.Lock()
+	s.closed = true
 	close(s.queue)
+	s.mu.Unlock()
 	<-s.done
 }
 
