@@ -25,7 +25,7 @@ import (
 
 // product is callrec serve running in-process on free ports with its own data folder.
 type product struct {
-	t                *testing.T
+	t                testing.TB
 	data, http, sip  string
 	trunkPort        int
 	out              *syncBuffer
@@ -58,7 +58,7 @@ func startProduct(t *testing.T, extra ...string) *product {
 
 // startProductIn starts the product on the data folder data (a second start finds what the
 // first left), with env added to its environment.
-func startProductIn(t *testing.T, data string, env map[string]string, extra ...string) *product {
+func startProductIn(t testing.TB, data string, env map[string]string, extra ...string) *product {
 	t.Helper()
 	_, err := os.Stat(filepath.Join(data, "callrec.db"))
 	fresh := err != nil
