@@ -154,6 +154,9 @@ type CallInfo struct {
 	// RTPForeign counts, per leg, RTP packets from sources other than the leg's negotiated
 	// (or latched) peer, dropped: hijack attempts, a sprayed port range, stray streams.
 	RTPForeign [2]uint64
+	// PacketsRelayed counts, per leg, the packets of the other leg's audio sent to it (the
+	// rest of PacketsOut is the engine's own: prompts, ringback).
+	PacketsRelayed [2]uint64
 }
 
 // Event is one entry of the consent trail.
@@ -185,6 +188,8 @@ type RecordingInfo struct {
 	// Skipped is, per leg, audio the sender's RTP timestamps jumped over (it fell behind and
 	// went on with the present): silence that was in its input.
 	Skipped [2]time.Duration
+	// LatePackets and OverrunPackets count, per leg, the packets behind Late and Overrun.
+	LatePackets, OverrunPackets [2]uint64
 }
 
 // Config is the engine's configuration; cmd/callrec fills it from flags.
@@ -213,6 +218,9 @@ type Config struct {
 	SIPTCPIdleTimeout    time.Duration
 	SIPTCPMessageTimeout time.Duration
 	SIPTCPConnsPerSource int
+	// OnSIPRequest, when set, is told each SIP request received and its final response code
+	// (0 for an ACK): the metrics.
+	OnSIPRequest func(method string, code int)
 }
 
 // Engine is the recording engine. Make one with New, then Run it.
@@ -304,7 +312,7 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 	}
 	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger,
 		UserAgent: cfg.SIPUserAgent, TCPIdleTimeout: cfg.SIPTCPIdleTimeout, TCPMessageTimeout: cfg.SIPTCPMessageTimeout,
-		TCPConnsPerSource: cfg.SIPTCPConnsPerSource}, e)
+		TCPConnsPerSource: cfg.SIPTCPConnsPerSource, OnRequest: cfg.OnSIPRequest}, e)
 	if err != nil {
 		root.Close()
 		return nil, err

@@ -65,7 +65,8 @@ type leg struct {
 	src       source
 	gen       generator
 
-	rx, tx uint64
+	rx, tx  uint64
+	relayed uint64 // of tx: the other leg's audio
 
 	pcm [rtp.MaxPacket]int16
 	enc [rtp.MaxPacket]byte
@@ -177,6 +178,7 @@ func (l *leg) relay(h *rtp.Header, payload []byte, pcm []int16) {
 	n += copy(l.pkt[n:], body)
 	l.sock.Write(l.pkt[:n])
 	l.tx++
+	l.relayed++
 }
 
 // play starts generating samples to this leg from now.

@@ -100,7 +100,7 @@ func (c *call) snapshotLocked() CallInfo {
 	}
 	for i, l := range c.legs {
 		if l != nil {
-			info.PacketsIn[i], info.PacketsOut[i] = l.rx, l.tx
+			info.PacketsIn[i], info.PacketsOut[i], info.PacketsRelayed[i] = l.rx, l.tx, l.relayed
 			info.RTPForeign[i] = l.sock.Foreign.Load()
 		}
 	}

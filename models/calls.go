@@ -99,6 +99,7 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 		if err := tx.Where("engine_id = ?", r.EngineID).First(&c).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 			return err
 		}
+		wasEnded := c.ID != 0 && c.Ended != nil
 		c.EngineID, c.CustomerID, c.PoolID = r.EngineID, r.CustomerID, r.PoolID
 		c.A, c.B, c.C = r.A, r.B, r.C
 		c.Arrival = r.Arrival.UTC()
@@ -128,10 +129,17 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 				return err
 			}
 		}
+		var rec *Recording
+		var f *File
+		prevRec := ""
 		if r.Recording != nil {
-			return s.saveRecording(tx, c, r)
+			var err error
+			if prevRec, rec, f, err = s.saveRecording(tx, c, r); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The events' outbox rows commit with the call: none is lost to a crash in between.
+		return s.callEvents(tx, c, wasEnded, prevRec, rec, f)
 	})
 	return c, err
 }
@@ -148,12 +156,32 @@ func (s *Store) interruptCall(tx *gorm.DB, callID uint, dur time.Duration) error
 	return tx.Model(&c).Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": end, "duration_ms": dur.Milliseconds()}).Error
 }
 
-// InterruptOpenCalls ends every call still open in the database (after a crash) as interrupted;
-// calls with recordings are handled by MarkInterrupted first.
+// InterruptOpenCalls ends every call still open in the database (after a crash) as interrupted,
+// each with its call.ended event; calls with recordings are handled by MarkInterrupted first.
 func (s *Store) InterruptOpenCalls(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL").
-		Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": s.Now().UTC()})
-	return res.RowsAffected, res.Error
+	var ids []uint
+	if err := s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL").Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var c Call
+			if err := tx.First(&c, id).Error; err != nil {
+				return err
+			}
+			if err := tx.Model(&c).Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": s.Now().UTC()}).Error; err != nil {
+				return err
+			}
+			if err := tx.First(&c, id).Error; err != nil {
+				return err
+			}
+			return s.callEvents(tx, c, false, "", nil, nil)
+		})
+		if err != nil {
+			return int64(i), err
+		}
+	}
+	return int64(len(ids)), nil
 }
 
 // CallLogPerPage is how many calls one page of the call log shows.

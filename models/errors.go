@@ -165,6 +165,19 @@ var (
 	ErrCallEnded          = declareKey("call_ended", http.StatusConflict, "calls.error_ended")
 )
 
+// Webhooks and signed download links.
+var (
+	ErrWebhookURLInvalid         = declare("webhook_url_invalid", invalid)
+	ErrWebhookURLInsecure        = declare("webhook_url_insecure", invalid) // http:// without --webhook-allow-insecure
+	ErrWebhookURLPrivate         = declare("webhook_url_private", invalid)  // a loopback, private or link-local address
+	ErrWebhookDescriptionTooLong = declare("webhook_description_too_long", invalid)
+	ErrWebhookEventInvalid       = declare("webhook_event_invalid", invalid)
+	ErrWebhookEventsRequired     = declare("webhook_events_required", invalid)
+	ErrTooManyWebhooks           = declare("too_many_webhooks", http.StatusConflict)
+	ErrLinkExpired               = declare("link_expired", http.StatusForbidden)
+	ErrLinkInvalid               = declare("link_invalid", http.StatusForbidden)
+)
+
 // FieldError is one invalid form field and what is wrong with it.
 type FieldError struct {
 	Field string

@@ -73,12 +73,15 @@ type RecordingRecord struct {
 	Final    bool // the call has ended and the file is closed
 }
 
-func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
+// saveRecording saves the call's recording and its File row; it returns the recording's
+// status before (empty for a new one) and both rows.
+func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) (string, *Recording, *File, error) {
 	rr := r.Recording
 	var rec Recording
 	if err := tx.Where("call_id = ?", c.ID).First(&rec).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
-		return err
+		return "", nil, nil, err
 	}
+	prev := rec.Status
 	segs := make([][2]int64, len(r.Segments))
 	for i, sg := range r.Segments {
 		segs[i] = [2]int64{sg.Start.Milliseconds(), sg.End.Milliseconds()}
@@ -99,7 +102,7 @@ func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
 	f.Size, f.Codec, f.Bits, f.Rate, f.Channels, f.DurationMS = rr.Size, "pcm_s16le", 16, 8000, rr.Channels, rr.Duration.Milliseconds()
 	f.CallAt, f.A, f.B, f.C, f.PoolID = timePtr(r.Arrival), c.A, c.B, c.C, c.PoolID
 	if err := tx.Save(&f).Error; err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	rec.CustomerID, rec.PoolID, rec.CallID, rec.FileID, rec.Path = c.CustomerID, c.PoolID, c.ID, f.ID, rr.Path
 	rec.Channels, rec.Size, rec.DurationMS, rec.RecordedMS = rr.Channels, rr.Size, rr.Duration.Milliseconds(), rr.Recorded.Milliseconds()
@@ -107,7 +110,7 @@ func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) error {
 	if rec.Storage == "" {
 		rec.Storage = StorageSpooled // the engine writes into the node's spool
 	}
-	return tx.Save(&rec).Error
+	return prev, &rec, &f, tx.Save(&rec).Error
 }
 
 // UnfinishedRecordings lists recordings whose call never ended cleanly (the process died).
@@ -135,7 +138,25 @@ func (s *Store) MarkInterrupted(ctx context.Context, recID uint, size int64, dur
 		if err := tx.Model(&File{}).Where("id = ?", rec.FileID).Updates(map[string]any{"size": size, "duration_ms": dur.Milliseconds()}).Error; err != nil {
 			return err
 		}
-		return s.interruptCall(tx, rec.CallID, dur)
+		var c Call
+		if err := tx.First(&c, rec.CallID).Error; err != nil {
+			return notFound(err)
+		}
+		wasEnded := c.Ended != nil
+		if err := s.interruptCall(tx, rec.CallID, dur); err != nil {
+			return err
+		}
+		var f File
+		if err := tx.First(&c, rec.CallID).Error; err != nil {
+			return err
+		}
+		if err := tx.First(&rec, recID).Error; err != nil {
+			return err
+		}
+		if err := tx.First(&f, rec.FileID).Error; err != nil {
+			return s.callEvents(tx, c, wasEnded, RecordingActive, &rec, nil)
+		}
+		return s.callEvents(tx, c, wasEnded, RecordingActive, &rec, &f)
 	})
 }
 
@@ -225,6 +246,9 @@ func (s *Store) DeleteRecordings(ctx context.Context, a Actor, ip string, ids []
 
 func (s *Store) deleteRecording(ctx context.Context, f File, audit AuditEntry, remove func(rel string) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.deletedEvent(tx, f, audit.Actor); err != nil {
+			return err
+		}
 		if err := tx.Where("file_id = ?", f.ID).Delete(&Recording{}).Error; err != nil {
 			return err
 		}

@@ -29,6 +29,8 @@ type Store struct {
 	nstmts atomic.Int32
 	cache  readCache
 	lists  listCache
+	// linkKeyCache holds the download links' key once read (linkKey).
+	linkKeyCache atomic.Pointer[[]byte]
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -100,6 +102,7 @@ func allModels() []any {
 		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
 		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
 		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
+		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{},
 	}
 }
 

@@ -232,3 +232,34 @@ func (g *gate) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// signedLink lets a request with a signed link's expires= and sig= through as the link's
+// actor (models.LinkActor: that recording's customer, opening recordings only); a request
+// without them goes to token, and a broken or expired link is refused, never passed on.
+func (g *gate) signedLink(token echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withToken := token(next)
+		return func(c echo.Context) error {
+			q := c.QueryParams()
+			if !q.Has("sig") && !q.Has("expires") {
+				return withToken(c)
+			}
+			id, err := idParam(c, "id")
+			if err != nil {
+				return err
+			}
+			ctx := c.Request().Context()
+			if err := g.store.CheckRecordingLink(ctx, id, q.Get("expires"), q.Get("sig")); err != nil {
+				return err
+			}
+			cid, err := g.store.RecordingFileCustomer(ctx, id)
+			if err != nil {
+				return err // deleted since the link was made
+			}
+			a := models.LinkActor(cid)
+			u := &models.User{Username: a.Username, Role: a.Role, CustomerID: &cid, CanOpenRecordings: true}
+			setCtx(c, context.WithValue(ctx, userKey{}, u))
+			return next(c)
+		}
+	}
+}

@@ -113,6 +113,9 @@ func navFor(a models.Actor) []templates.NavItem {
 		nav = append(nav, templates.NavItem{ID: "users", Href: "/users", Key: "nav.users"},
 			templates.NavItem{ID: "settings", Href: "/settings", Key: "nav.settings"}, audit,
 			templates.NavItem{ID: "ftp", Href: "/ftp-access", Key: "nav.ftp"})
+		if !a.IsPlatformAdmin() {
+			nav = append(nav, templates.NavItem{ID: "webhooks", Href: "/webhooks", Key: "webhooks.nav"})
+		}
 	}
 	return nav
 }

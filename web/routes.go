@@ -91,6 +91,9 @@ type route struct {
 	need         role
 	upload       bool
 	handle       echo.HandlerFunc
+	// signed: a signed link (expires= and sig= in the query, models.CheckRecordingLink) stands
+	// in for the bearer token.
+	signed bool
 }
 
 // notFound is the method of a catch-all: what Echo answers when no route matches the path.
@@ -98,24 +101,29 @@ const notFound = echo.RouteNotFound
 
 // get, post, put, patch and del are the table's rows of that method.
 func get(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodGet, path, need, false, h}
+	return route{method: http.MethodGet, path: path, need: need, handle: h}
 }
 func post(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodPost, path, need, false, h}
+	return route{method: http.MethodPost, path: path, need: need, handle: h}
 }
 func put(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodPut, path, need, false, h}
+	return route{method: http.MethodPut, path: path, need: need, handle: h}
 }
 func patch(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodPatch, path, need, false, h}
+	return route{method: http.MethodPatch, path: path, need: need, handle: h}
 }
 func del(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodDelete, path, need, false, h}
+	return route{method: http.MethodDelete, path: path, need: need, handle: h}
 }
 
 // postUpload is a POST whose body may be as large as Config.MaxUpload.
 func postUpload(path string, need role, h echo.HandlerFunc) route {
-	return route{http.MethodPost, path, need, true, h}
+	return route{method: http.MethodPost, path: path, need: need, upload: true, handle: h}
+}
+
+// getSigned is a GET that a signed link opens as well as a bearer token.
+func getSigned(path string, need role, h echo.HandlerFunc) route {
+	return route{method: http.MethodGet, path: path, need: need, handle: h, signed: true}
 }
 
 // anyMethod is a route for every method Echo knows (its Any).
@@ -123,7 +131,7 @@ func anyMethod(path string, need role, h echo.HandlerFunc) []route {
 	var rs []route
 	for _, m := range []string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions,
 		http.MethodPatch, http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT} {
-		rs = append(rs, route{m, path, need, false, h})
+		rs = append(rs, route{method: m, path: path, need: need, handle: h})
 	}
 	return rs
 }
@@ -231,7 +239,8 @@ func (s *Server) routeTable() []feature {
 			get("/api/v1/files/:id/content", loggedIn, h.recordings.apiFileContent), // of a recording: recordings access (store)
 			get("/api/v1/recordings", recordingsAccess, h.recordings.apiRecordings),
 			get("/api/v1/recordings/:id", recordingsAccess, h.recordings.apiRecording),
-			get("/api/v1/recordings/:id/audio", recordingsAccess, h.recordings.apiRecordingAudio),
+			// also by the signed link of a webhook (?expires=&sig=), audited like any download
+			getSigned("/api/v1/recordings/:id/audio", recordingsAccess, h.recordings.apiRecordingAudio),
 			get("/api/v1/recordings/:id/waveform", recordingsAccess, h.recordings.apiRecordingWaveform),
 			del("/api/v1/recordings/:id", recordingsDelete, h.recordings.apiRecordingDelete),
 		}},
@@ -252,16 +261,35 @@ func (s *Server) routeTable() []feature {
 			get("/api/v1/ftp-access/credentials", admin, h.ftpAccess.apiFTPCredentials),
 			put("/api/v1/ftp-access/credentials", admin, h.ftpAccess.apiFTPCredentialsSet),
 		}},
+		{"Webhooks: a customer admin's endpoints and their delivery log (internal/webhooks delivers)", []route{
+			get("/webhooks", customerAdmin, h.webhooks.webhooksPage),
+			post("/webhooks", customerAdmin, h.webhooks.webhookCreate),
+			get("/webhooks/:id", customerAdmin, h.webhooks.webhookPage),
+			post("/webhooks/:id", customerAdmin, h.webhooks.webhookUpdate),
+			post("/webhooks/:id/rotate", customerAdmin, h.webhooks.webhookRotate),
+			post("/webhooks/:id/test", customerAdmin, h.webhooks.webhookTest),
+			post("/webhooks/:id/delete", customerAdmin, h.webhooks.webhookDelete),
+			post("/webhooks/:id/deliveries/:did/send", customerAdmin, h.webhooks.webhookSendAgain),
+			get("/api/v1/webhooks", customerAdmin, h.webhooks.apiWebhooks),
+			post("/api/v1/webhooks", customerAdmin, h.webhooks.apiWebhookCreate),
+			get("/api/v1/webhooks/:id", customerAdmin, h.webhooks.apiWebhook),
+			patch("/api/v1/webhooks/:id", customerAdmin, h.webhooks.apiWebhookUpdate),
+			del("/api/v1/webhooks/:id", customerAdmin, h.webhooks.apiWebhookDelete),
+			post("/api/v1/webhooks/:id/rotate-secret", customerAdmin, h.webhooks.apiWebhookRotate),
+			post("/api/v1/webhooks/:id/test", customerAdmin, h.webhooks.apiWebhookTest),
+			get("/api/v1/webhooks/:id/deliveries", customerAdmin, h.webhooks.apiWebhookDeliveries),
+			post("/api/v1/webhooks/:id/deliveries/:did/retry", customerAdmin, h.webhooks.apiWebhookResend),
+		}},
 		{"Audit log", []route{
 			get("/audit", admin, h.audit.auditPage),
 			get("/audit.csv", admin, h.audit.auditCSV),
 			get("/api/v1/audit-events", admin, h.audit.apiAuditEvents),
 		}},
 		{"Unknown paths: a JSON 404 in the API, the localized 404 page elsewhere", append(anyMethod("/api/v1/*", loggedIn, apiUnknown),
-			route{notFound, "/api/v1", loggedIn, false, apiUnknown},
-			route{notFound, "/api/v1/*", loggedIn, false, apiUnknown},
-			route{notFound, "/", loggedIn, false, echo.NotFoundHandler},
-			route{notFound, "/*", public, false, echo.NotFoundHandler})},
+			route{method: notFound, path: "/api/v1", need: loggedIn, handle: apiUnknown},
+			route{method: notFound, path: "/api/v1/*", need: loggedIn, handle: apiUnknown},
+			route{method: notFound, path: "/", need: loggedIn, handle: echo.NotFoundHandler},
+			route{method: notFound, path: "/*", need: public, handle: echo.NotFoundHandler})},
 	}
 }
 
@@ -298,7 +326,10 @@ func (s *Server) routeChain(r route) echo.HandlerFunc {
 	switch {
 	case strings.HasPrefix(r.path, "/api/"):
 		chain = append(chain, removeTempFiles, bodyLimit(limit, r.upload))
-		if r.need != public {
+		switch {
+		case r.signed:
+			chain = append(chain, s.gate.signedLink(s.gate.apiAuth))
+		case r.need != public:
 			chain = append(chain, s.gate.apiAuth)
 		}
 	case isPagePath(r.path):

@@ -50,6 +50,14 @@ type Config struct {
 	// FTP access page: the addresses clients use for FTPS and SFTP (empty: off) and the SFTP host
 	// key's fingerprint (ssh.FingerprintSHA256), shown to the customer admin.
 	FTPAddr, SFTPAddr, SFTPFingerprint string
+	// Webhooks: WebhookAllowInsecure lets endpoints use http:// and private addresses
+	// (--webhook-allow-insecure); WebhookKick tells the delivery worker a message waits (nil:
+	// it looks every second anyway).
+	WebhookAllowInsecure bool
+	WebhookKick          func()
+	// ObserveRequest, when set, is told every request's route pattern (from the route table,
+	// never the path with its ids), method, status and duration (the metrics).
+	ObserveRequest func(route, method string, status int, d time.Duration)
 }
 
 // Server is the Control Panel and API: the router, the middleware every request passes, and
@@ -81,6 +89,7 @@ type handlers struct {
 	callLog       *callLogHandler
 	ftpAccess     *ftpAccessHandler
 	audit         *auditHandler
+	webhooks      *webhooksHandler
 }
 
 // New builds the server and its routes.
@@ -134,6 +143,8 @@ func (s *Server) newHandlers() handlers {
 		callLog:       &callLogHandler{store: store, views: v, live: live},
 		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
 		audit:         &auditHandler{store: store, views: v, log: log},
+		webhooks: &webhooksHandler{store: store, views: v, policy: models.WebhookURLPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
+			kick: cfg.WebhookKick},
 	}
 }
 
@@ -186,6 +197,13 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		st := c.Response().Status
+		if s.cfg.ObserveRequest != nil {
+			route := c.Path() // the table's pattern ("/recordings/:id"), so ids never become labels
+			if route == "" {
+				route = "unmatched"
+			}
+			s.cfg.ObserveRequest(route, c.Request().Method, st, time.Since(start))
+		}
 		lvl := slog.LevelDebug
 		if st >= 500 {
 			lvl = slog.LevelError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,11 @@ type config struct {
 	// TrustedProxies lists the reverse proxies in front of the panel whose X-Forwarded-For is
 	// believed (CIDRs, checked by parseConfig; serve parses them with parseCIDRs).
 	TrustedProxies string
+	// Webhooks, download links and metrics.
+	WebhookAllowInsecure bool
+	PublicURL            string // the panel as webhook receivers reach it (download links)
+	LinkValidity         time.Duration
+	Metrics              string // /metrics address; empty: off
 }
 
 // parseConfig reads serve's flags; their defaults come from the environment.
@@ -72,6 +78,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", envDuration(env("CALLREC_RING_TIMEOUT", ""), 60*time.Second), "how long the destination may ring (CALLREC_RING_TIMEOUT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env("CALLREC_LOG_LEVEL", "info"), "debug, info, warn or error (CALLREC_LOG_LEVEL)")
 	cfg.SIPOptions.flags(fs, env)
+	fs.BoolVar(&cfg.WebhookAllowInsecure, "webhook-allow-insecure", envBool(env("CALLREC_WEBHOOK_ALLOW_INSECURE", "")), "let webhook endpoints use http:// and loopback or private addresses: tests and private networks (CALLREC_WEBHOOK_ALLOW_INSECURE)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("CALLREC_PUBLIC_URL", ""), "the panel's URL as webhook receivers reach it, for download links; default http:// and --http (CALLREC_PUBLIC_URL)")
+	fs.DurationVar(&cfg.LinkValidity, "link-validity", envDuration(env("CALLREC_LINK_VALIDITY", ""), time.Hour), "how long a webhook's signed download link works (CALLREC_LINK_VALIDITY)")
+	fs.StringVar(&cfg.Metrics, "metrics", env("CALLREC_METRICS", ""), "address serving /metrics for Prometheus; empty: off (CALLREC_METRICS)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -87,6 +97,16 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if cfg.UploadLimit, err = parseSize(*upload); err != nil {
 		return cfg, err
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.HTTP
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return cfg, fmt.Errorf("--public-url %q: want http(s)://host[:port][/path]", cfg.PublicURL)
+	}
+	if cfg.LinkValidity < time.Minute {
+		return cfg, fmt.Errorf("--link-validity %s: at least 1m", cfg.LinkValidity)
 	}
 	if (cfg.FTPCert == "") != (cfg.FTPKey == "") {
 		return cfg, fmt.Errorf("--ftp-cert and --ftp-key go together")

@@ -14,7 +14,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		"CALLREC_RTP_PORTS": "30000-30999", "CALLREC_PUBLIC_IP": "192.0.2.7", "CALLREC_TRUNK": "sbc:5060",
 		"CALLREC_FTP": ":2121", "CALLREC_SFTP": ":2222", "CALLREC_DB": "/db/x.db", "CALLREC_DEMO": "true",
 		"CALLREC_UPLOAD_LIMIT": "10MiB", "CALLREC_RING_TIMEOUT": "45s", "CALLREC_FTP_PASSIVE_PORTS": "31000-31010",
-		"CALLREC_STORAGE": "s3://recordings/node1",
+		"CALLREC_STORAGE": "s3://recordings/node1", "CALLREC_WEBHOOK_ALLOW_INSECURE": "1", "CALLREC_METRICS": "127.0.0.1:9090",
+		"CALLREC_PUBLIC_URL": "https://panel.example.com/", "CALLREC_LINK_VALIDITY": "30m",
 	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig(nil, getenv, io.Discard)
@@ -23,7 +24,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 	}
 	want := config{Data: "/srv/callrec", Storage: "s3://recordings/node1", HTTP: "0.0.0.0:80", SIP: "10.0.0.1:5070", RTPPorts: [2]int{30000, 30999},
 		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
-		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info"}
+		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info",
+		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute}
 	if cfg != want {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -38,7 +40,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.Storage != "file" || def.dbPath() != "data/callrec.db" {
+	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.Storage != "file" || def.dbPath() != "data/callrec.db" ||
+		def.WebhookAllowInsecure || def.Metrics != "" || def.PublicURL != "http://127.0.0.1:8080" || def.LinkValidity != time.Hour {
 		t.Fatalf("defaults: %+v", def)
 	}
 }
@@ -48,6 +51,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"--rtp-ports", "30000"}, {"--rtp-ports", "9-5"}, {"--rtp-ports", "80-90"}, {"--rtp-ports", "60000-70000"},
 		{"--upload-limit", "lots"}, {"--upload-limit", "-5MB"}, {"--ftp-cert", "c.pem"}, {"stray"},
 		{"--trusted-proxies", "10.0.0.0/99"}, {"--trusted-proxies", "proxy.example"},
+		{"--public-url", "ftp://x"}, {"--public-url", "https://"}, {"--link-validity", "5s"},
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

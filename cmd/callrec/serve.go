@@ -15,8 +15,10 @@ import (
 
 	"callrec/internal/enginestore"
 	"callrec/internal/gctune"
+	"callrec/internal/metrics"
 	"callrec/internal/ratelimit"
 	"callrec/internal/upload"
+	"callrec/internal/webhooks"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
@@ -95,19 +97,44 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	sink := enginestore.NewSink(log)
-	eng, err := media.New(media.Config{
+	var eng *media.Engine
+	var mets *metrics.Metrics
+	if cfg.Metrics != "" {
+		mets = metrics.New(metrics.Sources{
+			Calls:          func() []media.CallInfo { return eng.Calls() },
+			WebhookBacklog: func() (int64, error) { return store.PendingWebhookDeliveries(context.Background()) },
+		})
+		uploader.Observe = mets.Upload
+	}
+	mcfg := media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
 		SIPUserAgent: cfg.SIPOptions.UserAgent, SIPTCPIdleTimeout: cfg.SIPOptions.TCPIdle,
 		SIPTCPMessageTimeout: cfg.SIPOptions.TCPMessage, SIPTCPConnsPerSource: cfg.SIPOptions.TCPConnsPerSrc,
-	}, dir, sink)
+	}
+	if mets != nil {
+		mcfg.OnSIPRequest = mets.SIPRequest
+	}
+	eng, err = media.New(mcfg, dir, sink)
 	if err != nil {
 		closeAll(ftps, sftps)
 		return fmt.Errorf("engine: %w", err)
 	}
 	proxies, _ := parseCIDRs(cfg.TrustedProxies) // parseConfig checked them
+	hooks := &webhooks.Worker{Store: store, BaseURL: cfg.PublicURL, LinkValidity: cfg.LinkValidity,
+		AllowInsecure: cfg.WebhookAllowInsecure, Log: log}
+	if mets != nil {
+		hooks.Delivered = mets.WebhookDelivered
+	}
+	if cfg.WebhookAllowInsecure {
+		log.Warn("--webhook-allow-insecure: webhooks may go to http:// and to loopback and private addresses")
+	}
 	wcfg := web.Config{DataDir: cfg.Data, Storage: view, SecureCookies: cfg.SecureCookies, TrustedProxies: proxies, MaxUpload: cfg.UploadLimit, Logger: log,
-		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng}
+		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng,
+		WebhookAllowInsecure: cfg.WebhookAllowInsecure, WebhookKick: hooks.Kick}
+	if mets != nil {
+		wcfg.ObserveRequest = mets.HTTPRequest
+	}
 	if ftps != nil {
 		wcfg.FTPAddr = ftps.Addr()
 	}
@@ -115,7 +142,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		wcfg.SFTPAddr, wcfg.SFTPFingerprint = sftps.Addr(), sftps.Fingerprint()
 	}
 	srv := web.New(wcfg, store)
-	sink.Start(store, uploadKick{Live: srv, up: uploader})
+	sink.Start(store, afterSave{next: uploadKick{Live: srv, up: uploader}, hooks: hooks, metrics: mets})
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -153,6 +180,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("recordings stored", "storage", storage.String())
 	goRun("upload", func() error { uploader.Run(ctx); return nil })
 	goRun("retention", func() error { srv.RunRetention(ctx, time.Hour); return nil })
+	goRun("webhooks", func() error { hooks.Run(ctx); return nil })
+	if mets != nil {
+		run, err := serveMetrics(ctx, cfg.Metrics, mets, log)
+		if err != nil {
+			errc <- fmt.Errorf("metrics: %w", err)
+		} else {
+			goRun("metrics", run)
+		}
+	}
 
 	var runErr error
 	select {

@@ -36,6 +36,9 @@ type Uploader struct {
 	// Poll is how often the database is checked without a Kick (a call ended on a node that
 	// crashed before kicking, a failure whose wait is over).
 	Poll time.Duration
+	// Observe, when set, is told how long each attempt to store a recording took and how it
+	// ended (the metrics).
+	Observe func(d time.Duration, err error)
 
 	kick chan struct{}
 
@@ -137,9 +140,13 @@ func (u *Uploader) Pass(ctx context.Context) error {
 			if waiting && time.Now().Before(at) {
 				continue
 			}
+			start := time.Now()
 			err := u.one(ctx, r)
 			if ctx.Err() != nil {
 				return nil // stopping: the recording stays pending for the next start
+			}
+			if u.Observe != nil {
+				u.Observe(time.Since(start), err)
 			}
 			if err != nil {
 				u.failed(ctx, r, err)

@@ -69,6 +69,9 @@ type Result struct {
 	// FirstArrival is, per direction, when the first packet that came after Start came, as
 	// an offset from Start (-1 when none came): silence before it was not sent.
 	FirstArrival [2]time.Duration
+	// LatePackets and OverrunPackets count, per direction, the packets behind Late and
+	// Overrun (the metrics).
+	LatePackets, OverrunPackets [2]uint64
 }
 
 const (
@@ -114,6 +117,8 @@ type direction struct {
 	lateShift    int64 // frames a late stream was moved on by when it re-anchored
 	firstArr     int64 // arrival of the first packet at or after Start (-1: none yet)
 	skipped      int64 // frames the timestamps jumped over, less stragglers that filled them
+	latePkts     uint64
+	overrunPkts  uint64
 }
 
 type anchor struct {
@@ -353,6 +358,7 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	if p < r.written && p+int64(n) > 0 {
 		// Audio before the file's start (read after the bridge, sent before it) is no loss.
 		d.late += min(r.written, p+int64(n)) - max(p, 0)
+		d.latePkts++
 	}
 	r.place(d, p, pcm, false)
 }
@@ -404,6 +410,7 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 	if room := r.written + ringFrames - p; int64(len(pcm)) > room {
 		if !mix {
 			d.overrun += int64(len(pcm)) - max(room, 0)
+			d.overrunPkts++
 		}
 		if room <= 0 {
 			return
@@ -502,16 +509,18 @@ func (r *Recorder) resultLocked(end int64) Result {
 		rec += s.End - s.Start
 	}
 	return Result{
-		Size:         headerSize + r.written*int64(2*r.channels),
-		Frames:       r.written,
-		Duration:     framesToDuration(r.written),
-		Recorded:     rec,
-		Segments:     segs,
-		Channels:     r.channels,
-		Late:         [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
-		Skipped:      [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
-		Overrun:      [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
-		FirstArrival: [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
+		Size:           headerSize + r.written*int64(2*r.channels),
+		Frames:         r.written,
+		Duration:       framesToDuration(r.written),
+		Recorded:       rec,
+		Segments:       segs,
+		Channels:       r.channels,
+		Late:           [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
+		Skipped:        [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
+		Overrun:        [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
+		FirstArrival:   [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
+		LatePackets:    [2]uint64{r.dir[0].latePkts, r.dir[1].latePkts},
+		OverrunPackets: [2]uint64{r.dir[0].overrunPkts, r.dir[1].overrunPkts},
 	}
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	TCPIdleTimeout    time.Duration
 	TCPMessageTimeout time.Duration
 	TCPConnsPerSource int
+
+	// OnRequest, when set, is told each request received with the final response code it got
+	// (0 for an ACK, which gets none): the metrics.
+	OnRequest func(method string, code int)
 }
 
 // Defaults for Config's TCP limits.
@@ -154,9 +158,9 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		gosip.OPTIONS: u.onOptions,
 	}
 	for m, h := range u.handlers {
-		u.srv.OnRequest(m, u.serve(h))
+		u.srv.OnRequest(m, cfg.counted(u.serve(h)))
 	}
-	u.srv.OnNoRoute(u.serve(nil))
+	u.srv.OnNoRoute(cfg.counted(u.serve(nil)))
 	return u, nil
 }
 
@@ -504,3 +508,33 @@ const byeTimeout = 5 * time.Second
 
 // shutdownWait bounds how long Serve waits for calls to end after ctx.
 const shutdownWait = 10 * time.Second
+
+// counted is h reporting each request's final response to OnRequest (h itself when unset).
+func (c Config) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
+	if c.OnRequest == nil {
+		return h
+	}
+	return func(req *gosip.Request, tx gosip.ServerTransaction) {
+		if req.Method == gosip.ACK {
+			c.OnRequest(req.Method.String(), 0)
+			h(req, tx)
+			return
+		}
+		h(req, &countedTx{ServerTransaction: tx, method: req.Method.String(), count: c.OnRequest})
+	}
+}
+
+// countedTx is a server transaction that reports its first final response.
+type countedTx struct {
+	gosip.ServerTransaction
+	method string
+	count  func(method string, code int)
+	once   sync.Once
+}
+
+func (t *countedTx) Respond(res *gosip.Response) error {
+	if res.StatusCode >= 200 {
+		t.once.Do(func() { t.count(t.method, int(res.StatusCode)) })
+	}
+	return t.ServerTransaction.Respond(res)
+}

@@ -1,0 +1,182 @@
+// Package metrics is callrec's Prometheus metrics: the engine's calls, recordings and RTP, SIP
+// requests, webhook deliveries, uploads to the storage and the web's request durations, beside
+// Go's runtime and the process. Labels hold only fixed vocabularies (outcomes, results, SIP
+// methods and codes, route patterns), never a number, a name or an id.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"callrec/calls"
+	"callrec/media"
+)
+
+// Metrics holds the collectors of one process.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	callsTotal      *prometheus.CounterVec
+	recordingsTotal *prometheus.CounterVec
+	silence         prometheus.Counter
+	rtp             *prometheus.CounterVec
+	sip             *prometheus.CounterVec
+	webhooks        *prometheus.CounterVec
+	http            *prometheus.HistogramVec
+	uploadTime      prometheus.Histogram
+	uploadFailures  prometheus.Counter
+}
+
+// Sources are what the gauges read at each scrape.
+type Sources struct {
+	// Calls is the engine's calls in progress (nil: no engine).
+	Calls func() []media.CallInfo
+	// WebhookBacklog counts the messages waiting for delivery.
+	WebhookBacklog func() (int64, error)
+}
+
+// RTP results.
+var rtpResults = []string{"received", "relayed", "late", "dropped", "foreign"}
+
+// New registers every collector.
+func New(src Sources) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{reg: reg,
+		callsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_calls_total",
+			Help: "Calls that ended, by outcome."}, []string{"outcome"}),
+		recordingsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_recordings_total",
+			Help: "Recordings closed, by result (complete, failed)."}, []string{"result"}),
+		silence: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_recording_silence_filled_seconds_total",
+			Help: "Audio written as silence because packets were missing: lost or skipped by the sender, late, or beyond the buffers (summed over both directions)."}),
+		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_rtp_packets_total",
+			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (after their place in the file was written), dropped (readers too far behind), foreign (from a source other than the leg's peer)."}, []string{"result"}),
+		sip: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_sip_requests_total",
+			Help: "SIP requests received, by method and the final response code sent."}, []string{"method", "code"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_webhook_deliveries_total",
+			Help: "Webhook delivery attempts, by result: delivered, retry (failed, tried again later), failed (given up), refused (address not allowed)."}, []string{"result"}),
+		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "callrec_http_request_duration_seconds",
+			Help: "Control Panel and API requests, by route pattern and status code.", Buckets: prometheus.DefBuckets}, []string{"route", "code"}),
+		uploadTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "callrec_storage_upload_duration_seconds",
+			Help: "Time to store a finished recording (upload and checks), successful or not.", Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}),
+		uploadFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_storage_upload_failures_total",
+			Help: "Failed attempts to store a recording (kept in the spool and retried)."}),
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.callsTotal, m.recordingsTotal, m.silence, m.rtp, m.sip, m.webhooks, m.http, m.uploadTime, m.uploadFailures)
+	live := src.Calls
+	if live == nil {
+		live = func() []media.CallInfo { return nil }
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrec_calls_active", Help: "Calls in progress."},
+		func() float64 { return float64(len(live())) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrec_recordings_active", Help: "Calls being recorded right now."},
+		func() float64 {
+			n := 0
+			for _, c := range live() {
+				if c.Rec == calls.RecRecording {
+					n++
+				}
+			}
+			return float64(n)
+		}))
+	if src.WebhookBacklog != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callrec_webhook_backlog",
+			Help: "Webhook messages waiting for delivery (new or retried)."},
+			func() float64 {
+				n, err := src.WebhookBacklog()
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+	}
+	// Every label value a counter can take appears from the start, so rate() and alerts see a
+	// series before its first event.
+	for _, o := range calls.Outcomes {
+		m.callsTotal.WithLabelValues(string(o))
+	}
+	for _, r := range []string{string(calls.RecordingComplete), string(calls.RecordingFailed)} {
+		m.recordingsTotal.WithLabelValues(r)
+	}
+	for _, r := range rtpResults {
+		m.rtp.WithLabelValues(r)
+	}
+	for _, r := range []string{"delivered", "retry", "failed", "refused"} {
+		m.webhooks.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// CallEnded counts a call's final snapshot: its outcome, its recording and its RTP.
+func (m *Metrics) CallEnded(c media.CallInfo) {
+	if c.Outcome.Valid() {
+		m.callsTotal.WithLabelValues(string(c.Outcome)).Inc()
+	}
+	var in, out uint64
+	for i := range 2 {
+		in += c.PacketsIn[i]
+		out += c.PacketsRelayed[i]
+	}
+	m.rtp.WithLabelValues("received").Add(float64(in))
+	m.rtp.WithLabelValues("relayed").Add(float64(out))
+	r := c.Recording
+	if r == nil {
+		return
+	}
+	if r.Failed != "" {
+		m.recordingsTotal.WithLabelValues(string(calls.RecordingFailed)).Inc()
+	} else {
+		m.recordingsTotal.WithLabelValues(string(calls.RecordingComplete)).Inc()
+	}
+	var filled time.Duration
+	var late, dropped uint64
+	for i := range 2 {
+		filled += r.Late[i] + r.Overrun[i] + r.Skipped[i]
+		late += r.LatePackets[i]
+		dropped += r.OverrunPackets[i]
+	}
+	m.silence.Add(filled.Seconds())
+	m.rtp.WithLabelValues("late").Add(float64(late))
+	m.rtp.WithLabelValues("dropped").Add(float64(dropped))
+}
+
+// SIPRequest counts a request and the final answer it got.
+func (m *Metrics) SIPRequest(method string, code int) {
+	m.sip.WithLabelValues(sipMethod(method), strconv.Itoa(code)).Inc()
+}
+
+// sipMethod keeps the label's values to the methods of RFC 3261 and its extensions; anything
+// else a peer invents is "other".
+func sipMethod(m string) string {
+	switch m {
+	case "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH":
+		return m
+	}
+	return "other"
+}
+
+// WebhookDelivered counts one delivery attempt's result.
+func (m *Metrics) WebhookDelivered(result string) { m.webhooks.WithLabelValues(result).Inc() }
+
+// HTTPRequest observes one request of a route pattern.
+func (m *Metrics) HTTPRequest(route, _ string, status int, d time.Duration) {
+	m.http.WithLabelValues(route, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// Upload observes one attempt to store a recording.
+func (m *Metrics) Upload(d time.Duration, err error) {
+	m.uploadTime.Observe(d.Seconds())
+	if err != nil {
+		m.uploadFailures.Inc()
+	}
+}
