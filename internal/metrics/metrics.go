@@ -24,6 +24,7 @@ type Metrics struct {
 	callsTotal      *prometheus.CounterVec
 	recordingsTotal *prometheus.CounterVec
 	silence         prometheus.Counter
+	recorded        prometheus.Counter
 	rtp             *prometheus.CounterVec
 	sip             *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
@@ -53,6 +54,8 @@ func New(src Sources) *Metrics {
 			Help: "Recordings closed, by result (complete, failed)."}, []string{"result"}),
 		silence: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_recording_silence_filled_seconds_total",
 			Help: "Audio written as silence because packets were missing: lost or skipped by the sender, late, or beyond the buffers (summed over both directions)."}),
+		recorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_recording_seconds_total",
+			Help: "Length of the recordings closed (the base of the silence-filled share)."}),
 		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_rtp_packets_total",
 			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (after their place in the file was written), dropped (readers too far behind), foreign (from a source other than the leg's peer)."}, []string{"result"}),
 		sip: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_sip_requests_total",
@@ -67,7 +70,7 @@ func New(src Sources) *Metrics {
 			Help: "Failed attempts to store a recording (kept in the spool and retried)."}),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.callsTotal, m.recordingsTotal, m.silence, m.rtp, m.sip, m.webhooks, m.http, m.uploadTime, m.uploadFailures)
+		m.callsTotal, m.recordingsTotal, m.silence, m.recorded, m.rtp, m.sip, m.webhooks, m.http, m.uploadTime, m.uploadFailures)
 	live := src.Calls
 	if live == nil {
 		live = func() []media.CallInfo { return nil }
@@ -146,6 +149,7 @@ func (m *Metrics) CallEnded(c media.CallInfo) {
 		dropped += r.OverrunPackets[i]
 	}
 	m.silence.Add(filled.Seconds())
+	m.recorded.Add(r.Duration.Seconds())
 	m.rtp.WithLabelValues("late").Add(float64(late))
 	m.rtp.WithLabelValues("dropped").Add(float64(dropped))
 }
