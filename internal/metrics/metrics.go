@@ -125,13 +125,15 @@ func (m *Metrics) CallEnded(c media.CallInfo) {
 	if c.Outcome.Valid() {
 		m.callsTotal.WithLabelValues(string(c.Outcome)).Inc()
 	}
-	var in, out uint64
+	var in, out, foreign uint64
 	for i := range 2 {
 		in += c.PacketsIn[i]
 		out += c.PacketsRelayed[i]
+		foreign += c.RTPForeign[i]
 	}
 	m.rtp.WithLabelValues("received").Add(float64(in))
 	m.rtp.WithLabelValues("relayed").Add(float64(out))
+	m.rtp.WithLabelValues("foreign").Add(float64(foreign))
 	r := c.Recording
 	if r == nil {
 		return
