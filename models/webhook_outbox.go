@@ -235,11 +235,11 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, d DueDelivery, r Webho
 }
 
 // Lease is a named job that one process of a cluster runs at a time (the webhook deliveries):
-// the holder renews it before Until; when it stops renewing, another process takes over.
+// the holder renews it before ExpiresAt; when it stops renewing, another process takes over.
 type Lease struct {
-	Name   string `gorm:"primaryKey"`
-	Holder string `gorm:"not null"`
-	Until  time.Time
+	Name      string `gorm:"primaryKey"`
+	Holder    string `gorm:"not null"`
+	ExpiresAt time.Time
 }
 
 // TakeLease makes holder the holder of name until now+ttl if nobody else holds it (or their
@@ -247,15 +247,15 @@ type Lease struct {
 func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	now := s.Now().UTC()
 	db := s.db.WithContext(ctx)
-	res := db.Model(&Lease{}).Where("name = ? AND (holder = ? OR until < ?)", name, holder, now).
-		Updates(map[string]any{"holder": holder, "until": now.Add(ttl)})
+	res := db.Model(&Lease{}).Where("name = ? AND (holder = ? OR expires_at < ?)", name, holder, now).
+		Updates(map[string]any{"holder": holder, "expires_at": now.Add(ttl)})
 	if res.Error != nil {
 		return false, res.Error
 	}
 	if res.RowsAffected == 1 {
 		return true, nil
 	}
-	res = db.Clauses(clause.OnConflict{DoNothing: true}).Create(&Lease{Name: name, Holder: holder, Until: now.Add(ttl)})
+	res = db.Clauses(clause.OnConflict{DoNothing: true}).Create(&Lease{Name: name, Holder: holder, ExpiresAt: now.Add(ttl)})
 	return res.Error == nil && res.RowsAffected == 1, res.Error
 }
 
