@@ -302,3 +302,100 @@ func (b *browser) post(path string, form url.Values) []byte {
 	}
 	return body
 }
+
+// TestCallsWhileS3IsDown: S3 goes away while calls are made. Their recordings stay in the
+// node's spool (the API says failed, with the reason), nothing is lost; when S3 is back they
+// are uploaded, byte-identical to what was spooled, and the spool copies go.
+func TestCallsWhileS3IsDown(t *testing.T) {
+	testtool.Short(t)
+	testtool.Need(t, "sipp", "sip-tester")
+	srv := s3test.Start(t)
+	b := srv.Bucket(t)
+	data := t.TempDir()
+	p := startProductIn(t, data, b.Env(), "--storage", "s3://"+b.Name+"/node1")
+	tok := p.token("demo-admin")
+	p.bookDemoPool(tok)
+	srv.Stop()
+	for i := range 2 {
+		if callerErr, calleeErr := sipptest.Run(t, p.sip, p.trunkPort, sipptest.Call{From: "4971121843144" + strconv.Itoa(i), Dialed: "49711218431431", HoldMS: 8000}); callerErr != nil || calleeErr != nil {
+			t.Fatalf("sipp: caller %v, callee %v\n%s", callerErr, calleeErr, p.out)
+		}
+	}
+	type recording struct {
+		ID         uint   `json:"id"`
+		Path       string `json:"path"`
+		Storage    string `json:"storage"`
+		StoreError string `json:"store_error"`
+	}
+	recordings := func() []recording {
+		var list struct {
+			Recordings []recording `json:"recordings"`
+		}
+		p.api(tok, "GET", "/recordings", nil, &list)
+		out := list.Recordings[:0]
+		for _, r := range list.Recordings {
+			var d recording
+			p.api(tok, "GET", "/recordings/"+strconv.Itoa(int(r.ID)), nil, &d)
+			out = append(out, d)
+		}
+		return out
+	}
+	var spooled [][]byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		rs := recordings()
+		failed := 0
+		for _, r := range rs {
+			if r.Storage == "failed" && r.StoreError != "" {
+				failed++
+			}
+		}
+		if len(rs) == 2 && failed >= 1 {
+			for _, r := range rs {
+				b, err := os.ReadFile(filepath.Join(data, filepath.FromSlash(r.Path)))
+				if err != nil {
+					t.Fatalf("recording %s not in the spool while S3 is down: %v", r.Path, err)
+				}
+				spooled = append(spooled, b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recordings while S3 is down: %+v\n%s", rs, p.out)
+		}
+	}
+	if err := srv.StartAgain(); err != nil {
+		t.Fatal(err)
+	}
+	s3c, err := b.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(time.Second) {
+		rs := recordings()
+		stored := 0
+		for _, r := range rs {
+			if r.Storage == "stored" {
+				stored++
+			}
+		}
+		if stored == 2 {
+			for i, r := range rs {
+				o, err := s3c.GetObject(context.Background(), b.Name, "node1/"+r.Path, minio.GetObjectOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(o)
+				if !bytes.Equal(got, spooled[i]) {
+					t.Errorf("%s differs from what was spooled", r.Path)
+				}
+				if _, err := os.Stat(filepath.Join(data, filepath.FromSlash(r.Path))); !os.IsNotExist(err) {
+					t.Errorf("spool copy of %s kept after the upload", r.Path)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not uploaded 120 s after S3 came back: %+v\n%s", rs, p.out)
+		}
+	}
+}
