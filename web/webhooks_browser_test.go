@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"callrec/i18n"
 	"callrec/internal/browsertest"
 	"callrec/internal/webhooks"
 )
@@ -78,8 +79,9 @@ func TestBrowserWebhooks(t *testing.T) {
 			}
 		}
 	}
+	// The page already shows the flash of the creation: wait for the test's own.
 	if err := chromedp.Run(ctx, chromedp.Click(`[data-testid="webhook-test"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="flash"]`, chromedp.ByQuery)); err != nil {
+		chromedp.WaitVisible(`//*[@data-testid="flash" and contains(., "`+i18n.TL("de", "webhooks.flash.test_sent")+`")]`)); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus("HTTP 500")
@@ -90,7 +92,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	code = http.StatusOK
 	mu.Unlock()
 	if err := chromedp.Run(ctx, chromedp.Click(`[data-testid="delivery-send-again"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="flash"]`, chromedp.ByQuery)); err != nil {
+		chromedp.WaitVisible(`//*[@data-testid="flash" and contains(., "`+i18n.TL("de", "webhooks.flash.sent_again")+`")]`)); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus("Zugestellt")
