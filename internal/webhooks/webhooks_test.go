@@ -381,6 +381,27 @@ func TestOneDelivererPerDatabase(t *testing.T) {
 	if err := e.store.ReleaseLease(ctx, webhooks.LeaseName, "b"); err != nil {
 		t.Fatal(err)
 	}
+
+	// Two workers, as in two processes: every message arrives once.
+	rcv := &receiver{}
+	rcv.srv = httptest.NewServer(rcv)
+	defer rcv.srv.Close()
+	ep := e.endpoint(rcv.srv.URL, true, models.EventRecordingCompleted, models.EventCallEnded)
+	rcv.secret = ep.Secret
+	e.run(&webhooks.Worker{AllowInsecure: true, Retry: fast})
+	e.run(&webhooks.Worker{AllowInsecure: true, Retry: fast})
+	for range 10 {
+		e.call()
+	}
+	waitFor(t, "20 messages", 20*time.Second, func() bool { return len(rcv.got()) >= 20 })
+	time.Sleep(500 * time.Millisecond) // room for a duplicate to show
+	ids := map[string]int{}
+	for _, h := range rcv.got() {
+		ids[h.id]++
+	}
+	if len(ids) != 20 || len(rcv.got()) != 20 {
+		t.Fatalf("%d requests for %d messages", len(rcv.got()), len(ids))
+	}
 }
 
 // TestBackoff: the first retry comes within 10 s, then the waits grow to an hour, each with

@@ -36,19 +36,20 @@ type Worker struct {
 	// Retry is the wait before the next attempt after n failed ones (default Backoff).
 	Retry func(n int) time.Duration
 
-	kick   chan struct{}
-	once   sync.Once
-	holder string
+	kick    chan struct{}
+	once    sync.Once
+	holder  string
+	held    bool // the lease, as of renewed
+	renewed time.Time
 }
 
 // LeaseName is the lease of the delivering process.
 const LeaseName = "webhook-deliveries"
 
 const (
-	leaseTTL   = 15 * time.Second
-	pollEvery  = time.Second
-	batch      = 32
-	concurrent = 8
+	leaseTTL  = 15 * time.Second
+	pollEvery = time.Second
+	batch     = 8 // sent at once
 )
 
 func (w *Worker) init() {
@@ -88,27 +89,15 @@ func (w *Worker) Kick() {
 // kicked, so a message's first attempt follows its event within that.
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
-	var held bool
-	var renewed time.Time
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	defer func() {
-		if held {
+		if w.held {
 			_ = w.Store.ReleaseLease(context.Background(), LeaseName, w.holder)
 		}
 	}()
 	for {
-		if !held || time.Since(renewed) > leaseTTL/3 {
-			ok, err := w.Store.TakeLease(ctx, LeaseName, w.holder, leaseTTL)
-			if err != nil && ctx.Err() == nil {
-				w.Log.Warn("webhooks: taking the delivery lease", "err", err)
-			}
-			if ok && !held {
-				w.Log.Info("webhooks: this process delivers the webhooks")
-			}
-			held, renewed = ok, time.Now()
-		}
-		if held {
+		if w.lease(ctx) {
 			w.deliverDue(ctx)
 		}
 		select {
@@ -120,9 +109,31 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// deliverDue sends every due message, a few at a time, until none is due.
+// lease takes or renews the delivery lease when a third of it has passed, and says whether this
+// process holds it.
+func (w *Worker) lease(ctx context.Context) bool {
+	if w.held && time.Since(w.renewed) < leaseTTL/3 {
+		return true
+	}
+	ok, err := w.Store.TakeLease(ctx, LeaseName, w.holder, leaseTTL)
+	if err != nil && ctx.Err() == nil {
+		w.Log.Warn("webhooks: taking the delivery lease", "err", err)
+	}
+	if ok && !w.held {
+		w.Log.Info("webhooks: this process delivers the webhooks")
+	}
+	w.held = ok
+	if ok {
+		w.renewed = time.Now()
+	}
+	return ok
+}
+
+// deliverDue sends every due message, a batch at a time, until none is due. A batch takes at
+// most one attempt's Timeout (as many run at once as it holds), well within the lease, which
+// is renewed before each batch: a process that lost it stops.
 func (w *Worker) deliverDue(ctx context.Context) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && w.lease(ctx) {
 		due, err := w.Store.DueWebhookDeliveries(ctx, batch)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -133,13 +144,11 @@ func (w *Worker) deliverDue(ctx context.Context) {
 		if len(due) == 0 {
 			return
 		}
-		sem := make(chan struct{}, concurrent)
 		var wg sync.WaitGroup
 		for _, d := range due {
-			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				defer wg.Done()
 				w.deliver(ctx, d)
 			}()
 		}
