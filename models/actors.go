@@ -45,6 +45,12 @@ func (a Actor) IsAdmin() bool { return a.Role == RolePlatformAdmin || a.Role == 
 // MayOpenRecordings reports whether a is an "authorized person" for recordings.
 func (a Actor) MayOpenRecordings() bool { return a.IsAdmin() || a.CanOpenRecordings }
 
+// SeesDestinations reports whether a sees the destinations of calls in full: only those who may
+// open recordings (a recording's name holds the destination too). Everybody else gets them
+// masked (MaskNumber) in every answer: pool pages and the API, the call log, live calls, the
+// recordings' paths.
+func (a Actor) SeesDestinations() bool { return a.MayOpenRecordings() }
+
 // customerScope limits a query on a table with customer_id to what a may see.
 func (a Actor) customerScope(db *gorm.DB) *gorm.DB {
 	if a.IsPlatformAdmin() {

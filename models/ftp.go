@@ -154,8 +154,12 @@ func (s *Store) SetFTPCredentials(ctx context.Context, a Actor, ip string, custo
 		old := c.Username
 		c.Username, c.PasswordHash, c.SetBy = in.Username, hash, a.Username
 		if err := tx.Save(&c).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return ValidationError{{"username", ErrUsernameTaken}}
+			if errors.Is(err, gorm.ErrDuplicatedKey) { // another customer's login
+				e := s.nameTaken(ctx, a, "ftp_credentials", in.Username)
+				if e == nil {
+					e = ErrUsernameInvalid
+				}
+				return ValidationError{{"username", e}}
 			}
 			return err
 		}

@@ -85,6 +85,16 @@ func MaskNumber(n string) string {
 	return string(r[:head]) + strings.Repeat("X", masked) + string(r[head+masked:])
 }
 
+// MaskIn is s (a recording's path or file name, an event's text) with every occurrence of
+// number masked as MaskNumber does. Numbers shorter than three digits are left alone: they would
+// mask unrelated digits.
+func MaskIn(s, number string) string {
+	if len(number) < 3 {
+		return s
+	}
+	return strings.ReplaceAll(s, number, MaskNumber(number))
+}
+
 // NormalizeNumber keeps the digits of a number as typed ("+49 711 / 218-43" -> "4971121843"); a
 // leading 00 (international prefix) goes too, as numbers are stored without it.
 func NormalizeNumber(s string) string {

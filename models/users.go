@@ -167,6 +167,7 @@ type UserInput struct {
 	CanOpenRecordings bool
 	Disabled          bool
 	Language          string
+	IP                string // of the admin's request, for the audit trail
 }
 
 func (in *UserInput) validate(creating bool, a Actor) ValidationError {
@@ -214,10 +215,8 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, customerID uint, in Use
 	}
 	v := in.validate(true, a)
 	if v.Field("username") == "" {
-		var n int64
-		s.db.WithContext(ctx).Model(&User{}).Where("username = ?", in.Username).Count(&n)
-		if n > 0 {
-			v.add("username", ErrUsernameTaken)
+		if e := s.nameTaken(ctx, a, "users", in.Username); e != nil {
+			v.add("username", e)
 		}
 	}
 	if err := v.err(); err != nil {
@@ -231,12 +230,31 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, customerID uint, in Use
 	u := User{CustomerID: &cid, Username: in.Username, PasswordHash: h, Role: in.Role,
 		CanOpenRecordings: in.CanOpenRecordings, Language: in.Language, Disabled: in.Disabled}
 	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return User{}, ValidationError{{"username", ErrUsernameTaken}}
+		if errors.Is(err, gorm.ErrDuplicatedKey) { // taken between the check and the insert
+			if e := s.nameTaken(ctx, a, "users", in.Username); e != nil {
+				return User{}, ValidationError{{"username", e}}
+			}
 		}
 		return User{}, err
 	}
 	return u, nil
+}
+
+// nameTaken is the answer to a login name (of table users or ftp_credentials) that a wants for
+// a customer, when it is in use already: "taken" when a can see who holds it (a user of a's own
+// customer, or anyone for the platform admin), otherwise the answer of an ill-formed name, so
+// that one customer does not learn another's logins. Login names are global (a login names no
+// customer), so a name held elsewhere stays refused; only the answer hides why. nil: free.
+func (s *Store) nameTaken(ctx context.Context, a Actor, table, name string) *Error {
+	var holder sql.NullInt64
+	err := s.queryRow(ctx, "SELECT customer_id FROM "+table+" WHERE username = ?", name).Scan(&holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil, a.IsPlatformAdmin(), holder.Valid && uint(holder.Int64) == a.CustomerID && table == "users":
+		return ErrUsernameTaken
+	}
+	return ErrUsernameInvalid
 }
 
 // UpdateUser changes role, permission, language and disabled state. An admin cannot disable or
@@ -256,9 +274,47 @@ func (s *Store) UpdateUser(ctx context.Context, a Actor, id uint, in UserInput) 
 	if err := v.err(); err != nil {
 		return User{}, err
 	}
-	err = s.db.WithContext(ctx).Model(&u).Select("Role", "CanOpenRecordings", "Disabled", "Language").
-		Updates(User{Role: in.Role, CanOpenRecordings: in.CanOpenRecordings, Disabled: in.Disabled, Language: in.Language}).Error
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&u).Select("Role", "CanOpenRecordings", "Disabled", "Language").
+			Updates(User{Role: in.Role, CanOpenRecordings: in.CanOpenRecordings, Disabled: in.Disabled, Language: in.Language}).Error; err != nil {
+			return err
+		}
+		if in.Disabled {
+			// Enabling the user again must not bring back what was issued before.
+			return s.revokeAllTokens(tx, a, in.IP, u, "user disabled")
+		}
+		return nil
+	})
 	return u, err
+}
+
+// AuditUserDeleted is the audit kind of a deleted user.
+const AuditUserDeleted = "user.deleted"
+
+// DeleteUser removes a user of a's customer (any customer's for the platform admin) with their
+// API tokens; their sessions end at their next request (loadUser finds no user). Admins cannot
+// delete themselves, and platform admins are not deleted here.
+func (s *Store) DeleteUser(ctx context.Context, a Actor, ip string, id uint) error {
+	u, err := s.User(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if u.Role == RolePlatformAdmin {
+		return ErrForbidden
+	}
+	if u.ID == a.UserID {
+		return ValidationError{{"delete", ErrCannotChangeSelf}}
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.revokeAllTokens(tx, a, ip, u, "user deleted"); err != nil {
+			return err
+		}
+		if err := tx.Delete(&User{}, u.ID).Error; err != nil {
+			return err
+		}
+		return s.auditIn(tx, AuditEntry{CustomerID: customerOf(u), Actor: a, IP: ip, Kind: AuditUserDeleted,
+			Object: "user " + u.Username, Old: map[string]any{"role": u.Role, "can_open_recordings": u.CanOpenRecordings}})
+	})
 }
 
 // ResetPassword sets a new password for a user of a's customer. When disabling or resetting, the

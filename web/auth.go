@@ -139,8 +139,11 @@ func sameOrigin(c echo.Context, ref string) bool {
 }
 
 func (h *authHandler) accountPage(c echo.Context) error {
-	u := userOf(c)
-	return render(c, http.StatusOK, templates.Account(templates.AccountProps{Page: h.views.page(c, "account.title", "account"), Language: u.Language}))
+	p, err := h.accountProps(c, userOf(c).Language)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.Account(p))
 }
 
 func (h *authHandler) accountLanguage(c echo.Context) error {
@@ -148,7 +151,7 @@ func (h *authHandler) accountLanguage(c echo.Context) error {
 	lang := c.FormValue("language")
 	if err := h.store.SetUserLanguage(c.Request().Context(), u.ID, lang); err != nil {
 		if errs, ok := formErrors(err); ok {
-			return render(c, http.StatusUnprocessableEntity, templates.Account(templates.AccountProps{Page: h.views.page(c, "account.title", "account"), Language: lang, Errors: errs}))
+			return h.accountInvalid(c, lang, errs)
 		}
 		return err
 	}
@@ -161,7 +164,7 @@ func (h *authHandler) accountPassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	if err := h.store.ChangePassword(ctx, u.ID, c.FormValue("old_password"), c.FormValue("new_password")); err != nil {
 		if errs, ok := formErrors(err); ok {
-			return render(c, http.StatusUnprocessableEntity, templates.Account(templates.AccountProps{Page: h.views.page(c, "account.title", "account"), Language: u.Language, Errors: errs}))
+			return h.accountInvalid(c, u.Language, errs)
 		}
 		return err
 	}
@@ -176,6 +179,16 @@ func (h *authHandler) accountPassword(c echo.Context) error {
 	h.sessions.Put(ctx, sessStamp, authStamp(&nu))
 	h.views.flash(c, "flash.password_changed")
 	return redirect(c, "/account")
+}
+
+// accountInvalid is the account page with a form's errors.
+func (h *authHandler) accountInvalid(c echo.Context, lang string, errs templates.Errors) error {
+	p, err := h.accountProps(c, lang)
+	if err != nil {
+		return err
+	}
+	p.Errors = errs
+	return render(c, http.StatusUnprocessableEntity, templates.Account(p))
 }
 
 // home is the start page after login: the customers for the platform admin, the pools for

@@ -114,7 +114,7 @@ func (v liveView) row(c media.CallInfo, id uint) templates.LiveRow {
 	if cu, ok := v.customers[c.CustomerID]; ok {
 		r.Customer = cu.Name
 	}
-	if !v.actor.MayOpenRecordings() {
+	if !v.actor.SeesDestinations() {
 		r.C = models.MaskNumber(c.C)
 	}
 	since := c.Arrival

@@ -67,12 +67,14 @@ func callFromRow(call models.Call, a models.Actor, detail bool) callJSON {
 		A: call.A, B: call.B, C: call.C, Arrival: call.Arrival, Answered: call.Answered, Bridged: call.Bridged, Ended: call.Ended,
 		State: call.State, RecordingState: call.RecState, Mode: call.Mode, Outcome: call.Outcome,
 		DurationMS: call.DurationMS, RecordedMS: call.RecordedMS}
-	if !a.MayOpenRecordings() {
+	mask := func(s string) string { return s }
+	if !a.SeesDestinations() {
 		j.C = models.MaskNumber(j.C)
+		mask = func(s string) string { return models.MaskIn(s, call.C) }
 	}
 	if r := call.Recording; r != nil {
-		j.Recording = &callRecordingJSON{ID: r.ID, FileID: r.FileID, Path: r.Path, Status: r.Status, Channels: r.Channels, Size: r.Size,
-			DurationMS: r.DurationMS, RecordedMS: r.RecordedMS, Failure: r.Failure}
+		j.Recording = &callRecordingJSON{ID: r.ID, FileID: r.FileID, Path: mask(r.Path), Status: r.Status, Channels: r.Channels, Size: r.Size,
+			DurationMS: r.DurationMS, RecordedMS: r.RecordedMS, Failure: mask(r.Failure)}
 		j.RecordedMS = r.RecordedMS
 		if detail {
 			j.Segments = r.SegmentsMS()
@@ -80,7 +82,7 @@ func callFromRow(call models.Call, a models.Actor, detail bool) callJSON {
 	}
 	if detail {
 		for _, e := range call.Events {
-			j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.OffsetMS, Kind: e.Kind, By: e.By, Detail: e.Detail})
+			j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.OffsetMS, Kind: e.Kind, By: e.By, Detail: mask(e.Detail)})
 		}
 	}
 	return j
@@ -92,8 +94,10 @@ func callFromEngine(c media.CallInfo, id uint, a models.Actor, now time.Time) ca
 		Arrival: c.Arrival, Answered: optTime(c.Answered), Bridged: optTime(c.Bridged), Ended: optTime(c.Ended),
 		State: string(c.State), RecordingState: string(c.Rec), Mode: string(c.Mode), Outcome: string(c.Outcome),
 		RecordedMS: c.Recorded.Milliseconds()}
-	if !a.MayOpenRecordings() {
+	mask := func(s string) string { return s }
+	if !a.SeesDestinations() {
 		j.C = models.MaskNumber(j.C)
+		mask = func(s string) string { return models.MaskIn(s, c.C) }
 	}
 	if !c.Bridged.IsZero() {
 		end := c.Ended
@@ -103,7 +107,7 @@ func callFromEngine(c media.CallInfo, id uint, a models.Actor, now time.Time) ca
 		j.DurationMS = end.Sub(c.Bridged).Milliseconds()
 	}
 	for _, e := range c.Events {
-		j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.At.Sub(c.Arrival).Milliseconds(), Kind: string(e.Kind), By: e.By, Detail: e.Detail})
+		j.Events = append(j.Events, callEventJSON{At: e.At, OffsetMS: e.At.Sub(c.Arrival).Milliseconds(), Kind: string(e.Kind), By: e.By, Detail: mask(e.Detail)})
 	}
 	for _, sg := range c.Segments {
 		j.Segments = append(j.Segments, [2]int64{sg.Start.Milliseconds(), sg.End.Milliseconds()})

@@ -104,8 +104,10 @@ func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLog
 	if cu, ok := v.customers[call.CustomerID]; ok {
 		r.Customer = cu.Name
 	}
-	if !v.actor.MayOpenRecordings() {
+	detail := func(s string) string { return s }
+	if !v.actor.SeesDestinations() {
 		r.C = models.MaskNumber(call.C)
+		detail = func(s string) string { return models.MaskIn(s, call.C) }
 	}
 	if call.Recording != nil {
 		r.HasFile = true
@@ -115,7 +117,7 @@ func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLog
 		r.Recorded = templates.Duration(call.Recording.RecordedMS)
 	}
 	for _, e := range call.Events {
-		r.Trail = append(r.Trail, templates.TrailItem{Offset: templates.Duration(e.OffsetMS), Kind: "calls.event_" + e.Kind, By: e.By, Detail: e.Detail})
+		r.Trail = append(r.Trail, templates.TrailItem{Offset: templates.Duration(e.OffsetMS), Kind: "calls.event_" + e.Kind, By: e.By, Detail: detail(e.Detail)})
 	}
 	return r
 }

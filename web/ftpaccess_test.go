@@ -94,9 +94,10 @@ func TestFTPCredentialsAPI(t *testing.T) {
 	if _, err := e.store.AuthenticateFTP(context.Background(), "demo-ftp", "ftp-password-1"); err == nil {
 		t.Fatal("the old password still works")
 	}
-	// The other customer cannot take the name, nor see or change this customer's login.
+	// The other customer cannot take the name, and is not told that another customer holds it
+	// (the answer of an ill-formed name), nor see or change this customer's login.
 	other := e.token(e.otherAdmin)
-	if st := e.api(other, "PUT", "/ftp-access/credentials", map[string]string{"username": "demo-ftp", "password": "ftp-password-3"}, &apiErr); st != 422 || apiErr.Error.Code != "username_taken" {
+	if st := e.api(other, "PUT", "/ftp-access/credentials", map[string]string{"username": "demo-ftp", "password": "ftp-password-3"}, &apiErr); st != 422 || apiErr.Error.Code != "username_invalid" {
 		t.Fatalf("taken: %d %+v", st, apiErr)
 	}
 	demoID := strconv.Itoa(int(got.CustomerID))

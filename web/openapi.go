@@ -24,7 +24,7 @@ func buildOpenAPI(fsys fs.FS) ([]byte, error) {
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "callrec API", "version": "1",
-			"description": "Call recording Control Panel API. Authenticate with `Authorization: Bearer TOKEN` (create one with `callrec apikey create --user NAME`). Errors are `{\"error\":{\"code\":\"snake_case\",\"message\":\"...\"}}`. Another customer's object is a 404."},
+			"description": "Call recording Control Panel API. Authenticate with `Authorization: Bearer TOKEN` (create one on the account page or with `callrec apikey create --user NAME`). Errors are `{\"error\":{\"code\":\"snake_case\",\"message\":\"...\"}}`. Another customer's object is a 404."},
 		"servers":  []any{map[string]any{"url": "/api/v1"}},
 		"security": []any{map[string]any{"bearer": []any{}}},
 	}

@@ -34,6 +34,14 @@ type poolJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// shownPool is p as a sees it: the destination masked for those who do not see destinations.
+func shownPool(p models.Pool, a models.Actor) models.Pool {
+	if !a.SeesDestinations() {
+		p.Destination = models.MaskNumber(p.Destination)
+	}
+	return p
+}
+
 func toPoolJSON(p models.Pool) poolJSON {
 	return poolJSON{ID: p.ID, CustomerID: p.CustomerID, Name: p.Name, StartNumber: p.StartNumber,
 		Numbers: p.NumberList(), Destination: p.Destination, CreatedAt: p.CreatedAt}
@@ -46,7 +54,7 @@ func (h *poolsHandler) apiPools(c echo.Context) error {
 	}
 	out := make([]poolJSON, len(ps))
 	for i, p := range ps {
-		out[i] = toPoolJSON(p)
+		out[i] = toPoolJSON(shownPool(p, actorOf(c)))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"pools": out})
 }
@@ -56,7 +64,7 @@ func (h *poolsHandler) apiPool(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toPoolJSON(p))
+	return c.JSON(http.StatusOK, toPoolJSON(shownPool(p, actorOf(c))))
 }
 
 func (h *poolsHandler) poolsPage(c echo.Context) error {
@@ -64,6 +72,9 @@ func (h *poolsHandler) poolsPage(c echo.Context) error {
 	pools, err := h.store.Pools(c.Request().Context(), a)
 	if err != nil {
 		return err
+	}
+	for i := range pools {
+		pools[i] = shownPool(pools[i], a)
 	}
 	return render(c, http.StatusOK, templates.Pools(templates.PoolsProps{
 		Page: h.views.page(c, "pools.title", "pools"), Pools: pools, CanEdit: a.IsAdmin(), ShowCust: a.IsPlatformAdmin(),
@@ -84,7 +95,7 @@ func (h *poolsHandler) poolPage(c echo.Context) error {
 		ext = append(ext, sections...)
 	}
 	return render(c, http.StatusOK, templates.PoolDetail(templates.PoolProps{
-		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: actorOf(c).IsAdmin(), Extended: ext,
+		Page: h.views.page(c, "pools.detail", "pools"), Pool: shownPool(p, actorOf(c)), CanEdit: actorOf(c).IsAdmin(), Extended: ext,
 	}))
 }
 

@@ -165,7 +165,11 @@ func (s *Server) routeTable() []feature {
 			get("/account", loggedIn, h.auth.accountPage),
 			post("/account/language", loggedIn, h.auth.accountLanguage),
 			post("/account/password", loggedIn, h.auth.accountPassword),
+			post("/account/tokens", loggedIn, h.auth.accountTokenCreate),
+			post("/account/tokens/:tid/revoke", loggedIn, h.auth.accountTokenRevoke),
 			get("/api/v1/me", loggedIn, h.auth.apiMe),
+			get("/api/v1/tokens", loggedIn, h.auth.apiTokens), // ?user=ID: an admin's user (store)
+			del("/api/v1/tokens/:id", loggedIn, h.auth.apiTokenRevoke),
 		}},
 		{"Customers, their settings and prices (platform admin), own settings (customer admin)", []route{
 			get("/settings", admin, h.customers.settingsPage), // the platform admin is sent to /admin/customers
@@ -183,11 +187,15 @@ func (s *Server) routeTable() []feature {
 			get("/users/:id", customerAdmin, h.users.userPage),
 			post("/users/:id", customerAdmin, h.users.userUpdate),
 			post("/users/:id/password", customerAdmin, h.users.userPassword),
+			post("/users/:id/tokens/:tid/revoke", customerAdmin, h.users.userTokenRevoke),
+			post("/users/:id/delete", customerAdmin, h.users.userDelete),
 			get("/admin/customers/:cid/users", platformAdmin, h.users.usersPage),
 			post("/admin/customers/:cid/users", platformAdmin, h.users.userCreate),
 			get("/admin/customers/:cid/users/:id", platformAdmin, h.users.userPage),
 			post("/admin/customers/:cid/users/:id", platformAdmin, h.users.userUpdate),
 			post("/admin/customers/:cid/users/:id/password", platformAdmin, h.users.userPassword),
+			post("/admin/customers/:cid/users/:id/tokens/:tid/revoke", platformAdmin, h.users.userTokenRevoke),
+			post("/admin/customers/:cid/users/:id/delete", platformAdmin, h.users.userDelete),
 		}},
 		{"Number pools (the pool page shows the modules below)", []route{
 			get("/pools", loggedIn, h.pools.poolsPage),

@@ -93,11 +93,14 @@ func (h *usersHandler) loadScopedUser(c echo.Context) (models.User, string, erro
 	return u, base, nil
 }
 
-func (h *usersHandler) editProps(c echo.Context, u models.User, base string) templates.UserFormProps {
+func (h *usersHandler) editProps(c echo.Context, u models.User, base string) (templates.UserFormProps, error) {
+	path := base + "/" + strconv.Itoa(int(u.ID))
+	tokens, err := tokensSection(c, h.store, h.views, u.ID, path+"/tokens")
 	return templates.UserFormProps{
 		Page: h.views.page(c, "users.edit", "users"), BasePath: base, UserID: u.ID, Username: u.Username, Role: u.Role,
 		CanRec: u.CanOpenRecordings, Disabled: u.Disabled, Language: u.Language, IsSelf: u.ID == actorOf(c).UserID,
-	}
+		Tokens: tokens,
+	}, err
 }
 
 func (h *usersHandler) userPage(c echo.Context) error {
@@ -105,7 +108,11 @@ func (h *usersHandler) userPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.UserEdit(h.editProps(c, u, base)))
+	p, err := h.editProps(c, u, base)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.UserEdit(p))
 }
 
 func (h *usersHandler) userUpdate(c echo.Context) error {
@@ -114,12 +121,16 @@ func (h *usersHandler) userUpdate(c echo.Context) error {
 		return err
 	}
 	in := userInput(c)
+	in.IP = c.RealIP()
 	if _, err := h.store.UpdateUser(c.Request().Context(), actorOf(c), u.ID, in); err != nil {
 		errs, ok := formErrors(err)
 		if !ok {
 			return err
 		}
-		p := h.editProps(c, u, base)
+		p, perr := h.editProps(c, u, base)
+		if perr != nil {
+			return perr
+		}
 		p.Role, p.CanRec, p.Disabled, p.Language, p.Errors = in.Role, in.CanOpenRecordings, in.Disabled, in.Language, errs
 		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
 	}
@@ -139,7 +150,10 @@ func (h *usersHandler) userPassword(c echo.Context) error {
 		if !ok {
 			return err
 		}
-		p := h.editProps(c, u, base)
+		p, perr := h.editProps(c, u, base)
+		if perr != nil {
+			return perr
+		}
 		p.PwErrors = errs
 		return render(c, http.StatusUnprocessableEntity, templates.UserEdit(p))
 	}
