@@ -170,6 +170,17 @@ func (s *Store) DueWebhookDeliveries(ctx context.Context, limit int) ([]DueDeliv
 	return out, nil
 }
 
+// WebhookLogKept is how long delivered and failed messages stay in the delivery log.
+const WebhookLogKept = 30 * 24 * time.Hour
+
+// PruneWebhookDeliveries deletes delivered and failed messages older than WebhookLogKept, so
+// the outbox does not grow without end; it returns how many went.
+func (s *Store) PruneWebhookDeliveries(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Where("status <> ? AND created_at < ?", DeliveryPending, s.Now().UTC().Add(-WebhookLogKept)).
+		Delete(&WebhookDelivery{})
+	return res.RowsAffected, res.Error
+}
+
 // PendingWebhookDeliveries counts the messages still waiting (the webhook backlog metric).
 func (s *Store) PendingWebhookDeliveries(ctx context.Context) (int64, error) {
 	var n int64

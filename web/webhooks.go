@@ -121,7 +121,7 @@ func (h *webhooksHandler) endpointProps(c echo.Context) (templates.WebhookProps,
 		return templates.WebhookProps{}, err
 	}
 	p := templates.WebhookProps{Page: h.views.page(c, "webhooks.title", "webhooks"), Endpoint: webhookRow(e, h.store.Now()),
-		AllEvents: models.WebhookEvents, Loc: customerLoc(c, h.store, a)}
+		AllEvents: models.WebhookEvents, Loc: userLocation(c)}
 	for _, d := range ds {
 		p.Deliveries = append(p.Deliveries, deliveryRow(d))
 	}
@@ -135,15 +135,6 @@ func deliveryRow(d models.WebhookDelivery) templates.DeliveryRow {
 		r.LastAttempt = *d.LastAttempt
 	}
 	return r
-}
-
-// customerLoc is the time zone of a's customer for the page's times.
-func customerLoc(c echo.Context, store *models.Store, a models.Actor) *time.Location {
-	cust, err := store.Customer(c.Request().Context(), a, a.CustomerID)
-	if err != nil {
-		return time.UTC
-	}
-	return cust.Location()
 }
 
 func (h *webhooksHandler) webhookPage(c echo.Context) error {

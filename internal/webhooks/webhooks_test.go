@@ -351,6 +351,15 @@ func TestEndpointDisabledAfterThreeDaysOfFailures(t *testing.T) {
 	if ds := e.deliveries(ep); ds[0].Status != models.DeliveryFailed {
 		t.Fatalf("message still %s", ds[0].Status)
 	}
+	// A month later it leaves the log; a pending one would stay.
+	if n, err := e.store.PruneWebhookDeliveries(ctx); err != nil || n != 0 {
+		t.Fatalf("pruned %d at once: %v", n, err)
+	}
+	e.store.Now = func() time.Time { return time.Now().Add(models.WebhookLogKept + time.Hour) }
+	if n, err := e.store.PruneWebhookDeliveries(ctx); err != nil || n != 1 {
+		t.Fatalf("pruned %d a month later: %v", n, err)
+	}
+	e.store.Now = time.Now
 	// Switched on again, it starts afresh.
 	on := true
 	if got, err = e.store.UpdateWebhook(ctx, e.admin, "", ep.ID, models.WebhookInput{Enabled: &on}, models.WebhookURLPolicy{}); err != nil || got.Disabled != "" || got.FailingSince != nil {

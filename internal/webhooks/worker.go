@@ -96,9 +96,18 @@ func (w *Worker) Run(ctx context.Context) {
 			_ = w.Store.ReleaseLease(context.Background(), LeaseName, w.holder)
 		}
 	}()
+	var pruned time.Time
 	for {
 		if w.lease(ctx) {
 			w.deliverDue(ctx)
+			if time.Since(pruned) > time.Hour {
+				pruned = time.Now()
+				if n, err := w.Store.PruneWebhookDeliveries(ctx); err != nil && ctx.Err() == nil {
+					w.Log.Warn("webhooks: pruning the delivery log", "err", err)
+				} else if n > 0 {
+					w.Log.Info("webhooks: old deliveries pruned from the log", "count", n)
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
