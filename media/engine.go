@@ -157,6 +157,9 @@ type CallInfo struct {
 	// PacketsRelayed counts, per leg, the packets of the other leg's audio sent to it (the
 	// rest of PacketsOut is the engine's own: prompts, ringback).
 	PacketsRelayed [2]uint64
+	// ReadersLagged: during the call the packet readers fell more than 3 s behind (a machine
+	// starved of CPU) and the recording went on without what was still queued then.
+	ReadersLagged bool
 }
 
 // Event is one entry of the consent trail.
@@ -332,13 +335,23 @@ func (e *Engine) readRTP(s *rtp.Socket, h rtp.Handler) error {
 
 // horizon is the time up to which the packet readers have delivered every packet that
 // reached the engine's sockets (at most now). Goroutine readers give no such bound: now.
-func (e *Engine) horizon(now time.Time) time.Time {
+func (e *Engine) horizon(now time.Time) (time.Time, bool) {
 	h := now
 	for _, p := range e.pollers {
 		h = minTime(h, p.Horizon())
 	}
-	return h
+	// Never more than maxReaderLag behind: a reader that cannot keep up (or any fault in its
+	// bookkeeping) must not hold every recording back until its ring overflows.
+	if lag := now.Add(-maxReaderLag); h.Before(lag) {
+		return lag, true
+	}
+	return h, false
 }
+
+// maxReaderLag bounds how far the recorders wait for the packet readers: a stop of the
+// process for this long loses nothing (the recorder's ring holds 4.1 s per direction, less
+// its delay and the clock's step).
+const maxReaderLag = 3 * time.Second
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
@@ -350,8 +363,10 @@ func minTime(a, b time.Time) time.Time {
 // awaitReaders waits briefly until the readers have delivered what arrived before t, so the
 // end of a recording is not cut short by packets still queued in a socket.
 func (e *Engine) awaitReaders(t time.Time) {
-	for deadline := time.Now().Add(500 * time.Millisecond); e.horizon(time.Now()).Before(t) && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if h, _ := e.horizon(time.Now()); !h.Before(t) {
+			return
+		}
 	}
 }
 

@@ -38,7 +38,13 @@ func (c *call) Tick(now time.Time) {
 	if !due {
 		return
 	}
-	rec.Advance(c.e.horizon(now))
+	h, lagged := c.e.horizon(now)
+	rec.Advance(h)
+	if lagged {
+		c.mu.Lock()
+		c.info.ReadersLagged = true
+		c.mu.Unlock()
+	}
 	if err := rec.Err(); err != nil {
 		c.mu.Lock()
 		failedNow := c.recFailed == "" && !c.closed

@@ -319,10 +319,12 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	d := &r.dir[ch]
 	a := &d.anchors[d.cur]
 	p, newer, fits := a.locate(ssrc, ts, arr, r.written)
-	if !fits && newer && a.ok && a.ssrc == ssrc && p < r.written && p > 0 && p-arr <= jumpFrames && arr-p <= jumpFrames {
+	if !fits && newer && a.ok && a.ssrc == ssrc && p < r.written && p > 0 && arr >= r.written &&
+		p-arr <= jumpFrames && arr-p <= jumpFrames {
 		// The stream's next packet, but its place is already written: the writer ran ahead of
 		// it. It re-anchors below (the stream goes on where it is heard), and what it would
-		// have filled counts as late.
+		// have filled counts as late (once: from then on the stream fits its new anchor; a
+		// packet that arrived before the written position is counted as late where it drops).
 		d.lateShift += r.written - p
 	}
 	if !fits {

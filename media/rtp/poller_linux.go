@@ -144,62 +144,60 @@ func (p *Poller) Run(stop <-chan struct{}) {
 			continue
 		}
 		now := time.Now()
-		complete := n < len(events)
 		p.mu.RLock()
 		for _, ev := range events[:n] {
-			if s := p.socks[ev.Fd]; s != nil && !s.drain(p, &hdr, now) {
-				complete = false
+			if s := p.socks[ev.Fd]; s != nil {
+				s.drain(p, &hdr, now)
 			}
 		}
 		p.mu.RUnlock()
-		if complete {
+		if n < len(events) {
 			p.setHorizon(before)
 		}
 	}
 }
 
-// drain reads the socket's waiting datagrams, up to a batch, with one recvmmsg, and reports
-// whether the socket is empty now (fewer than a batch came). epoll is level-triggered and
-// reports a socket again while more are queued. recvmmsg on a non-blocking socket never
-// blocks, so it skips the scheduler's syscall bookkeeping (RawSyscall).
-func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) bool {
-	for i := range p.msgs {
-		h := &p.msgs[i].hdr
-		h.Namelen = syscall.SizeofSockaddrAny
-		h.SetControllen(ctrlSize)
-		h.Flags = 0
-	}
-	var r uintptr
-	var errno syscall.Errno
-	for try := 0; ; try++ {
-		r, _, errno = syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
+// drain reads every datagram waiting on the socket, a batch per recvmmsg, until fewer than a
+// batch came: afterwards nothing that reached the socket before the pass began is left in
+// it, which is what the horizon promises. A socket's errors (ICMP answers to our sends, one
+// per call, ahead of any data) are skipped; a bound on the calls keeps one socket that never
+// empties from holding the pass (and so every recording's horizon) for ever. recvmmsg on a
+// non-blocking socket never blocks, so it skips the scheduler's syscall bookkeeping
+// (RawSyscall).
+func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) {
+	for call := 0; call < 64; call++ {
+		for i := range p.msgs {
+			h := &p.msgs[i].hdr
+			h.Namelen = syscall.SizeofSockaddrAny
+			h.SetControllen(ctrlSize)
+			h.Flags = 0
+		}
+		r, _, errno := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.fd),
 			uintptr(unsafe.Pointer(&p.msgs[0])), batch, syscall.MSG_DONTWAIT, 0, 0)
-		if errno == 0 {
-			break
-		}
 		if errno == syscall.EAGAIN {
-			return true
+			return
 		}
-		// ICMP errors of an earlier send surface here, one per call, ahead of any data.
-		if errno != syscall.EINTR {
-			s.RxErrors++
+		if errno != 0 {
+			if errno != syscall.EINTR {
+				s.RxErrors++
+			}
+			continue
 		}
-		if try == 3 {
-			return false
+		m := int(r)
+		wall := now.UnixNano()
+		for i := 0; i < m; i++ {
+			h := &p.msgs[i].hdr
+			at := now
+			if ts, ok := kernelTime(p.ctrl[i][:h.Controllen]); ok && ts < wall {
+				// The kernel's receive time, on the monotonic clock of now.
+				at = now.Add(-time.Duration(wall - ts))
+			}
+			s.deliver(p.bufs[i][:p.msgs[i].n], sockaddr(&p.names[i]), hdr, at)
+		}
+		if m < batch {
+			return
 		}
 	}
-	m := int(r)
-	wall := now.UnixNano()
-	for i := 0; i < m; i++ {
-		h := &p.msgs[i].hdr
-		at := now
-		if ts, ok := kernelTime(p.ctrl[i][:h.Controllen]); ok && ts < wall {
-			// The kernel's receive time, on the monotonic clock of now.
-			at = now.Add(-time.Duration(wall - ts))
-		}
-		s.deliver(p.bufs[i][:p.msgs[i].n], sockaddr(&p.names[i]), hdr, at)
-	}
-	return m < batch
 }
 
 // kernelTime finds the SCM_TIMESTAMPNS receive time (Unix nanoseconds) in a control buffer.
