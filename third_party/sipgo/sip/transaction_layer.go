@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -175,6 +176,12 @@ func (txl *TransactionLayer) handleRequest(req *Request) error {
 		}
 
 		tx, exists := txl.getServerTx(key)
+		if exists && !sameSourceHost(tx.Origin(), req) {
+			// Anyone who saw the INVITE can copy its Via, Call-ID, From and CSeq: a CANCEL
+			// from another address than the INVITE's is not its sender's, and must not end the
+			// call. It goes on as a request of its own (the application answers 481).
+			exists = false
+		}
 		if exists {
 			// Send 200 OK for CANCEL first, then terminate the INVITE.
 			// The CANCEL client transaction retransmits until it receives
@@ -200,6 +207,18 @@ func (txl *TransactionLayer) handleRequest(req *Request) error {
 	}
 
 	return txl.serverTxRequest(req, key)
+}
+
+// sameSourceHost reports whether two requests came from the same IP address (ports may differ:
+// a CANCEL over TCP can come on a new connection).
+func sameSourceHost(a, b *Request) bool {
+	ha, _, errA := net.SplitHostPort(a.Source())
+	hb, _, errB := net.SplitHostPort(b.Source())
+	if errA != nil || errB != nil || ha == "" {
+		// Requests that did not come from the network (tests, applications) match as before.
+		return errA != nil && errB != nil || a.Source() == b.Source()
+	}
+	return ha == hb
 }
 
 // rejectMalformedRequest sends a stateless 400 Bad Request response when a

@@ -292,3 +292,52 @@ func TestTCPConnectionsPerSourceCapped(t *testing.T) {
 	defer again.Close()
 	assert.False(t, closedWithin(again, 300*time.Millisecond))
 }
+
+// A CANCEL matches its INVITE only when it comes from the INVITE's address: anyone who saw the
+// INVITE could otherwise end the call.
+func TestCancelFromAnotherAddressDoesNotCancel(t *testing.T) {
+	_, addr, got := serveUDP(t)
+	caller := newUDPPeer(t)
+	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Skip("no 127.0.0.2 on this machine")
+	}
+	defer other.Close()
+	via := "SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(caller.port()) + ";branch=z9hG4bK-cancel;rport"
+	invite := rawRequest("INVITE", via, "Contact: <sip:alice@127.0.0.1>\r\n")
+	_, err = caller.conn.WriteToUDP([]byte(invite), addr)
+	require.NoError(t, err)
+	select {
+	case <-got:
+	case <-time.After(2 * time.Second):
+		t.Fatal("INVITE not delivered")
+	}
+	cancel := strings.Replace(rawRequest("CANCEL", via, ""), "CANCEL sip:", "CANCEL sip:", 1)
+	_, err = other.WriteToUDP([]byte(cancel), addr)
+	require.NoError(t, err)
+	select {
+	case r := <-got:
+		assert.Equal(t, CANCEL, r.Method, "the CANCEL reaches the application as a request of its own")
+	case <-time.After(2 * time.Second):
+		t.Fatal("the foreign CANCEL went nowhere")
+	}
+	assert.Equal(t, "", caller.recvFinal(300*time.Millisecond), "the INVITE was cancelled by another address")
+
+	_, err = caller.conn.WriteToUDP([]byte(cancel), addr)
+	require.NoError(t, err)
+	res := caller.recvFinal(2 * time.Second)
+	assert.True(t, strings.HasPrefix(res, "SIP/2.0 200 OK\r\n"), res)
+	res = caller.recvFinal(2 * time.Second)
+	assert.True(t, strings.HasPrefix(res, "SIP/2.0 487 "), res)
+}
+
+// recvFinal is the next message that is not a provisional response, or "".
+func (p *udpPeer) recvFinal(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		m := p.recv(time.Until(deadline))
+		if !strings.HasPrefix(m, "SIP/2.0 1") {
+			return m
+		}
+	}
+}
