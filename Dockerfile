@@ -1,9 +1,11 @@
 # callrec: one binary (Control Panel + recording engine). Build with cgo (SQLite).
 # docker build -t callrec . && docker run -p 8080:8080 -p 5060:5060/udp -p 5060:5060/tcp \
 #   -p 20000-20999:20000-20999/udp -e CALLREC_RTP_PORTS=20000-20999 \
-#   -e CALLREC_PUBLIC_IP=<the host's address> -e CALLREC_TRUNK=<sbc:5060> -v callrec-data:/data callrec
+#   -e CALLREC_PUBLIC_IP=<the host's address> -e CALLREC_TRUNK=<sbc:5060> \
+#   -e CALLREC_SIP_TRUSTED=<sbc address>/32 -v callrec-data:/data callrec
 # CALLREC_PUBLIC_IP is required here: SIP listens on 0.0.0.0, and SDP must name an address the
-# peers can reach.
+# peers can reach. So is CALLREC_SIP_TRUSTED (the proxy's or carrier's CIDR): a SIP port other
+# machines can reach refuses to start without it (README, Security).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

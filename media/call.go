@@ -78,6 +78,13 @@ func (e *Engine) HandleCall(ctx context.Context, in *sip.Inbound) {
 		_ = in.Reject(503, "Service Unavailable")
 		return
 	}
+	release, ok := e.caps.take(route)
+	if !ok {
+		log.Info("call refused: pool or customer at its cap of concurrent calls", "pool", route.PoolID, "customer", route.CustomerID)
+		_ = in.Reject(486, "Busy Here")
+		return
+	}
+	defer release()
 	c.route = route
 	c.info.CustomerID, c.info.PoolID = route.CustomerID, route.PoolID
 	c.info.SubscriberID, c.info.StartNumber, c.info.C = route.SubscriberID, route.StartNumber, route.Destination

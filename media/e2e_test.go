@@ -577,7 +577,7 @@ func TestReinviteHoldKeepsTimeline(t *testing.T) {
 	actions := `<pause milliseconds="1500"/>` + reinvite(2, "sendonly", "0", "PCMU") +
 		`<pause milliseconds="500"/>` + reinvite(3, "sendrecv", "8", "PCMA")
 	caller := startSipp(t, "sipp_caller.xml", map[string]string{"PT": pt, "CODEC": "PCMU", "AUDIO": testdata(t, audio),
-		"ACTIONS": actions, "HOLD_MS": "1500", "FROM": "49711218431440"},
+		"ACTIONS": actions, "HOLD_MS": "1500", "FROM": "49711218431440", "BYE_CSEQ": "4"},
 		"-t", "t1", "-p", strconv.Itoa(freePort(t)), "-s", "49711218431431", e.SIPAddr())
 	if err := caller.wait(t, 40*time.Second); err != nil {
 		t.Fatalf("sipp caller over TCP: %v\n%s", err, caller.Output())

@@ -66,6 +66,8 @@ type Route struct {
 	Destination  string         // c number, dialed as sip:<c>@<trunk>
 	Location     *time.Location // customer's time zone, for the file name's date/time
 	Recording    Policy
+	// MaxCalls caps the pool's concurrent calls; 0: Config.CallsPerPool.
+	MaxCalls int
 }
 
 // Policy is the pool's Call Recording module as booked and configured.
@@ -224,6 +226,20 @@ type Config struct {
 	// OnSIPRequest, when set, is told each SIP request received and its final response code
 	// (0 for an ACK): the metrics.
 	OnSIPRequest func(method string, code int)
+	// SIPTrusted are the networks calls and requests outside a dialog are taken from (403 for
+	// others); empty: the loopback network when SIPAddr is loopback, else New refuses to start.
+	// The trunk is trusted for the dialogs of the legs dialled to it.
+	SIPTrusted []netip.Prefix
+	// SIPInviteRate (new INVITEs a second) and SIPUnansweredPerSource (calls not yet
+	// confirmed) limit each source address; 503 beyond (see sip.Config; 0: defaults,
+	// negative: none).
+	SIPInviteRate          int
+	SIPUnansweredPerSource int
+	// CallsPerPool and CallsPerCustomer cap concurrent calls (486 beyond); Route.MaxCalls
+	// overrides the first for its pool. 0: DefaultCallsPerPool/DefaultCallsPerCustomer,
+	// negative: no cap.
+	CallsPerPool     int
+	CallsPerCustomer int
 }
 
 // Engine is the recording engine. Make one with New, then Run it.
@@ -243,6 +259,7 @@ type Engine struct {
 
 	mu    sync.Mutex
 	calls map[string]*call
+	caps  *callCaps
 }
 
 // New checks cfg, binds the SIP port (UDP and TCP) and opens the data folder. Nothing is
@@ -301,7 +318,7 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, dir: dir, sink: sink, log: cfg.Logger, ports: ports, clock: rtp.NewClock(rtp.Frame),
-		root: root, calls: map[string]*call{}}
+		root: root, calls: map[string]*call{}, caps: newCallCaps(cfg.CallsPerPool, cfg.CallsPerCustomer)}
 	if !cfg.RTPGoroutines {
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			p, err := rtp.NewPoller()
@@ -315,7 +332,8 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 	}
 	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger,
 		UserAgent: cfg.SIPUserAgent, TCPIdleTimeout: cfg.SIPTCPIdleTimeout, TCPMessageTimeout: cfg.SIPTCPMessageTimeout,
-		TCPConnsPerSource: cfg.SIPTCPConnsPerSource, OnRequest: cfg.OnSIPRequest}, e)
+		TCPConnsPerSource: cfg.SIPTCPConnsPerSource, Trusted: cfg.SIPTrusted, OnRequest: cfg.OnSIPRequest,
+		InviteRate: cfg.SIPInviteRate, UnansweredPerSource: cfg.SIPUnansweredPerSource}, e)
 	if err != nil {
 		root.Close()
 		return nil, err

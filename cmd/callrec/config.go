@@ -108,6 +108,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if cfg.LinkValidity < time.Minute {
 		return cfg, fmt.Errorf("--link-validity %s: at least 1m", cfg.LinkValidity)
 	}
+	if err := cfg.SIPOptions.checkTrust(cfg.SIP); err != nil {
+		return cfg, err
+	}
 	if (cfg.FTPCert == "") != (cfg.FTPKey == "") {
 		return cfg, fmt.Errorf("--ftp-cert and --ftp-key go together")
 	}

@@ -15,7 +15,7 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		"CALLREC_FTP": ":2121", "CALLREC_SFTP": ":2222", "CALLREC_DB": "/db/x.db", "CALLREC_DEMO": "true",
 		"CALLREC_UPLOAD_LIMIT": "10MiB", "CALLREC_RING_TIMEOUT": "45s", "CALLREC_FTP_PASSIVE_PORTS": "31000-31010",
 		"CALLREC_STORAGE": "s3://recordings/node1", "CALLREC_WEBHOOK_ALLOW_INSECURE": "1", "CALLREC_METRICS": "127.0.0.1:9090",
-		"CALLREC_PUBLIC_URL": "https://panel.example.com/", "CALLREC_LINK_VALIDITY": "30m",
+		"CALLREC_PUBLIC_URL": "https://panel.example.com/", "CALLREC_LINK_VALIDITY": "30m", "CALLREC_SIP_TRUSTED": "10.0.0.0/24",
 	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig(nil, getenv, io.Discard)
@@ -25,7 +25,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 	want := config{Data: "/srv/callrec", Storage: "s3://recordings/node1", HTTP: "0.0.0.0:80", SIP: "10.0.0.1:5070", RTPPorts: [2]int{30000, 30999},
 		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
 		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info",
-		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute}
+		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute,
+		SIPOptions: sipConfig{Trusted: "10.0.0.0/24"}}
 	if cfg != want {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
 	}

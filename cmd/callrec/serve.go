@@ -106,11 +106,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		})
 		uploader.Observe = mets.Upload
 	}
+	trusted, err := cfg.SIPOptions.trustedNets() // checked by parseConfig
+	if err != nil {
+		closeAll(ftps, sftps)
+		return err
+	}
 	mcfg := media.Config{
 		SIPAddr: cfg.SIP, Trunk: cfg.Trunk, PublicIP: cfg.PublicIP, RTPPorts: cfg.RTPPorts,
 		DataDir: cfg.Data, RingTimeout: cfg.RingTimeout, Logger: log,
 		SIPUserAgent: cfg.SIPOptions.UserAgent, SIPTCPIdleTimeout: cfg.SIPOptions.TCPIdle,
 		SIPTCPMessageTimeout: cfg.SIPOptions.TCPMessage, SIPTCPConnsPerSource: cfg.SIPOptions.TCPConnsPerSrc,
+		SIPTrusted: trusted, SIPInviteRate: cfg.SIPOptions.InviteRate, SIPUnansweredPerSource: cfg.SIPOptions.UnansweredSrc,
+		CallsPerPool: cfg.SIPOptions.CallsPerPool, CallsPerCustomer: cfg.SIPOptions.CallsPerCust,
 	}
 	if mets != nil {
 		mcfg.OnSIPRequest = mets.SIPRequest

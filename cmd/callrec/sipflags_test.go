@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +31,28 @@ func TestSIPOptionsEnvironmentTwins(t *testing.T) {
 	}
 	if def.SIPOptions != (sipConfig{}) {
 		t.Fatalf("defaults are the engine's (zero here): %+v", def.SIPOptions)
+	}
+}
+
+// A SIP listener other machines can reach needs --sip-trusted: start-up says so.
+func TestServeRefusesReachableSIPWithoutTrustedPeers(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:5060", ":5060", "192.0.2.1:5060", "[::]:5060"} {
+		_, err := parseConfig([]string{"--sip", addr}, func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--sip-trusted") || !strings.Contains(err.Error(), "CALLREC_SIP_TRUSTED") {
+			t.Errorf("--sip %s without --sip-trusted: %v", addr, err)
+		}
+	}
+	for _, args := range [][]string{{"--sip", "127.0.0.1:5060"}, {"--sip", "[::1]:5060"}, {"--sip", "0.0.0.0:5060", "--sip-trusted", "192.0.2.0/24, 198.51.100.7"}} {
+		cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Errorf("%v: %v", args, err)
+			continue
+		}
+		if nets, err := cfg.SIPOptions.trustedNets(); err != nil || len(args) == 4 && (len(nets) != 2 || nets[1].String() != "198.51.100.7/32") {
+			t.Errorf("%v: trusted %v %v", args, nets, err)
+		}
+	}
+	if _, err := parseConfig([]string{"--sip-trusted", "10.0.0.300/8"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("a bad CIDR was accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -49,6 +50,8 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
+var defaultField = regexp.MustCompile(`\{\{[A-Z_]+:-[^}]*\}\}`)
+
 // Sipp is one running sipp process.
 type Sipp struct {
 	cmd *exec.Cmd
@@ -69,6 +72,14 @@ func Start(t testing.TB, scenario string, fields map[string]string, args ...stri
 	for k, v := range fields {
 		x = strings.ReplaceAll(x, "{{"+k+"}}", v)
 	}
+	// {{NAME:-default}}: a field with a default the caller may leave out.
+	x = defaultField.ReplaceAllStringFunc(x, func(m string) string {
+		name, def, _ := strings.Cut(m[2:len(m)-2], ":-")
+		if v, ok := fields[name]; ok {
+			return v
+		}
+		return def
+	})
 	if i := strings.Index(x, "{{"); i >= 0 {
 		t.Fatalf("unfilled field in %s: %.20s", scenario, x[i:])
 	}

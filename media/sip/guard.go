@@ -3,13 +3,15 @@ package sip
 import (
 	"strings"
 
+	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
 )
 
-// The user agent core's checks of every request before it reaches a handler (RFC 3261 8.2):
-// method, Request-URI scheme, required extensions, body type and what the sender accepts. What
-// makes a message malformed (syntax, duplicate or missing headers, CSeq, version) is refused
-// earlier by the SIP library; an ACK is never answered, so it skips all of this.
+// The user agent core's checks of every request before it reaches a handler: who sent it
+// (trust outside a dialog, the dialog's peer inside one: admission.go, dialog.go), then RFC
+// 3261 8.2: method, Request-URI scheme, required extensions, body type and what the sender
+// accepts. What makes a message malformed (syntax, duplicate or missing headers, CSeq, version)
+// is refused earlier by the SIP library; an ACK is never answered.
 
 // allowed are the methods the engine serves, in the order Allow lists them.
 var allowed = []gosip.RequestMethod{gosip.INVITE, gosip.ACK, gosip.BYE, gosip.CANCEL, gosip.OPTIONS, gosip.INFO}
@@ -134,4 +136,97 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// handle is what the server does with a request the transaction layer passes up: the entry
+// point the fuzz test drives.
+func (u *UA) handle(req *gosip.Request, tx gosip.ServerTransaction) {
+	u.serve(u.handlers[req.Method])(req, tx)
+}
+
+func (u *UA) onCancel(req *gosip.Request, tx gosip.ServerTransaction) {
+	// CANCELs matching a pending INVITE never get here (the transaction layer answers them).
+	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (u *UA) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
+	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
+	res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
+	u.send(tx, res)
+}
+
+// serve wraps a method's handler with the core's checks: who may send it (403 outside a
+// dialog from an untrusted address, 481 or 500 inside one it does not belong to, see
+// dialogState.accept), then inspect's. nil is the handler of methods the engine does not
+// serve, which inspect always refuses. An ACK is never answered; its handler checks it.
+func (u *UA) serve(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *gosip.Request, tx gosip.ServerTransaction) {
+		if req.IsAck() {
+			if h != nil {
+				h(req, tx)
+			}
+			return
+		}
+		if tagOf(req.To()) == "" {
+			if !u.trust.allows(sourceIP(req.Source())) {
+				u.respond(req, tx, 403, "Forbidden")
+				return
+			}
+		} else {
+			switch u.inDialog(req) {
+			case notDialog:
+				u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+				return
+			case outOfOrder:
+				u.respond(req, tx, 500, "CSeq Out of Order")
+				return
+			}
+		}
+		if r := inspect(req); r != nil || h == nil {
+			if r == nil {
+				r = &refusal{code: 501, reason: "Not Implemented"}
+			}
+			res := gosip.NewResponseFromRequest(req, r.code, r.reason, nil)
+			for _, hd := range r.headers {
+				res.AppendHeader(hd)
+			}
+			u.send(tx, res)
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// respond answers req with a bodyless response.
+func (u *UA) respond(req *gosip.Request, tx gosip.ServerTransaction, code int, reason string) {
+	u.send(tx, gosip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (u *UA) send(tx gosip.ServerTransaction, res *gosip.Response) {
+	u.stamp(res)
+	_ = tx.Respond(res)
+}
+
+// stamp adds the configured Server (responses) or User-Agent (requests) header.
+func (u *UA) stamp(m gosip.Message) {
+	if u.cfg.UserAgent == "" {
+		return
+	}
+	name := "User-Agent"
+	if _, ok := m.(*gosip.Response); ok {
+		name = "Server"
+	}
+	if len(m.GetHeaders(name)) == 0 {
+		m.AppendHeader(gosip.NewHeader(name, u.cfg.UserAgent))
+	}
+}
+
+// inDialog reports whether req belongs to the dialog of the leg with its Call-ID.
+func (u *UA) inDialog(req *gosip.Request) mismatch {
+	l := u.leg(req)
+	if l == nil {
+		return notDialog
+	}
+	return l.dialog.accept(req)
 }

@@ -32,6 +32,8 @@ type Leg struct {
 
 	byRemote atomic.Bool
 	byeAt    atomic.Int64 // when the peer's BYE or CANCEL came, as time since legEpoch
+
+	dialog dialogState
 }
 
 func newLeg(callID string) Leg { return Leg{callID: callID, ctx: context.Background()} }
@@ -119,6 +121,10 @@ type Inbound struct {
 	mu       sync.Mutex
 	final    bool
 	answered bool
+
+	// confirmed ends the call's count against its source's unconfirmed calls: at the ACK,
+	// or when the call is over.
+	confirmed func()
 }
 
 // Dialed is the Request-URI user: the number the caller dialed (b), unescaped (RFC 3261
@@ -292,6 +298,9 @@ func (in *Inbound) readBye(req *gosip.Request, tx gosip.ServerTransaction) error
 // ackHook confirms the dialog so Answer returns.
 func (in *Inbound) ackHook(req *gosip.Request, tx gosip.ServerTransaction) {
 	_ = in.dlg.ReadAck(req, tx)
+	if in.confirmed != nil {
+		in.confirmed()
+	}
 }
 
 // Outbound is the destination's leg: we are the UAC.
@@ -322,6 +331,12 @@ func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)
 		return nil, 0, err
 	}
 	o.answered.Store(true)
+	res := o.dlg.InviteResponse
+	o.dialog.mu.Lock()
+	o.dialog.remoteTag = tagOf(res.To())
+	o.dialog.mu.Unlock()
+	o.dialog.addPeer(sourceIP(res.Source()))
+	o.dialog.addRouteSet(res)
 	if err := o.dlg.Ack(ctx); err != nil {
 		return nil, 0, err
 	}

@@ -18,61 +18,6 @@ import (
 	gosip "github.com/emiago/sipgo/sip"
 )
 
-// Config is the signalling part of the engine's configuration.
-type Config struct {
-	Addr     string     // host:port to listen on, UDP and TCP; port 0 picks a free one
-	PublicIP netip.Addr // put into Contact and SDP; default: the listen host
-	Trunk    string     // host:port where outbound legs go
-	Logger   *slog.Logger
-
-	// UserAgent, when set, is sent as User-Agent in our requests and Server in our
-	// responses. Empty (the default) names no software to anyone.
-	UserAgent string
-
-	// TCPIdleTimeout closes a TCP connection on which nothing arrived for this long
-	// (default DefaultTCPIdleTimeout); TCPMessageTimeout one whose message has not arrived in
-	// full this long after it began (default 64*T1); TCPConnsPerSource caps the connections
-	// from one address (default DefaultTCPConnsPerSource). Negative: no limit.
-	TCPIdleTimeout    time.Duration
-	TCPMessageTimeout time.Duration
-	TCPConnsPerSource int
-
-	// OnRequest, when set, is told each request received with the final response code it got
-	// (0 for an ACK, which gets none): the metrics.
-	OnRequest func(method string, code int)
-}
-
-// Defaults for Config's TCP limits.
-const (
-	DefaultTCPIdleTimeout    = 3 * time.Minute
-	DefaultTCPMessageTimeout = 64 * 500 * time.Millisecond // 64*T1, RFC 3261 17.1.1.1
-	DefaultTCPConnsPerSource = 16
-)
-
-func (c *Config) tcpTransport() *gosip.TransportTCP {
-	pick := func(v, def time.Duration) time.Duration {
-		switch {
-		case v < 0:
-			return 0
-		case v == 0:
-			return def
-		}
-		return v
-	}
-	conns := c.TCPConnsPerSource
-	switch {
-	case conns < 0:
-		conns = 0
-	case conns == 0:
-		conns = DefaultTCPConnsPerSource
-	}
-	return &gosip.TransportTCP{
-		IdleTimeout:       pick(c.TCPIdleTimeout, DefaultTCPIdleTimeout),
-		MessageTimeout:    pick(c.TCPMessageTimeout, DefaultTCPMessageTimeout),
-		MaxConnsPerSource: conns,
-	}
-}
-
 // Handler runs one inbound call, on the INVITE's own goroutine, until the call is over.
 // ctx ends when the user agent shuts down.
 type Handler interface {
@@ -96,6 +41,8 @@ type UA struct {
 	addr netip.AddrPort
 
 	handlers map[gosip.RequestMethod]sipgo.RequestHandler
+	trust    trust
+	admit    *admission
 
 	mu      sync.Mutex
 	legs    map[string]*Leg // by Call-ID: ours for outbound legs, the caller's for inbound
@@ -117,13 +64,21 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	}
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	nets, err := cfg.trustedNets(addr.Addr())
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("%w (listening on %s)", err, addr)
+	}
 	if !cfg.PublicIP.IsValid() {
 		cfg.PublicIP = addr.Addr()
 		if cfg.PublicIP.IsUnspecified() {
 			cfg.PublicIP = netip.MustParseAddr("127.0.0.1")
 		}
 	}
-	u := &UA{cfg: cfg, log: log, handler: h, udp: udp, tcp: tcp, addr: addr, legs: map[string]*Leg{}}
+	u := &UA{cfg: cfg, log: log, handler: h, udp: udp, tcp: tcp, addr: addr, legs: map[string]*Leg{},
+		trust: trust{nets: nets, trunk: trunkAddrs(cfg.Trunk)},
+		admit: newAdmission(limit(cfg.InviteRate, DefaultInviteRate), limit(cfg.UnansweredPerSource, DefaultUnansweredPerSource))}
 	// sipgo's transport and transaction layers log to slog.Default unless told otherwise; a
 	// stream of garbage datagrams on the SIP port would then bypass the configured logger and
 	// level (each one logged in full at ERROR on stderr). What peers can make sipgo log is also
@@ -164,73 +119,6 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	return u, nil
 }
 
-// handle is what the server does with a request the transaction layer passes up: the entry
-// point the fuzz test drives.
-func (u *UA) handle(req *gosip.Request, tx gosip.ServerTransaction) {
-	u.serve(u.handlers[req.Method])(req, tx)
-}
-
-func (u *UA) onCancel(req *gosip.Request, tx gosip.ServerTransaction) {
-	// CANCELs matching a pending INVITE never get here (the transaction layer answers them).
-	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-}
-
-func (u *UA) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
-	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
-	res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
-	u.send(tx, res)
-}
-
-// serve wraps a method's handler with the core's checks (see inspect); nil is the handler
-// of methods the engine does not serve, which inspect always refuses.
-func (u *UA) serve(h sipgo.RequestHandler) sipgo.RequestHandler {
-	return func(req *gosip.Request, tx gosip.ServerTransaction) {
-		if req.IsAck() {
-			if h != nil {
-				h(req, tx)
-			}
-			return
-		}
-		if r := inspect(req); r != nil || h == nil {
-			if r == nil {
-				r = &refusal{code: 501, reason: "Not Implemented"}
-			}
-			res := gosip.NewResponseFromRequest(req, r.code, r.reason, nil)
-			for _, hd := range r.headers {
-				res.AppendHeader(hd)
-			}
-			u.send(tx, res)
-			return
-		}
-		h(req, tx)
-	}
-}
-
-// respond answers req with a bodyless response.
-func (u *UA) respond(req *gosip.Request, tx gosip.ServerTransaction, code int, reason string) {
-	u.send(tx, gosip.NewResponseFromRequest(req, code, reason, nil))
-}
-
-func (u *UA) send(tx gosip.ServerTransaction, res *gosip.Response) {
-	u.stamp(res)
-	_ = tx.Respond(res)
-}
-
-// stamp adds the configured Server (responses) or User-Agent (requests) header.
-func (u *UA) stamp(m gosip.Message) {
-	if u.cfg.UserAgent == "" {
-		return
-	}
-	name := "User-Agent"
-	if _, ok := m.(*gosip.Response); ok {
-		name = "Server"
-	}
-	if len(m.GetHeaders(name)) == 0 {
-		m.AppendHeader(gosip.NewHeader(name, u.cfg.UserAgent))
-	}
-}
-
 // listenPair binds UDP and TCP to the same port. With port 0 the kernel picks the UDP port and
 // TCP may find it taken, so it retries a few times.
 func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
@@ -248,6 +136,9 @@ func listenPair(addr string) (*net.UDPConn, *net.TCPListener, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("sip: listen udp %s: %w", addr, err)
 		}
+		// A burst of INVITEs must not overflow the default 208 kB before the reader gets to
+		// it; the kernel caps the size at net.core.rmem_max.
+		_ = udp.SetReadBuffer(4 << 20)
 		bound := udp.LocalAddr().(*net.UDPAddr).Port
 		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(bound)))
 		if err == nil {
@@ -338,6 +229,10 @@ func (u *UA) unregister(l *Leg) {
 	u.mu.Unlock()
 }
 
+// Unconfirmed is how many calls from ip are not confirmed yet (no final answer and ACK), as
+// counted against UnansweredPerSource; tests use it.
+func (u *UA) Unconfirmed(ip netip.Addr) int { return u.admit.unconfirmed(ip) }
+
 // Legs is how many dialogs the user agent routes requests to; tests use it to find leaks.
 func (u *UA) Legs() int {
 	u.mu.Lock()
@@ -356,11 +251,9 @@ func (u *UA) leg(req *gosip.Request) *Leg {
 }
 
 func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
-	if to := req.To(); to != nil {
-		if _, ok := to.Params.Get("tag"); ok {
-			u.onReinvite(req, tx)
-			return
-		}
+	if tagOf(req.To()) != "" {
+		u.onReinvite(req, tx)
+		return
 	}
 	u.mu.Lock()
 	ctx, closing := u.ctx, u.closing
@@ -379,12 +272,29 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		u.respond(req, tx, 482, "Loop Detected")
 		return
 	}
+	src := sourceIP(req.Source())
+	confirmed, why := u.admit.enter(src, time.Now())
+	if why != "" {
+		u.log.Info("INVITE refused: per-source limit", "source", src, "limit", why, "call_id", req.CallID())
+		u.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	defer confirmed()
 	dlg, err := u.dlg.ReadInvite(req, tx)
 	if err != nil {
 		u.respond(req, tx, 400, "Bad Request")
 		return
 	}
-	in := &Inbound{Leg: newLeg(string(*req.CallID())), ua: u, dlg: dlg, req: req}
+	in := &Inbound{Leg: newLeg(string(*req.CallID())), ua: u, dlg: dlg, req: req, confirmed: confirmed}
+	in.dialog.localTag = tagOf(dlg.InviteRequest.To())
+	in.dialog.remoteTag = tagOf(req.From())
+	in.dialog.remoteCSeq = req.CSeq().SeqNo
+	in.dialog.inviteCSeq = req.CSeq().SeqNo
+	in.dialog.addPeer(src)
+	in.dialog.addRouteSet(req)
+	for _, ip := range u.trust.trunk {
+		in.dialog.addPeer(ip)
+	}
 	in.Leg.ctx = dlg.Context()
 	in.Leg.bye = in.bye
 	in.Leg.readBye = in.readBye
@@ -419,7 +329,7 @@ func (u *UA) onReinvite(req *gosip.Request, tx gosip.ServerTransaction) {
 }
 
 func (u *UA) onAck(req *gosip.Request, tx gosip.ServerTransaction) {
-	if l := u.leg(req); l != nil && l.ack != nil {
+	if l := u.leg(req); l != nil && l.ack != nil && l.dialog.accept(req) == inDialog {
 		l.ack(req, tx)
 	}
 }
@@ -483,6 +393,10 @@ func (u *UA) Dial(ctx context.Context, to, from string, offer []byte) (*Outbound
 	u.stamp(req)
 
 	out := &Outbound{Leg: newLeg(string(callID)), ua: u}
+	out.dialog.localTag = tagOf(fh)
+	for _, ip := range u.trust.trunk {
+		out.dialog.addPeer(ip)
+	}
 	u.register(&out.Leg)
 	dlg, err := u.dlg.WriteInvite(ctx, req)
 	if err != nil {
@@ -494,6 +408,25 @@ func (u *UA) Dial(ctx context.Context, to, from string, offer []byte) (*Outbound
 	out.Leg.bye = out.bye
 	out.Leg.readBye = dlg.ReadBye
 	return out, nil
+}
+
+// trunkAddrs are the trunk's IP addresses, resolved once: its in-dialog requests and answers
+// are taken from them.
+func trunkAddrs(trunk string) []netip.Addr {
+	host, _, err := net.SplitHostPort(trunk)
+	if err != nil {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{ip.Unmap()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips
 }
 
 func randomID() string {
