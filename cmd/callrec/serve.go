@@ -102,7 +102,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Metrics != "" {
 		mets = metrics.New(metrics.Sources{
 			Calls:          func() []media.CallInfo { return eng.Calls() },
-			WebhookBacklog: func() (int64, error) { return store.PendingWebhookDeliveries(context.Background()) },
+			WebhookBacklog: func() (int64, error) {
+				// A database that does not answer must not hang the scrape.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				return store.PendingWebhookDeliveries(ctx)
+			},
 		})
 		uploader.Observe = mets.Upload
 	}
