@@ -164,3 +164,48 @@ func TestSignedDownloadLink(t *testing.T) {
 		t.Fatalf("after deletion: %d", st)
 	}
 }
+
+// TestWebhookDisabledNotice: an endpoint the system disabled after 3 days of failures says so
+// on its page and in the list, and switching it on again clears the notice.
+func TestWebhookDisabledNotice(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	u, err := e.store.UserByName(ctx, e.demo.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := models.ActorOf(u)
+	link := "https://crm.example.com/hook"
+	ep, err := e.store.CreateWebhook(ctx, a, "", models.WebhookInput{URL: &link, Events: []string{models.EventCallEnded}}, models.WebhookURLPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.SendTestWebhook(ctx, a, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, at := range []time.Time{t0, t0.Add(72 * time.Hour)} {
+		due, err := e.store.DueWebhookDeliveries(ctx, 1)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("due: %v %d", err, len(due))
+		}
+		if _, err := e.store.RecordWebhookAttempt(ctx, due[0], models.WebhookAttempt{At: at, Code: 502, Err: "answered 502 Bad Gateway", Next: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := e.admin()
+	page := "/webhooks/" + strconv.Itoa(int(ep.ID))
+	if _, body := admin.get(page); !strings.Contains(body, `data-testid="webhook-disabled-notice"`) || !strings.Contains(body, "502 Bad Gateway") {
+		t.Fatalf("no notice:\n%s", body)
+	}
+	if _, body := admin.get("/webhooks"); !strings.Contains(body, "Vom System abgeschaltet") {
+		t.Fatalf("list without the state:\n%s", body)
+	}
+	st, _, _ := admin.post(page, url.Values{"url": {link}, "events": {models.EventCallEnded}, "enabled": {"yes"}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("switch on: %d", st)
+	}
+	if _, body := admin.get(page); strings.Contains(body, `data-testid="webhook-disabled-notice"`) {
+		t.Fatal("notice after switching on again")
+	}
+}
