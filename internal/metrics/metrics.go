@@ -59,7 +59,7 @@ func New(src Sources) *Metrics {
 		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_rtp_packets_total",
 			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (after their place in the file was written), dropped (readers too far behind), foreign (from a source other than the leg's peer)."}, []string{"result"}),
 		sip: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_sip_requests_total",
-			Help: "SIP requests received, by method and the final response code sent."}, []string{"method", "code"}),
+			Help: "SIP requests received, by method and the final response code sent (0 for ACK, which gets none)."}, []string{"method", "code"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_webhook_deliveries_total",
 			Help: "Webhook delivery attempts, by result: delivered, retry (failed, tried again later), failed (given up), refused (address not allowed)."}, []string{"result"}),
 		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "callrec_http_request_duration_seconds",

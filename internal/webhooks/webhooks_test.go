@@ -499,6 +499,24 @@ func TestEventsOfEveryPath(t *testing.T) {
 			t.Fatalf("deleted by %q user %q", d.DeletedBy, d.User)
 		}
 	}
+	// A recording whose disk filled up during the call: recording.failed, once, then call.ended.
+	failedAt := time.Now()
+	rec := models.CallRecord{EngineID: "diskfull", CustomerID: e.pool.CustomerID, PoolID: e.pool.ID, A: "49711218431440",
+		B: "49711218431431", C: "4915258878874", Arrival: failedAt, Bridged: failedAt, State: calls.StateConnected, RecState: calls.RecFailed,
+		Recording: &models.RecordingRecord{Path: "call_recording/337826/4971121843140/diskfull.wav", Channels: 1, Failed: "no space left on device"}}
+	for range 2 {
+		if _, err := e.store.SaveCall(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.Ended, rec.State, rec.Outcome, rec.Recording.Final = failedAt.Add(time.Second), calls.StateEnded, calls.OutcomeCompleted, true
+	if _, err := e.store.SaveCall(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if f := e.outbox(all)[models.EventRecordingFailed]; len(f) != 1 || f[0].Recording.Failure != "no space left on device" || f[0].Recording.Status != models.RecordingFailed {
+		t.Fatalf("recording.failed: %+v", f)
+	}
+
 	// A call cut off by a crash: its recording is repaired at the next start.
 	rel := "call_recording/337826/4971121843140/crashed.wav"
 	now := time.Now()
