@@ -113,10 +113,11 @@ func parseDay(v string, loc *time.Location, upper bool) (time.Time, error) {
 // parseTime reads a bound the API and the audit log accept: an RFC 3339 time, or a day as
 // parseDay reads it.
 func parseTime(v string, loc *time.Location, upper bool) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(v)); err == nil {
-		return t, nil
+	v = strings.TrimSpace(v)
+	if len(v) <= len(time.DateOnly) { // "" or a day: no failed RFC 3339 parse (it allocates)
+		return parseDay(v, loc, upper)
 	}
-	return parseDay(v, loc, upper)
+	return time.Parse(time.RFC3339, v)
 }
 
 // pageLinks are the URLs of a paged list's previous and next page: base with the query q and
