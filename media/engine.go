@@ -410,6 +410,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// Drain stops taking calls: from now on new INVITEs and OPTIONS are answered 503 (a
+// dispatcher in front, probing with OPTIONS, sends new calls elsewhere), while the calls in
+// progress go on to their natural end. Active says when none is left.
+func (e *Engine) Drain() { e.ua.SetDraining(true) }
+
+// Active is how many inbound calls the engine is handling, from the INVITE to the call's end.
+func (e *Engine) Active() int { return e.ua.Calls() }
+
 // Calls is a snapshot of the live calls, oldest first.
 func (e *Engine) Calls() []CallInfo {
 	e.mu.Lock()

@@ -150,7 +150,11 @@ func (u *UA) onCancel(req *gosip.Request, tx gosip.ServerTransaction) {
 }
 
 func (u *UA) onOptions(req *gosip.Request, tx gosip.ServerTransaction) {
-	res := gosip.NewResponseFromRequest(req, 200, "OK", nil)
+	code, reason := 200, "OK"
+	if u.draining.Load() {
+		code, reason = 503, "Service Unavailable" // the dispatcher's probe: take no new calls here
+	}
+	res := gosip.NewResponseFromRequest(req, code, reason, nil)
 	res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
 	res.AppendHeader(gosip.NewHeader("Accept", "application/sdp"))
 	u.send(tx, res)

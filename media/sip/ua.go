@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -49,6 +50,11 @@ type UA struct {
 	ctx     context.Context
 	closing bool
 	wg      sync.WaitGroup
+
+	// draining refuses new calls (503) and answers OPTIONS 503, so a dispatcher in front takes
+	// the node out of rotation while its calls go on; inCalls counts the calls being handled.
+	draining atomic.Bool
+	inCalls  atomic.Int64
 }
 
 // Listen binds UDP and TCP on cfg.Addr (the same port for both) and prepares the user agent.
@@ -229,6 +235,14 @@ func (u *UA) unregister(l *Leg) {
 	u.mu.Unlock()
 }
 
+// SetDraining switches draining on or off: while on, new INVITEs and OPTIONS are answered 503
+// and the calls in progress go on.
+func (u *UA) SetDraining(on bool) { u.draining.Store(on) }
+
+// Calls is how many inbound calls the user agent is handling (from the INVITE to the end of
+// the call), including one that a drain is refusing just now.
+func (u *UA) Calls() int { return int(u.inCalls.Load()) }
+
 // Unconfirmed is how many calls from ip are not confirmed yet (no final answer and ACK), as
 // counted against UnansweredPerSource; tests use it.
 func (u *UA) Unconfirmed(ip netip.Addr) int { return u.admit.unconfirmed(ip) }
@@ -267,6 +281,12 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	defer u.wg.Done()
+	u.inCalls.Add(1)
+	defer u.inCalls.Add(-1)
+	if u.draining.Load() {
+		u.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
 	if u.leg(req) != nil {
 		// A second INVITE with a Call-ID we serve, without a To tag: a loop or a fork.
 		u.respond(req, tx, 482, "Loop Detected")
