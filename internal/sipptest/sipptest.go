@@ -112,6 +112,9 @@ func (s *Sipp) Output() string { return s.out.String() }
 // Pid is the sipp process's id.
 func (s *Sipp) Pid() int { return s.cmd.Process.Pid }
 
+// Dir is sipp's working folder, where its -trace_* files go.
+func (s *Sipp) Dir() string { return s.cmd.Dir }
+
 // Kill ends sipp at once.
 func (s *Sipp) Kill() { _ = s.cmd.Process.Kill() }
 
