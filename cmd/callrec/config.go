@@ -34,7 +34,8 @@ type config struct {
 	MaxPrompt     time.Duration
 	RingTimeout   time.Duration
 	LogLevel      string
-	SIPOptions    sipConfig // --sip-* beyond --sip (sipflags.go)
+	SIPOptions    sipConfig     // --sip-* beyond --sip (sipflags.go)
+	Cluster       clusterConfig // --node-id, --cluster-*, --drain-timeout (clusterflags.go)
 
 	// TrustedProxies lists the reverse proxies in front of the panel whose X-Forwarded-For is
 	// believed (CIDRs, checked by parseConfig; serve parses them with parseCIDRs).
@@ -78,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&cfg.RingTimeout, "ring-timeout", envDuration(env("CALLREC_RING_TIMEOUT", ""), 60*time.Second), "how long the destination may ring (CALLREC_RING_TIMEOUT)")
 	fs.StringVar(&cfg.LogLevel, "log-level", env("CALLREC_LOG_LEVEL", "info"), "debug, info, warn or error (CALLREC_LOG_LEVEL)")
 	cfg.SIPOptions.flags(fs, env)
+	cfg.Cluster.flags(fs, env)
 	fs.BoolVar(&cfg.WebhookAllowInsecure, "webhook-allow-insecure", envBool(env("CALLREC_WEBHOOK_ALLOW_INSECURE", "")), "let webhook endpoints use http:// and loopback or private addresses: tests and private networks (CALLREC_WEBHOOK_ALLOW_INSECURE)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("CALLREC_PUBLIC_URL", ""), "the panel's URL as webhook receivers reach it, for download links; default http:// and --http (CALLREC_PUBLIC_URL)")
 	fs.DurationVar(&cfg.LinkValidity, "link-validity", envDuration(env("CALLREC_LINK_VALIDITY", ""), time.Hour), "how long a webhook's signed download link works (CALLREC_LINK_VALIDITY)")
@@ -109,6 +111,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return cfg, fmt.Errorf("--link-validity %s: at least 1m", cfg.LinkValidity)
 	}
 	if err := cfg.SIPOptions.checkTrust(cfg.SIP); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Cluster.check(); err != nil {
 		return cfg, err
 	}
 	if (cfg.FTPCert == "") != (cfg.FTPKey == "") {

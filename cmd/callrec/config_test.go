@@ -16,6 +16,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		"CALLREC_UPLOAD_LIMIT": "10MiB", "CALLREC_RING_TIMEOUT": "45s", "CALLREC_FTP_PASSIVE_PORTS": "31000-31010",
 		"CALLREC_STORAGE": "s3://recordings/node1", "CALLREC_WEBHOOK_ALLOW_INSECURE": "1", "CALLREC_METRICS": "127.0.0.1:9090",
 		"CALLREC_PUBLIC_URL": "https://panel.example.com/", "CALLREC_LINK_VALIDITY": "30m", "CALLREC_SIP_TRUSTED": "10.0.0.0/24",
+		"CALLREC_NODE_ID": "node-b", "CALLREC_CLUSTER_ADDR": "0.0.0.0:7001", "CALLREC_CLUSTER_ADVERTISE": "10.0.0.12:7001",
+		"CALLREC_CLUSTER_SECRET": "0123456789abcdef0123", "CALLREC_DRAIN_TIMEOUT": "30m",
 	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig(nil, getenv, io.Discard)
@@ -26,7 +28,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
 		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info",
 		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute,
-		SIPOptions: sipConfig{Trusted: "10.0.0.0/24"}}
+		SIPOptions: sipConfig{Trusted: "10.0.0.0/24"},
+		Cluster: clusterConfig{NodeID: "node-b", Addr: "0.0.0.0:7001", Advertise: "10.0.0.12:7001", Secret: "0123456789abcdef0123", Drain: 30 * time.Minute}}
 	if cfg != want {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -42,7 +45,8 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		t.Fatal(err)
 	}
 	if def.HTTP != "127.0.0.1:8080" || def.SIP != "127.0.0.1:5060" || def.RTPPorts != [2]int{20000, 29999} || def.Data != "./data" || def.Storage != "file" || def.dbPath() != "data/callrec.db" ||
-		def.WebhookAllowInsecure || def.Metrics != "" || def.PublicURL != "http://127.0.0.1:8080" || def.LinkValidity != time.Hour {
+		def.WebhookAllowInsecure || def.Metrics != "" || def.PublicURL != "http://127.0.0.1:8080" || def.LinkValidity != time.Hour ||
+		def.Cluster.clustered() || def.Cluster.Drain != 4*time.Hour || def.Cluster.NodeID == "" {
 		t.Fatalf("defaults: %+v", def)
 	}
 }
@@ -53,6 +57,10 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"--upload-limit", "lots"}, {"--upload-limit", "-5MB"}, {"--ftp-cert", "c.pem"}, {"stray"},
 		{"--trusted-proxies", "10.0.0.0/99"}, {"--trusted-proxies", "proxy.example"},
 		{"--public-url", "ftp://x"}, {"--public-url", "https://"}, {"--link-validity", "5s"},
+		{"--cluster-addr", "10.0.0.1:7001"}, {"--cluster-addr", "10.0.0.1:7001", "--cluster-secret", "short"},
+		{"--cluster-addr", "0.0.0.0:7001", "--cluster-secret", "0123456789abcdef"}, {"--cluster-advertise", "10.0.0.1:7001"},
+		{"--cluster-addr", "nohost", "--cluster-secret", "0123456789abcdef"}, {"--node-id", "a b"}, {"--node-id", ""},
+		{"--node-id", "../x"}, {"--drain-timeout", "0s"},
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

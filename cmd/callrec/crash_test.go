@@ -27,7 +27,9 @@ func TestServeHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	args := strings.Split(os.Getenv("CALLREC_SERVE_ARGS"), "\t")
-	if err := run(context.Background(), args, os.Getenv, os.Stdout); err != nil {
+	ctx, stop := signals(context.Background()) // as main: SIGTERM drains
+	defer stop()
+	if err := run(ctx, args, os.Getenv, os.Stdout); err != nil {
 		t.Fatal(err)
 	}
 }

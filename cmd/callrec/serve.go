@@ -101,7 +101,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var mets *metrics.Metrics
 	if cfg.Metrics != "" {
 		mets = metrics.New(metrics.Sources{
-			Calls:          func() []media.CallInfo { return eng.Calls() },
+			Calls: func() []media.CallInfo { return eng.Calls() },
 			WebhookBacklog: func() (int64, error) {
 				// A database that does not answer must not hang the scrape.
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -206,6 +206,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
+	case <-drainRequested(ctx):
+		runErr = drain(ctx, eng, cfg.Cluster.Drain, errc, log)
 	}
 	log.Info("shutting down")
 	cancel()
@@ -218,6 +220,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Wait()
 	sink.Close()
 	return runErr
+}
+
+// drain refuses new calls and waits until the calls in progress have ended, at most limit;
+// the panel, the uploads and the webhooks go on meanwhile (agents still start and stop
+// recording). It returns early when ctx ends (SIGINT, a second SIGTERM) or a part fails.
+func drain(ctx context.Context, eng *media.Engine, limit time.Duration, errc <-chan error, log *slog.Logger) error {
+	eng.Drain()
+	log.Info("draining: new calls are refused, running calls go on", "calls", eng.Active(), "limit", limit)
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for eng.Active() > 0 {
+		select {
+		case <-ctx.Done():
+			log.Warn("drain cut short: the remaining calls are hung up", "calls", eng.Active())
+			return nil
+		case err := <-errc:
+			return err
+		case <-deadline.C:
+			log.Warn("drain timeout: the remaining calls are hung up", "calls", eng.Active(), "limit", limit)
+			return nil
+		case <-tick.C:
+		}
+	}
+	log.Info("drained: no calls left")
+	return nil
 }
 
 // fileServers creates (and binds) the FTPS and SFTP servers that have an address.
