@@ -29,7 +29,7 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info",
 		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute,
 		SIPOptions: sipConfig{Trusted: "10.0.0.0/24"},
-		Cluster: clusterConfig{NodeID: "node-b", Addr: "0.0.0.0:7001", Advertise: "10.0.0.12:7001", Secret: "0123456789abcdef0123", Drain: 30 * time.Minute}}
+		Cluster:    clusterConfig{NodeID: "node-b", Addr: "0.0.0.0:7001", Advertise: "10.0.0.12:7001", Secret: "0123456789abcdef0123", Drain: 30 * time.Minute}}
 	if cfg != want {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
 	}
