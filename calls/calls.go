@@ -12,6 +12,7 @@ package calls
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,6 +80,20 @@ const (
 
 // Slots lists the slots in the order a call meets them.
 var Slots = []Slot{SlotCallerNotice, SlotObjectionConfirmation, SlotCalleeWhisper}
+
+// PromptLangs lists the languages announcements exist in.
+var PromptLangs = []string{"de", "en"}
+
+// PromptLang maps a customer's language setting to the language its callers hear: German for
+// German ("de", "de-AT", "de_CH"), English for everything else, French included (the product
+// document ships no French announcements).
+func PromptLang(customerLang string) string {
+	l := strings.ToLower(strings.TrimSpace(customerLang))
+	if l == "de" || strings.HasPrefix(l, "de-") || strings.HasPrefix(l, "de_") {
+		return "de"
+	}
+	return "en"
+}
 
 // EventKind is the kind of one entry of a call's consent trail.
 type EventKind string

@@ -54,13 +54,9 @@ type Announcement struct {
 	UpdatedAt time.Time
 }
 
-// PromptLang is the announcements' language for a Control Panel language: French uses English.
-func PromptLang(customerLang string) string {
-	if customerLang == "de" {
-		return "de"
-	}
-	return "en"
-}
+// PromptLang is the announcements' language for a Control Panel language (calls.PromptLang):
+// French uses English.
+func PromptLang(customerLang string) string { return calls.PromptLang(customerLang) }
 
 // ensureAnnouncements gives a pool its three slots with the standard texts, keeping slots that
 // exist (a re-booking keeps the customer's edits).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"callrec/calls"
 	"callrec/models"
 	"callrec/templates"
 )
@@ -20,9 +21,14 @@ type callLogHandler struct {
 	live  *liveHandler // the API's state=active answers from the engine's list
 }
 
-// callLogOutcomes are the outcomes the filter offers.
-var callLogOutcomes = []string{models.OutcomeCompleted, models.OutcomeObjected, models.OutcomeUnanswered,
-	models.OutcomeBusy, models.OutcomeFailed, models.OutcomeInterrupted}
+// callLogOutcomes are the outcomes the filter offers: every calls.Outcome, in its order.
+var callLogOutcomes = func() []string {
+	os := make([]string, len(calls.Outcomes))
+	for i, o := range calls.Outcomes {
+		os[i] = string(o)
+	}
+	return os
+}()
 
 // parseCallFilter reads the call log's filter from the query (dates as YYYY-MM-DD in loc; "to"
 // is inclusive). Bad fields come back as form errors.

@@ -8,23 +8,18 @@ package prompts
 import (
 	"embed"
 	"strings"
+
+	"callrec/calls"
 )
 
-// Langs lists the languages announcements exist in.
-var Langs = []string{"de", "en"}
+// Langs lists the languages announcements exist in (calls.PromptLangs).
+var Langs = calls.PromptLangs
 
 //go:embed texts/*.txt wav/*.wav
 var files embed.FS
 
-// Lang maps a customer's language setting to an announcement language: German for German
-// ("de", "de-AT", "de_CH"), English for everything else, French included.
-func Lang(customerLang string) string {
-	l := strings.ToLower(strings.TrimSpace(customerLang))
-	if l == "de" || strings.HasPrefix(l, "de-") || strings.HasPrefix(l, "de_") {
-		return "de"
-	}
-	return "en"
-}
+// Lang maps a customer's language setting to an announcement language (calls.PromptLang).
+func Lang(customerLang string) string { return calls.PromptLang(customerLang) }
 
 // Text is the default text of slot in lang (mapped by Lang); "" for an unknown slot.
 func Text(slot, lang string) string {
