@@ -479,7 +479,8 @@ func (c *call) end(o Outcome) {
 		c.info.Recording = &RecordingInfo{Path: c.recPath, Channels: res.Channels, Size: res.Size,
 			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed, Late: res.Late,
 			Skipped: res.Skipped, Overrun: res.Overrun, FirstArrival: res.FirstArrival,
-			LatePackets: res.LatePackets, OverrunPackets: res.OverrunPackets}
+			LatePackets: res.LatePackets, OverrunPackets: res.OverrunPackets,
+			ArrivedLate: res.ArrivedLate, ArrivedLatePackets: res.ArrivedLatePackets}
 		if len(res.Segments) > 0 {
 			c.info.Segments = c.info.Segments[:0]
 			for _, s := range res.Segments {

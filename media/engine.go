@@ -156,6 +156,9 @@ type CallInfo struct {
 	// RTPForeign counts, per leg, RTP packets from sources other than the leg's negotiated
 	// (or latched) peer, dropped: hijack attempts, a sprayed port range, stray streams.
 	RTPForeign [2]uint64
+	// RTPKernelDrops counts, per leg, datagrams the kernel dropped on the leg's socket because
+	// the engine's reader had not emptied its buffer: audio the engine lost by being slow.
+	RTPKernelDrops [2]uint64
 	// PacketsRelayed counts, per leg, the packets of the other leg's audio sent to it (the
 	// rest of PacketsOut is the engine's own: prompts, ringback).
 	PacketsRelayed [2]uint64
@@ -180,10 +183,15 @@ type RecordingInfo struct {
 	Duration time.Duration // file length (bridge..hangup)
 	Recorded time.Duration
 	Failed   string // reason when writing failed (disk full)
-	// Late is, per leg (0 caller, 1 callee), received audio dropped because it came after
-	// its place in the file was written (a sender that stalled for longer than the writer
-	// waits). For operations and tests.
+	// Late is, per leg (0 caller, 1 callee), received audio dropped because the engine's
+	// readers handed it over after its place in the file was final although it had reached
+	// the machine before (the engine's fault: readers more than 3 s behind). For operations
+	// and tests.
 	Late [2]time.Duration
+	// ArrivedLate is, per leg, received audio dropped because it reached the machine (by the
+	// kernel's receive time) only after its place in the file was final: a sender or network
+	// that stalled for longer than the writer waits.
+	ArrivedLate [2]time.Duration
 	// Overrun is, per leg, received audio dropped because the packet readers had fallen
 	// behind by more than the recorder buffers (seconds: a machine starved of CPU).
 	Overrun [2]time.Duration
@@ -193,8 +201,9 @@ type RecordingInfo struct {
 	// Skipped is, per leg, audio the sender's RTP timestamps jumped over (it fell behind and
 	// went on with the present): silence that was in its input.
 	Skipped [2]time.Duration
-	// LatePackets and OverrunPackets count, per leg, the packets behind Late and Overrun.
-	LatePackets, OverrunPackets [2]uint64
+	// LatePackets, OverrunPackets and ArrivedLatePackets count, per leg, the packets behind
+	// Late, Overrun and ArrivedLate.
+	LatePackets, OverrunPackets, ArrivedLatePackets [2]uint64
 }
 
 // Config is the engine's configuration; cmd/callrec fills it from flags.

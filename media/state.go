@@ -16,8 +16,8 @@ const advanceEvery = 100 * time.Millisecond
 
 // Tick is the clock's: generated audio due now, and the recorder's periodic step. The
 // recorder is advanced outside the call's lock to the packet readers' horizon, so audio still
-// queued in a socket is never committed as silence; its file is written by the recorder's
-// own goroutine.
+// queued in a socket is never committed as silence (the file runs ahead of it provisionally,
+// towards now); its file is written by the recorder's writer pool.
 func (c *call) Tick(now time.Time) {
 	c.mu.Lock()
 	if c.closed {
@@ -39,7 +39,7 @@ func (c *call) Tick(now time.Time) {
 		return
 	}
 	h, lagged := c.e.horizon(now)
-	rec.Advance(h)
+	rec.AdvanceTo(h, now)
 	if lagged {
 		c.mu.Lock()
 		c.info.ReadersLagged = true
@@ -108,6 +108,7 @@ func (c *call) snapshotLocked() CallInfo {
 		if l != nil {
 			info.PacketsIn[i], info.PacketsOut[i], info.PacketsRelayed[i] = l.rx, l.tx, l.relayed
 			info.RTPForeign[i] = l.sock.Foreign.Load()
+			info.RTPKernelDrops[i] = l.sock.KernelDrops.Load()
 		}
 	}
 	info.Recorded = 0

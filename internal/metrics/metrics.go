@@ -146,8 +146,8 @@ func (m *Metrics) CallEnded(c media.CallInfo) {
 	var filled time.Duration
 	var late, dropped uint64
 	for i := range 2 {
-		filled += r.Late[i] + r.Overrun[i] + r.Skipped[i]
-		late += r.LatePackets[i]
+		filled += r.Late[i] + r.ArrivedLate[i] + r.Overrun[i] + r.Skipped[i]
+		late += r.LatePackets[i] + r.ArrivedLatePackets[i]
 		dropped += r.OverrunPackets[i]
 	}
 	m.silence.Add(filled.Seconds())

@@ -89,6 +89,7 @@ func recordForever(dir string) {
 		r.Put(Caller, 7, uint32(k*160), pcm, at)
 		r.Advance(at)
 		if !ready && r.Snapshot(at).Frames > 8000+bufferFrames {
+			r.waitWriter() // the header declares the first second (a starved writer may lag)
 			fmt.Printf("ready %s\n", rel)
 			ready = true
 		}

@@ -2,24 +2,26 @@
 // on the wall clock (bridge to hangup) and is playable at every moment, also after kill -9.
 //
 // The engine decodes each packet to 8 kHz PCM and hands it to Put with its RTP timestamp and
-// the kernel's receive time; a ticker calls Advance with the time up to which every packet
-// has been handed over, which takes whatever is due Delay behind it out of the rings. Between
-// the two sits a ring per direction where packets land by timestamp, so reordering, jitter
-// within Delay and a stalled reader cost nothing, and whatever never arrived is written as
-// silence. The file itself is written by a goroutine of the recording's own, so a disk that
-// blocks delays only that file, never a caller of Put or Advance.
+// the kernel's receive time; a ticker calls AdvanceTo with the time up to which every packet
+// has been handed over (the readers' horizon) and the wall clock. Between the two sits a ring
+// per direction where packets land by timestamp, so reordering, jitter within Delay and a
+// stalled reader cost nothing, and whatever never arrived is written as silence. Audio up to
+// the horizon (less Delay) is final; beyond it, up to the wall clock, the file already holds a
+// provisional version (what has arrived so far, silence elsewhere) that packets still queued
+// in the kernel overwrite in place when they come, so after kill -9 the file spans the call
+// even while the readers are seconds behind. The file is written by a small pool of writer
+// goroutines (writer.go, pool.go), so a disk that blocks delays only that file, never a caller
+// of Put or Advance.
 package recorder
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,9 +71,13 @@ type Result struct {
 	// FirstArrival is, per direction, when the first packet that came after Start came, as
 	// an offset from Start (-1 when none came): silence before it was not sent.
 	FirstArrival [2]time.Duration
+	// ArrivedLate is, per direction, the received audio dropped because it reached this
+	// machine (by the kernel's receive time) only after its place in the file was final:
+	// the sender or the network was late, not the engine. Late excludes it.
+	ArrivedLate [2]time.Duration
 	// LatePackets and OverrunPackets count, per direction, the packets behind Late and
-	// Overrun (the metrics).
-	LatePackets, OverrunPackets [2]uint64
+	// Overrun (the metrics); ArrivedLatePackets those behind ArrivedLate.
+	LatePackets, OverrunPackets, ArrivedLatePackets [2]uint64
 }
 
 const (
@@ -86,9 +92,19 @@ const (
 	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
 	// a call costs ten write syscalls a second rather than one per packet.
 	bufferFrames = SampleRate / 10
-	// maxQueueFrames bounds the audio waiting for a blocked disk; past it the recording fails
-	// (and the call goes on) instead of growing without limit.
-	maxQueueFrames = 60 * SampleRate
+	// maxQueueFrames bounds the audio waiting for its writer; past it the recording fails (and
+	// the call goes on) instead of growing without limit. It is far beyond what a busy machine
+	// leaves behind (a writer that gets any CPU at all writes its whole queue in one call); a
+	// disk that accepts nothing fails the recording sooner (diskTimeout, writer.go).
+	maxQueueFrames = 10 * 60 * SampleRate
+	// aheadFrames: while the horizon lags the wall clock by more than this, the file is extended
+	// provisionally to this far behind the wall clock (less Delay), so kill -9 finds a file that
+	// spans the call; closer than this the horizon's own writes suffice and nothing is written
+	// twice.
+	aheadFrames = SampleRate / 4
+	// histLen is how many Advance steps remember their horizon, to tell a packet that came late
+	// to the machine from one the readers handed over late.
+	histLen = 64
 	// earlyFrames is how much earlier than its place a packet must come before it moves its
 	// stream (see shiftEarlier): more than scheduling noise, less than a packet.
 	earlyFrames = SampleRate / 200
@@ -117,8 +133,10 @@ type direction struct {
 	lateShift    int64 // frames a late stream was moved on by when it re-anchored
 	firstArr     int64 // arrival of the first packet at or after Start (-1: none yet)
 	skipped      int64 // frames the timestamps jumped over, less stragglers that filled them
+	arrivedLate  int64 // of the frames dropped as late, those that reached the machine late
 	latePkts     uint64
 	overrunPkts  uint64
+	arrLatePkts  uint64
 }
 
 type anchor struct {
@@ -146,13 +164,6 @@ type transition struct {
 	on  bool
 }
 
-// sink is what the recorder writes to: an *os.File, or a failing stand-in in tests.
-type sink interface {
-	io.Writer
-	io.WriterAt
-	Close() error
-}
-
 // Recorder writes one call. Put, PutAt, SetActive, Advance and Snapshot may be called from
 // any goroutine at any time; none of them waits for the disk: the file is written by the
 // recording's own goroutine from a queue that Advance fills.
@@ -165,6 +176,8 @@ type Recorder struct {
 	mu       sync.Mutex // guards the fields below it up to the writer's
 	dir      [2]direction
 	written  int64 // frames taken out of the rings (positions before it are final)
+	shown    int64 // frames rendered for the file (>= written; beyond written provisional)
+	dirty    int64 // lowest position below shown changed since it was rendered (noDirty: none)
 	active   bool  // as set by SetActive (the present)
 	pending  []transition
 	writeOn  bool // active state at position written
@@ -172,10 +185,18 @@ type Recorder struct {
 	segStart int64
 	err      error
 	closed   bool   // no more Puts; Close was called
-	queue    []byte // frames taken but not yet handed to the writer, ending at written
-	woken    int64  // written when the writer was last woken
+	queue    []byte // frames rendered but not yet handed to the writer, ending at shown
+	queueAt  int64  // the frame position of queue[0]
+	woken    int64  // shown when the writer was last woken
 	closing  bool   // the writer's next pass is its last
 	cutTo    int64  // >= 0: Close ended before what the file holds; cut the file there
+	// writingSince is when the writer began the write it is in (zero: none): a disk that
+	// accepts nothing for diskTimeout fails the recording.
+	writingSince time.Time
+	// hist remembers, for the last Advance steps, how far each made the file final and the
+	// horizon it did it with (histNext: the next slot).
+	hist     [histLen]struct{ upto, horizon int64 }
+	histNext int
 
 	// queued: handed to the writer pool and not yet through a pass; again: poked meanwhile.
 	queued, again atomic.Bool
@@ -184,6 +205,7 @@ type Recorder struct {
 	// Owned by the writer goroutine (read by Close after done).
 	f            sink
 	mine         []byte // the queue the writer is writing
+	mineAt       int64  // its frame position
 	fileFrames   int64  // frames handed to the OS
 	headerAt     int64  // frames the header last declared
 	durableBytes int64  // data bytes the OS accepted
@@ -263,6 +285,7 @@ func New(opt Options) *Recorder {
 		writeOn:     !opt.Inactive,
 		pending:     make([]transition, 0, 8),
 		cutTo:       -1,
+		dirty:       noDirty,
 		done:        make(chan struct{}),
 	}
 	for i := range r.dir {
@@ -285,7 +308,7 @@ func (r *Recorder) attach(f sink) error {
 		return errors.New("recorder: already has a file")
 	}
 	h := header(r.channels, 0)
-	if _, err := f.Write(h[:]); err != nil {
+	if _, err := f.WriteAt(h[:], 0); err != nil {
 		return fmt.Errorf("recorder: writing header: %w", err)
 	}
 	r.f = f
@@ -326,6 +349,9 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		// have filled counts as late (once: from then on the stream fits its new anchor; a
 		// packet that arrived before the written position is counted as late where it drops).
 		d.lateShift += r.written - p
+		if r.cameLate(p, arr) {
+			d.arrivedLate += r.written - p
+		}
 	}
 	if !fits {
 		a = &d.anchors[1-d.cur]
@@ -359,10 +385,30 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	d.end, d.lastArr = max(d.end, p+int64(n)), max(d.lastArr, arr)
 	if p < r.written && p+int64(n) > 0 {
 		// Audio before the file's start (read after the bridge, sent before it) is no loss.
-		d.late += min(r.written, p+int64(n)) - max(p, 0)
+		k := min(r.written, p+int64(n)) - max(p, 0)
+		d.late += k
 		d.latePkts++
+		if r.cameLate(max(p, 0), arr) {
+			d.arrivedLate += k
+			d.arrLatePkts++
+		}
 	}
 	r.place(d, p, pcm, false)
+}
+
+// cameLate reports whether a packet that arrived at frame position arr found position p
+// already final because it reached the machine after the horizon that made p final: then the
+// sender (or the network) was late. Otherwise the readers handed it over after they had
+// promised to have delivered it: the engine's fault. Positions older than the history count
+// as the sender's (they are seconds late).
+func (r *Recorder) cameLate(p, arr int64) bool {
+	for k := range histLen {
+		h := r.hist[(r.histNext+k)%histLen]
+		if h.upto > p {
+			return arr >= h.horizon
+		}
+	}
+	return true
 }
 
 // shiftEarlier moves the audio anchor a placed by up to by frames earlier, as far as its first
@@ -419,6 +465,9 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 		}
 		pcm = pcm[:room]
 	}
+	if p < r.shown {
+		r.dirty = min(r.dirty, p) // the file has a provisional version of it: write it again
+	}
 	for len(pcm) > 0 {
 		i := int(p & ringMask)
 		dst := d.ring[i:min(ringFrames, i+len(pcm))]
@@ -463,6 +512,9 @@ func (r *Recorder) setActiveLocked(on bool, p int64) {
 	}
 	r.active = on
 	r.pending = append(r.pending, transition{p, on})
+	if p < r.shown {
+		r.dirty = min(r.dirty, p)
+	}
 	if on {
 		r.segStart = p
 	} else if p > r.segStart {
@@ -511,125 +563,21 @@ func (r *Recorder) resultLocked(end int64) Result {
 		rec += s.End - s.Start
 	}
 	return Result{
-		Size:           headerSize + r.written*int64(2*r.channels),
-		Frames:         r.written,
-		Duration:       framesToDuration(r.written),
-		Recorded:       rec,
-		Segments:       segs,
-		Channels:       r.channels,
-		Late:           [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift), framesToDuration(r.dir[1].late + r.dir[1].lateShift)},
-		Skipped:        [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
-		Overrun:        [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
-		FirstArrival:   [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
-		LatePackets:    [2]uint64{r.dir[0].latePkts, r.dir[1].latePkts},
-		OverrunPackets: [2]uint64{r.dir[0].overrunPkts, r.dir[1].overrunPkts},
+		Size:               headerSize + r.shown*int64(2*r.channels),
+		Frames:             r.shown,
+		Duration:           framesToDuration(r.shown),
+		Recorded:           rec,
+		Segments:           segs,
+		Channels:           r.channels,
+		Late:               [2]time.Duration{framesToDuration(r.dir[0].late + r.dir[0].lateShift - r.dir[0].arrivedLate), framesToDuration(r.dir[1].late + r.dir[1].lateShift - r.dir[1].arrivedLate)},
+		ArrivedLate:        [2]time.Duration{framesToDuration(r.dir[0].arrivedLate), framesToDuration(r.dir[1].arrivedLate)},
+		Skipped:            [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
+		Overrun:            [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
+		FirstArrival:       [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
+		LatePackets:        [2]uint64{r.dir[0].latePkts - r.dir[0].arrLatePkts, r.dir[1].latePkts - r.dir[1].arrLatePkts},
+		OverrunPackets:     [2]uint64{r.dir[0].overrunPkts, r.dir[1].overrunPkts},
+		ArrivedLatePackets: [2]uint64{r.dir[0].arrLatePkts, r.dir[1].arrLatePkts},
 	}
-}
-
-// Advance takes everything due at time now, that is up to now-Delay, out of the rings, with
-// silence where nothing arrived, and hands it to the file's writer. now must be a time up to
-// which every packet has been Put (the packet readers' progress, not merely the wall clock):
-// whatever is taken is final. Call it regularly (every 20-100 ms), at least every second, or
-// packets arriving in between find no room in the ring and are lost.
-//
-// A direction whose packets stopped less than 800 ms before now holds the writing at the end
-// of its newest packet (see stallFrames): late packets of a stalled sender still land.
-func (r *Recorder) Advance(now time.Time) {
-	target := r.pos(now.Add(-r.delay))
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
-	for i := range r.dir {
-		d := &r.dir[i]
-		if d.lastArr >= 0 && d.end < target && r.pos(now)-d.lastArr < stallFrames {
-			target = max(d.end, r.written)
-		}
-	}
-	r.takeLocked(target)
-	wake := r.written-r.woken >= bufferFrames
-	if wake {
-		r.woken = r.written
-	}
-	r.mu.Unlock()
-	if wake {
-		r.poke()
-	}
-}
-
-// poke hands the recorder to the writer pool, once: a pass already queued or running takes
-// what was added meanwhile (again).
-func (r *Recorder) poke() {
-	if r.f == nil {
-		return // Open's attach pokes
-	}
-	if r.queued.CompareAndSwap(false, true) {
-		pool.submit(r)
-	} else {
-		r.again.Store(true)
-	}
-}
-
-// takeLocked moves the frames up to target from the rings into the writer's queue, applies
-// the on/off state, clears the ring slots for reuse and advances written.
-func (r *Recorder) takeLocked(target int64) {
-	n := target - r.written
-	if n <= 0 {
-		return
-	}
-	from := r.written
-	bpf := 2 * r.channels
-	q := len(r.queue)
-	if r.err != nil || int64(q/bpf)+n > maxQueueFrames {
-		if r.err == nil {
-			r.err = errors.New("recorder: writing failed: the disk accepted nothing for a minute")
-		}
-		// Nothing more reaches the file; the rings are still emptied so Puts keep landing.
-		r.queue, q = r.queue[:0], 0
-		for c := range r.dir {
-			d := &r.dir[c]
-			for p := from; p < target; {
-				i := int(p & ringMask)
-				k := min(int64(ringFrames-i), target-p)
-				clear(d.ring[i : i+int(k)])
-				p += k
-			}
-		}
-		r.written = target
-		return
-	}
-	r.queue = slices.Grow(r.queue, int(n)*bpf)[:q+int(n)*bpf]
-	out := r.queue[q:]
-	used := 0 // pending transitions reached
-	for k := int64(0); k < n; {
-		p := from + k
-		for used < len(r.pending) && r.pending[used].pos <= p {
-			r.writeOn = r.pending[used].on
-			used++
-		}
-		i := int(p & ringMask)
-		end := min(n, k+int64(ringFrames-i)) // stop at the ring's end
-		if used < len(r.pending) {
-			end = min(end, r.pending[used].pos-from) // and at the next on/off
-		}
-		a := r.dir[Caller].ring[i : i+int(end-k)]
-		b := r.dir[Callee].ring[i : i+int(end-k)]
-		o := out[k*int64(bpf) : end*int64(bpf)]
-		switch {
-		case !r.writeOn:
-			clear(o)
-		case r.channels == 2:
-			interleave(o, a, b)
-		default:
-			mix(o, a, b)
-		}
-		clear(a)
-		clear(b)
-		k = end
-	}
-	r.pending = r.pending[:copy(r.pending, r.pending[used:])]
-	r.written = target
 }
 
 // interleave writes little-endian stereo frames, one 32-bit store per frame.
@@ -648,157 +596,4 @@ func mix(o []byte, a, b []int16) {
 	for j := range a {
 		binary.LittleEndian.PutUint16(o[2*j:2*j+2], uint16(sat(int32(a[j])+int32(b[j]))))
 	}
-}
-
-// run is one turn of the writer pool on this recorder: passes until nothing was added.
-func (r *Recorder) run() {
-	for {
-		r.again.Store(false)
-		if r.pass() {
-			close(r.done)
-			return
-		}
-		r.queued.Store(false)
-		if !r.again.Load() || !r.queued.CompareAndSwap(false, true) {
-			return
-		}
-	}
-}
-
-// pass writes what is queued; it reports whether it was the last one.
-func (r *Recorder) pass() bool {
-	r.mu.Lock()
-	r.queue, r.mine = r.mine[:0], r.queue
-	upto, closing, cutTo, failed := r.written, r.closing, r.cutTo, r.err != nil
-	r.mu.Unlock()
-
-	if !failed && len(r.mine) > 0 {
-		n, err := r.f.Write(r.mine)
-		r.durableBytes += int64(n - n%(2*r.channels))
-		r.fileFrames = upto
-		if err != nil {
-			r.fail(err)
-			failed = true
-		}
-	}
-	if closing {
-		r.finish(upto, cutTo, failed)
-		return true
-	}
-	if !failed && upto-r.headerAt >= r.flushFrames {
-		if err := r.writeHeader(upto); err != nil {
-			r.fail(err)
-		}
-	}
-	return false
-}
-
-// waitWriter returns when the writer has done the work it was handed (tests read the file
-// of a recording in progress after it).
-func (r *Recorder) waitWriter() {
-	for r.queued.Load() {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// finish is the writer's last pass: cut back if Close ended before what the file holds, fix
-// the header, close the file.
-func (r *Recorder) finish(upto, cutTo int64, failed bool) {
-	if !failed && cutTo >= 0 && cutTo < r.fileFrames {
-		if err := r.truncate(cutTo); err != nil {
-			r.fail(err)
-			failed = true
-		}
-		upto = cutTo
-	}
-	if !failed {
-		if err := r.writeHeader(upto); err != nil {
-			r.fail(err)
-		}
-	} else {
-		// Best effort: declare what reached the OS, so the file stays readable.
-		_ = r.writeHeader(upto)
-	}
-	if err := r.f.Close(); err != nil {
-		r.fail(err)
-	}
-}
-
-func (r *Recorder) writeHeader(upto int64) error {
-	h := header(r.channels, r.durableBytes)
-	if _, err := r.f.WriteAt(h[:], 0); err != nil {
-		return err
-	}
-	r.headerAt = upto
-	return nil
-}
-
-func (r *Recorder) fail(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err == nil {
-		r.err = fmt.Errorf("recorder: writing failed: %w", err)
-	}
-}
-
-// Close takes the rest of the timeline, so the file holds exactly round((end-Start)*8000)
-// frames, waits for the writer to write it, fixes the header and closes the file. Audio
-// still in the ring up to end is kept (the delay does not apply). After a write error Close
-// still closes the file, leaving the header describing the audio written before the failure,
-// and returns that error with the Result of the intended timeline. Close waits for the disk;
-// call it where that blocks nobody else.
-func (r *Recorder) Close(end time.Time) (Result, error) {
-	target := max(r.pos(end), 0)
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return Result{}, errors.New("recorder: already closed")
-	}
-	if r.active {
-		r.setActiveLocked(false, target)
-	}
-	if target < r.written {
-		// An end before what Advance already took: cut the queue, then the file.
-		bpf := int64(2 * r.channels)
-		drop := min((r.written-target)*bpf, int64(len(r.queue)))
-		r.queue = r.queue[:int64(len(r.queue))-drop]
-		r.written -= drop / bpf
-		if target < r.written {
-			r.cutTo = target
-			r.written = target
-		}
-	} else {
-		r.takeLocked(target)
-	}
-	r.closed, r.closing = true, true
-	res := r.resultLocked(target)
-	r.mu.Unlock()
-	if r.f == nil {
-		return res, errors.New("recorder: closed without a file")
-	}
-	r.poke()
-	<-r.done
-	res.Size = headerSize + r.durableBytes
-	return res, r.Err()
-}
-
-// truncate cuts the file back to target frames (writer goroutine only).
-func (r *Recorder) truncate(target int64) error {
-	t, ok := r.f.(interface{ Truncate(int64) error })
-	if !ok {
-		return errors.New("cannot truncate")
-	}
-	size := target * int64(2*r.channels)
-	if err := t.Truncate(headerSize + size); err != nil {
-		return err
-	}
-	if s, ok := r.f.(io.Seeker); ok {
-		if _, err := s.Seek(headerSize+size, io.SeekStart); err != nil {
-			return err
-		}
-	}
-	r.durableBytes = min(r.durableBytes, size)
-	r.fileFrames = target
-	r.headerAt = min(r.headerAt, target)
-	return nil
 }

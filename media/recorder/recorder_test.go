@@ -450,10 +450,20 @@ func (f *failing) Write(p []byte) (int, error) {
 func (f *failing) WriteAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if int(off)+len(p) > len(f.buf) {
-		return 0, syscall.ENOSPC
+	if int(off) > len(f.buf) {
+		f.buf = append(f.buf, make([]byte, min(int(off), f.limit)-len(f.buf))...)
 	}
-	return copy(f.buf[off:], p), nil
+	n := copy(f.buf[off:], p)
+	if n == len(p) {
+		return n, nil
+	}
+	room := max(0, f.limit-len(f.buf))
+	k := min(len(p)-n, room)
+	f.buf = append(f.buf, p[n:n+k]...)
+	if n+k < len(p) {
+		return n + k, syscall.ENOSPC
+	}
+	return len(p), nil
 }
 
 func (f *failing) Close() error { return nil }

@@ -1,6 +1,8 @@
 package recorder
 
 import (
+	"encoding/binary"
+	"os"
 	"testing"
 	"time"
 )
@@ -80,4 +82,115 @@ func TestLateFirstPacketDoesNotShiftTheStream(t *testing.T) {
 			t.Fatalf("frame %d: %d/%d, want %d/%d (a stream moved)", i, l[i], rr[i], sig(Caller, i), sig(Callee, i))
 		}
 	}
+}
+
+// TestLaggingReadersFileSpansTheCall: the packet readers fall 2 s behind (the horizon lags
+// the wall clock, as on a starved machine) and then hand over the queued packets. Meanwhile
+// the file on disk keeps up with the wall clock (provisional silence where packets are still
+// queued), so a kill -9 at any moment leaves a file spanning the call; the packets that come
+// are written in place, and the closed file holds every sample where it belongs.
+func TestLaggingReadersFileSpansTheCall(t *testing.T) {
+	r, path := newRec(t, Options{Stereo: true, Start: t0})
+	const packets = 250 // 5 s
+	put := func(k int) {
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond) // the kernel's receive time
+		for _, ch := range []Channel{Caller, Callee} {
+			pcm := make([]int16, 160)
+			for i := range pcm {
+				pcm[i] = sig(ch, k*160+i)
+			}
+			r.Put(ch, 7+uint32(ch), uint32(1000+k*160), pcm, at)
+		}
+	}
+	lagFrom, lagTo := t0.Add(time.Second), t0.Add(3*time.Second)
+	next := 0
+	for tick := 0; tick <= packets; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		horizon := now
+		if now.After(lagFrom) && now.Before(lagTo) {
+			horizon = lagFrom // the readers deliver nothing after it
+		}
+		for ; next < packets && !t0.Add(time.Duration(next)*20*time.Millisecond).After(horizon); next++ {
+			put(next)
+		}
+		if tick%5 == 0 {
+			r.AdvanceTo(horizon, now)
+			r.waitWriter()
+			if now.After(lagFrom.Add(500*time.Millisecond)) && now.Before(lagTo) {
+				// The file spans the call up to the wall clock less Delay, the provisional
+				// margin and one writer step.
+				_, pcm := readWAVFile(t, path)
+				want := durationToFrames(now.Sub(t0)-120*time.Millisecond-250*time.Millisecond) - bufferFrames
+				if got := int64(len(pcm) / 2); got < want {
+					t.Fatalf("at %v the file holds %d frames, want at least %d", now.Sub(t0), got, want)
+				}
+			}
+		}
+	}
+	res, err := r.Close(t0.Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late != [2]time.Duration{} || res.ArrivedLate != [2]time.Duration{} {
+		t.Fatalf("late audio %v, arrived late %v", res.Late, res.ArrivedLate)
+	}
+	_, pcm := readWAV(t, path)
+	l, rr := deinterleave(pcm)
+	if len(l) != packets*160 {
+		t.Fatalf("%d frames, want %d", len(l), packets*160)
+	}
+	for i := range l {
+		if l[i] != sig(Caller, i) || rr[i] != sig(Callee, i) {
+			t.Fatalf("frame %d (%v): got %d/%d, want %d/%d", i, time.Duration(i)*time.Second/8000, l[i], rr[i], sig(Caller, i), sig(Callee, i))
+		}
+	}
+}
+
+// TestLateArrivalIsTheSenders: a packet that reaches the machine after its place was made
+// final counts as ArrivedLate (the sender's), one the readers held back past the horizon they
+// had published counts as Late (the engine's).
+func TestLateArrivalIsTheSenders(t *testing.T) {
+	r, _ := newRec(t, Options{Start: t0})
+	pcm := make([]int16, 160)
+	for k := 0; k < 50; k++ {
+		if k == 20 || k == 21 {
+			continue // held back
+		}
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
+		r.Put(Caller, 7, uint32(k*160), pcm, at)
+		r.Advance(at)
+	}
+	// Packet 20 arrived on time (400 ms) but is handed over only now, after the horizon
+	// passed it: the engine's fault. Packet 21 reached the machine only now: the sender's.
+	now := t0.Add(time.Second)
+	r.Put(Caller, 7, 20*160, pcm, t0.Add(400*time.Millisecond))
+	r.Put(Caller, 7, 21*160, pcm, now)
+	res, err := r.Close(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late[0] != 20*time.Millisecond || res.ArrivedLate[0] != 20*time.Millisecond ||
+		res.LatePackets[0] != 1 || res.ArrivedLatePackets[0] != 1 {
+		t.Fatalf("late %v (%d packets), arrived late %v (%d packets)", res.Late, res.LatePackets, res.ArrivedLate, res.ArrivedLatePackets)
+	}
+}
+
+// readWAVFile reads a file in progress as Repair would after a crash: by its size, not by
+// the header (which is rewritten only every FlushEvery).
+func readWAVFile(t *testing.T, path string) (channels int, pcm []int16) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels, err = parseHeader(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b = b[headerSize:]
+	pcm = make([]int16, len(b)/2)
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return channels, pcm
 }

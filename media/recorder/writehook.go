@@ -5,4 +5,4 @@ package recorder
 import "os"
 
 // fileSink is the file itself; the fault-test build wraps it (writehook_faults.go).
-func fileSink(f *os.File, rel string) sink { return f }
+func fileSink(f *os.File, rel string) sink { return fileAt{f} }

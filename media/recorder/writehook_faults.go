@@ -24,7 +24,7 @@ func SetWriteHook(fn func(rel string)) {
 }
 
 type hookedFile struct {
-	*os.File
+	fileAt
 	rel string
 }
 
@@ -37,14 +37,9 @@ func (h hookedFile) hook() {
 	}
 }
 
-func (h hookedFile) Write(p []byte) (int, error) {
-	h.hook()
-	return h.File.Write(p)
-}
-
 func (h hookedFile) WriteAt(p []byte, off int64) (int, error) {
 	h.hook()
-	return h.File.WriteAt(p, off)
+	return h.fileAt.WriteAt(p, off)
 }
 
-func fileSink(f *os.File, rel string) sink { return hookedFile{f, rel} }
+func fileSink(f *os.File, rel string) sink { return hookedFile{fileAt{f}, rel} }

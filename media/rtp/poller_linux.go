@@ -188,10 +188,12 @@ func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) {
 		for i := 0; i < m; i++ {
 			h := &p.msgs[i].hdr
 			at := now
-			if ts, ok := kernelTime(p.ctrl[i][:h.Controllen]); ok && ts < wall {
+			ts, drops := control(p.ctrl[i][:h.Controllen])
+			if ts > 0 && ts < wall {
 				// The kernel's receive time, on the monotonic clock of now.
 				at = now.Add(-time.Duration(wall - ts))
 			}
+			s.noteDrops(drops)
 			s.deliver(p.bufs[i][:p.msgs[i].n], sockaddr(&p.names[i]), hdr, at)
 		}
 		if m < batch {
@@ -200,18 +202,26 @@ func (s *Socket) drain(p *Poller, hdr *Header, now time.Time) {
 	}
 }
 
-// kernelTime finds the SCM_TIMESTAMPNS receive time (Unix nanoseconds) in a control buffer.
-func kernelTime(b []byte) (int64, bool) {
+// soRxqOvfl is SO_RXQ_OVFL (Linux), which the syscall package does not name.
+const soRxqOvfl = 40
+
+// control finds, in a datagram's control messages, the SCM_TIMESTAMPNS receive time (Unix
+// nanoseconds; 0: none) and the SO_RXQ_OVFL count of datagrams the kernel dropped on that
+// socket so far because its buffer was full (-1: none).
+func control(b []byte) (ts int64, drops int64) {
 	const hdrLen = int(unsafe.Sizeof(syscall.Cmsghdr{}))
+	drops = -1
 	for len(b) >= hdrLen {
 		c := (*syscall.Cmsghdr)(unsafe.Pointer(&b[0]))
 		l := int(c.Len)
 		if l < hdrLen || l > len(b) {
-			return 0, false
+			break
 		}
-		if c.Level == syscall.SOL_SOCKET && c.Type == syscall.SCM_TIMESTAMPNS && l >= hdrLen+16 {
-			ts := (*syscall.Timespec)(unsafe.Pointer(&b[hdrLen]))
-			return ts.Nano(), true
+		switch {
+		case c.Level == syscall.SOL_SOCKET && c.Type == syscall.SCM_TIMESTAMPNS && l >= hdrLen+16:
+			ts = (*syscall.Timespec)(unsafe.Pointer(&b[hdrLen])).Nano()
+		case c.Level == syscall.SOL_SOCKET && c.Type == soRxqOvfl && l >= hdrLen+4:
+			drops = int64(*(*uint32)(unsafe.Pointer(&b[hdrLen])))
 		}
 		l = (l + 7) &^ 7
 		if l > len(b) {
@@ -219,11 +229,13 @@ func kernelTime(b []byte) (int64, bool) {
 		}
 		b = b[l:]
 	}
-	return 0, false
+	return ts, drops
 }
 
-// enableTimestamps asks the kernel to stamp each datagram with its receive time.
+// enableTimestamps asks the kernel to stamp each datagram with its receive time, and to
+// say how many it dropped for want of buffer space (packets the readers lost by being slow).
 func enableTimestamps(fd int) error {
+	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soRxqOvfl, 1)
 	return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 }
 

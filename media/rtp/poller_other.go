@@ -32,4 +32,4 @@ func (p *Poller) Horizon() time.Time { return time.Now() }
 
 func enableTimestamps(fd int) error { return errors.New("rtp: no receive timestamps") }
 
-func kernelTime(b []byte) (int64, bool) { return 0, false }
+func control(b []byte) (ts int64, drops int64) { return 0, -1 }

@@ -54,6 +54,17 @@ type Socket struct {
 	RxPackets, RxErrors uint64
 	// Foreign counts packets from sources other than the peer, dropped.
 	Foreign atomic.Uint64
+	// KernelDrops is how many datagrams the kernel dropped on this socket because its
+	// receive buffer was full: what the readers lost by falling behind (as the kernel last
+	// reported it with a datagram).
+	KernelDrops atomic.Uint64
+}
+
+// noteDrops takes the kernel's drop count that came with a datagram (-1: none came).
+func (s *Socket) noteDrops(n int64) {
+	if n > 0 && uint64(n) > s.KernelDrops.Load() {
+		s.KernelDrops.Store(uint64(n))
+	}
 }
 
 func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
@@ -150,9 +161,11 @@ func (s *Socket) Serve(h Handler) {
 			continue
 		}
 		now := time.Now()
-		if ts, ok := kernelTime(oob[:oobn]); ok && ts < now.UnixNano() {
+		ts, drops := control(oob[:oobn])
+		if ts > 0 && ts < now.UnixNano() {
 			now = now.Add(-time.Duration(now.UnixNano() - ts))
 		}
+		s.noteDrops(drops)
 		s.deliver(buf[:n], from, &hdr, now)
 	}
 }
