@@ -8,15 +8,18 @@
 # Environment: SRC=DIR (build an experimental tree instead of REV), N (calls, 1000), LEN (connected seconds per call, 60), RATE (call set-ups per
 # second, 50), RELAY_LEN (hold time of the relay baseline's calls, default LEN), NO_ROW=1 (do
 # not write BENCHMARKS.md), KEEP=1 (keep the work folder), PROFILE=SECONDS (CPU profile of the
-# engine over the steady window via CALLREC_PPROF, when the binary has it), NICE=-10 (run the
-# engine and the sipp peers at that priority, as a media server would be deployed, when other
-# work starves the machine; the row notes it), ENGINE_NICE (the engine's alone, default NICE),
-# SIPP_NICE (the sipp peers' alone; default NICE, or -10 with BURN so the load generator is
-# not what starves), STALL=SECONDS (SIGSTOP the engine that long in the middle of the steady
-# window, then SIGCONT: a stalled VM or a long pause), BURN=N (N busy loops at the default
-# priority beside both runs: CPU starvation by a noisy neighbour). The row records all of them.
-# GOGC and GOMEMLIMIT pass through to the engine. Missing tools (sipp, sqlite3, jq, bc, sox)
-# are installed with apt-get when run as root, else named with their Debian packages.
+# engine over the steady window via CALLREC_PPROF, when the binary has it), NICE (the priority
+# of the engine, the relay and the sipp peers: -20 by default as root, so that on a machine
+# shared with other work CFS gives the benchmark almost all CPU against nice-0 processes; 0
+# otherwise), ENGINE_NICE (the engine's and the relay's alone, default NICE), SIPP_NICE (the
+# sipp peers' alone, default NICE), STALL=SECONDS (SIGSTOP the engine that long in the middle
+# of the steady window, then SIGCONT: a stalled VM or a long pause), BURN=N (N busy loops at
+# the engine's priority beside both runs: CPU starvation by a neighbour the scheduler treats as
+# the engine's equal). The row records all of them and the load average before and after.
+# BENCH_LOCK (default /work/.bench.lock when /work exists, else /tmp/callrec-bench.lock): the
+# run holds it with flock, so that two benchmarks never run at once. GOGC and GOMEMLIMIT pass
+# through to the engine. Missing tools (sipp, sqlite3, jq, bc, sox) are installed with apt-get
+# when run as root, else named with their Debian packages.
 #
 # The engine run: `callrec serve --demo`, the demo pool booked through the API (stereo,
 # automatic, caller notice off: the callee still hears the whisper before the bridge, so each
@@ -31,6 +34,14 @@
 # caller and callee talk SIP to each other directly and put the relay's ports in their SDP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ -z "${BENCH_LOCKED:-}" ] && command -v flock >/dev/null; then
+	LOCK=${BENCH_LOCK:-}
+	if [ -z "$LOCK" ]; then if [ -d /work ]; then LOCK=/work/.bench.lock; else LOCK=/tmp/callrec-bench.lock; fi; fi
+	echo "bench-engine: waiting for $LOCK" >&2
+	BENCH_LOCKED=$LOCK exec flock "$LOCK" "$0" "$@"
+fi
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 N=${N:-1000}
 LEN=${LEN:-60}
@@ -108,7 +119,16 @@ fill() { # fill TEMPLATE OUT KEY=VALUE...
 	for kv in "$@"; do
 		sed -i "s#{{${kv%%=*}}}#${kv#*=}#g" "$out"
 	done
+	sed -E -i 's#\{\{[A-Z_]+:-([^}]*)\}\}#\1#g' "$out" # {{NAME:-default}} left unset
 }
+
+if [ "$(id -u)" = 0 ]; then NICE=${NICE:--20}; else NICE=${NICE:-0}; fi
+ENGINE_NICE=${ENGINE_NICE:-$NICE}
+SIPP_NICE=${SIPP_NICE:-$NICE}
+# setpriority is per thread: every thread of each process (sipp starts its RTP threads late,
+# so the runs call this again once the calls are up).
+renice_threads() { local n=$1 p t; shift; for p in "$@"; do for t in /proc/"$p"/task/*; do renice -n "$n" -p "${t##*/}" >/dev/null 2>&1 || true; done; done; }
+renice_all() { [ "$SIPP_NICE" = 0 ] || renice_threads "$SIPP_NICE" "$@"; }
 
 BURNERS=()
 for _ in $(seq "$BURN"); do
@@ -116,24 +136,18 @@ for _ in $(seq "$BURN"); do
 	BURNERS+=($!)
 	PIDS+=($!)
 done
-[ "$BURN" = 0 ] || log "$BURN busy loop(s) beside the runs: ${BURNERS[*]}"
+[ "$BURN" = 0 ] || renice_threads "$ENGINE_NICE" "${BURNERS[@]}"
+[ "$BURN" = 0 ] || log "$BURN busy loop(s) at nice $ENGINE_NICE beside the runs: ${BURNERS[*]}"
 
 ############################################################################ engine run
 log "starting callrec serve (SIP 127.0.0.1:$SIP_PORT, trunk 127.0.0.1:$TRUNK_PORT)"
 CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP_PORT + 1))} \
 	"$WORK/bin/callrec" serve --demo --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT" \
 	--sip "127.0.0.1:$SIP_PORT" --trunk "127.0.0.1:$TRUNK_PORT" --rtp-ports 20000-29999 \
+	--calls-per-pool -1 --calls-per-customer -1 --sip-invite-rate -1 --sip-unanswered-per-source -1 \
 	--log-level warn >"$WORK/serve.log" 2>&1 &
 ENGINE=$!
 PIDS+=("$ENGINE")
-NICE=${NICE:-0}
-ENGINE_NICE=${ENGINE_NICE:-$NICE}
-SIPP_NICE=${SIPP_NICE:-$NICE}
-if [ "$BURN" != 0 ] && [ "$SIPP_NICE" = 0 ]; then SIPP_NICE=-10; fi
-# setpriority is per thread: every thread of each process (sipp starts its RTP threads late,
-# so the runs call this again once the calls are up).
-renice_threads() { local n=$1 p t; shift; for p in "$@"; do for t in /proc/"$p"/task/*; do renice -n "$n" -p "${t##*/}" >/dev/null 2>&1 || true; done; done; }
-renice_all() { [ "$SIPP_NICE" = 0 ] || renice_threads "$SIPP_NICE" "$@"; }
 [ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$ENGINE"
 for _ in $(seq 100); do
 	curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
@@ -185,6 +199,7 @@ if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
 fi
 sleep_until "$FROM"
 renice_all "$CALLER" "$CALLEE"
+[ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$ENGINE"
 CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE")
 SIPP_A=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_A=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 if [ -n "${PROFILE:-}" ]; then
@@ -233,7 +248,7 @@ fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "A
 "$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
 RELAY=$!
 PIDS+=("$RELAY")
-renice_all "$RELAY"
+[ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$RELAY"
 for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; done
 (cd "$WORK/sipp" && exec sipp -sf relay_callee.xml -p "$RELAY_SIP_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >relay_callee.out 2>&1) &
 RCALLEE=$!
@@ -250,6 +265,7 @@ RFROM=$(echo "$R0 + $N / $RATE + 3" | bc -l)
 RTO=$(echo "$R0 + $RELAY_HOLD_MS / 1000 - 2" | bc -l)
 sleep_until "$RFROM"
 renice_all "$RCALLER" "$RCALLEE"
+[ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$RELAY"
 RCPU_A=$(cpu "$RELAY"); RA=$(now)
 sleep_until "$RTO"
 RCPU_B=$(cpu "$RELAY"); RB=$(now)
@@ -288,7 +304,7 @@ MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 
 cat <<EOF
 
-engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE SIPP_NICE=$SIPP_NICE STALL=$STALL BURN=$BURN ($MACHINE, load average at the end of the window $LOAD)
+engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_NICE=$SIPP_NICE STALL=$STALL BURN=$BURN ($MACHINE, load average before $LOAD_BEFORE, at the end of the window $LOAD)
   CPU pressure (PSI some avg10) $PSI%; engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU in the window
   sipp (caller+callee) CPU    $(((SIPP_B - SIPP_A) * 1000 / hz)) ms in the window; machine idle $(((IDLE_B - IDLE_A) * 1000 / hz)) ms of $(nproc) CPUs
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
@@ -302,7 +318,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s NICE=$NICE SIPP_NICE=$SIPP_NICE
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD, PSI cpu $PSI%$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops)")$( [ "$SIPP_NICE" = 0 ] || echo ", sipp nice $SIPP_NICE")$( [ "$ENGINE_NICE" = 0 ] || echo ", engine nice $ENGINE_NICE")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD_BEFORE before, $LOAD in the window, PSI cpu $PSI%, engine and relay nice $ENGINE_NICE, sipp nice $SIPP_NICE$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops at nice $ENGINE_NICE)")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 
