@@ -82,12 +82,14 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 		}
 	}
 
+	var burners []int
 	for range fl.burn {
 		// A busy loop at the same priority: the CPU starvation of a noisy neighbour.
 		burner := exec.Command("sh", "-c", "while :; do :; done")
 		if err := burner.Start(); err != nil {
 			t.Fatal(err)
 		}
+		burners = append(burners, burner.Process.Pid)
 		t.Cleanup(func() { _ = burner.Process.Kill(); _ = burner.Wait() })
 	}
 
@@ -104,6 +106,10 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = child.Process.Signal(syscall.SIGCONT); _ = child.Process.Kill(); _ = child.Wait() })
+	engine := startStarvation(child.Process.Pid)
+	for _, pid := range burners {
+		engine.watch(pid)
+	}
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "SIP ") {
@@ -143,6 +149,8 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 	// The load generator must not be what starves: a sipp that falls behind sends late, in
 	// bursts, or skips audio, and that silence is in its input, not the engine's fault. The
 	// engine keeps the busy loops' priority.
+	engine.watch(caller.Pid())
+	engine.watch(callee.Pid())
 	favour := func() {
 		for _, s := range []*sipptest.Sipp{caller, callee} {
 			if err := raisePriority(s.Pid(), -10); err != nil {
@@ -186,6 +194,7 @@ collect:
 		}
 	}
 
+	engine.stop()
 	if fl.wantStall {
 		select {
 		case p := <-stalled:
@@ -202,18 +211,29 @@ collect:
 		}
 	}
 	var csv strings.Builder
-	var late, overrun [2]time.Duration
-	lateCalls, overrunCalls := 0, 0
+	var late, overrun, arrivedLate [2]time.Duration
+	var kernelDrops [2]uint64
+	lateCalls, overrunCalls, dropCalls, arrivedLateCalls := 0, 0, 0, 0
 	for _, c := range ended {
 		if c.Recording != nil && c.Recording.Late != [2]time.Duration{} {
 			lateCalls++
 			late[0] += c.Recording.Late[0]
 			late[1] += c.Recording.Late[1]
 		}
+		if c.Recording != nil && c.Recording.ArrivedLate != [2]time.Duration{} {
+			arrivedLateCalls++
+			arrivedLate[0] += c.Recording.ArrivedLate[0]
+			arrivedLate[1] += c.Recording.ArrivedLate[1]
+		}
 		if c.Recording != nil && c.Recording.Overrun != [2]time.Duration{} {
 			overrunCalls++
 			overrun[0] += c.Recording.Overrun[0]
 			overrun[1] += c.Recording.Overrun[1]
+		}
+		if c.RTPKernelDrops != [2]uint64{} {
+			dropCalls++
+			kernelDrops[0] += c.RTPKernelDrops[0]
+			kernelDrops[1] += c.RTPKernelDrops[1]
 		}
 		path, bridged, endedAt := "", "", c.Ended.Format(time.RFC3339Nano)
 		if c.Recording != nil {
@@ -239,25 +259,31 @@ collect:
 		}
 		fmt.Fprintf(&csv, "%s,%s,%s,0,%s,done,2,%s,%s\n", path, bridged, endedAt, c.Outcome, c.Arrival.Format(time.RFC3339Nano), skip)
 	}
-	t.Logf("late audio dropped in %d calls: caller %v, callee %v", lateCalls, late[0], late[1])
+	// What the engine is answerable for: audio that reached its sockets (by the kernel's
+	// receive time) and still missed the file. Audio that reached the machine only after its
+	// place was final is the sender's (sipp starved beside the fault) and only logged.
+	t.Logf("audio that reached the machine in time and was dropped as late in %d calls: caller %v, callee %v", lateCalls, late[0], late[1])
 	t.Logf("audio dropped for want of ring space in %d calls: caller %v, callee %v", overrunCalls, overrun[0], overrun[1])
+	t.Logf("datagrams the kernel dropped because a reader had not emptied its socket, in %d calls: caller %d, callee %d", dropCalls, kernelDrops[0], kernelDrops[1])
+	t.Logf("audio that reached the machine after its place was final (the sender's delay) in %d calls: caller %v, callee %v", arrivedLateCalls, arrivedLate[0], arrivedLate[1])
 	lagged := 0
 	for _, c := range ended {
 		if c.ReadersLagged {
 			lagged++
 		}
 	}
-	if overrunCalls > 0 || lagged > 0 {
-		// The readers fell seconds behind, beyond any buffer (and the kernel's socket buffers
-		// drop next): the machine is loaded far beyond the busy loop this test adds.
-		t.Skipf("inconclusive: the engine was starved for seconds, its readers more than 3 s behind in %d calls (load average %s)", lagged, loadavg())
+	engineLost := lateCalls + overrunCalls + dropCalls
+	if engineLost > 0 || lagged > 0 {
+		// Only other work on the machine, beyond the fault this test makes, can excuse it, and
+		// only where it was measured and never in CI (CALLREC_E2E=1, a machine of its own).
+		if why := outsideLoad(fl.burn, engine); why != "" && os.Getenv("CALLREC_E2E") != "1" {
+			t.Skipf("inconclusive: the engine lost audio in %d calls (readers more than 3 s behind in %d), but %s", engineLost, lagged, why)
+		}
+		t.Errorf("the engine lost audio that reached its sockets: late in %d calls, ring overrun in %d, kernel drops in %d, readers more than 3 s behind in %d (%s)",
+			lateCalls, overrunCalls, dropCalls, lagged, engine.report())
 	}
 	for _, e := range sippErrs {
 		t.Error(e)
-	}
-	if lateCalls > 0 {
-		// The writer committed silence for audio that then came: the fault this test is for.
-		t.Errorf("the writer ran ahead of %d calls' packets", lateCalls)
 	}
 	// Packets received per leg against the call's length: a sender that stopped sending (a
 	// starved load generator) shows here, not in the engine's counters of late audio.

@@ -23,6 +23,32 @@ func TestStrictSourceAfterLatching(t *testing.T) {
 	}
 }
 
+// TestKeyPressesFromOneMorePort: telephone-events are taken from the latched peer and from
+// the first other port of its host that sends them (sipp sends digits from a second socket);
+// a third port of that host (another party behind the same NAT address) presses no key, and
+// audio from the events' port is dropped.
+func TestKeyPressesFromOneMorePort(t *testing.T) {
+	s, got := servedSocket(t)
+	s.SetEventType(101)
+	peer, digits, third := udp(t, "127.0.0.1"), udp(t, "127.0.0.1"), udp(t, "127.0.0.1")
+	s.SetPeer(peer.LocalAddr().(*net.UDPAddr).AddrPort())
+	send(t, peer, s)
+	expect(t, got, true)
+	sendPT(t, peer, s, 101) // from the peer itself
+	expect(t, got, true)
+	sendPT(t, digits, s, 101) // the first other port: latched for events
+	expect(t, got, true)
+	sendPT(t, digits, s, 101)
+	expect(t, got, true)
+	sendPT(t, third, s, 101)
+	expect(t, got, false)
+	send(t, digits, s) // audio stays with the peer
+	expect(t, got, false)
+	if s.Foreign.Load() != 2 {
+		t.Fatalf("foreign %d, want 2", s.Foreign.Load())
+	}
+}
+
 // TestLatchingOnlyWithinLearningWindow: a NAT's other port of the SDP's host is taken while
 // the window is open, not after it.
 func TestLatchingOnlyWithinLearningWindow(t *testing.T) {
@@ -147,8 +173,13 @@ func udp(t *testing.T, host string) *net.UDPConn {
 
 func send(t *testing.T, from *net.UDPConn, to *Socket) {
 	t.Helper()
+	sendPT(t, from, to, PCMU)
+}
+
+func sendPT(t *testing.T, from *net.UDPConn, to *Socket, pt uint8) {
+	t.Helper()
 	pkt := make([]byte, HeaderSize+3)
-	(&Header{PayloadType: PCMU}).Put(pkt)
+	(&Header{PayloadType: pt}).Put(pkt)
 	copy(pkt[HeaderSize:], "abc")
 	if _, err := from.WriteToUDP(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: to.Port()}); err != nil {
 		t.Fatal(err)

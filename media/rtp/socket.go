@@ -48,7 +48,10 @@ type Socket struct {
 	learnUntil time.Time      // end of the latching window (zero: SDP not known yet)
 	latched    bool
 	closed     bool
-	eventPT    int // telephone-event payload type (-1: none) taken from the peer's host on any port
+	eventPT    int // telephone-event payload type (-1: none)
+	// eventSrc is the one other source key presses are taken from (zero until latched): the
+	// first port of the peer's host that sent a telephone-event.
+	eventSrc netip.AddrPort
 
 	// Counters for tests and metrics; only the reader writes rx*.
 	RxPackets, RxErrors uint64
@@ -89,6 +92,7 @@ func (s *Socket) SetPeer(a netip.AddrPort) {
 	if a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0 {
 		if s.latched && s.sdp.IsValid() && a.Addr() != s.sdp.Addr() {
 			s.latched = false
+			s.eventSrc = netip.AddrPort{}
 		}
 		s.sdp = a
 		if s.learnUntil.IsZero() {
@@ -101,8 +105,11 @@ func (s *Socket) SetPeer(a netip.AddrPort) {
 }
 
 // SetEventType names the telephone-event payload type (-1: none). Key presses of that type
-// are taken from the latched peer's host on any port: some endpoints (sipp among them) send
-// them from another socket than their audio. Audio stays strictly with the latched source.
+// are taken from the latched peer and from one more port of its host, latched by the first
+// of them that came from there: some endpoints (sipp among them) send them from another
+// socket than their audio. Another party behind the same NAT address can then not press keys
+// in a call whose digits already flow, nor spray ports with them. Audio stays strictly with
+// the latched source.
 func (s *Socket) SetEventType(pt int) {
 	s.mu.Lock()
 	s.eventPT = pt
@@ -195,7 +202,16 @@ func (s *Socket) accept(from netip.AddrPort, now time.Time, pt int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.latched {
-		return from == s.peer || pt == s.eventPT && from.Addr() == s.peer.Addr()
+		if from == s.peer {
+			return true
+		}
+		if pt != s.eventPT || from.Addr() != s.peer.Addr() {
+			return false
+		}
+		if !s.eventSrc.IsValid() {
+			s.eventSrc = from
+		}
+		return from == s.eventSrc
 	}
 	ok := from == s.sdp
 	if !ok && !s.learnUntil.IsZero() && now.Before(s.learnUntil) {
