@@ -23,6 +23,9 @@ import (
 type bookingHandler struct {
 	store *models.Store
 	views views
+	// showPool renders a pool's whole page (every module's sections) with a status; a refused
+	// form goes back to it.
+	showPool func(c echo.Context, p models.Pool, status int) error
 }
 
 // legalNotice is the Call Recording notice in lang exactly as the booking form shows it: the
@@ -89,9 +92,15 @@ type moduleErrors struct {
 	form     *templates.SettingsForm // the posted settings, shown again
 }
 
-// poolSection is the pool page's module sections (booking and settings forms).
+// moduleErrorsKey holds a refused module form's moduleErrors in the request's context while
+// the pool page is rendered again.
+const moduleErrorsKey = "booking.moduleErrors"
+
+// poolSection is the pool page's module sections (booking and settings forms), with a refused
+// form's errors when there are some.
 func (h *bookingHandler) poolSection(c echo.Context, p models.Pool) ([]templ.Component, error) {
-	return h.bookingModules(c, p, moduleErrors{})
+	me, _ := c.Get(moduleErrorsKey).(moduleErrors)
+	return h.bookingModules(c, p, me)
 }
 
 // bookingModules builds the pool page's module sections, with a refused form's errors.
@@ -126,16 +135,11 @@ func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me module
 	return []templ.Component{templates.CallRecordingModule(crp), templates.FTPAccessModule(fp)}, nil
 }
 
-// poolWithErrors re-renders a pool's page with a refused module form (422).
+// poolWithErrors re-renders a pool's whole page, every module included, with a refused module
+// form (422).
 func (h *bookingHandler) poolWithErrors(c echo.Context, p models.Pool, me moduleErrors) error {
-	mods, err := h.bookingModules(c, p, me)
-	if err != nil {
-		return err
-	}
-	a := actorOf(c)
-	return render(c, http.StatusUnprocessableEntity, templates.PoolDetail(templates.PoolProps{
-		Page: h.views.page(c, "pools.detail", "pools"), Pool: p, CanEdit: a.IsAdmin(), Extended: mods,
-	}))
+	c.Set(moduleErrorsKey, me)
+	return h.showPool(c, p, http.StatusUnprocessableEntity)
 }
 
 func bookingAnchor(p models.Pool, anchor string) string {

@@ -324,6 +324,8 @@ func TestCallRecordingPage(t *testing.T) {
 	form := url.Values{"enabled": {"true"}, "mode": {"manual"}, "channels": {"stereo"}, "retention_days": {"abc"}}
 	if st, body, _ := admin.post(page+"/call-recording/settings", form); st != 422 || !strings.Contains(body, `data-testid="error-retention_days"`) {
 		t.Fatalf("bad retention: %d", st)
+	} else if !strings.Contains(body, `data-testid="announcements"`) || !strings.Contains(body, `value="abc"`) {
+		t.Error("a refused settings form must come back on the whole pool page (announcements too) with what was posted")
 	}
 	form.Set("retention_days", "365")
 	if st, _, _ := agent.post(page+"/call-recording/settings", form); st != 403 {

@@ -86,6 +86,11 @@ func (h *poolsHandler) poolPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.showPool(c, p, http.StatusOK)
+}
+
+// showPool renders p's page with every module's sections.
+func (h *poolsHandler) showPool(c echo.Context, p models.Pool, status int) error {
 	var ext []templ.Component
 	for _, m := range h.modules {
 		sections, err := m(c, p)
@@ -94,7 +99,7 @@ func (h *poolsHandler) poolPage(c echo.Context) error {
 		}
 		ext = append(ext, sections...)
 	}
-	return render(c, http.StatusOK, templates.PoolDetail(templates.PoolProps{
+	return render(c, status, templates.PoolDetail(templates.PoolProps{
 		Page: h.views.page(c, "pools.detail", "pools"), Pool: shownPool(p, actorOf(c)), CanEdit: actorOf(c).IsAdmin(), Extended: ext,
 	}))
 }

@@ -131,11 +131,13 @@ func (s *Server) newHandlers() handlers {
 	announcements := &announcementsHandler{store: store, tree: s.tree, views: v, log: log, maxUpload: cfg.MaxUpload,
 		maxDuration: cfg.MaxAnnouncement, defaultPrompt: cfg.DefaultPrompt, speakable: cfg.Speakable}
 	live := &liveHandler{store: store, engine: cfg.Engine, hub: s.hub, views: v, log: log}
+	pools := &poolsHandler{store: store, views: v, modules: []poolSection{booking.poolSection, announcements.poolSection}}
+	booking.showPool = pools.showPool
 	return handlers{
 		auth:          &authHandler{store: store, sessions: s.sessions, logins: ratelimit.New(5, 15*time.Minute), views: v, log: log},
 		customers:     &customersHandler{store: store, views: v},
 		users:         &usersHandler{store: store, views: v},
-		pools:         &poolsHandler{store: store, views: v, modules: []poolSection{booking.poolSection, announcements.poolSection}},
+		pools:         pools,
 		booking:       booking,
 		announcements: announcements,
 		recordings:    &recordingsHandler{store: store, tree: s.tree, views: v, log: log},
