@@ -136,25 +136,31 @@ func runFaultLoad(t *testing.T, fl faultLoad) {
 	whisper := 2 * time.Second
 	n := strconv.Itoa(fl.calls)
 	rate := 50
-	callee := sipptest.Start(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+	callee := sipptest.StartSession(t, "sipp_callee.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
 		"AUDIO": audio["callee"], "ACTIONS": "", "RING_MS": "100"},
 		"-p", strconv.Itoa(trunk), "-mp", strconv.Itoa(freeRange(t, 4*fl.calls)), "-m", n)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	caller := sipptest.Start(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
+	caller := sipptest.StartSession(t, "sipp_caller.xml", map[string]string{"PT": "0", "CODEC": "PCMU",
 		"AUDIO": audio["caller"], "ACTIONS": "", "FROM": "49711218431440",
 		"HOLD_MS": strconv.Itoa(int((fl.hold + whisper).Milliseconds()))},
 		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freeRange(t, 4*fl.calls)), "-s", "49711218431431", "-m", n, "-l", n,
 		"-r", strconv.Itoa(rate), addr)
 	// The load generator must not be what starves: a sipp that falls behind sends late, in
 	// bursts, or skips audio, and that silence is in its input, not the engine's fault. The
-	// engine keeps the busy loops' priority.
+	// engine keeps the busy loops' priority (this test's session); each sipp has a session of
+	// its own, favoured against the machine's other sessions as well as within its own.
 	engine.watch(caller.Pid())
 	engine.watch(callee.Pid())
+	for _, s := range []*sipptest.Sipp{caller, callee} {
+		if err := s.SetSessionNice(-10); err != nil {
+			needRoot(t, "cannot raise sipp's session priority: %v", err)
+		}
+	}
 	favour := func() {
 		for _, s := range []*sipptest.Sipp{caller, callee} {
 			if err := raisePriority(s.Pid(), -10); err != nil {
-				t.Skipf("cannot raise sipp's priority (needs root): %v", err)
+				needRoot(t, "cannot raise sipp's priority: %v", err)
 			}
 		}
 	}
@@ -251,8 +257,9 @@ collect:
 		if c.Recording != nil {
 			for i, d := range c.Recording.Skipped {
 				// A sender whose first packet after the bridge came late left silence there
-				// that was in its input too.
-				if d > maxSkip || c.Recording.FirstArrival[i] > maxSilence {
+				// that was in its input too; so did one whose packets reached the machine (by
+				// the kernel's receive time) after their place was final.
+				if d > maxSkip || c.Recording.FirstArrival[i] > maxSilence || c.Recording.ArrivedLate[i] > maxSkip {
 					skip += strconv.Itoa(i)
 				}
 			}
@@ -276,7 +283,7 @@ collect:
 	if engineLost > 0 || lagged > 0 {
 		// Only other work on the machine, beyond the fault this test makes, can excuse it, and
 		// only where it was measured and never in CI (CALLREC_E2E=1, a machine of its own).
-		if why := outsideLoad(fl.burn, engine); why != "" && os.Getenv("CALLREC_E2E") != "1" {
+		if why := outsideLoad(fl.burn, engine); why != "" && !testtool.E2E() {
 			t.Skipf("inconclusive: the engine lost audio in %d calls (readers more than 3 s behind in %d), but %s", engineLost, lagged, why)
 		}
 		t.Errorf("the engine lost audio that reached its sockets: late in %d calls, ring overrun in %d, kernel drops in %d, readers more than 3 s behind in %d (%s)",
@@ -323,6 +330,18 @@ collect:
 		// proved little.
 		t.Errorf("inconclusive: %d of %d channels had senders that skipped audio (load average %s)", k, 2*fl.calls, loadavg())
 	}
+}
+
+// needRoot skips where raising a priority is not allowed (not root), and fails instead
+// under CALLREC_E2E=1: CI runs as root, and a fault test that quietly skips there proves
+// nothing.
+func needRoot(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + " (needs root)"
+	if testtool.E2E() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // freeRange picks a random even base port whose n ports above it are free for UDP on

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,14 +55,29 @@ var defaultField = regexp.MustCompile(`\{\{[A-Z_]+:-[^}]*\}\}`)
 
 // Sipp is one running sipp process.
 type Sipp struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-	err chan error
+	cmd     *exec.Cmd
+	session bool // in a session of its own (StartSession)
+	out     bytes.Buffer
+	err     chan error
 }
 
 // Start runs scenario (a file name in media/testdata) with its fields filled in, plus args. One
 // call (-m 1) unless args say otherwise.
 func Start(t testing.TB, scenario string, fields map[string]string, args ...string) *Sipp {
+	t.Helper()
+	return start(t, false, scenario, fields, args...)
+}
+
+// StartSession is Start with sipp in a session of its own. Linux's scheduler (autogroup)
+// shares the CPUs between sessions first and by nice value only within one, so a load
+// generator that must not starve beside other work on the machine needs its own session
+// before SetSessionNice can favour it.
+func StartSession(t testing.TB, scenario string, fields map[string]string, args ...string) *Sipp {
+	t.Helper()
+	return start(t, true, scenario, fields, args...)
+}
+
+func start(t testing.TB, session bool, scenario string, fields map[string]string, args ...string) *Sipp {
 	t.Helper()
 	bin := testtool.Need(t, "sipp", "sip-tester")
 	b, err := os.ReadFile(Testdata(scenario))
@@ -98,12 +114,25 @@ func Start(t testing.TB, scenario string, fields map[string]string, args ...stri
 	s.cmd.Dir = dir
 	s.cmd.Stdout = &s.out
 	s.cmd.Stderr = &s.out
+	if s.session = session; session {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { s.err <- s.cmd.Wait() }()
 	t.Cleanup(func() { _ = s.cmd.Process.Kill() })
 	return s
+}
+
+// SetSessionNice sets the nice value of the scheduling group (autogroup) of a sipp started
+// by StartSession: its weight against the machine's other sessions. Negative values need
+// root.
+func (s *Sipp) SetSessionNice(nice int) error {
+	if !s.session {
+		return errors.New("sipp shares the test's session: SetSessionNice would favour the test")
+	}
+	return os.WriteFile(fmt.Sprintf("/proc/%d/autogroup", s.Pid()), []byte(strconv.Itoa(nice)), 0)
 }
 
 // Output is what sipp printed so far.
