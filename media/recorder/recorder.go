@@ -343,11 +343,14 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	a := &d.anchors[d.cur]
 	p, newer, fits := a.locate(ssrc, ts, arr, r.written)
 	if !fits && newer && a.ok && a.ssrc == ssrc && p < r.written && p > 0 && arr >= r.written &&
-		p-arr <= jumpFrames && arr-p <= jumpFrames {
+		p-arr <= jumpFrames && arr-p <= ringFrames {
 		// The stream's next packet, but its place is already written: the writer ran ahead of
 		// it. It re-anchors below (the stream goes on where it is heard), and what it would
 		// have filled counts as late (once: from then on the stream fits its new anchor; a
 		// packet that arrived before the written position is counted as late where it drops).
+		// A sender that paused for over a second and went on with its timestamps (beyond the
+		// jump tolerance) is counted too, up to what the ring spans: its silence is the
+		// sender's, and without the count it would show in the file as nobody's.
 		d.lateShift += r.written - p
 		if r.cameLate(p, arr) {
 			d.arrivedLate += r.written - p

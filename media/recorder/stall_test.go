@@ -194,3 +194,32 @@ func readWAVFile(t *testing.T, path string) (channels int, pcm []int16) {
 	}
 	return channels, pcm
 }
+
+// TestSenderPauseCountsAsArrivedLate: the sender stops for 1.5 s (longer than the 1 s jump
+// tolerance) and goes on with its timestamps where it left off, while the engine reads every
+// packet the moment it arrives. The file has the silence where nothing came, and the Result
+// names it the sender's (ArrivedLate), not the engine's (Late).
+func TestSenderPauseCountsAsArrivedLate(t *testing.T) {
+	r, _ := newRec(t, Options{Stereo: true, Start: t0})
+	ts := uint32(1000)
+	for tick := 0; tick < 200; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		paused := now.After(t0.Add(time.Second)) && now.Before(t0.Add(2500*time.Millisecond))
+		r.Put(Callee, 8, uint32(5000+tick*160), make([]int16, 160), now)
+		if !paused {
+			r.Put(Caller, 7, ts, make([]int16, 160), now)
+			ts += 160
+		}
+		r.Advance(now)
+	}
+	res, err := r.Close(t0.Add(4 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late != [2]time.Duration{} {
+		t.Errorf("late %v, want none: the engine read every packet on time", res.Late)
+	}
+	if got := res.ArrivedLate[Caller]; got < time.Second || got > 1500*time.Millisecond {
+		t.Errorf("caller's audio that arrived late %v, want the pause less the writer's delay", got)
+	}
+}
