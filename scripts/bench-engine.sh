@@ -15,7 +15,11 @@
 # sipp peers' alone, default NICE), STALL=SECONDS (SIGSTOP the engine that long in the middle
 # of the steady window, then SIGCONT: a stalled VM or a long pause), BURN=N (N busy loops at
 # the engine's priority beside both runs: CPU starvation by a neighbour the scheduler treats as
-# the engine's equal). The row records all of them and the load average before and after.
+# the engine's equal), KILL=1 (SIGKILL the engine in the middle of the steady window with all
+# N calls in flight, start it again on the same data so that it repairs the files, and check
+# every file against bridge..kill within KILL_TOLERANCE, default 1 s; the window ends at the
+# kill and no relay run follows). The row records all of them and the load average before and
+# after.
 # BENCH_LOCK (default /work/.bench.lock when /work exists, else /tmp/callrec-bench.lock): the
 # run holds it with flock, so that two benchmarks never run at once. GOGC and GOMEMLIMIT pass
 # through to the engine. Missing tools (sipp, sqlite3, jq, bc, sox) are installed with apt-get
@@ -33,7 +37,7 @@
 # The baseline: cmd/rtprelay forwards the same sipp load (same audio, same N, same rate,
 # caller and callee talk SIP to each other directly and put the relay's ports in their SDP).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${BENCH_REPO:-$(dirname "$0")/..}"
 
 if [ -z "${BENCH_LOCKED:-}" ] && command -v flock >/dev/null; then
 	LOCK=${BENCH_LOCK:-}
@@ -42,7 +46,11 @@ if [ -z "${BENCH_LOCKED:-}" ] && command -v flock >/dev/null; then
 	# A session of its own: with the scheduler's autogroups (kernel.sched_autogroup_enabled)
 	# a nice value counts only within a session, every session weighing the same; the
 	# session's own priority (/proc/self/autogroup) is what counts against other work.
-	BENCH_LOCKED=$LOCK exec flock "$LOCK" setsid -w "$0" "$@"
+	# bash reads a script as it runs it: the run uses a copy, so that editing the script
+	# meanwhile cannot break a run that waits for the lock or is under way.
+	COPY=$(mktemp /tmp/bench-engine.XXXXXX.sh)
+	cp "$0" "$COPY"
+	BENCH_REPO=$PWD BENCH_LOCKED=$LOCK exec flock "$LOCK" setsid -w bash -c 'bash "$0" "$@"; rc=$?; rm -f "$0"; exit $rc' "$COPY" "$@"
 fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -58,6 +66,8 @@ RELAY_BASE=${RELAY_BASE:-50000}
 
 STALL=${STALL:-0}
 BURN=${BURN:-0}
+KILL=${KILL:-0}
+KILL_TOLERANCE=${KILL_TOLERANCE:-1s}
 
 # tool:Debian package for everything the script runs beyond coreutils and Go.
 NEED="sipp:sip-tester sqlite3:sqlite3 jq:jq bc:bc soxi:sox curl:curl python3:python3-minimal"
@@ -149,11 +159,12 @@ done
 
 ############################################################################ engine run
 log "starting callrec serve (SIP 127.0.0.1:$SIP_PORT, trunk 127.0.0.1:$TRUNK_PORT)"
+SERVE=("$WORK/bin/callrec" serve --demo --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT"
+	--sip "127.0.0.1:$SIP_PORT" --trunk "127.0.0.1:$TRUNK_PORT" --rtp-ports 20000-29999
+	--calls-per-pool -1 --calls-per-customer -1 --sip-invite-rate -1 --sip-unanswered-per-source -1
+	--log-level warn)
 CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP_PORT + 1))} \
-	"$WORK/bin/callrec" serve --demo --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT" \
-	--sip "127.0.0.1:$SIP_PORT" --trunk "127.0.0.1:$TRUNK_PORT" --rtp-ports 20000-29999 \
-	--calls-per-pool -1 --calls-per-customer -1 --sip-invite-rate -1 --sip-unanswered-per-source -1 \
-	--log-level warn >"$WORK/serve.log" 2>&1 &
+	"${SERVE[@]}" >"$WORK/serve.log" 2>&1 &
 ENGINE=$!
 PIDS+=("$ENGINE")
 [ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$ENGINE"
@@ -201,6 +212,7 @@ log "engine run: $N callers at $RATE/s, each ${LEN}s connected"
 # Steady state: every call bridged (set-up time + whisper + slack) until the first hangs up.
 FROM=$(echo "$T0 + $N / $RATE + $WHISPER + 4" | bc -l)
 TO=$(echo "$T0 + $HOLD_MS / 1000 - 2" | bc -l)
+[ "$KILL" = 0 ] || TO=$(echo "($FROM + $TO) / 2" | bc -l) # the window ends at the kill
 if [ "$(echo "$TO - $FROM < 5" | bc -l)" = 1 ]; then
 	echo "bench-engine: LEN=$LEN leaves no steady window for N=$N at RATE=$RATE (need LEN > N/RATE + 11)" >&2
 	exit 1
@@ -216,7 +228,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 sleep_until "$(echo "($FROM + $TO) / 2" | bc -l)"
 FULL_RSS=$(rss "$ENGINE")
-if [ "$STALL" != 0 ]; then
+if [ "$STALL" != 0 ] && [ "$KILL" = 0 ]; then
 	log "SIGSTOP the engine for ${STALL}s"
 	kill -STOP "$ENGINE"
 	sleep "$STALL"
@@ -230,8 +242,31 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI=$(psi)
 log "steady window $(echo "$TB - $TA" | bc -l | cut -c1-5)s: engine CPU $(((CPU_B - CPU_A) * 1000 / hz)) ms, RSS ${FULL_RSS} KiB (idle ${IDLE_RSS}), ${FDS} fds, load $LOAD, CPU pressure $PSI%, engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU"
 
-CALLER_RC=0; wait "$CALLER" || CALLER_RC=$?
-CALLEE_RC=0; wait "$CALLEE" || CALLEE_RC=$?
+if [ "$KILL" = 1 ]; then
+	kill -KILL "$ENGINE"
+	KILLED=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+	log "SIGKILL the engine with $N calls in flight"
+	wait "$ENGINE" 2>/dev/null || true
+	kill -KILL "$CALLER" "$CALLEE" 2>/dev/null || true
+	CALLER_RC=0; wait "$CALLER" || CALLER_RC=$?
+	CALLEE_RC=0; wait "$CALLEE" || CALLEE_RC=$?
+	# The next start repairs every file the crash left open; stop it once it serves.
+	START=$(now)
+	CALLREC_ADMIN_PASSWORD=bench-admin-pw "${SERVE[@]}" >"$WORK/repair.log" 2>&1 &
+	ENGINE=$!
+	PIDS+=("$ENGINE")
+	for _ in $(seq 600); do
+		curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break
+		sleep 0.1
+	done
+	REPAIR_S=$(echo "$(now) - $START" | bc -l | cut -c1-5)
+	log "restarted and serving after ${REPAIR_S}s (the repair of $N files included)"
+	kill -TERM "$ENGINE" 2>/dev/null || true
+	wait "$ENGINE" 2>/dev/null || true
+else
+	CALLER_RC=0; wait "$CALLER" || CALLER_RC=$?
+	CALLEE_RC=0; wait "$CALLEE" || CALLEE_RC=$?
+fi
 log "sipp caller exit $CALLER_RC, callee exit $CALLEE_RC"
 DB="$WORK/data/callrec.db"
 # The sink writes the last rows on its own goroutine: wait until no recording is open.
@@ -241,12 +276,17 @@ for _ in $(seq 120); do
 	sleep 0.5
 done
 sleep 1
-sqlite3 -csv "$DB" "select coalesce(r.path,''), coalesce(c.bridged,''), coalesce(c.ended,''), c.duration_ms, c.outcome,
+# After a kill the calls end at the kill: the file must hold what came up to it.
+ENDED="coalesce(c.ended,'')"
+[ "$KILL" = 0 ] || ENDED="'$KILLED'"
+sqlite3 -csv "$DB" "select coalesce(r.path,''), coalesce(c.bridged,''), $ENDED, c.duration_ms, c.outcome,
 	coalesce(r.status,''), coalesce(r.channels,0), c.arrival
 	from calls c left join recordings r on r.call_id = c.id where c.b = '49711218431431'" >"$WORK/calls.csv"
 CALLS_IN_DB=$(wc -l <"$WORK/calls.csv")
 CHECK_RC=0
-CHECK=$("$WORK/bin/benchcheck" check "$WORK/calls.csv" "$WORK/data" "$TA" "$TB") || CHECK_RC=$?
+TOL=()
+[ "$KILL" = 0 ] || TOL=("-len-tolerance=$KILL_TOLERANCE")
+CHECK=$("$WORK/bin/benchcheck" check "${TOL[@]}" "$WORK/calls.csv" "$WORK/data" "$TA" "$TB") || CHECK_RC=$?
 echo "$CHECK"
 SETUP_RATE_RAW=$(sed -n 's/.*setup_rate=\([0-9.]*\).*/\1/p' <<<"$CHECK" | head -1)
 SETUP_RATE_RAW=${SETUP_RATE_RAW:-0}
@@ -254,6 +294,8 @@ kill "$ENGINE" 2>/dev/null || true
 wait "$ENGINE" 2>/dev/null || true
 
 ############################################################################ relay baseline
+RCPU_A=0; RCPU_B=0; RA=0; RB=1; RCALLER_RC=0
+if [ "$KILL" = 0 ]; then
 log "relay baseline: $N calls of ${RELAY_LEN}s through rtprelay"
 fill "$WORK/src/scripts/bench/relay_callee.xml" "$WORK/sipp/relay_callee.xml" "AUDIO=$WORK/callee.ulaw"
 RELAY_HOLD_MS=$((RELAY_LEN * 1000))
@@ -287,6 +329,7 @@ wait "$RCALLEE" || true
 kill -TERM "$RELAY" 2>/dev/null || true
 wait "$RELAY" 2>/dev/null || true
 log "relay: $(tail -1 "$WORK/relay.out")"
+fi
 
 ############################################################################ results
 read -r ENGINE_MS RELAY_MS PER_CS PER_CORE MEM_KB RATIO SETUP_RATE < <(python3 - <<EOF
@@ -309,7 +352,9 @@ WHERE=$(sed -n 's/.*silences_start_middle_end=\([0-9/]*\).*/\1/p' <<<"$CHECK" | 
 BAD=$(sed -n 's/.* bad=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 THROUGHOUT=$(sed -n 's/.*connected_throughout_window=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 RELAY_NOTE=""
-if [ "$RCALLER_RC" != 0 ] || [ "$RCPU_B" = "$RCPU_A" ]; then
+if [ "$KILL" = 1 ]; then
+	RELAY_NOTE=" (no relay run: KILL=1; files against bridge..kill within $KILL_TOLERANCE, restart with repair ${REPAIR_S}s)"
+elif [ "$RCALLER_RC" != 0 ] || [ "$RCPU_B" = "$RCPU_A" ]; then
 	RELAY_NOTE=" (relay run failed: sipp exit $RCALLER_RC, $(tail -1 "$WORK/relay.out"))"
 	log "relay baseline failed:$RELAY_NOTE"
 fi
@@ -317,7 +362,7 @@ MACHINE="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 
 cat <<EOF
 
-engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_NICE=$SIPP_NICE autogroup $AUTOGROUP STALL=$STALL BURN=$BURN ($MACHINE, load average before $LOAD_BEFORE, at the end of the window $LOAD)
+engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_NICE=$SIPP_NICE autogroup $AUTOGROUP STALL=$STALL BURN=$BURN KILL=$KILL ($MACHINE, load average before $LOAD_BEFORE, at the end of the window $LOAD)
   CPU pressure (PSI some avg10) $PSI%; engine threads waited $((WAIT_B - WAIT_A)) ms for a CPU in the window
   sipp (caller+callee) CPU    $(((SIPP_B - SIPP_A) * 1000 / hz)) ms in the window; machine idle $(((IDLE_B - IDLE_A) * 1000 / hz)) ms of $(nproc) CPUs
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
@@ -331,7 +376,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_N
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD_BEFORE before, $LOAD in the window, PSI cpu $PSI%, engine and relay nice $ENGINE_NICE, sipp nice $SIPP_NICE, session autogroup $AUTOGROUP$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops at nice $ENGINE_NICE)")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD_BEFORE before, $LOAD in the window, PSI cpu $PSI%, engine and relay nice $ENGINE_NICE, sipp nice $SIPP_NICE, session autogroup $AUTOGROUP$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops at nice $ENGINE_NICE)")$( [ "$KILL" = 0 ] || echo ", **KILL=1** (SIGKILL with $N calls in flight)")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 

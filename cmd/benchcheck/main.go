@@ -5,12 +5,12 @@
 //		source (pulse train at a wandering pitch) through two moving formant resonators, plus
 //		breath noise, under a 4 Hz syllable envelope that never falls to silence. Real speech
 //		has pauses, and a pause cannot be told from a gap; this signal can be.
-//	benchcheck check CALLS.csv DATADIR [WINDOW_FROM WINDOW_TO]
+//	benchcheck check [-len-tolerance=DURATION] CALLS.csv DATADIR [WINDOW_FROM WINDOW_TO]
 //		checks every recording of the calls the bench placed. CALLS.csv (sqlite3 -csv) has
 //		path,bridged,ended,duration_ms,outcome,status,channels,arrival per call; a call that
 //		never connected counts as a failure, and the arrivals give the set-up rate. Each file must be
 //		16-bit 8 kHz stereo, its length equal to the connected time (bridged..ended) within
-//		40 ms, no channel may hold a silence run longer than 60 ms (both inputs are
+//		40 ms (or -len-tolerance), no channel may hold a silence run longer than 60 ms (both inputs are
 //		continuous), and both channels must start and end together (within 60 ms). With a
 //		window (unix seconds) it also counts the calls connected throughout it. An optional
 //		ninth field lists channels ("0", "1", "01") whose input was known not to be
@@ -58,7 +58,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchcheck speech OUT.ulaw SECONDS SEED | benchcheck check CALLS.csv DATADIR [FROM TO]")
+	fmt.Fprintln(os.Stderr, "usage: benchcheck speech OUT.ulaw SECONDS SEED | benchcheck check [-len-tolerance=D] CALLS.csv DATADIR [FROM TO]")
 	os.Exit(2)
 }
 
@@ -142,6 +142,17 @@ func (r *result) problem(format string, args ...any) {
 }
 
 func checkCmd(args []string) error {
+	// -len-tolerance=D: how far a file's length may be from bridged..ended (default 40 ms);
+	// after kill -9 the end is the kill, and the audio still buffered then is not in the file.
+	if len(args) > 0 {
+		if v, ok := strings.CutPrefix(args[0], "-len-tolerance="); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				usage()
+			}
+			lenTolerance, args = d, args[1:]
+		}
+	}
 	if len(args) != 2 && len(args) != 4 {
 		usage()
 	}
@@ -250,8 +261,9 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("time %q", s)
 }
 
+var lenTolerance = 40 * time.Millisecond
+
 const (
-	lenTolerance = 40 * time.Millisecond
 	maxSilence   = 60 * time.Millisecond
 	silenceLevel = 16 // |sample| at or below this is silence (mu-law's smallest steps are 8)
 )
