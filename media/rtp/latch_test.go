@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"callrec/internal/testtool"
 )
 
 // TestStrictSourceAfterLatching: the leg latches to one source and then drops (and counts)
@@ -165,6 +167,9 @@ func udp(t *testing.T, host string) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(host)})
 	if err != nil {
+		if testtool.E2E() {
+			t.Fatalf("cannot bind %s: %v", host, err)
+		}
 		t.Skipf("cannot bind %s: %v", host, err)
 	}
 	t.Cleanup(func() { c.Close() })
