@@ -68,7 +68,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 		}
 	}
 
-	// More audio reached the OS than the header declares (flushed every 100 ms); Repair
+	// More audio reached the OS than the header declares (flushed every 200 ms); Repair
 	// recovers it. Simulate the partial last frame a crash mid-write can leave.
 	feed(2900 * time.Millisecond)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -86,11 +86,11 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Written up to 2.78 s (2.9 s - Delay), flushed at every 100 ms boundary: 2.7 s.
-	if res.Frames != 21600 || res.Channels != 2 || res.Duration != 2700*time.Millisecond || res.Size != 44+21600*4 {
+	// Written up to 2.78 s (2.9 s - Delay), flushed at every 200 ms boundary: 2.6 s.
+	if res.Frames != 20800 || res.Channels != 2 || res.Duration != 2600*time.Millisecond || res.Size != 44+20800*4 {
 		t.Fatalf("repair: %+v", res)
 	}
-	if n := soxSamples(t, sox, path); n != 21600 {
+	if n := soxSamples(t, sox, path); n != 20800 {
 		t.Fatalf("after repair sox sees %d samples", n)
 	}
 	again, err := Repair(root, filepath.Base(path))

@@ -6,7 +6,7 @@ import (
 )
 
 // The writer pool writes every recording's queue to its file. A few goroutines keep up with a
-// thousand recordings (a pass is one write of 100 ms or more of audio); a write that blocks
+// thousand recordings (a pass is one write of 200 ms or more of audio); a write that blocks
 // holds up only the worker inside it, because work that has waited longer than patience while
 // no worker is idle gets a new worker (up to maxWorkers, which only a disk stalling for many
 // files at once reaches).

@@ -89,9 +89,11 @@ const (
 	// jumpFrames is how far a packet's timestamp may put it from its arrival time before the
 	// stream is re-anchored to the arrival (sender restarted its clock, long hold, big skew).
 	jumpFrames = SampleRate
-	// bufferFrames: hand buffered audio to the OS every 100 ms, so kill -9 loses little and
-	// a call costs ten write syscalls a second rather than one per packet.
-	bufferFrames = SampleRate / 10
+	// bufferFrames: hand buffered audio to the OS every 200 ms, so kill -9 loses at most that
+	// (plus Delay) and a call costs five write syscalls a second (and the header's one)
+	// rather than one per packet: with a thousand calls each write is CPU the packets need.
+	// A multiple of a 20 ms packet that divides the header's 1 s flush.
+	bufferFrames = SampleRate / 5
 	// maxQueueFrames bounds the audio waiting for its writer; past it the recording fails (and
 	// the call goes on) instead of growing without limit. It is far beyond what a busy machine
 	// leaves behind (a writer that gets any CPU at all writes its whole queue in one call); a
