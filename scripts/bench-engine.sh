@@ -162,7 +162,7 @@ log "starting callrec serve (SIP 127.0.0.1:$SIP_PORT, trunk 127.0.0.1:$TRUNK_POR
 SERVE=("$WORK/bin/callrec" serve --demo --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT"
 	--sip "127.0.0.1:$SIP_PORT" --trunk "127.0.0.1:$TRUNK_PORT" --rtp-ports 20000-29999
 	--calls-per-pool -1 --calls-per-customer -1 --sip-invite-rate -1 --sip-unanswered-per-source -1
-	--log-level warn)
+	--metrics "127.0.0.1:$((HTTP_PORT + 2))" --log-level warn)
 CALLREC_ADMIN_PASSWORD=bench-admin-pw CALLREC_PPROF=${PROFILE:+127.0.0.1:$((HTTP_PORT + 1))} \
 	"${SERVE[@]}" >"$WORK/serve.log" 2>&1 &
 ENGINE=$!
@@ -290,6 +290,16 @@ CHECK=$("$WORK/bin/benchcheck" check "${TOL[@]}" "$WORK/calls.csv" "$WORK/data" 
 echo "$CHECK"
 SETUP_RATE_RAW=$(sed -n 's/.*setup_rate=\([0-9.]*\).*/\1/p' <<<"$CHECK" | head -1)
 SETUP_RATE_RAW=${SETUP_RATE_RAW:-0}
+# What the engine's counters say of the audio the files lack: late (read after its place was
+# written: the engine's), late_sender (reached the machine after its place was final), dropped
+# (beyond the rings), kernel_dropped (full socket buffers). After a kill they died with it.
+PKTS=n/a
+if [ "$KILL" = 0 ]; then
+	PKTS=$(curl -fsS "http://127.0.0.1:$((HTTP_PORT + 2))/metrics" 2>/dev/null |
+		sed -n 's/^callrec_rtp_packets_total{result="\([a-z_]*\)"} \([0-9.e+]*\)$/\1 \2/p' | tr '\n' ' ' | sed 's/ $//') || PKTS=
+	PKTS=${PKTS:-n/a}
+fi
+log "engine's packet counters: $PKTS"
 kill "$ENGINE" 2>/dev/null || true
 wait "$ENGINE" 2>/dev/null || true
 
@@ -372,11 +382,12 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_N
   RSS per call                $MEM_KB KiB (idle $IDLE_RSS KiB, full $FULL_RSS KiB)
   set-up rate                 $SETUP_RATE calls/s (first to last arrival; sipp offered $RATE/s)
   files checked               $FILES, bad $BAD, with gaps $GAPS (checker exit $CHECK_RC)
+  engine's packet counters    $PKTS
   relay CPU per call-second   $RELAY_PER_CS ms; engine/relay $RATIO$RELAY_NOTE
 EOF
 
 if [ "${NO_ROW:-0}" != 1 ]; then
-	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD_BEFORE before, $LOAD in the window, PSI cpu $PSI%, engine and relay nice $ENGINE_NICE, sipp nice $SIPP_NICE, session autogroup $AUTOGROUP$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops at nice $ENGINE_NICE)")$( [ "$KILL" = 0 ] || echo ", **KILL=1** (SIGKILL with $N calls in flight)")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
+	ROW="| $(date -u +%F) | $COMMIT | $MACHINE, load $LOAD_BEFORE before, $LOAD in the window, PSI cpu $PSI%, engine and relay nice $ENGINE_NICE, sipp nice $SIPP_NICE, session autogroup $AUTOGROUP$( [ "$STALL" = 0 ] || echo ", **STALL=$STALL** (SIGSTOP ${STALL} s)")$( [ "$BURN" = 0 ] || echo ", **BURN=$BURN** (busy loops at nice $ENGINE_NICE)")$( [ "$KILL" = 0 ] || echo ", **KILL=1** (SIGKILL with $N calls in flight)")$( [ -z "${GOGC:-}" ] || echo ", GOGC=$GOGC") | $N | $LEN s | $PER_CS ms | $PER_CORE | $MEM_KB KiB | $SETUP_RATE/s | $FILES ($BAD bad) | $GAPS; packets $PKTS | $RATIO ($RELAY_PER_CS ms)$RELAY_NOTE |"
 	if ! grep -q '^## Engine under load' BENCHMARKS.md; then
 		cat >>BENCHMARKS.md <<'EOF'
 

@@ -57,7 +57,7 @@ func New(src Sources) *Metrics {
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_recording_seconds_total",
 			Help: "Length of the recordings closed (the base of the silence-filled share)."}),
 		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_rtp_packets_total",
-			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (after their place in the file was written), dropped (readers too far behind), foreign (from a source other than the leg's peer)."}, []string{"result"}),
+			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (reached the machine in time but were read after their place in the file was written: the engine's), late_sender (reached the machine after their place was final: the sender's or the network's), dropped (readers too far behind), kernel_dropped (lost in a full socket buffer before the readers came), foreign (from a source other than the leg's peer)."}, []string{"result"}),
 		sip: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_sip_requests_total",
 			Help: "SIP requests received, by method and the final response code sent (0 for ACK, which gets none)."}, []string{"method", "code"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_webhook_deliveries_total",
@@ -144,16 +144,20 @@ func (m *Metrics) CallEnded(c media.CallInfo) {
 		m.recordingsTotal.WithLabelValues(string(calls.RecordingComplete)).Inc()
 	}
 	var filled time.Duration
-	var late, dropped uint64
+	var late, senderLate, dropped, kernel uint64
 	for i := range 2 {
 		filled += r.Late[i] + r.ArrivedLate[i] + r.Overrun[i] + r.Skipped[i]
-		late += r.LatePackets[i] + r.ArrivedLatePackets[i]
+		late += r.LatePackets[i]
+		senderLate += r.ArrivedLatePackets[i]
 		dropped += r.OverrunPackets[i]
+		kernel += c.RTPKernelDrops[i]
 	}
 	m.silence.Add(filled.Seconds())
 	m.recorded.Add(r.Duration.Seconds())
 	m.rtp.WithLabelValues("late").Add(float64(late))
+	m.rtp.WithLabelValues("late_sender").Add(float64(senderLate))
 	m.rtp.WithLabelValues("dropped").Add(float64(dropped))
+	m.rtp.WithLabelValues("kernel_dropped").Add(float64(kernel))
 }
 
 // SIPRequest counts a request and the final answer it got.
