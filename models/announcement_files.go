@@ -58,7 +58,7 @@ func (s *Store) CreateAnnouncementFile(ctx context.Context, a Actor, ip string, 
 		if err := tx.Create(f).Error; err != nil {
 			return err
 		}
-		return (&Store{db: tx, Now: s.Now}).Audit(ctx, AuditEntry{CustomerID: c.ID, Actor: a, IP: ip, Kind: kind,
+		return s.in(tx).Audit(ctx, AuditEntry{CustomerID: c.ID, Actor: a, IP: ip, Kind: kind,
 			Object: f.Path, New: fileAudit(*f)})
 	})
 }
@@ -76,7 +76,11 @@ func (s *Store) DeleteAnnouncementFile(ctx context.Context, a Actor, ip string, 
 	if !a.IsAdmin() {
 		return File{}, ErrForbidden
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		// A slot choosing the file meanwhile (SetAnnouncement) would be left pointing at nothing.
+		if err := s.d.lock(tx, announcementFilesLock(f.CustomerID)); err != nil {
+			return err
+		}
 		var n int64
 		if err := tx.Model(&Announcement{}).Where("source = ? AND file_id = ?", SourceFile, f.ID).Count(&n).Error; err != nil {
 			return err
@@ -91,10 +95,16 @@ func (s *Store) DeleteAnnouncementFile(ctx context.Context, a Actor, ip string, 
 		if err := tx.Delete(&File{}, f.ID).Error; err != nil {
 			return err
 		}
-		return (&Store{db: tx, Now: s.Now}).Audit(ctx, AuditEntry{CustomerID: f.CustomerID, Actor: a, IP: ip,
+		return s.in(tx).Audit(ctx, AuditEntry{CustomerID: f.CustomerID, Actor: a, IP: ip,
 			Kind: "file.deleted", Object: f.Path, Old: fileAudit(f)})
 	})
 	return f, err
+}
+
+// announcementFilesLock is the lock under which a customer's announcement files are chosen for
+// slots and deleted.
+func announcementFilesLock(customerID uint) string {
+	return "announcement files " + customerObject(customerID)
 }
 
 func fileAudit(f File) map[string]any {

@@ -206,14 +206,28 @@ func (s *Store) SetAnnouncement(ctx context.Context, a Actor, ip string, poolID 
 	default:
 		return old, old, ValidationError{{"source", ErrSourceInvalid}}
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		if cur.Source == SourceFile {
+			// The file checked above may have been deleted since (DeleteAnnouncementFile).
+			if err := s.d.lock(tx, announcementFilesLock(p.CustomerID)); err != nil {
+				return err
+			}
+			var n int64
+			if err := tx.Model(&File{}).Where("id = ? AND customer_id = ? AND kind = ?", *cur.FileID, p.CustomerID, KindAnnouncement).
+				Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return ValidationError{{"file_id", ErrFileUnknown}}
+			}
+		}
 		if err := tx.Model(&Announcement{}).Where("id = ?", cur.ID).Updates(map[string]any{
 			"source": cur.Source, "text_de": cur.TextDE, "text_en": cur.TextEN, "audio_de": cur.AudioDE,
 			"audio_en": cur.AudioEN, "file_id": cur.FileID, "updated_at": s.Now(),
 		}).Error; err != nil {
 			return err
 		}
-		return (&Store{db: tx, Now: s.Now}).Audit(ctx, AuditEntry{CustomerID: p.CustomerID, Actor: a, IP: ip,
+		return s.in(tx).Audit(ctx, AuditEntry{CustomerID: p.CustomerID, Actor: a, IP: ip,
 			Kind: "announcement.changed", Object: "pool " + strconv.FormatUint(uint64(p.ID), 10) + " " + slot,
 			Old: announcementAudit(old), New: announcementAudit(cur)})
 	})

@@ -213,7 +213,11 @@ func (s *Store) book(ctx context.Context, a Actor, customerID, poolID uint, modu
 		return false, err
 	}
 	created := false
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		created = false
+		if err := s.d.lock(tx, moduleLock(customerID, poolID, module)); err != nil {
+			return err
+		}
 		cur, err := latestBooking(tx, customerID, poolID, module)
 		if err != nil {
 			return err
@@ -243,7 +247,11 @@ func (s *Store) book(ctx context.Context, a Actor, customerID, poolID uint, modu
 
 func (s *Store) cancel(ctx context.Context, a Actor, customerID, poolID uint, module, ip string) (bool, error) {
 	done := false
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
+		done = false
+		if err := s.d.lock(tx, moduleLock(customerID, poolID, module)); err != nil {
+			return err
+		}
 		cur, err := latestBooking(tx, customerID, poolID, module)
 		if err != nil || cur == nil || !cur.Active() {
 			return err
@@ -259,6 +267,12 @@ func (s *Store) cancel(ctx context.Context, a Actor, customerID, poolID uint, mo
 			Object: moduleObject(module, customerID, poolID), Old: old, New: bookingFacts(*cur)})
 	})
 	return done, err
+}
+
+// moduleLock is the lock of a module's bookings and settings (dialect.lock): a booking, a
+// cancellation and a settings change of one module run one after the other.
+func moduleLock(customerID, poolID uint, module string) string {
+	return "module " + moduleObject(module, customerID, poolID)
 }
 
 func moduleObject(module string, customerID, poolID uint) string {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"callrec/calls"
+	"callrec/internal/storetest"
 )
 
 // standardTexts are the product's default announcements (German verbatim from the product document).
@@ -40,7 +40,7 @@ type bookingFixture struct {
 
 func newBookingFixture(t testing.TB) *bookingFixture {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "t.db"))
+	s, err := Open(storetest.DSN(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

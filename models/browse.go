@@ -132,7 +132,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	numbers := s.searchNumbers(ctx, customer, q.Number)
 	where := []string{"(" + scope + ")"}
 	wargs := args
-	plus := "" // "+" keeps SQLite from walking a sort index past rows the number filter drops
+	plus := "" // keeps SQLite from walking a sort index past rows the number filter drops (dialect.noIndex)
 	if len(numbers) > 0 {
 		// A number is a prefix range on each of the a, b and c indexes; the matching ids are
 		// collected first (index range scans) and only they are read and sorted. Left to
@@ -143,11 +143,11 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 			for _, c := range []string{"a", "b", "c"} {
 				sub = append(sub, "SELECT id FROM files WHERE "+scope+" AND "+c+" >= ? AND "+c+" < ?")
 				wargs = append(wargs, args...)
-				wargs = append(wargs, n, n+"\xff")
+				wargs = append(wargs, n, prefixEnd(n))
 			}
 		}
 		where[0] = "id IN (" + strings.Join(sub, " UNION ") + ")"
-		plus = "+"
+		plus = s.d.noIndex()
 	}
 	if !q.From.IsZero() {
 		where, wargs = append(where, plus+"call_at >= ?"), append(wargs, q.From.UTC())
@@ -175,11 +175,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	if q.Desc != backwards {
 		dir, cmp = "DESC", "<"
 	}
-	read := browseRow
-	if q.Brief {
-		read = browseRowBrief
-	}
-	list := "SELECT " + read + " FROM files WHERE " + cond
+	list := "SELECT " + s.d.listSelect(q.Brief) + " FROM files WHERE " + cond
 	largs := slices.Clip(wargs)
 	if from != nil {
 		v, ok := cursorArg(q.Sort, from.Value)
@@ -196,7 +192,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		largs = append(largs, (q.Page-1)*q.Limit)
 	}
 	// The scope's version (and a whole folder's exact total) first, then the listing: from the
-	// cache when it was read at this version, else from SQLite (see listCache).
+	// cache when it was read at this version, else from the database (see listCache).
 	stored, version, err := s.scopeStats(ctx, customer, q.Folder)
 	if err != nil {
 		return BrowsePage{}, err
@@ -230,7 +226,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	return page, nil
 }
 
-// readListing reads a page of q from SQLite (the statement list with args: up to q.Limit rows
+// readListing reads a page of q from the database (the statement list with args: up to q.Limit rows
 // and one more, which says there are more) and makes its cursors; from is the cursor the page
 // follows, if any.
 func (s *Store) readListing(ctx context.Context, q BrowseQuery, from *cursor, list string, args []any) (listEntry, error) {
@@ -242,11 +238,7 @@ func (s *Store) readListing(ctx context.Context, q BrowseQuery, from *cursor, li
 	defer rs.Close()
 	rows := make([]File, 0, q.Limit+1)
 	for rs.Next() {
-		var v string
-		if err := rs.Scan(&v); err != nil {
-			return e, err
-		}
-		f, err := parseBrowseRow(v, q.Brief)
+		f, err := s.d.scanList(rs, q.Brief)
 		if err != nil {
 			return e, err
 		}
@@ -275,7 +267,7 @@ func (s *Store) countCapped(ctx context.Context, cond string, args []any, limit 
 	}
 	q := "SELECT count(*) FROM files WHERE " + cond
 	if limit > 0 {
-		q = "SELECT count(*) FROM (SELECT 1 FROM files WHERE " + cond + " LIMIT ?)"
+		q = "SELECT count(*) FROM (SELECT 1 FROM files WHERE " + cond + " LIMIT ?) AS capped"
 		args = append(slices.Clip(args), limit+1)
 	}
 	key := listKey('c', q, args)
@@ -339,7 +331,7 @@ func (s *Store) SubFolders(ctx context.Context, a Actor, folder string) ([]Folde
 	last := prefix
 	for range 10000 {
 		var next []string
-		if err := s.bounded(ctx).Model(&File{}).Where("customer_id = ? AND folder > ? AND folder < ?", owner.ID, last, prefix+"\xff").
+		if err := s.bounded(ctx).Model(&File{}).Where("customer_id = ? AND folder > ? AND folder < ?", owner.ID, last, prefixEnd(prefix)).
 			Order("folder").Limit(1).Pluck("folder", &next).Error; err != nil {
 			return nil, err
 		}
@@ -351,8 +343,23 @@ func (s *Store) SubFolders(ctx context.Context, a Actor, folder string) ([]Folde
 		out = append(out, Folder{Path: prefix + name, Name: name})
 		last = next[0]
 		if deeper {
-			last = prefix + name + "/\xff"
+			last = prefix + name + "/" + maxRune // past every folder inside name
 		}
 	}
 	return out, nil
+}
+
+// maxRune is the greatest character: a string that begins with p sorts below p+maxRune (for text
+// a person or the store writes), bytewise as both databases compare text. It is valid UTF-8,
+// which PostgreSQL insists on (SQLite's habit of "\xff" is not).
+const maxRune = "\U0010FFFF"
+
+// prefixEnd is the least string above every string that begins with p: [p, prefixEnd(p)) is a
+// prefix search an index answers. The store's prefixes (folders ending in "/", digits) end in
+// ASCII, where it is p with its last byte one higher.
+func prefixEnd(p string) string {
+	if p == "" || p[len(p)-1] >= 0x7f {
+		return p + maxRune
+	}
+	return p[:len(p)-1] + string(rune(p[len(p)-1]+1))
 }

@@ -3,17 +3,18 @@ package models
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"callrec/internal/storetest"
 )
 
 // benchFolder fills a store with n recordings in one folder (prepared bulk insert).
 func benchFolder(b *testing.B, n int) (*Store, Actor, string) {
 	b.Helper()
 	ctx := context.Background()
-	s, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	s, err := Open(storetest.DSN(b, ""))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -95,7 +95,12 @@ func timePtr(t time.Time) *time.Time {
 // its recording with the recording's File row. Called on every state change; idempotent.
 func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 	var c Call
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
+		c = Call{}
+		// The first save of a call inserts it: two saves of one call must not both insert.
+		if err := s.d.lock(tx, "call "+r.EngineID); err != nil {
+			return err
+		}
 		if err := tx.Where("engine_id = ?", r.EngineID).First(&c).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 			return err
 		}

@@ -2,17 +2,18 @@ package models
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"callrec/internal/storetest"
 )
 
 // BenchmarkCallLog pages the call log of a customer with 50,000 of 100,000 calls, 50 per page,
 // with the preloads (recording, consent trail) the page shows.
 func BenchmarkCallLog(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(b.TempDir(), "db.sqlite"))
+	s, err := Open(storetest.DSN(b, ""))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package models
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"callrec/calls"
+	"callrec/internal/storetest"
 )
 
 func TestMaskNumber(t *testing.T) {
@@ -33,7 +33,7 @@ func TestMaskNumber(t *testing.T) {
 
 func TestCallLogScopeAndFilters(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "db.sqlite"))
+	s, err := Open(storetest.DSN(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func (s *Store) CreateCustomerWithAdmin(ctx context.Context, a Actor, in Custome
 	}
 	var c Customer
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		ts := &Store{db: tx, Now: s.Now, DefaultAnnouncements: s.DefaultAnnouncements}
+		ts := s.in(tx)
 		var err error
 		if c, err = ts.CreateCustomer(ctx, a, in); err != nil {
 			return err

@@ -68,8 +68,10 @@ func (s *Store) CreateFileRows(ctx context.Context, rows []File) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO files (customer_id, folder, name, path, kind, size, codec, bits, rate,
-		channels, duration_ms, ready, call_at, a, b, c, pool_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	// RETURNING id: PostgreSQL's driver has no LastInsertId (SQLite has RETURNING since 3.35).
+	st, err := tx.PrepareContext(ctx, s.d.rebind(`INSERT INTO files (customer_id, folder, name, path, kind, size, codec, bits, rate,
+		channels, duration_ms, ready, call_at, a, b, c, pool_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		RETURNING id`))
 	if err != nil {
 		return err
 	}
@@ -84,13 +86,10 @@ func (s *Store) CreateFileRows(ctx context.Context, rows []File) error {
 		if f.CallAt != nil {
 			at = f.CallAt.UTC()
 		}
-		res, err := st.ExecContext(ctx, f.CustomerID, f.Folder, f.Name, f.Path, f.Kind, f.Size, f.Codec, f.Bits, f.Rate,
-			f.Channels, f.DurationMS, f.Ready, at, f.A, f.B, f.C, f.PoolID, f.CreatedAt, f.UpdatedAt)
-		if err != nil {
+		if err := st.QueryRowContext(ctx, f.CustomerID, f.Folder, f.Name, f.Path, f.Kind, f.Size, f.Codec, f.Bits, f.Rate,
+			f.Channels, f.DurationMS, f.Ready, at, f.A, f.B, f.C, f.PoolID, f.CreatedAt, f.UpdatedAt).Scan(&f.ID); err != nil {
 			return err
 		}
-		id, _ := res.LastInsertId()
-		f.ID = uint(id)
 	}
 	return tx.Commit()
 }

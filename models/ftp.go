@@ -139,7 +139,12 @@ func (s *Store) SetFTPCredentials(ctx context.Context, a Actor, ip string, custo
 	}
 	var c FTPCredential
 	created := false
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		created = false
+		// One customer's credentials are set one at a time (the first two would both insert).
+		if err := s.d.lock(tx, "ftp credentials "+customerObject(customerID)); err != nil {
+			return err
+		}
 		var cust Customer
 		if err := tx.First(&cust, customerID).Error; err != nil {
 			return notFound(err)

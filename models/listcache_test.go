@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -21,15 +20,8 @@ import (
 func TestListCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
 	f := newBrowseFixture(t, 300)
-	var path string
-	if err := f.s.db.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path).Error; err != nil || path == "" {
-		t.Fatal(path, err)
-	}
-	other, err := sql.Open(driverName, "file:"+path+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	path := f.s.dsn
+	other := openRaw(t, f.s)
 	second := "call_recording/337826/4971121843999"
 	queries := []BrowseQuery{
 		{Folder: f.folder, Sort: "name", Brief: true},
@@ -144,7 +136,8 @@ func TestFolderStatsVersionMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TRIGGER files_stats_insert", "DROP TRIGGER files_stats_delete", "DROP TRIGGER files_stats_update",
+	// A database of a build from before versioned migrations: no schema_migrations.
+	for _, q := range []string{"DROP TABLE schema_migrations", "DROP INDEX idx_booking_in_force", "DROP TRIGGER files_stats_insert", "DROP TRIGGER files_stats_delete", "DROP TRIGGER files_stats_update",
 		"ALTER TABLE folder_stats DROP COLUMN version",
 		`CREATE TRIGGER files_stats_insert AFTER INSERT ON files BEGIN
 			INSERT INTO folder_stats (customer_id, folder, kind, files, bytes)
@@ -276,13 +269,7 @@ func ids(fs []File) []uint {
 	return out
 }
 
-func dbPath(t *testing.T, s *Store) string {
-	var path string
-	if err := s.db.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path).Error; err != nil || path == "" {
-		t.Fatal(path, err)
-	}
-	return path
-}
+func dbPath(t *testing.T, s *Store) string { return s.dsn }
 
 // TestListCacheConcurrentMisses has many requests miss the same listing at once (they share
 // one read) while a writer changes the folder: every answer is a listing of the folder as it

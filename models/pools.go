@@ -160,7 +160,12 @@ func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
+		// Pools change rarely: one lock for all of them makes the check of taken numbers exact
+		// (and saves of one pool, which delete and re-insert its numbers, never interleave).
+		if err := s.d.lock(tx, "pool numbers"); err != nil {
+			return err
+		}
 		taken, err := s.takenNumbers(tx, in.Numbers, p.ID)
 		if err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"gorm.io/gorm"
 )
 
 // Module names, as the price list and bookings know them.
@@ -106,8 +108,16 @@ func (s *Store) SetPrice(ctx context.Context, a Actor, module, amount, currency 
 	if err := v.err(); err != nil {
 		return err
 	}
-	p := PriceItem{Module: module}
-	s.db.WithContext(ctx).Where("module = ?", module).First(&p)
-	p.MonthlyCents, p.Currency = cents, currency
-	return s.db.WithContext(ctx).Save(&p).Error
+	return s.transaction(ctx, func(tx *gorm.DB) error {
+		// Without the lock two first prices of a module would both insert.
+		if err := s.d.lock(tx, "price "+module); err != nil {
+			return err
+		}
+		p := PriceItem{Module: module}
+		if err := tx.Where("module = ?", module).Limit(1).Find(&p).Error; err != nil {
+			return err
+		}
+		p.MonthlyCents, p.Currency = cents, currency
+		return tx.Save(&p).Error
+	})
 }

@@ -2,11 +2,11 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"callrec/internal/storetest"
 )
 
 // TestReadCacheFollowsWrites checks that the cached lookups (session user, API token, folder
@@ -14,8 +14,7 @@ import (
 // process is seen within readCacheTTL, and that callers get copies.
 func TestReadCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db.sqlite")
-	s, err := Open(path)
+	s, err := Open(storetest.DSN(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +104,8 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 	if _, err := s.UserByID(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	other, err := sql.Open(driverName, "file:"+path+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.Exec("UPDATE users SET disabled = 1 WHERE id = ?", u.ID); err != nil {
+	other := openRaw(t, s)
+	if _, err := other.Exec("UPDATE users SET disabled = ? WHERE id = ?", true, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(readCacheTTL + time.Second)

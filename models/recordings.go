@@ -123,7 +123,7 @@ func (s *Store) UnfinishedRecordings(ctx context.Context) ([]Recording, error) {
 // MarkInterrupted records the repaired size and length of a recording whose call was cut off by
 // a crash, and ends its call as interrupted.
 func (s *Store) MarkInterrupted(ctx context.Context, recID uint, size int64, dur time.Duration, reason string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(ctx, func(tx *gorm.DB) error {
 		var rec Recording
 		if err := tx.First(&rec, recID).Error; err != nil {
 			return notFound(err)
@@ -245,7 +245,7 @@ func (s *Store) DeleteRecordings(ctx context.Context, a Actor, ip string, ids []
 }
 
 func (s *Store) deleteRecording(ctx context.Context, f File, audit AuditEntry, remove func(rel string) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { // remove is not run twice
 		if err := s.deletedEvent(tx, f, audit.Actor); err != nil {
 			return err
 		}

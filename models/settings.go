@@ -89,7 +89,10 @@ func (s *Store) UpdateCallRecordingSettings(ctx context.Context, a Actor, poolID
 		return CallRecordingSettings{}, err
 	}
 	var st CallRecordingSettings
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		if err := s.d.lock(tx, moduleLock(p.CustomerID, p.ID, ModuleCallRecording)); err != nil {
+			return err
+		}
 		cur, err := latestBooking(tx, p.CustomerID, p.ID, ModuleCallRecording)
 		if err != nil {
 			return err

@@ -8,22 +8,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-	"gorm.io/driver/sqlite"
+	"github.com/alexedwards/scs/v2"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // Store is the Control Panel's data access.
 type Store struct {
-	db *gorm.DB
+	db  *gorm.DB
+	d   dialect
+	dsn string // as given to Open
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
 	stmts  sync.Map // query -> *sql.Stmt
 	nstmts atomic.Int32
@@ -31,6 +28,7 @@ type Store struct {
 	lists  listCache
 	// linkKeyCache holds the download links' key once read (linkKey).
 	linkKeyCache atomic.Pointer[[]byte]
+	stop         context.CancelFunc // ends the dialect's watch
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -38,88 +36,46 @@ type Store struct {
 	DefaultAnnouncements func(slot, lang string) string
 }
 
-// Open opens (and migrates) the database. dsn is a SQLite file path; its folder is created.
+// Open opens the database and applies the pending migrations. dsn is a PostgreSQL URL
+// (postgres://user:pass@host:port/db?sslmode=...) or a SQLite file path, whose folder is created.
 func Open(dsn string) (*Store, error) {
-	if dsn == "" {
-		return nil, errors.New("models: empty database path")
-	}
-	path := strings.TrimPrefix(dsn, "sqlite:")
-	if path != ":memory:" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("models: %w", err)
-		}
-	}
-	// WAL lets the File Browser read while the engine writes call rows; busy_timeout rides out
-	// short write contention instead of failing; _txlock=immediate avoids upgrade deadlocks.
-	full := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: driverName, DSN: full}), &gorm.Config{
-		Logger:                                   logger.Discard,
-		DisableForeignKeyConstraintWhenMigrating: false,
-		TranslateError:                           true,
-		// Prepared once per connection: parsing and planning the same SQL on every request was a
-		// measurable part of a File Browser page. The cache is bounded (queries with variable IN
-		// lists vary).
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 512,
-		PrepareStmtTTL:     time.Hour,
-	})
+	s, err := Connect(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("models: open %s: %w", path, err)
+		return nil, err
 	}
-	// Keep connections open: database/sql keeps only two idle ones by default, so under
-	// concurrent page views it opened and closed SQLite connections (each open runs the DSN's
-	// pragmas) and lost their prepared statements with them.
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.SetMaxIdleConns(64)
-	}
-	s := &Store{db: db, Now: time.Now, DefaultAnnouncements: func(string, string) string { return "" }}
-	if err := s.cache.watch(db); err != nil {
-		return nil, fmt.Errorf("models: %w", err)
-	}
-	if err := s.migrate(); err != nil {
+	if _, err := s.Migrate(context.Background()); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// driverName is mattn's SQLite driver with callrec's per-connection settings.
-const driverName = "sqlite3_callrec"
-
-func init() {
-	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// Read the database through a shared memory map: every connection otherwise copies
-		// the pages it reads into its own 2 MB cache, and with tens of concurrent File Browser
-		// requests on as many connections most reads missed that cache and became a read()
-		// of a page the kernel already had.
-		_, err := c.Exec("PRAGMA mmap_size = 1073741824", nil)
-		return err
-	}})
-}
-
-// allModels lists every table; each feature adds its models here.
-func allModels() []any {
-	return []any{
-		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
-		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
-		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
-		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{},
+// Connect opens the database without migrating it (`callrec migrate --status` looks first).
+// A PostgreSQL server that does not answer is an error here, not at the first request.
+func Connect(dsn string) (*Store, error) {
+	if dsn == "" {
+		return nil, errors.New("models: empty database path")
 	}
-}
-
-func (s *Store) migrate() error {
-	if err := s.db.AutoMigrate(allModels()...); err != nil {
-		return fmt.Errorf("models: migrate: %w", err)
+	var d dialect
+	var db *gorm.DB
+	var err error
+	if isPostgres(dsn) {
+		d, db, err = openPostgres(dsn)
+	} else {
+		d, db, err = openSQLite(dsn)
 	}
-	if err := s.migrateBrowse(); err != nil {
-		return fmt.Errorf("models: migrate: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	// The session table of scs' sqlite3store.
-	// One statement per Exec: a prepared statement runs only the first of several.
-	if err := s.db.Exec(`CREATE TABLE IF NOT EXISTS sessions (
-		token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL)`).Error; err != nil {
-		return err
+	s := &Store{db: db, d: d, dsn: dsn, Now: time.Now, DefaultAnnouncements: func(string, string) string { return "" }}
+	if err := s.cache.watch(db); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("models: %w", err)
 	}
-	return s.db.Exec(`CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions(expiry)`).Error
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.d.watch(ctx, s.cache.invalidate)
+	return s, nil
 }
 
 // bounded is the database for a query whose work is bounded (a lookup by key, a page with a
@@ -140,7 +96,7 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	if st := s.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return s.SQL().QueryRowContext(ctx, query, args...) // database/sql has no Row constructor
+	return s.SQL().QueryRowContext(ctx, s.d.rebind(query), args...) // database/sql has no Row constructor
 }
 
 // query is queryRow for several rows (the File Browser's list).
@@ -149,7 +105,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	if st := s.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return s.SQL().QueryContext(ctx, query, args...)
+	return s.SQL().QueryContext(ctx, s.d.rebind(query), args...)
 }
 
 // maxPrepared bounds the statement cache. database/sql prepares a statement again on every
@@ -159,8 +115,12 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 const maxPrepared = 128
 
 // prepared is the cached prepared statement for query, or nil when it cannot be prepared (the
-// caller runs the query unprepared and gets its error from there) or the cache is full.
+// caller runs the query unprepared and gets its error from there), the cache is full, or the
+// driver caches statements itself (dialect.prepares).
 func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
+	if !s.d.prepares() {
+		return nil
+	}
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sql.Stmt)
 	}
@@ -179,14 +139,52 @@ func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
-// SQL exposes the connection pool for the session store.
+// SessionStore is scs' store for the sessions table of this database (migration 1 made it),
+// deleting expired sessions every cleanup interval.
+func (s *Store) SessionStore(cleanup time.Duration) scs.Store { return s.d.sessions(s.SQL(), cleanup) }
+
+// SQL exposes the connection pool.
 func (s *Store) SQL() *sql.DB {
 	d, _ := s.db.DB()
 	return d
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.SQL().Close() }
+func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.d.close()
+	return s.SQL().Close()
+}
+
+// in is s working inside tx: its statements join the transaction. Only for the store's
+// GORM-built statements (the prepared lookups and caches are the pool's).
+func (s *Store) in(tx *gorm.DB) *Store {
+	return &Store{db: tx, d: s.d, dsn: s.dsn, Now: s.Now, DefaultAnnouncements: s.DefaultAnnouncements}
+}
+
+// transaction runs fn in a transaction, again when the database aborted it for losing a race
+// with another (dialect.retryable): fn must not keep effects outside the transaction between
+// tries.
+func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	for try := 1; ; try++ {
+		err := s.db.WithContext(ctx).Transaction(fn)
+		if err == nil || try == 5 || !s.d.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try*try) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// Unavailable reports whether err means the database cannot be reached right now (down,
+// restarting, the connection lost), as opposed to a statement or a value being wrong: pages
+// answer 503 and the engine's events wait and retry.
+func (s *Store) Unavailable(err error) bool { return err != nil && s.d.unavailable(err) }
 
 // Ping checks the database answers (for /healthz).
 func (s *Store) Ping(ctx context.Context) error { return s.SQL().PingContext(ctx) }

@@ -132,14 +132,10 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 
 // EnsurePlatformAdmin creates the user "admin" on an empty database. It returns the password it set
 // (generated when password is empty) and whether it created the user.
+//
+// Processes starting at once on one empty database create it once: the first under the
+// bootstrap lock, the others find it.
 func (s *Store) EnsurePlatformAdmin(ctx context.Context, password string) (string, bool, error) {
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&User{}).Count(&n).Error; err != nil {
-		return "", false, err
-	}
-	if n > 0 {
-		return "", false, nil
-	}
 	if password == "" {
 		password = GeneratePassword()
 	}
@@ -152,12 +148,28 @@ func (s *Store) EnsurePlatformAdmin(ctx context.Context, password string) (strin
 	if err != nil {
 		return "", false, err
 	}
-	u := User{Username: "admin", PasswordHash: h, Role: RolePlatformAdmin}
-	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+	created := false
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
+		created = false
+		if err := s.d.lock(tx, bootstrapLock); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&User{}).Count(&n).Error; err != nil || n > 0 {
+			return err
+		}
+		created = true
+		return tx.Create(&User{Username: "admin", PasswordHash: h, Role: RolePlatformAdmin}).Error
+	})
+	if err != nil || !created {
 		return "", false, err
 	}
 	return password, true, nil
 }
+
+// bootstrapLock is held while the first start fills an empty database (the platform
+// administrator, the demo).
+const bootstrapLock = "bootstrap"
 
 // UserInput is what the users form edits.
 type UserInput struct {

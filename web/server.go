@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -105,7 +104,7 @@ func New(cfg Config, store *models.Store) *Server {
 	}
 	sm := scs.New()
 	sm.Codec = newCachedCodec(sm.Codec, 10_000)
-	sm.Store = newCachedSessions(sqlite3store.NewWithCleanupInterval(store.SQL(), 30*time.Minute), sm.Codec, 100_000)
+	sm.Store = newCachedSessions(store.SessionStore(30*time.Minute), sm.Codec, 100_000)
 	sm.Lifetime = 12 * time.Hour
 	// No scs IdleTimeout: it re-saves the session (a database write) on every request. loadUser
 	// enforces the idle limit itself and refreshes the session at most once a minute.

@@ -1,0 +1,90 @@
+package models
+
+import "gorm.io/gorm"
+
+// migrations is the schema's history, oldest first. Append new ones at the end with the next
+// version; never edit or reorder one that has been released (ARCHITECTURE.md, "Changing the
+// schema").
+var migrations = []Migration{
+	{Version: 1, Name: "baseline: the tables of the single-machine release", baseline: true},
+	{Version: 2, Name: "at most one booking in force per module",
+		// The booking code checks before it writes, under a lock (dialect.lock); the index makes
+		// the rule the database's own, whatever writes the table.
+		SQL: []string{"CREATE UNIQUE INDEX idx_booking_in_force ON module_bookings(customer_id, pool_id, module) WHERE cancelled_at IS NULL"}},
+	{Version: 3, Name: "recordings' storage state (spooled, stored, failed)",
+		// Builds of main between the storage state and versioned migrations added these
+		// columns with AutoMigrate: only what is missing is added.
+		Go: addMissingColumns("recordings", [][2]string{
+			{"storage", "{{text}} DEFAULT ''"}, {"sha256", "{{text}}"}, {"store_attempts", "{{bigint}} NOT NULL DEFAULT 0"},
+			{"store_error", "{{text}}"}, {"stored_at", "{{time}}"},
+		}, "CREATE INDEX IF NOT EXISTS idx_recordings_storage ON recordings(storage)")},
+	{Version: 4, Name: "webhooks: endpoints, the delivery outbox, leases, server secrets",
+		// Made with AutoMigrate by builds of main before versioned migrations: it creates only
+		// what a database lacks (schema_v4.go).
+		Go: func(tx *gorm.DB, d dialect) error {
+			if err := tx.AutoMigrate(v4Models()...); err != nil {
+				return err
+			}
+			return d.autoMigrated(tx, tableNames(v4Models()))
+		}},
+}
+
+// tableNames are the tables of frozen models.
+func tableNames(models []any) []string {
+	out := make([]string, len(models))
+	for i, m := range models {
+		out[i] = m.(interface{ TableName() string }).TableName()
+	}
+	return out
+}
+
+// addMissingColumns is a migration's Go step that adds the columns (name, type) a table lacks,
+// then runs more statements: for columns that some databases got before versioned migrations.
+// Types are written as in Migration.SQL.
+func addMissingColumns(table string, cols [][2]string, more ...string) func(*gorm.DB, dialect) error {
+	return func(tx *gorm.DB, d dialect) error {
+		for _, c := range cols {
+			if tx.Migrator().HasColumn(table, c[0]) {
+				continue
+			}
+			if err := tx.Exec(expandTypes(d, "ALTER TABLE "+table+" ADD COLUMN "+c[0]+" "+c[1])).Error; err != nil {
+				return err
+			}
+		}
+		for _, q := range more {
+			if err := tx.Exec(expandTypes(d, q)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// runBaseline is migration 1: the tables of schema_v1.go (on a database from before versioned
+// migrations, AutoMigrate finds them and adds what an older build had not created), the File
+// Browser's indexes and the dialect's own part.
+func (s *Store) runBaseline(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(v1Models()...); err != nil {
+		return err
+	}
+	if err := s.d.baseline(tx); err != nil {
+		return err
+	}
+	for _, q := range v1FileIndexes() {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveModels lists every model that has a table. TestSchemaHasEveryField checks that the
+// migrations give each of their fields a column: add a model here with its migration.
+func liveModels() []any {
+	return []any{
+		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
+		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
+		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
+		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{},
+	}
+}
