@@ -58,6 +58,12 @@ type dialect interface {
 	// watch calls changed whenever another process may have changed a table the read cache
 	// holds rows of, until ctx ends. SQLite has no such signal (the cache's TTL bounds it).
 	watch(ctx context.Context, changed func())
+	// tables lists the tables that hold data (not derivedTables), each after those its foreign
+	// keys point to; columns lists a table's columns, read through q; afterCopy sets what must
+	// follow rows inserted with their ids (PostgreSQL's sequences). For copy-db.
+	tables(db *gorm.DB) ([]string, error)
+	columns(ctx context.Context, q querier, table string) ([]column, error)
+	afterCopy(tx *gorm.DB, table string) error
 	// sessions is scs' store for the session table baseline made, on db.
 	sessions(db *sql.DB, cleanup time.Duration) scs.Store
 	// close releases what the dialect holds beyond the connection pool.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -69,12 +70,14 @@ func openPostgres(dsn string) (dialect, *gorm.DB, error) {
 	})
 	if err != nil {
 		sqlDB.Close()
-		return nil, nil, fmt.Errorf("models: connecting to %s: %w", redactURL(dsn), err)
+		return nil, nil, fmt.Errorf("models: cannot reach the database %s: %w", redactURL(dsn), err)
 	}
 	return &postgresDialect{cfg: cfg}, db, nil
 }
 
-// redactURL is a database URL without its password, for messages.
+// RedactURL is a database URL without its password, for messages.
+func RedactURL(dsn string) string { return redactURL(dsn) }
+
 func redactURL(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -91,6 +94,75 @@ func (*postgresDialect) close()                 {}
 
 func (*postgresDialect) sessions(db *sql.DB, cleanup time.Duration) scs.Store {
 	return postgresstore.NewWithCleanupInterval(db, cleanup)
+}
+
+func (*postgresDialect) tables(db *gorm.DB) ([]string, error) {
+	var names []string
+	if err := db.Raw(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
+		AND table_type = 'BASE TABLE'`).Scan(&names).Error; err != nil {
+		return nil, err
+	}
+	names = slices.DeleteFunc(names, func(n string) bool { return derivedTables[n] })
+	var fks []struct{ Child, Parent string }
+	if err := db.Raw(`SELECT c.relname AS child, p.relname AS parent FROM pg_constraint k
+		JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
+		WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace`).Scan(&fks).Error; err != nil {
+		return nil, err
+	}
+	parents := map[string][]string{}
+	for _, fk := range fks {
+		parents[fk.Child] = append(parents[fk.Child], fk.Parent)
+	}
+	return orderTables(names, parents)
+}
+
+func (*postgresDialect) columns(ctx context.Context, q querier, table string) ([]column, error) {
+	rows, err := q.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		kind := "text"
+		switch {
+		case typ == "bigint" || typ == "integer" || typ == "smallint":
+			kind = "int"
+		case typ == "boolean":
+			kind = "bool"
+		case strings.HasPrefix(typ, "timestamp") || typ == "date":
+			kind = "time"
+		case typ == "bytea":
+			kind = "bytes"
+		case typ == "double precision" || typ == "real" || typ == "numeric":
+			kind = "real"
+		}
+		out = append(out, column{Name: name, Kind: kind})
+	}
+	return out, rows.Err()
+}
+
+// afterCopy moves the table's sequences past the ids copied in: rows inserted with their ids
+// leave a sequence where it was, and the next insert would collide with a copied row.
+func (*postgresDialect) afterCopy(tx *gorm.DB, table string) error {
+	var cols []string
+	if err := tx.Raw(`SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()
+		AND table_name = ? AND column_default LIKE 'nextval(%'`, table).Scan(&cols).Error; err != nil {
+		return err
+	}
+	for _, c := range cols {
+		q := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence(?, ?), COALESCE((SELECT max(%s) FROM %s), 0) + 1, false)`,
+			quoteIdent(c), quoteIdent(table))
+		if err := tx.Exec(q, quoteIdent(table), c).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // autoMigrated gives the tables' text columns the bytewise collation (GORM creates them with the
@@ -302,7 +374,7 @@ func (d *postgresDialect) baseline(tx *gorm.DB) error {
 		// written once a minute per token and changes nothing the cache answers.
 		`CREATE FUNCTION callrec_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
-			PERFORM pg_notify('` + cacheChannel + `', TG_TABLE_NAME);
+			PERFORM pg_notify('`+cacheChannel+`', TG_TABLE_NAME);
 			RETURN NULL;
 		END $$`,
 		`CREATE TRIGGER users_cache AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH STATEMENT EXECUTE FUNCTION callrec_cache_notify()`,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,6 +87,57 @@ func (*sqliteDialect) close()                        {}
 func (*sqliteDialect) sessions(db *sql.DB, cleanup time.Duration) scs.Store {
 	return sqlite3store.NewWithCleanupInterval(db, cleanup)
 }
+
+func (*sqliteDialect) tables(db *gorm.DB) ([]string, error) {
+	var names []string
+	if err := db.Raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").Scan(&names).Error; err != nil {
+		return nil, err
+	}
+	names = slices.DeleteFunc(names, func(n string) bool { return derivedTables[n] })
+	parents := map[string][]string{}
+	for _, n := range names {
+		var ps []string
+		if err := db.Raw(`SELECT "table" FROM pragma_foreign_key_list(?)`, n).Scan(&ps).Error; err != nil {
+			return nil, err
+		}
+		parents[n] = ps
+	}
+	return orderTables(names, parents)
+}
+
+func (*sqliteDialect) columns(ctx context.Context, q querier, table string) ([]column, error) {
+	rows, err := q.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []column
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		// SQLite's type affinity rules; GORM declares booleans "numeric".
+		kind := "bytes"
+		switch t := strings.ToLower(typ); {
+		case strings.Contains(t, "int"):
+			kind = "int"
+		case strings.Contains(t, "char"), strings.Contains(t, "clob"), strings.Contains(t, "text"):
+			kind = "text"
+		case strings.Contains(t, "real"), strings.Contains(t, "floa"), strings.Contains(t, "doub"):
+			kind = "real"
+		case strings.Contains(t, "date"), strings.Contains(t, "time"):
+			kind = "time"
+		case strings.Contains(t, "numeric"), strings.Contains(t, "bool"):
+			kind = "bool"
+		}
+		out = append(out, column{Name: name, Kind: kind})
+	}
+	return out, rows.Err()
+}
+
+// afterCopy: AUTOINCREMENT follows the largest id ever inserted, given or not.
+func (*sqliteDialect) afterCopy(*gorm.DB, string) error { return nil }
 
 func (*sqliteDialect) autoMigrated(*gorm.DB, []string) error { return nil } // BINARY already
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"callrec/models"
 )
@@ -20,19 +19,14 @@ func apikey(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(stdout)
 	user := fs.String("user", "", "user the token acts as")
 	label := fs.String("name", "cli", "a label for the token")
-	data := fs.String("data", envOr(getenv, "CALLREC_DATA", "./data"), "data folder (CALLREC_DATA)")
-	db := fs.String("db", getenv("CALLREC_DB"), "database file (CALLREC_DB)")
+	dsn := dbFlags(fs, getenv)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *user == "" {
 		return errors.New("--user is required")
 	}
-	path := *db
-	if path == "" {
-		path = filepath.Join(*data, "callrec.db")
-	}
-	store, err := models.Open(path)
+	store, err := models.Open(dsn())
 	if err != nil {
 		return err
 	}

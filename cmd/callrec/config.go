@@ -70,7 +70,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.FTPCert, "ftp-cert", env("CALLREC_FTP_CERT", ""), "FTPS certificate (PEM); empty: self-signed, kept in the data folder (CALLREC_FTP_CERT)")
 	fs.StringVar(&cfg.FTPKey, "ftp-key", env("CALLREC_FTP_KEY", ""), "FTPS private key (PEM) for --ftp-cert (CALLREC_FTP_KEY)")
 	fs.StringVar(&cfg.SFTP, "sftp", env("CALLREC_SFTP", ""), "SFTP address; empty: off (CALLREC_SFTP)")
-	fs.StringVar(&cfg.DB, "db", env("CALLREC_DB", ""), "SQLite database file; default DATA/callrec.db (CALLREC_DB)")
+	fs.StringVar(&cfg.DB, "db", env("CALLREC_DB", ""), "database: a SQLite file or postgres://user:pass@host:port/db?sslmode=...; default DATA/callrec.db (CALLREC_DB)")
 	fs.BoolVar(&cfg.Demo, "demo", envBool(env("CALLREC_DEMO", "")), "seed the product document's worked example (CALLREC_DEMO)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool(env("CALLREC_SECURE_COOKIES", "")), "mark cookies Secure: set when served over HTTPS (CALLREC_SECURE_COOKIES)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("CALLREC_TRUSTED_PROXIES", ""), "reverse proxies (CIDR,...) whose X-Forwarded-For names the client; empty: none (CALLREC_TRUSTED_PROXIES)")

@@ -4,6 +4,8 @@
 //	callrec [serve] [flags]           run everything (the default)
 //	callrec apikey create --user NAME print a new API token for a user
 //	callrec convert IN OUT            convert audio to WAV 8-bit 16 kHz mono
+//	callrec migrate [--status]        apply (or list) the database's migrations
+//	callrec copy-db --from F --to URL copy a SQLite installation into PostgreSQL
 package main
 
 import (
@@ -36,6 +38,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return apikey(ctx, args, getenv, stdout)
 	case "convert":
 		return convert(args, stdout)
+	case "migrate":
+		return migrate(ctx, args, getenv, stdout)
+	case "copy-db":
+		return copyDB(ctx, args, getenv, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help":
@@ -49,6 +55,9 @@ const usage = `usage:
   callrec [serve] [flags]            run the Control Panel and the recording engine
   callrec apikey create --user NAME  print a new API token for NAME
   callrec convert IN OUT             convert audio to WAV 8-bit 16 kHz mono
+  callrec migrate [--status]         apply the database's pending migrations (serve does at start), or list them
+  callrec copy-db --from SQLITE_PATH --to postgres://...
+                                     copy a SQLite installation into an empty PostgreSQL database
   callrec healthcheck                exit 0 when the panel at CALLREC_HTTP answers
   callrec serve -h                   list the flags (each has a CALLREC_* environment twin)
 `

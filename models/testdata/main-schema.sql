@@ -60,7 +60,7 @@ INSERT INTO folder_stats VALUES(1,'announcements/337826','announcement',1,1234,1
 INSERT INTO folder_stats VALUES(1,'call_recording/337826/4971121843140','recording',3,2880132,3);
 CREATE TABLE sessions (
 		token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL);
-INSERT INTO sessions VALUES('fixturetoken',X'00',1900000000.0);
+INSERT INTO sessions VALUES('fixturetoken',X'00',2500000.5);
 DELETE FROM sqlite_sequence;
 INSERT INTO sqlite_sequence VALUES('users',3);
 INSERT INTO sqlite_sequence VALUES('customers',1);
