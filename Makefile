@@ -13,12 +13,17 @@ demo: ## start with the product document's worked example seeded
 build:
 	CGO_ENABLED=1 $(GO) build -o bin/callrec ./cmd/callrec
 
-test: ## every test; end-to-end tests run when their tools are installed (CALLREC_E2E=1 insists)
+# The packages whose tests open a store (internal/storetest) run a second time on PostgreSQL.
+DB_PKGS := ./models ./web/... ./internal/enginestore ./cmd/callrec
+
+test: ## every test, the store's on SQLite and on PostgreSQL; end-to-end tests run when their tools are installed (CALLREC_E2E=1 insists)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	# the fault-test build of the recorder's file layer (a write hook that stalls one file)
 	$(GO) test -count=1 -timeout 5m -tags callrec_faults -run 'Faults|DiskStall' ./media/ ./media/recorder/
 	# the patched SIP library (third_party/sipgo/PATCHES.md)
 	cd third_party/sipgo && $(GO) test -count=1 -skip TestClientTransactionInviteFSM ./sip/
+	# the store's, the web's and serve's tests again on PostgreSQL (internal/storetest)
+	CALLREC_TEST_DB=postgres $(GO) test -count=1 -timeout 20m $(DB_PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)

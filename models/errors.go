@@ -63,6 +63,11 @@ var (
 	ErrTooLarge     = declare("too_large", http.StatusRequestEntityTooLarge)
 	ErrRateLimited  = declare("rate_limited", http.StatusTooManyRequests)
 	ErrInternal     = declare("internal", http.StatusInternalServerError) // what no other error says
+	// ErrUnavailable is what a 503 page is titled.
+	ErrUnavailable = declare("unavailable", http.StatusServiceUnavailable)
+	// ErrDatabaseUnavailable: the database cannot be reached now (Store.Unavailable); calls
+	// go on and their events wait in the engine's sink.
+	ErrDatabaseUnavailable = declare("database_unavailable", http.StatusServiceUnavailable)
 )
 
 // Objects and permissions.

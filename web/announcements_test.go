@@ -400,7 +400,7 @@ func TestFileContentOfRecording(t *testing.T) {
 		t.Fatalf("admin: %d", st)
 	}
 	var n int64
-	e.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind = ? AND object = ?`, models.AuditRecordingListened, rel).Scan(&n)
+	e.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind = $1 AND object = $2`, models.AuditRecordingListened, rel).Scan(&n)
 	if n != 1 {
 		t.Fatalf("%d listened events", n)
 	}

@@ -173,7 +173,7 @@ func TestLiveCallsThroughAPIAndStreams(t *testing.T) {
 	}
 	le.checkRecording(t, final, detail.Segments)
 	var audits int
-	if err := le.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind IN ('recording.started','recording.stopped') AND username = ? AND object = ?`,
+	if err := le.store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE kind IN ('recording.started','recording.stopped') AND username = $1 AND object = $2`, // $n: both SQLite and PostgreSQL take it
 		le.demo.Agent, "call "+strconv.Itoa(int(id))).Scan(&audits); err != nil || audits != 2 {
 		t.Errorf("audit events: %d (%v), want 2 (one start, one stop; repeats change nothing)", audits, err)
 	}

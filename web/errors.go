@@ -100,6 +100,8 @@ func ofStatus(status int) *models.Error {
 		return models.ErrUnauthorized
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
 		return models.ErrBadRequest
+	case http.StatusServiceUnavailable:
+		return models.ErrUnavailable
 	}
 	return models.ErrInternal
 }
@@ -120,6 +122,17 @@ func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path,
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed || errors.Is(err, context.Canceled) { // nobody left to answer
 		return
+	}
+	if s.store.Unavailable(err) {
+		// The database is away (restarting, unreachable): calls go on in the engine; pages and
+		// the API say so and when to come back. A request stopped before the language
+		// middleware (at its session or user) is answered in the browser's language.
+		s.log.Warn("database unavailable", "path", c.Request().URL.Path, "err", err)
+		c.Response().Header().Set("Retry-After", "5")
+		if l := i18n.FromAcceptLanguage(c.Request().Header.Get("Accept-Language")); l != "" && userOf(c) == nil {
+			setCtx(c, i18n.WithLang(c.Request().Context(), l))
+		}
+		err = models.ErrDatabaseUnavailable
 	}
 	e, status, detail := declaredOf(err)
 	if e == models.ErrInternal { // the declared 5xx (no engine, no speech engine) are states, not failures

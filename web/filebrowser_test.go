@@ -179,7 +179,7 @@ func TestFileListFollowsWrites(t *testing.T) {
 	if st, body := admin.get(sub); st != 200 || !strings.Contains(body, "Renamed pool ("+pool.StartNumber+")") {
 		t.Fatalf("subscriber folder after the rename: %d", st)
 	}
-	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = ?", id); err != nil {
+	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}
 	expect("caller changed", ">4917000999<")

@@ -8,11 +8,11 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"callrec/internal/storetest"
 	"callrec/models"
 )
 
@@ -35,8 +35,17 @@ func newEnv(t testing.TB) *env {
 
 func newEnvWith(t testing.TB, tweak func(*Config)) *env {
 	t.Helper()
+	return newEnvOn(t, "", tweak)
+}
+
+// newEnvOn is newEnvWith on the database dsn ("": storetest's choice).
+func newEnvOn(t testing.TB, dsn string, tweak func(*Config)) *env {
+	t.Helper()
 	dir := t.TempDir()
-	store, err := models.Open(filepath.Join(dir, "callrec.db"))
+	if dsn == "" {
+		dsn = storetest.DSN(t, dir)
+	}
+	store, err := models.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

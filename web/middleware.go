@@ -220,8 +220,11 @@ func (g *gate) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return models.ErrUnauthorized.With("a bearer token is required")
 		}
 		u, err := g.store.UserByToken(c.Request().Context(), strings.TrimSpace(tok))
-		if err != nil {
+		if errors.Is(err, models.ErrNotFound) {
 			return models.ErrUnauthorized.With("the token is invalid or its user is disabled")
+		}
+		if err != nil { // the database away is a 503, not a bad token the client would throw away
+			return err
 		}
 		ctx := context.WithValue(c.Request().Context(), userKey{}, &u)
 		lang := u.Language

@@ -117,6 +117,10 @@ func New(cfg Config, store *models.Store) *Server {
 		gate: gate{store: store, sessions: sm}, views: views{sm}, tree: newDataTree(cfg.DataDir, cfg.Storage)}
 	s.h = s.newHandlers()
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		if store.Unavailable(err) { // the session could not be read or saved: the same 503 as any page
+			s.handleError(err, s.echo.NewContext(r, echo.NewResponse(w, s.echo)))
+			return
+		}
 		s.log.Error("session", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	}

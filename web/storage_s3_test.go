@@ -14,8 +14,6 @@ import (
 	"callrec/models/files"
 )
 
-func TestMain(m *testing.M) { s3test.Main(m) }
-
 // newS3Env is the panel with a bucket as its storage, seen with the data folder as the spool,
 // as serve wires it for --storage s3://...
 func newS3Env(t *testing.T) (*env, *files.S3) {

@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/driver/sqlite"
-	"gorm.io/gorm"
-
 	"callrec/internal/sipptest"
+	"callrec/internal/storetest"
 	"callrec/internal/testtool"
 )
 
@@ -44,10 +42,11 @@ func TestKill9WithCallsInFlight(t *testing.T) {
 	sox := testtool.Need(t, "sox", "sox")
 	const n = 100 // calls in flight at the crash
 	data := t.TempDir()
+	dsn := storetest.DSN(t, data)
 	trunk := sipptest.FreePort(t)
 	httpAddr := "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
 	sipAddr := "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
-	args := []string{"serve", "--demo", "--data", data, "--http", httpAddr, "--sip", sipAddr,
+	args := []string{"serve", "--demo", "--data", data, "--db", dsn, "--http", httpAddr, "--sip", sipAddr,
 		"--trunk", "127.0.0.1:" + strconv.Itoa(trunk), "--rtp-ports", "44000-45999", "--log-level", "warn"}
 
 	var out bytes.Buffer
@@ -61,7 +60,7 @@ func TestKill9WithCallsInFlight(t *testing.T) {
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	waitHealthy(t, httpAddr, nil)
 
-	p := &product{t: t, data: data, http: httpAddr}
+	p := &product{t: t, data: data, db: dsn, http: httpAddr}
 	tok := p.token("demo-admin")
 	p.bookDemoPool(tok)
 
@@ -113,22 +112,27 @@ func TestKill9WithCallsInFlight(t *testing.T) {
 		t.Fatalf("restart: %v\n%s", err, out2.String())
 	}
 
-	db, err := gorm.Open(sqlite.Open(filepath.Join(data, "callrec.db")), &gorm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []struct {
+	type row struct {
 		Outcome, State, Path, Status, Failure string
 		Bridged                               *time.Time
 		DurationMS                            int64
 	}
-	if err := db.Raw(`select c.outcome, c.state, c.bridged, r.path, r.status, r.failure, r.duration_ms
-		from calls c join recordings r on r.call_id = c.id`).Scan(&rows).Error; err != nil {
+	var rows []row
+	db := openSQL(t, dsn)
+	rs, err := db.Query(`select c.outcome, c.state, c.bridged, r.path, r.status, r.failure, r.duration_ms
+		from calls c join recordings r on r.call_id = c.id`)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.Close()
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.Outcome, &r.State, &r.Bridged, &r.Path, &r.Status, &r.Failure, &r.DurationMS); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
 	}
+	rs.Close()
+	db.Close()
 	if len(rows) != n {
 		t.Fatalf("%d recordings in the database, want %d", len(rows), n)
 	}

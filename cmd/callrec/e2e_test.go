@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"callrec/internal/sipptest"
+	"callrec/internal/storetest"
 	"callrec/internal/testtool"
 )
 
@@ -27,6 +28,7 @@ import (
 type product struct {
 	t                testing.TB
 	data, http, sip  string
+	db               string // --db: storetest's choice of backend
 	trunkPort        int
 	out              *syncBuffer
 	cancel           func()
@@ -56,16 +58,31 @@ func startProduct(t *testing.T, extra ...string) *product {
 	return startProductIn(t, t.TempDir(), nil, extra...)
 }
 
+// productDBs remembers the --db of each data folder, so that a second start on a folder finds
+// the database the first one made (a new PostgreSQL database per start would not).
+var productDBs sync.Map
+
 // startProductIn starts the product on the data folder data (a second start finds what the
 // first left), with env added to its environment.
 func startProductIn(t testing.TB, data string, env map[string]string, extra ...string) *product {
 	t.Helper()
-	_, err := os.Stat(filepath.Join(data, "callrec.db"))
-	fresh := err != nil
 	p := &product{t: t, data: data, trunkPort: sipptest.FreePort(t), out: &syncBuffer{}, done: make(chan error, 1)}
+	fresh := false
+	if db, ok := productDBs.Load(data); ok {
+		p.db = db.(string)
+	} else {
+		_, err := os.Stat(filepath.Join(data, "callrec.db"))
+		p.db, fresh = storetest.DSN(t, data), err != nil
+		productDBs.Store(data, p.db)
+	}
+	for i, a := range extra { // a test's own --db wins (flags: the last one given)
+		if a == "--db" && i+1 < len(extra) {
+			p.db = extra[i+1]
+		}
+	}
 	p.http = "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
 	p.sip = "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
-	args := append([]string{"serve", "--demo", "--data", p.data, "--http", p.http, "--sip", p.sip,
+	args := append([]string{"serve", "--demo", "--data", p.data, "--db", p.db, "--http", p.http, "--sip", p.sip,
 		"--trunk", "127.0.0.1:" + strconv.Itoa(p.trunkPort), "--rtp-ports", "41000-41999", "--log-level", "warn"}, extra...)
 	env = maps.Clone(env)
 	if env == nil {
@@ -126,7 +143,7 @@ func (p *product) stop() {
 func (p *product) token(user string) string {
 	p.t.Helper()
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"apikey", "create", "--user", user, "--data", p.data}, func(string) string { return "" }, &out); err != nil {
+	if err := run(context.Background(), []string{"apikey", "create", "--user", user, "--data", p.data, "--db", p.db}, func(string) string { return "" }, &out); err != nil {
 		p.t.Fatal(err)
 	}
 	return strings.TrimSpace(out.String())

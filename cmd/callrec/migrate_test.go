@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,13 +15,21 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"callrec/internal/pgtest"
+	"callrec/internal/s3test"
 	"callrec/internal/sipptest"
 	"callrec/internal/storetest"
 	"callrec/models"
 )
 
-// serve's and the CLI's tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres.
-func TestMain(m *testing.M) { storetest.Main(m) }
+// serve's and the CLI's tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres;
+// some against a real S3 server too.
+func TestMain(m *testing.M) {
+	stopDB, stopS3 := storetest.Enable(), s3test.Enable()
+	code := m.Run()
+	stopS3()
+	stopDB()
+	os.Exit(code)
+}
 
 func noEnv(string) string { return "" }
 

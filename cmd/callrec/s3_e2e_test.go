@@ -19,15 +19,11 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"gorm.io/driver/sqlite"
-	"gorm.io/gorm"
 
 	"callrec/internal/s3test"
 	"callrec/internal/sipptest"
 	"callrec/internal/testtool"
 )
-
-func TestMain(m *testing.M) { s3test.Main(m) }
 
 // TestCallRecordedIntoS3: `serve --storage s3://...` against a real SeaweedFS. A sipp call is
 // recorded into the node's spool and uploaded at its end; the spool copy goes; the recording
@@ -165,16 +161,11 @@ func TestCallRecordedIntoS3(t *testing.T) {
 		t.Fatalf("retention: %d", st)
 	}
 	p.stop()
-	db, err := gorm.Open(sqlite.Open(filepath.Join(data, "callrec.db")), &gorm.Config{})
-	if err != nil {
+	db := openSQL(t, p.db)
+	if _, err := db.Exec("UPDATE files SET call_at = $1 WHERE path = $2", time.Now().Add(-40*24*time.Hour).UTC(), rec.Path); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Exec("UPDATE files SET call_at = ? WHERE path = ?", time.Now().Add(-40*24*time.Hour).UTC(), rec.Path).Error; err != nil {
-		t.Fatal(err)
-	}
-	if sql, err := db.DB(); err == nil {
-		sql.Close()
-	}
+	db.Close()
 	p2 := startProductIn(t, data, b.Env(), args...)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		_, err := s3c.StatObject(ctx, b.Name, "node1/"+rec.Path, minio.StatObjectOptions{})

@@ -71,7 +71,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	uploader := upload.New(store, spool, storage, log)
 	// What the front doors read: recordings still in the spool, then the storage.
 	view := files.NewSpooled(spool, storage)
-	dir := enginestore.Directory{Store: store, DataDir: cfg.Data}
+	dir := enginestore.Directory{Store: store, DataDir: cfg.Data, Routes: &enginestore.Routes{}}
 	if storage != files.Storage(spool) {
 		if dir.Prompts, err = files.NewPromptCache(filepath.Join(cfg.Data, "prompt-cache"), storage); err != nil {
 			return err
@@ -97,6 +97,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	sink := enginestore.NewSink(log)
+	// Call events the database could not take before a stop are saved at the next start.
+	sink.Pending = filepath.Join(cfg.Data, "pending-call-events.json")
 	var eng *media.Engine
 	var mets *metrics.Metrics
 	if cfg.Metrics != "" {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"callrec/calls"
@@ -21,13 +22,42 @@ import (
 )
 
 // Directory answers the engine's questions from the store. DataDir is the data folder the
-// announcement paths are relative to.
+// announcement paths are relative to. With Routes, the last route of each number is kept, and a
+// call that arrives while the database is away (restarting, unreachable) is routed as the last
+// call to its number was: nothing could have changed it meanwhile, since changing it needs the
+// database.
 type Directory struct {
 	Store   *models.Store
 	DataDir string
 	// Prompts gives local copies of announcements kept in a bucket (nil: they are files of
 	// DataDir). A first fetch may take a moment; the engine asks at call set-up.
 	Prompts *files.PromptCache
+	Routes  *Routes
+}
+
+// Routes remembers the last route of each dialed number (Directory.Routes).
+type Routes struct {
+	mu   sync.Mutex
+	last map[string]media.Route
+}
+
+// routesMax bounds the remembered numbers; beyond it the memory starts over.
+const routesMax = 100_000
+
+func (r *Routes) put(dialed string, route media.Route) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil || len(r.last) >= routesMax {
+		r.last = map[string]media.Route{}
+	}
+	r.last[dialed] = route
+}
+
+func (r *Routes) get(dialed string) (media.Route, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	route, ok := r.last[dialed]
+	return route, ok
 }
 
 // system is the identity the engine's own look-ups run as.
@@ -36,6 +66,20 @@ var system = models.Actor{Role: models.RolePlatformAdmin, Username: "system"}
 // Route is where a dialed number goes and, when the pool's Call Recording module is active, how
 // its calls are recorded and which files the three announcements play.
 func (d Directory) Route(ctx context.Context, dialed string) (media.Route, error) {
+	r, err := d.route(ctx, dialed)
+	switch {
+	case d.Routes == nil:
+	case err == nil:
+		d.Routes.put(dialed, r)
+	case d.Store.Unavailable(err):
+		if last, ok := d.Routes.get(dialed); ok {
+			return last, nil
+		}
+	}
+	return r, err
+}
+
+func (d Directory) route(ctx context.Context, dialed string) (media.Route, error) {
 	p, err := d.Store.PoolByNumber(ctx, dialed)
 	if errors.Is(err, models.ErrNotFound) {
 		return media.Route{}, media.ErrUnknownNumber
@@ -56,7 +100,10 @@ func (d Directory) Route(ctx context.Context, dialed string) (media.Route, error
 	}
 	r.Recording = media.Policy{Active: true, Mode: pol.Mode, CallerNotice: pol.CallerAnnouncement, Stereo: pol.Stereo}
 	for _, a := range pol.Announcements {
-		path := d.promptPath(ctx, a, pol.Language)
+		path, err := d.promptPath(ctx, a, pol.Language)
+		if err != nil {
+			return media.Route{}, err
+		}
 		switch calls.Slot(a.Slot) {
 		case calls.SlotCallerNotice:
 			r.Recording.Prompts.CallerNotice = path
@@ -71,13 +118,18 @@ func (d Directory) Route(ctx context.Context, dialed string) (media.Route, error
 
 // promptPath is the audio file a slot plays in lang: the chosen upload, the rendered text, or the
 // shipped standard prompt; whatever is missing falls back to the standard prompt so a caller
-// always hears the notice.
-func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang string) string {
+// always hears the notice. The one error is the database being away (the route is then not the
+// customer's and must not be remembered as theirs).
+func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang string) (string, error) {
 	rel := ""
 	switch a.Source {
 	case models.SourceFile:
 		if a.FileID != nil {
-			if f, err := d.Store.FileByID(ctx, system, *a.FileID); err == nil {
+			f, err := d.Store.FileByID(ctx, system, *a.FileID)
+			if d.Store.Unavailable(err) {
+				return "", err
+			}
+			if err == nil {
 				rel = f.Path
 			}
 		}
@@ -91,17 +143,17 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		if p, err := d.Prompts.Path(ctx, rel); err == nil {
-			return p
+			return p, nil
 		}
-		return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang)
+		return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang), nil
 	}
 	if rel != "" {
 		p := filepath.Join(d.DataDir, filepath.FromSlash(rel))
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, nil
 		}
 	}
-	return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang)
+	return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang), nil
 }
 
 // DefaultPromptPath is where InstallDefaultPrompts puts the shipped prompt of slot in lang.

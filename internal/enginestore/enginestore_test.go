@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"callrec/calls"
+	"callrec/internal/storetest"
 	"callrec/media"
 	"callrec/media/prompts"
 	"callrec/models"
@@ -28,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := models.Open(filepath.Join(dir, "callrec.db"))
+	s, err := models.Open(storetest.DSN(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

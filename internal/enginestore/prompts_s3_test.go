@@ -14,8 +14,6 @@ import (
 	"callrec/models/files"
 )
 
-func TestMain(m *testing.M) { s3test.Main(m) }
-
 // With a bucket as storage the engine plays an uploaded announcement from its local copy (by
 // content hash), and the standard prompt once the object is gone and no copy was ever made.
 func TestRoutePlaysAnnouncementsFromTheBucket(t *testing.T) {

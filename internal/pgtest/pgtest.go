@@ -64,13 +64,22 @@ var (
 
 // Main runs the package's tests and then stops the shared cluster (when one was started).
 func Main(m *testing.M) {
-	mainCalled.Store(true)
+	stop := Enable()
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.stop()
-		os.RemoveAll(shared.c.root)
-	}
+	stop()
 	os.Exit(code)
+}
+
+// Enable is Main for a TestMain that also runs another helper's: call it before m.Run and the
+// returned stop after it.
+func Enable() (stop func()) {
+	mainCalled.Store(true)
+	return func() {
+		if shared.c != nil {
+			shared.c.stop()
+			os.RemoveAll(shared.c.root)
+		}
+	}
 }
 
 // DB creates an empty database for t on the shared server and returns its URL; it is dropped

@@ -97,13 +97,22 @@ var (
 
 // Main runs the package's tests and then stops the shared server (when one was started).
 func Main(m *testing.M) {
-	mainCalled.Store(true)
+	stop := Enable()
 	code := m.Run()
-	if s := shared.s; s != nil {
-		s.Stop()
-		os.RemoveAll(s.dir)
-	}
+	stop()
 	os.Exit(code)
+}
+
+// Enable is Main for a TestMain that also runs another helper's: call it before m.Run and the
+// returned stop after it.
+func Enable() (stop func()) {
+	mainCalled.Store(true)
+	return func() {
+		if s := shared.s; s != nil {
+			s.Stop()
+			os.RemoveAll(s.dir)
+		}
+	}
 }
 
 // New makes a bucket for t on the shared server (started on first use), removed with its

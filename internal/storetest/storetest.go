@@ -33,6 +33,9 @@ func Backend() string {
 // Main runs the package's tests (and stops the shared PostgreSQL cluster afterwards).
 func Main(m *testing.M) { pgtest.Main(m) }
 
+// Enable is Main for a TestMain that also runs another helper's (pgtest.Enable).
+func Enable() (stop func()) { return pgtest.Enable() }
+
 // DSN is an empty database for t on the chosen backend: a SQLite file in dir (t.TempDir() when
 // dir is ""), or a PostgreSQL database dropped when t ends.
 func DSN(t testing.TB, dir string) string {

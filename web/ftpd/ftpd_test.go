@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"callrec/internal/ratelimit"
+	"callrec/internal/storetest"
 	"callrec/models"
 	"callrec/web/ftpd"
 )
@@ -43,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	st, err := models.Open(filepath.Join(data, "callrec.db"))
+	st, err := models.Open(storetest.DSN(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
