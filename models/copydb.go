@@ -77,7 +77,7 @@ func CopyDB(ctx context.Context, from, to *Store, progress func(TableCount)) (Co
 				return err
 			}
 			if n > 0 {
-				return fmt.Errorf("%w: %s has %d rows", ErrTargetNotEmpty, t, n)
+				return fmt.Errorf("%w (table %s: %d rows)", ErrTargetNotEmpty, t, n)
 			}
 		}
 		for _, t := range tables {

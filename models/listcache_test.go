@@ -33,14 +33,17 @@ func TestListCacheFollowsWrites(t *testing.T) {
 		{PoolID: f.pool.ID},    // one pool's
 		{Number: "4915258878"}, // a number over all folders
 	}
-	// fresh answers q from a store that has seen nothing yet (a new handle on the same file).
+	// fresh answers q from a store that has seen nothing yet: another handle on the same
+	// database, its caches emptied before every query.
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	fresh := func(q BrowseQuery) BrowsePage {
 		t.Helper()
-		s, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s.lists.clear()
+		s.cache.invalidate()
 		p, err := s.Browse(ctx, f.admin, q)
 		if err != nil {
 			t.Fatal(err)

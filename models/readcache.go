@@ -16,10 +16,12 @@ import (
 // Any write through the Store to a table these come from (or a raw statement, which may write
 // anything) empties the cache: GORM calls invalidate after the statement and after its own
 // transaction's commit. A read that overlapped such a write is not kept. Entries also expire
-// after readCacheTTL, which bounds what stays stale when another process writes the database
-// (the callrec CLI) or an explicit transaction commits after its statements ran.
-// Failed lookups are not kept.
+// after readCacheTTL, which bounds what stays stale when another process writes a SQLite database
+// (the callrec CLI) or an explicit transaction commits after its statements ran. On PostgreSQL
+// every commit that changed those tables, whichever process made it, also empties the cache
+// (a NOTIFY from the tables' triggers: dialect.watch). Failed lookups are not kept.
 type readCache struct {
+	ttl     time.Duration // 0: readCacheTTL (tests lengthen it)
 	gen     atomic.Uint64
 	entries sync.Map // cacheKey -> cacheEntry
 	n       atomic.Int64
@@ -100,7 +102,11 @@ func cached[T any](c *readCache, k cacheKey, load func() (T, error)) (T, error) 
 		c.entries.Clear()
 		c.n.Store(0)
 	}
-	if _, loaded := c.entries.Swap(k, cacheEntry{v: v, gen: gen, until: now.Add(readCacheTTL)}); !loaded {
+	ttl := c.ttl
+	if ttl == 0 {
+		ttl = readCacheTTL
+	}
+	if _, loaded := c.entries.Swap(k, cacheEntry{v: v, gen: gen, until: now.Add(ttl)}); !loaded {
 		c.n.Add(1)
 	}
 	return v, nil

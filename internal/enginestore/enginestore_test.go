@@ -213,7 +213,9 @@ func TestSinkSavesThenForwards(t *testing.T) {
 		Duration: 10 * time.Second, Recorded: 4 * time.Second}
 	s.CallEnded(context.Background(), c)
 	s.Close()
-	if len(l.seen) != 2 || l.seen[1].State != media.StateEnded {
+	// The connected snapshot is forwarded unless the ended one was queued before it was saved
+	// (a call's newest snapshot replaces the older ones still waiting).
+	if len(l.seen) < 1 || len(l.seen) > 2 || l.seen[len(l.seen)-1].State != media.StateEnded {
 		t.Fatalf("forwarded %d calls: %+v", len(l.seen), l.seen)
 	}
 	ids, _ := f.store.CallIDs(context.Background(), system, []string{"e1"})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"callrec/media"
@@ -32,6 +33,12 @@ type Sink struct {
 	log   *slog.Logger
 	queue chan sinkItem
 	done  chan struct{}
+	// mu guards closed: an event that arrives after Close (a call the engine ended late) is
+	// logged and dropped instead of a send on the closed queue.
+	mu     sync.RWMutex
+	closed bool
+	// fromPending: Start found events in Pending; the file goes once they are saved.
+	fromPending bool
 	// Pending is the file that keeps unsaved snapshots across a stop ("" keeps them nowhere).
 	Pending string
 	// CloseWait bounds how long Close keeps retrying before it writes Pending (default 10 s).
@@ -80,6 +87,7 @@ func (s *Sink) Start(store *models.Store, live Live) {
 				for _, it := range items {
 					w.add(it)
 				}
+				s.fromPending = true
 				s.log.Warn("saving calls left unsaved by the last stop", "calls", len(items))
 			}
 		}
@@ -88,19 +96,30 @@ func (s *Sink) Start(store *models.Store, live Live) {
 }
 
 // CallChanged queues a state change of a call.
-func (s *Sink) CallChanged(_ context.Context, c media.CallInfo) {
-	s.queue <- sinkItem{C: c}
-}
+func (s *Sink) CallChanged(_ context.Context, c media.CallInfo) { s.send(sinkItem{C: c}) }
 
 // CallEnded queues the final state of a call.
-func (s *Sink) CallEnded(_ context.Context, c media.CallInfo) {
-	s.queue <- sinkItem{C: c, Ended: true}
+func (s *Sink) CallEnded(_ context.Context, c media.CallInfo) { s.send(sinkItem{C: c, Ended: true}) }
+
+func (s *Sink) send(it sinkItem) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.log.Error("call event after the sink closed: not saved", "call", it.C.ID, "state", it.C.State)
+		return
+	}
+	s.queue <- it
 }
 
-// Close waits until every queued event is stored, or written to Pending when the database stays away
-// longer than CloseWait. The engine must have stopped.
+// Close waits until every queued event is stored, or written to Pending when the database
+// stays away longer than CloseWait. The engine must have stopped.
 func (s *Sink) Close() {
-	close(s.queue)
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+	}
+	s.mu.Unlock()
 	<-s.done
 }
 
@@ -135,27 +154,29 @@ func (s *Sink) loop(w *waiting) {
 	defer close(s.done)
 	backoff := retryFirst
 	var retry <-chan time.Time
-	if len(w.items) > 0 {
+	failing := len(w.items) > 0 // a previous run's events: saved first
+	if failing {
 		retry = time.After(0)
 	}
 	for {
 		select {
 		case it, ok := <-s.queue:
-			if !ok {
+			closed := !ok
+			if ok {
+				w.add(it)
+				closed = s.drain(w)
+			}
+			if !failing && !s.flush(w) {
+				failing, backoff, retry = true, retryFirst, time.After(retryFirst)
+			}
+			if closed {
 				s.finish(w)
 				return
 			}
-			if len(w.items) > 0 { // saves are failing: wait with the others
-				w.add(it)
-				continue
-			}
-			if err := s.save(it); err != nil {
-				s.failed(w, it, err)
-				backoff, retry = retryFirst, time.After(retryFirst)
-			}
 		case <-retry:
 			if s.flush(w) {
-				backoff, retry = retryFirst, nil
+				s.log.Info("waiting call events saved")
+				failing, backoff, retry = false, retryFirst, nil
 				continue
 			}
 			backoff = min(2*backoff, retryMax)
@@ -164,8 +185,29 @@ func (s *Sink) loop(w *waiting) {
 	}
 }
 
-// flush saves the waiting snapshots in order until one fails because the database is away; it
-// reports whether none is left.
+// drainMax bounds how many queued events one round takes before saving.
+const drainMax = 1024
+
+// drain moves what else is queued into w, so that a call's older snapshots still in the queue
+// are never saved once a newer one is there (when saving falls behind, it catches up with
+// fewer saves). It reports whether the queue was closed.
+func (s *Sink) drain(w *waiting) bool {
+	for range drainMax {
+		select {
+		case it, ok := <-s.queue:
+			if !ok {
+				return true
+			}
+			w.add(it)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// flush saves the waiting snapshots in order until one fails (the database away, or another
+// error up to otherTries times); it reports whether none is left.
 func (s *Sink) flush(w *waiting) bool {
 	for len(w.order) > 0 {
 		id := w.order[0]
@@ -176,33 +218,25 @@ func (s *Sink) flush(w *waiting) bool {
 			continue
 		}
 		if s.store.Unavailable(err) {
+			s.log.Warn("database unavailable: call events wait and are retried", "calls", len(w.order), "err", err)
 			return false
 		}
-		if w.tries[id]++; w.tries[id] >= otherTries {
+		w.tries[id]++
+		if w.tries[id] >= otherTries {
 			s.log.Error("giving up saving a call", "call", id, "tries", w.tries[id], "err", err)
 			w.remove(id)
 			continue
 		}
+		s.log.Error("saving call", "call", id, "err", err)
 		return false
 	}
-	if s.Pending != "" {
-		// Whatever the last stop left in Pending is stored now.
+	if s.fromPending { // what the last stop left in Pending is stored now
+		s.fromPending = false
 		if err := os.Remove(s.Pending); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Error("removing the file of unsaved call events", "file", s.Pending, "err", err)
 		}
 	}
-	s.log.Info("waiting call events saved")
 	return true
-}
-
-func (s *Sink) failed(w *waiting, it sinkItem, err error) {
-	if s.store.Unavailable(err) {
-		s.log.Warn("database unavailable: call events wait and are retried", "call", it.C.ID, "err", err)
-	} else {
-		s.log.Error("saving call", "call", it.C.ID, "err", err)
-	}
-	w.add(it)
-	w.tries[it.C.ID]++
 }
 
 // save stores one snapshot and tells the live pages.

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +49,7 @@ func TestUploadHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	dir := os.Getenv("CALLREC_UPLOAD_DIR")
-	store, err := models.Open(filepath.Join(dir, "callrec.db"))
+	store, err := models.Open(os.Getenv("CALLREC_UPLOAD_DB"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +78,7 @@ func TestKill9DuringUpload(t *testing.T) {
 	url := "s3://" + b.Name + "/node1"
 
 	child := exec.Command(os.Args[0], "-test.run=^TestUploadHelperProcess$", "-test.v")
-	child.Env = append(os.Environ(), "CALLREC_UPLOAD_HELPER=1", "CALLREC_UPLOAD_DIR="+f.dir, "CALLREC_UPLOAD_S3="+url)
+	child.Env = append(os.Environ(), "CALLREC_UPLOAD_HELPER=1", "CALLREC_UPLOAD_DIR="+f.dir, "CALLREC_UPLOAD_DB="+f.dsn, "CALLREC_UPLOAD_S3="+url)
 	for k, v := range b.Env() {
 		child.Env = append(child.Env, k+"="+v)
 	}

@@ -10,22 +10,31 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"callrec/internal/s3test"
+	"callrec/internal/storetest"
 	"callrec/models"
 	"callrec/models/files"
 )
 
-func TestMain(m *testing.M) { s3test.Main(m) }
+// The tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres, against a real S3.
+func TestMain(m *testing.M) {
+	stopDB, stopS3 := storetest.Enable(), s3test.Enable()
+	code := m.Run()
+	stopS3()
+	stopDB()
+	os.Exit(code)
+}
 
 type fixture struct {
 	store *models.Store
 	dir   string
+	dsn   string // the store's database
 	spool *files.Local
 	pool  models.Pool
 	admin models.Actor
@@ -35,7 +44,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := models.Open(filepath.Join(dir, "callrec.db"))
+	dsn := storetest.DSN(t, dir)
+	s, err := models.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { spool.Close() })
-	return &fixture{store: s, dir: dir, spool: spool, pool: p, admin: models.ActorOf(admin)}
+	return &fixture{store: s, dir: dir, dsn: dsn, spool: spool, pool: p, admin: models.ActorOf(admin)}
 }
 
 // wav is a 16-bit stereo WAV of n frames of a ramp (the data differ per seed).
@@ -285,7 +295,7 @@ func TestUploadOfADeletedRecording(t *testing.T) {
 // parts with their MD5s, the check, the mark, the spool copy removed.
 func BenchmarkUpload60MinStereo(b *testing.B) {
 	dir := b.TempDir()
-	s, err := models.Open(filepath.Join(dir, "callrec.db"))
+	s, err := models.Open(storetest.DSN(b, dir))
 	if err != nil {
 		b.Fatal(err)
 	}
