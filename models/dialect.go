@@ -56,8 +56,9 @@ type dialect interface {
 	// serialization failure) and running it again is correct.
 	retryable(err error) bool
 	// watch calls changed whenever another process may have changed a table the read cache
-	// holds rows of, until ctx ends. SQLite has no such signal (the cache's TTL bounds it).
-	watch(ctx context.Context, changed func())
+	// holds rows of, until ctx ends; done is closed when it has let go of its connection.
+	// SQLite has no such signal (the cache's TTL bounds it).
+	watch(ctx context.Context, changed func()) (done <-chan struct{})
 	// tables lists the tables that hold data (not derivedTables), each after those its foreign
 	// keys point to; columns lists a table's columns, read through q; afterCopy sets what must
 	// follow rows inserted with their ids (PostgreSQL's sequences). For copy-db.

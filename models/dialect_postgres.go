@@ -255,8 +255,10 @@ const cacheChannel = "callrec_cache"
 // watch listens on its own connection (reconnecting with backoff) and calls changed for every
 // notification, and once after every (re)connect: notifications sent while it was not listening
 // are lost, so what the cache holds is dropped then.
-func (d *postgresDialect) watch(ctx context.Context, changed func()) {
+func (d *postgresDialect) watch(ctx context.Context, changed func()) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		backoff := 100 * time.Millisecond
 		for ctx.Err() == nil {
 			conn, err := pgx.ConnectConfig(ctx, d.cfg)
@@ -282,6 +284,7 @@ func (d *postgresDialect) watch(ctx context.Context, changed func()) {
 			backoff = min(2*backoff, 5*time.Second)
 		}
 	}()
+	return done
 }
 
 // postgresListColumns are browseColumnsRead as PostgreSQL reads them: each column on its own
@@ -351,30 +354,51 @@ func (d *postgresDialect) baseline(tx *gorm.DB) error {
 			PRIMARY KEY (customer_id, folder, kind))`,
 		`INSERT INTO folder_stats (customer_id, folder, kind, files, bytes, version)
 			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), 1 FROM files GROUP BY customer_id, folder, kind`,
-		// The same bookkeeping as SQLite's three triggers (see sqliteFolderStatsTriggers). The
-		// upsert locks the folder's row until the writer commits, so concurrent writers of one
-		// folder count one after the other, and a reader sees a file and its count together.
-		`CREATE FUNCTION files_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+		// The same bookkeeping as SQLite's three triggers (see sqliteFolderStatsTriggers), once
+		// per statement over its transition tables: a statement that writes many files (a bulk
+		// insert, copy-db) updates each folder's row once. Updating one row many times in one
+		// transaction is quadratic in PostgreSQL (every update adds a version the transaction
+		// must walk past). The upsert locks the folder's row until the writer commits, so
+		// concurrent writers of one folder count one after the other, and a reader sees a file
+		// and its count together.
+		`CREATE FUNCTION files_stats_added() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
-			IF TG_OP IN ('DELETE', 'UPDATE') THEN
-				UPDATE folder_stats SET files = files - 1, bytes = bytes - COALESCE(OLD.size, 0), version = version + 1
-				WHERE customer_id = OLD.customer_id AND folder = OLD.folder AND kind = OLD.kind;
-			END IF;
-			IF TG_OP IN ('INSERT', 'UPDATE') THEN
-				INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
-				VALUES (NEW.customer_id, NEW.folder, NEW.kind, 1, COALESCE(NEW.size, 0), 1)
-				ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + 1, bytes = s.bytes + excluded.bytes,
-					version = s.version + 1;
-			END IF;
+			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
+			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
+				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
 			RETURN NULL;
 		END $$`,
-		`CREATE TRIGGER files_stats AFTER INSERT OR UPDATE OR DELETE ON files FOR EACH ROW EXECUTE FUNCTION files_stats()`,
+		`CREATE FUNCTION files_stats_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
+			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
+			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
+			RETURN NULL;
+		END $$`,
+		`CREATE FUNCTION files_stats_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
+			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
+			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
+			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
+			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
+				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
+			RETURN NULL;
+		END $$`,
+		`CREATE TRIGGER files_stats_insert AFTER INSERT ON files REFERENCING NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION files_stats_added()`,
+		`CREATE TRIGGER files_stats_delete AFTER DELETE ON files REFERENCING OLD TABLE AS old_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION files_stats_removed()`,
+		`CREATE TRIGGER files_stats_update AFTER UPDATE ON files REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION files_stats_changed()`,
 		// What the read cache holds (users with their customers, tokens, folder owners, pool
 		// owners and country codes) changes only with these tables; a token's last use is
 		// written once a minute per token and changes nothing the cache answers.
 		`CREATE FUNCTION callrec_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
-			PERFORM pg_notify('`+cacheChannel+`', TG_TABLE_NAME);
+			PERFORM pg_notify('` + cacheChannel + `', TG_TABLE_NAME);
 			RETURN NULL;
 		END $$`,
 		`CREATE TRIGGER users_cache AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH STATEMENT EXECUTE FUNCTION callrec_cache_notify()`,

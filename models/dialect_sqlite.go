@@ -75,14 +75,18 @@ func init() {
 	}})
 }
 
-func (*sqliteDialect) name() string                  { return "sqlite" }
-func (*sqliteDialect) rebind(q string) string        { return q }
-func (*sqliteDialect) noIndex() string               { return "+" }
-func (*sqliteDialect) prepares() bool                { return true }
-func (*sqliteDialect) retryable(error) bool          { return false }
-func (*sqliteDialect) lock(*gorm.DB, string) error   { return nil }
-func (*sqliteDialect) watch(context.Context, func()) {}
-func (*sqliteDialect) close()                        {}
+func (*sqliteDialect) name() string                { return "sqlite" }
+func (*sqliteDialect) rebind(q string) string      { return q }
+func (*sqliteDialect) noIndex() string             { return "+" }
+func (*sqliteDialect) prepares() bool              { return true }
+func (*sqliteDialect) retryable(error) bool        { return false }
+func (*sqliteDialect) lock(*gorm.DB, string) error { return nil }
+func (*sqliteDialect) watch(context.Context, func()) <-chan struct{} {
+	done := make(chan struct{})
+	close(done)
+	return done
+}
+func (*sqliteDialect) close() {}
 
 func (*sqliteDialect) sessions(db *sql.DB, cleanup time.Duration) scs.Store {
 	return sqlite3store.NewWithCleanupInterval(db, cleanup)

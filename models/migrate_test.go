@@ -199,7 +199,7 @@ func sqliteSchema(t *testing.T, path string) []string {
 // is applied exactly once, by one of them, and all of them end up with the whole schema.
 func TestConcurrentMigrations(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.DSN(t, "")
+	dsn := storetest.EmptyDSN(t, "")
 	const n = 6
 	var wg sync.WaitGroup
 	applied := make(chan []MigrationState, n)

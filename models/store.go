@@ -22,13 +22,14 @@ type Store struct {
 	d   dialect
 	dsn string // as given to Open
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
-	stmts  sync.Map // query -> *sql.Stmt
-	nstmts atomic.Int32
-	cache  readCache
-	lists  listCache
+	stmts   sync.Map // query -> *sql.Stmt
+	nstmts  atomic.Int32
+	cache   readCache
+	lists   listCache
+	stop    context.CancelFunc // ends the dialect's watch
+	watched <-chan struct{}    // closed when the watch has ended
 	// linkKeyCache holds the download links' key once read (linkKey).
 	linkKeyCache atomic.Pointer[[]byte]
-	stop         context.CancelFunc // ends the dialect's watch
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").
@@ -74,7 +75,7 @@ func Connect(dsn string) (*Store, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.d.watch(ctx, s.cache.invalidate)
+	s.watched = s.d.watch(ctx, s.cache.invalidate)
 	return s, nil
 }
 
@@ -153,6 +154,7 @@ func (s *Store) SQL() *sql.DB {
 func (s *Store) Close() error {
 	if s.stop != nil {
 		s.stop()
+		<-s.watched
 	}
 	s.d.close()
 	return s.SQL().Close()

@@ -12,7 +12,19 @@ import (
 
 // The package's tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres (make test
 // runs both).
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	storetest.UseTemplate(migrated)
+	storetest.Main(m)
+}
+
+// migrated makes dsn's database what models.Open leaves (PostgreSQL tests copy it).
+func migrated(dsn string) error {
+	s, err := Open(dsn)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
 
 // openTestStore opens a store on an empty database of the chosen backend, closed when t ends.
 func openTestStore(t testing.TB) *Store {

@@ -24,6 +24,13 @@ import (
 // serve's and the CLI's tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres;
 // some against a real S3 server too.
 func TestMain(m *testing.M) {
+	storetest.UseTemplate(func(dsn string) error {
+		s, err := models.Open(dsn)
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
 	stopDB, stopS3 := storetest.Enable(), s3test.Enable()
 	code := m.Run()
 	stopS3()
@@ -51,7 +58,7 @@ func openSQL(t *testing.T, dsn string) *sql.DB {
 // them, a second migrate has nothing to do.
 func TestMigrateCommand(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.DSN(t, "")
+	dsn := storetest.EmptyDSN(t, "")
 	var out bytes.Buffer
 	if err := run(ctx, []string{"migrate", "--status", "--db", dsn}, noEnv, &out); err != nil {
 		t.Fatal(err)

@@ -75,6 +75,9 @@ func Main(m *testing.M) {
 func Enable() (stop func()) {
 	mainCalled.Store(true)
 	return func() {
+		if os.Getenv(EnvServer) != "" {
+			dropTemplates()
+		}
 		if shared.c != nil {
 			shared.c.stop()
 			os.RemoveAll(shared.c.root)
@@ -86,6 +89,13 @@ func Enable() (stop func()) {
 // when t ends. Without PostgreSQL installed the test is skipped naming the Debian package, and
 // fails when CALLREC_E2E=1.
 func DB(t testing.TB) string {
+	t.Helper()
+	return createDB(t, server(t), "template0")
+}
+
+// server is the URL of the shared server's postgres database (starting the throwaway cluster
+// on first use).
+func server(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvServer)
 	if base == "" {
@@ -115,7 +125,62 @@ func DB(t testing.TB) string {
 		}
 		base = shared.url
 	}
-	return createDB(t, base)
+	return base
+}
+
+var tmpl struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// DBFrom is DB filled the way prepare fills an empty database (given its URL; it must close
+// its connections before returning): prepare runs once per test binary on a template database,
+// and each test gets a copy of it, which is much cheaper than preparing every test's database
+// (a schema's migrations). The template goes with the cluster, or at the end of Main on a
+// CALLREC_TEST_POSTGRES server.
+func DBFrom(t testing.TB, prepare func(url string) error) string {
+	t.Helper()
+	base := server(t)
+	tmpl.once.Do(func() {
+		tmpl.name = fmt.Sprintf("tmpl_%d_%s", os.Getpid(), randomHex(4))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tmpl.err = err
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+tmpl.name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+			tmpl.err = err
+			return
+		}
+		templates.Store(base, tmpl.name)
+		u, _ := url.Parse(base)
+		u.Path = "/" + tmpl.name
+		tmpl.err = prepare(u.String())
+	})
+	if tmpl.err != nil {
+		t.Fatalf("pgtest: preparing the template database: %v", tmpl.err)
+	}
+	return createDB(t, base, tmpl.name)
+}
+
+// templates are the template databases made on CALLREC_TEST_POSTGRES servers (server URL ->
+// name), dropped when Main ends.
+var templates sync.Map
+
+func dropTemplates() {
+	templates.Range(func(base, name any) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, base.(string)); err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name.(string)+" WITH (FORCE)")
+			conn.Close(context.Background())
+		}
+		return true
+	})
 }
 
 // New starts a cluster of t's own in t.TempDir(), stopped when t ends: for tests that stop,
@@ -143,7 +208,10 @@ func (c *Cluster) URL(db string) string {
 }
 
 // DB creates an empty database for t on c and returns its URL.
-func (c *Cluster) DB(t testing.TB) string { t.Helper(); return createDB(t, c.URL("postgres")) }
+func (c *Cluster) DB(t testing.TB) string {
+	t.Helper()
+	return createDB(t, c.URL("postgres"), "template0")
+}
 
 // Stop shuts the server down (fast mode: open connections are cut); Start brings it back on
 // the same port with the same data.
@@ -314,8 +382,9 @@ func (c *Cluster) stop() {
 	c.cmd = nil
 }
 
-// createDB makes a database with a unique name on the server at base and drops it when t ends.
-func createDB(t testing.TB, base string) string {
+// createDB makes a database with a unique name on the server at base, a copy of template, and
+// drops it when t ends.
+func createDB(t testing.TB, base, template string) string {
 	t.Helper()
 	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), dbSeq.Add(1), randomHex(4))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -325,7 +394,7 @@ func createDB(t testing.TB, base string) string {
 		t.Fatalf("pgtest: connecting to %s: %v", redact(base), err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template+" ENCODING 'UTF8'"); err != nil {
 		t.Fatalf("pgtest: creating database: %v", err)
 	}
 	t.Cleanup(func() {

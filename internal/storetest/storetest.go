@@ -36,9 +36,27 @@ func Main(m *testing.M) { pgtest.Main(m) }
 // Enable is Main for a TestMain that also runs another helper's (pgtest.Enable).
 func Enable() (stop func()) { return pgtest.Enable() }
 
-// DSN is an empty database for t on the chosen backend: a SQLite file in dir (t.TempDir() when
-// dir is ""), or a PostgreSQL database dropped when t ends.
+// prepare, when set (UseTemplate), fills a PostgreSQL database the way the package's tests
+// expect a new one.
+var prepare func(dsn string) error
+
+// UseTemplate makes DSN's PostgreSQL databases copies of one that prepare filled once (the
+// migrated schema: models.Open and Close), instead of empty ones that every test migrates.
+// SQLite databases stay new files (migrating one is quick).
+func UseTemplate(p func(dsn string) error) { prepare = p }
+
+// DSN is a database for t on the chosen backend: a SQLite file in dir (t.TempDir() when dir is
+// ""), or a PostgreSQL database dropped when t ends (empty, or a copy of UseTemplate's).
 func DSN(t testing.TB, dir string) string {
+	t.Helper()
+	if prepare != nil && Postgres() {
+		return pgtest.DBFrom(t, prepare)
+	}
+	return EmptyDSN(t, dir)
+}
+
+// EmptyDSN is DSN without UseTemplate's copy: a database nothing has touched.
+func EmptyDSN(t testing.TB, dir string) string {
 	t.Helper()
 	switch v := os.Getenv(Env); v {
 	case "postgres":

@@ -24,6 +24,13 @@ import (
 
 // The tests run on SQLite, or on PostgreSQL with CALLREC_TEST_DB=postgres, against a real S3.
 func TestMain(m *testing.M) {
+	storetest.UseTemplate(func(dsn string) error {
+		s, err := models.Open(dsn)
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
 	stopDB, stopS3 := storetest.Enable(), s3test.Enable()
 	code := m.Run()
 	stopS3()
