@@ -8,10 +8,12 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// cachedSessions keeps the sessions this process has seen in memory in front of the SQLite
-// store, so a page view does not read its session from the database. The process is the only
-// writer of the session table (scs commits and deletes through this store), so the cache is
-// always what the table says; the table keeps sessions across restarts.
+// cachedSessions keeps the sessions this process has seen in memory in front of the database's
+// session store (models.Store.SessionStore), so a page view does not read its session from the
+// database. While this process is the only writer of the session table (scs commits and deletes
+// through this store) the cache is always what the table says; the table keeps sessions across
+// restarts. Several processes on one PostgreSQL database break that: a logout in one is not
+// seen by another's cache until the session expires (the cluster issue must tell them).
 type cachedSessions struct {
 	db    scs.Store
 	codec scs.Codec // reads a session's deadline from its data

@@ -154,7 +154,10 @@ func (g *gate) login(ctx context.Context, ip, user, pass string) (models.FTPAcco
 	acc, err := g.store.AuthenticateFTP(ctx, user, pass)
 	if err != nil {
 		if !errors.Is(err, models.ErrInvalidCredentials) {
+			// Not the client's fault (the database away, say): no failed attempt counted, or
+			// a client retrying through a database restart would be locked out after it.
 			g.log.Error(g.proto+" login", "err", err)
+			return models.FTPAccount{}, nil, ErrBadLogin
 		}
 		g.fails.Fail(ipKey)
 		g.fails.Fail(userKey)
