@@ -14,7 +14,7 @@ build:
 	CGO_ENABLED=1 $(GO) build -o bin/callrec ./cmd/callrec
 
 # The packages whose tests open a store (internal/storetest) run a second time on PostgreSQL.
-DB_PKGS := ./models ./web/... ./internal/enginestore ./internal/upload ./cmd/callrec
+DB_PKGS := ./models ./web/... ./internal/enginestore ./internal/upload ./internal/webhooks ./cmd/callrec
 
 test: ## every test, the store's on SQLite and on PostgreSQL; end-to-end tests run when their tools are installed (CALLREC_E2E=1 insists)
 	$(GO) test -count=1 -timeout 20m $(PKGS)

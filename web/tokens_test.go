@@ -180,7 +180,7 @@ func TestTokensDieWithTheirUser(t *testing.T) {
 		t.Fatal("user still there")
 	}
 	var n int64
-	e.store.SQL().QueryRow(`SELECT count(*) FROM api_tokens WHERE user_id = ?`, u.ID).Scan(&n)
+	e.store.SQL().QueryRow(`SELECT count(*) FROM api_tokens WHERE user_id = $1`, u.ID).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d tokens left", n)
 	}

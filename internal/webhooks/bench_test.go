@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"callrec/internal/storetest"
 	"callrec/internal/webhooks"
 	"callrec/models"
 )
@@ -17,7 +17,7 @@ import (
 // worker to a local receiver that answers 204: the rate at which a backlog drains, signing, the
 // guarded client and the outbox's bookkeeping included.
 func BenchmarkDrainBacklog(b *testing.B) {
-	store, err := models.Open(filepath.Join(b.TempDir(), "callrec.db"))
+	store, err := models.Open(storetest.DSN(b, ""))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"callrec/calls"
+	"callrec/internal/storetest"
 	"callrec/internal/webhooks"
 	"callrec/models"
 )
@@ -30,7 +30,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store, err := models.Open(filepath.Join(t.TempDir(), "callrec.db"))
+	store, err := models.Open(storetest.DSN(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
