@@ -215,8 +215,8 @@ func (d *sqliteDialect) baseline(tx *gorm.DB) error {
 	if !exists {
 		stmts = append(stmts,
 			`CREATE TABLE folder_stats (customer_id INTEGER NOT NULL, folder TEXT NOT NULL, kind TEXT NOT NULL,
-			files INTEGER NOT NULL, bytes INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0,
-			PRIMARY KEY (customer_id, folder, kind)) WITHOUT ROWID`,
+				files INTEGER NOT NULL, bytes INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0,
+				PRIMARY KEY (customer_id, folder, kind)) WITHOUT ROWID`,
 			`INSERT INTO folder_stats (customer_id, folder, kind, files, bytes, version)
 			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), 1 FROM files GROUP BY customer_id, folder, kind`)
 	} else {

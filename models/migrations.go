@@ -13,11 +13,25 @@ var migrations = []Migration{
 		SQL: []string{"CREATE UNIQUE INDEX idx_booking_in_force ON module_bookings(customer_id, pool_id, module) WHERE cancelled_at IS NULL"}},
 	{Version: 3, Name: "recordings' storage state (spooled, stored, failed)",
 		// Builds of main between the storage state and versioned migrations added these
-		// columns with AutoMigrate: only what is missing is added.
-		Go: addMissingColumns("recordings", [][2]string{
-			{"storage", "{{text}} DEFAULT ''"}, {"sha256", "{{text}}"}, {"store_attempts", "{{bigint}} NOT NULL DEFAULT 0"},
-			{"store_error", "{{text}}"}, {"stored_at", "{{time}}"},
-		}, "CREATE INDEX IF NOT EXISTS idx_recordings_storage ON recordings(storage)")},
+		// columns with AutoMigrate: only what is missing is added, and what AutoMigrate left
+		// NULL in older rows becomes what a new row gets. SQLite then rebuilds the table into
+		// one definition (schema_v3.go).
+		Go: func(tx *gorm.DB, d dialect) error {
+			add := addMissingColumns("recordings", [][2]string{
+				{"storage", "{{text}} DEFAULT ''"}, {"sha256", "{{text}}"}, {"store_attempts", "{{bigint}} NOT NULL DEFAULT 0"},
+				{"store_error", "{{text}}"}, {"stored_at", "{{time}}"},
+			}, "UPDATE recordings SET storage = '' WHERE storage IS NULL",
+				"UPDATE recordings SET sha256 = '' WHERE sha256 IS NULL",
+				"UPDATE recordings SET store_attempts = 0 WHERE store_attempts IS NULL",
+				"UPDATE recordings SET store_error = '' WHERE store_error IS NULL")
+			if err := add(tx, d); err != nil {
+				return err
+			}
+			if d.name() == "sqlite" {
+				return v3RebuildSQLiteRecordings(tx)
+			}
+			return tx.Exec("CREATE INDEX IF NOT EXISTS idx_recordings_storage ON recordings(storage)").Error
+		}},
 	{Version: 4, Name: "webhooks: endpoints, the delivery outbox, leases, server secrets",
 		// Made with AutoMigrate by builds of main before versioned migrations: it creates only
 		// what a database lacks (schema_v4.go).
