@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"callrec/internal/sipptest"
+	"callrec/internal/storetest"
 	"callrec/internal/testtool"
 	"callrec/internal/webhooks"
 	"callrec/models"
@@ -269,7 +270,8 @@ func TestWebhookSurvivesKill9(t *testing.T) {
 	trunk := sipptest.FreePort(t)
 	httpAddr := "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
 	sipAddr := "127.0.0.1:" + strconv.Itoa(sipptest.FreePort(t))
-	args := []string{"serve", "--demo", "--data", data, "--http", httpAddr, "--sip", sipAddr, "--webhook-allow-insecure",
+	db := storetest.DSN(t, data) // the restart below must find this database
+	args := []string{"serve", "--demo", "--data", data, "--db", db, "--http", httpAddr, "--sip", sipAddr, "--webhook-allow-insecure",
 		"--trunk", "127.0.0.1:" + strconv.Itoa(trunk), "--rtp-ports", "46000-46199", "--log-level", "warn"}
 	var out bytes.Buffer
 	child := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
@@ -281,7 +283,7 @@ func TestWebhookSurvivesKill9(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	waitHealthy(t, httpAddr, nil)
-	p := &product{t: t, data: data, http: httpAddr}
+	p := &product{t: t, data: data, db: db, http: httpAddr}
 	tok := p.token("demo-admin")
 	p.bookDemoPool(tok)
 
@@ -327,6 +329,7 @@ func TestWebhookSurvivesKill9(t *testing.T) {
 	_ = child.Wait()
 
 	rcv.listen(t, rcvAddr)
+	productDBs.Store(data, db) // a second start on data, not a new product
 	p2 := startProductIn(t, data, nil, "--webhook-allow-insecure")
 	_ = p2
 	want := map[string]string{}
