@@ -312,11 +312,21 @@ log "relay baseline: $N calls of ${RELAY_LEN}s through rtprelay"
 fill "$WORK/src/scripts/bench/relay_callee.xml" "$WORK/sipp/relay_callee.xml" "AUDIO=$WORK/callee.ulaw"
 RELAY_HOLD_MS=$((RELAY_LEN * 1000))
 fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "AUDIO=$WORK/caller.ulaw" "HOLD_MS=$RELAY_HOLD_MS" "BASE=$RELAY_BASE"
-"$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
-RELAY=$!
+# The relay binds 2(N+1) fixed ports; another program on the machine may hold one of them:
+# then the next block of ports.
+for try in 0 1 2; do
+	"$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
+	RELAY=$!
+	for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; kill -0 "$RELAY" 2>/dev/null || break; sleep 0.1; done
+	grep -q ready "$WORK/relay.out" && break
+	log "relay: $(tail -1 "$WORK/relay.out"); trying other ports"
+	wait "$RELAY" 2>/dev/null || true
+	RELAY_BASE=$((RELAY_BASE + 4 * (N + 1) + 2))
+	[ "$try" != 2 ] || { log "relay baseline: no free block of ports"; exit 1; }
+done
+fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "AUDIO=$WORK/caller.ulaw" "HOLD_MS=$RELAY_HOLD_MS" "BASE=$RELAY_BASE"
 PIDS+=("$RELAY")
 [ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$RELAY"
-for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; done
 (cd "$WORK/sipp" && exec sipp -sf relay_callee.xml -p "$RELAY_SIP_PORT" -mp 38000 -m "$N" "${SIPP_COMMON[@]}" >relay_callee.out 2>&1) &
 RCALLEE=$!
 PIDS+=("$RCALLEE")
