@@ -317,8 +317,8 @@ fill "$WORK/src/scripts/bench/relay_caller.xml" "$WORK/sipp/relay_caller.xml" "A
 for try in 0 1 2; do
 	"$WORK/bin/rtprelay" -base "$RELAY_BASE" -calls "$((N + 1))" >"$WORK/relay.out" 2>&1 &
 	RELAY=$!
-	for _ in $(seq 50); do grep -q ready "$WORK/relay.out" && break; kill -0 "$RELAY" 2>/dev/null || break; sleep 0.1; done
-	grep -q ready "$WORK/relay.out" && break
+	for _ in $(seq 50); do grep -qx ready "$WORK/relay.out" && break; kill -0 "$RELAY" 2>/dev/null || break; sleep 0.1; done
+	grep -qx ready "$WORK/relay.out" && break
 	log "relay: $(tail -1 "$WORK/relay.out"); trying other ports"
 	wait "$RELAY" 2>/dev/null || true
 	RELAY_BASE=$((RELAY_BASE + 4 * (N + 1) + 2))
