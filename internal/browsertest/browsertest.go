@@ -79,3 +79,15 @@ func Login(base, user, password string) chromedp.Tasks {
 func Text(sel string, out *string) chromedp.Action {
 	return chromedp.Text(sel, out, chromedp.NodeVisible)
 }
+
+// Language switches the UI language with the language form of the page footer (at base's
+// account page) and waits until a page in that language has loaded.
+func Language(base, lang string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(base + "/account"),
+		chromedp.WaitVisible(`[data-testid="language-form"]`, chromedp.ByQuery),
+		chromedp.SetValue(`[data-testid="language-select"]`, lang, chromedp.ByQuery),
+		chromedp.Submit(`[data-testid="language-form"]`, chromedp.ByQuery),
+		chromedp.WaitReady(`html[lang="`+lang+`"]`, chromedp.ByQuery),
+	}
+}

@@ -1,0 +1,87 @@
+package browsertest
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+//go:embed axe/axe.min.js
+var axeSource string
+
+// Violation is one failed axe-core rule with the elements it failed on.
+type Violation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"` // CSS selectors with axe's failure summary
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s (%s): %s\n      %s", v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n      "))
+}
+
+// Axe runs axe-core (vendored from npm, injected through the DevTools protocol so the page's
+// Content-Security-Policy does not apply to it) on the current page and returns the violations
+// whose impact is serious or critical.
+func Axe(ctx context.Context) ([]Violation, error) {
+	const run = `(async () => {
+  const r = await axe.run(document, {resultTypes: ["violations"]});
+  return JSON.stringify(r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(" ") + ": " + (n.failureSummary || "").replace(/\s+/g, " "))})));
+})()`
+	var out string
+	err := chromedp.Run(ctx,
+		chromedp.Evaluate(`typeof axe === "undefined"`, nil), // a page without a document fails here
+		chromedp.Evaluate(axeSource, nil),
+		chromedp.Evaluate(run, &out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("axe: %w", err)
+	}
+	var vs []Violation
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		return nil, fmt.Errorf("axe: %w in %s", err, out)
+	}
+	return vs, nil
+}
+
+// Viewport sets the page's size (CSS pixels) and whether it is a phone (touch, mobile
+// viewport rules), for the checks at phone width.
+func Viewport(width, height int64, mobile bool) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		return emulation.SetDeviceMetricsOverride(width, height, 1, mobile).Do(ctx)
+	})
+}
+
+// Overflow lists what sticks out of the screen to the right on the current page (what makes a
+// person scroll sideways): the document's width when it is wider, and the elements that cause it.
+func Overflow(ctx context.Context) (string, error) {
+	const js = `(() => {
+  // A page without a viewport meta tag lays out 980 px wide on a phone: the screen is the limit.
+  const w = Math.min(document.documentElement.clientWidth, screen.width);
+  if (document.documentElement.scrollWidth <= w) return "";
+  const out = ["page is " + document.documentElement.scrollWidth + " px wide in a " + w + " px screen"];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.right > w + 1 && r.width > 0) {
+      const p = el.parentElement && el.parentElement.getBoundingClientRect();
+      if (p && p.right > w + 1 && el.parentElement !== document.body) continue; // name the outermost
+      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/\s+/g, ".") : "") +
+        (el.dataset.testid ? "[" + el.dataset.testid + "]" : "") + " right=" + Math.round(r.right));
+    }
+    if (out.length > 8) break;
+  }
+  return out.join("; ");
+})()`
+	var out string
+	err := chromedp.Run(ctx, chromedp.Evaluate(js, &out))
+	return out, err
+}
