@@ -313,9 +313,9 @@ func FTPLogin(p FTPLoginProps) templ.Component {
 			}
 			if p.IsSet {
 				var templ_7745c5c3_Var20 string
-				templ_7745c5c3_Var20, templ_7745c5c3_Err = templ.JoinStringErrs(tData(ctx, "ftp.set_by", map[string]any{"User": p.SetBy, "When": p.UpdatedAt.Format("2006-01-02 15:04")}))
+				templ_7745c5c3_Var20, templ_7745c5c3_Err = templ.JoinStringErrs(tData(ctx, "ftp.set_by", map[string]any{"User": p.SetBy, "When": dateTime(ctx, p.UpdatedAt)}))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/ftpaccess.templ`, Line: 59, Col: 113}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/ftpaccess.templ`, Line: 59, Col: 101}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var20))
 				if templ_7745c5c3_Err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 
 	"callrec/i18n"
 	"callrec/models"
@@ -87,3 +88,14 @@ func withCSRF(action, token string) string {
 // timeZones offers the common choices; any IANA name is accepted.
 var timeZones = []string{"Europe/Berlin", "Europe/Vienna", "Europe/Zurich", "Europe/Paris", "Europe/London",
 	"Europe/Amsterdam", "Europe/Brussels", "Europe/Luxembourg", "Europe/Madrid", "Europe/Rome", "UTC", "America/New_York"}
+
+// money, dateTime, size and hertz write values as the context's language does (i18n/format.go).
+func money(ctx context.Context, cents int64, currency string) string {
+	return i18n.Money(i18n.Lang(ctx), cents, currency)
+}
+
+func dateTime(ctx context.Context, t time.Time) string { return i18n.DateTime(i18n.Lang(ctx), t) }
+
+func size(ctx context.Context, n int64) string { return i18n.Size(i18n.Lang(ctx), n) }
+
+func hertz(ctx context.Context, hz int) string { return i18n.Hertz(i18n.Lang(ctx), hz) }

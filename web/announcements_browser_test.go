@@ -75,7 +75,7 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if format != "pcm 8-bit · 16 kHz · 1 ch" {
+	if format != "pcm 8-bit · 16\u00a0kHz · 1 ch" {
 		t.Errorf("converted format shown as %q", format)
 	}
 	fs, err := e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})

@@ -52,16 +52,15 @@ func noticeShown(ctx context.Context, version string) (models.LegalNotice, bool)
 	return models.LegalNotice{}, false
 }
 
-// bookingTime formats a time in the customer's zone, the way the UI language writes dates.
+// bookingTime formats a time in the customer's zone, the way the UI language writes dates
+// (one style on every page: i18n.DateTime).
 func bookingTime(ctx context.Context, t time.Time, loc *time.Location) string {
-	t = t.In(loc)
-	switch i18n.Lang(ctx) {
-	case "en":
-		return t.Format("2006-01-02 15:04 MST")
-	case "fr":
-		return t.Format("02/01/2006 15:04 MST")
-	}
-	return t.Format("02.01.2006 15:04 MST")
+	return i18n.DateTime(i18n.Lang(ctx), t.In(loc))
+}
+
+// price is a price list entry or a booking's price as the UI language writes money.
+func price(ctx context.Context, cents int64, currency string) string {
+	return i18n.Money(i18n.Lang(ctx), cents, currency)
 }
 
 func bookingLocation(p models.Pool) *time.Location {
@@ -71,8 +70,8 @@ func bookingLocation(p models.Pool) *time.Location {
 	return models.Customer{}.Location()
 }
 
-func moduleState(ctx context.Context, b *models.ModuleBooking, price models.PriceItem, loc *time.Location) (templates.ModuleState, *templates.BookingFacts) {
-	st := templates.ModuleState{State: models.StateNotBooked, Price: price.Price()}
+func moduleState(ctx context.Context, b *models.ModuleBooking, item models.PriceItem, loc *time.Location) (templates.ModuleState, *templates.BookingFacts) {
+	st := templates.ModuleState{State: models.StateNotBooked, Price: price(ctx, item.MonthlyCents, item.Currency)}
 	if b == nil {
 		return st, nil
 	}
@@ -82,7 +81,7 @@ func moduleState(ctx context.Context, b *models.ModuleBooking, price models.Pric
 		return st, nil
 	}
 	return st, &templates.BookingFacts{BookedAt: st.BookedAt, BookedBy: b.BookedByName, IP: b.IP,
-		NoticeVersion: b.NoticeVersion, NoticeLang: b.NoticeLang, Price: b.Price()}
+		NoticeVersion: b.NoticeVersion, NoticeLang: b.NoticeLang, Price: price(ctx, b.PriceCents, b.Currency)}
 }
 
 // moduleErrors are a refused module form's errors, to show on the re-rendered pool page.

@@ -71,7 +71,7 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(state, "Gebucht seit") || !strings.Contains(state, e.demo.Admin) || !strings.Contains(price, "19.90 EUR pro Monat") ||
+	if !strings.Contains(state, "Gebucht seit") || !strings.Contains(state, e.demo.Admin) || !strings.Contains(price, "19,90\u00a0€ pro Monat") ||
 		!strings.Contains(facts, "127.0.0.1") {
 		t.Fatalf("booked: state %q price %q facts %q", state, price, facts)
 	}

@@ -281,7 +281,7 @@ func TestCallRecordingPage(t *testing.T) {
 	admin, agent := e.admin(), e.agent()
 
 	st, body := agent.get(page)
-	if st != 200 || !strings.Contains(body, `data-state="not_booked"`) || !strings.Contains(body, "19.90 EUR") {
+	if st != 200 || !strings.Contains(body, `data-state="not_booked"`) || !strings.Contains(body, "19,90\u00a0€") {
 		t.Fatalf("agent pool page: %d", st)
 	}
 	for _, forbidden := range []string{"call-recording-book-form", "ftp-access-book", "legal-notice"} {
@@ -310,7 +310,7 @@ func TestCallRecordingPage(t *testing.T) {
 	}
 	st, body = admin.get(page)
 	for _, want := range []string{`data-state="booked"`, "Gebucht seit", e.demo.Admin, `data-testid="call-recording-notice-version"`,
-		"call-recording-settings-form", "call-recording-cancel", "‚Sterntaste‘", "19.90 EUR"} {
+		"call-recording-settings-form", "call-recording-cancel", "‚Sterntaste‘", "19,90\u00a0€"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("booked page lacks %q", want)
 		}

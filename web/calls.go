@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"callrec/i18n"
 	"callrec/media"
 	"callrec/models"
 	"callrec/templates"
@@ -67,10 +68,11 @@ type liveView struct {
 	pools     map[uint]string
 	customers map[uint]models.Customer
 	now       time.Time
+	lang      string // the UI language dates are written in
 }
 
 func newLiveView(ctx context.Context, store *models.Store, a models.Actor) (liveView, error) {
-	v := liveView{actor: a, now: time.Now()}
+	v := liveView{actor: a, now: time.Now(), lang: i18n.Lang(ctx)}
 	var err error
 	if v.pools, err = store.PoolNames(ctx, a); err != nil {
 		return v, err

@@ -104,7 +104,7 @@ func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLog
 	if cu, ok := v.customers[call.CustomerID]; ok {
 		loc = cu.Location()
 	}
-	r := templates.CallLogRow{ID: call.ID, When: call.Arrival.In(loc).Format("2006-01-02 15:04:05"), Pool: v.pools[call.PoolID],
+	r := templates.CallLogRow{ID: call.ID, When: fmtDateTime(call.Arrival.In(loc), v.lang), Pool: v.pools[call.PoolID],
 		A: call.A, B: call.B, C: call.C, Ended: call.Ended != nil, Outcome: "calls.outcome_" + call.Outcome,
 		Duration: templates.Duration(call.DurationMS), Recorded: templates.Duration(call.RecordedMS)}
 	if cu, ok := v.customers[call.CustomerID]; ok {

@@ -55,7 +55,7 @@ func TestCallLogShowsBothDurationsAndMasks(t *testing.T) {
 		t.Fatalf("/calls: %d", st)
 	}
 	row := "call-row-" + strconv.Itoa(int(call.ID))
-	for _, want := range []string{row, "5:00 Gespräch, 1:00 aufgezeichnet", "4915258878874", "10:30:00", // Europe/Berlin
+	for _, want := range []string{row, "5:00 Gespräch, 1:00 aufgezeichnet", "4915258878874", "20.11.2026 10:30", // Europe/Berlin
 		`href="/recordings/`, "Aufzeichnung gestartet", "(demo-agent)", "Demo-Pool Stuttgart"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("admin's call log lacks %q", want)

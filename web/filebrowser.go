@@ -227,7 +227,7 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 	}
 	l.Rows = make([]templates.RecordingRow, len(page.Files))
 	for i, f := range page.Files {
-		l.Rows[i] = recordingRow(f, loc)
+		l.Rows[i] = recordingRow(f, loc, i18n.Lang(ctx))
 	}
 	html, err := templates.RecordingListHTML(ctx, l)
 	if err != nil {

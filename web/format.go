@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"callrec/i18n"
 	"callrec/models"
 	"callrec/templates"
 )
@@ -11,18 +12,18 @@ import (
 // recordingRow is one line of the File Browser's list. It runs 50 times per page, so it
 // formats by hand what fmt and time.Format would (TestRecordingRowFormats compares them), and
 // parses the file name only when the row's columns leave something open.
-func recordingRow(f models.File, loc *time.Location) templates.RecordingRow {
+func recordingRow(f models.File, loc *time.Location, lang string) templates.RecordingRow {
 	r := templates.RecordingRow{ID: f.ID, Name: f.Name, Href: "/recordings/" + strconv.FormatUint(uint64(f.ID), 10),
-		A: f.A, B: f.B, C: f.C, Duration: fmtDuration(f.DurationMS), Size: fmtSize(f.Size)}
+		A: f.A, B: f.B, C: f.C, Duration: fmtDuration(f.DurationMS), Size: i18n.Size(lang, f.Size)}
 	if f.CallAt != nil {
-		r.Date = fmtDateTime(f.CallAt.In(loc))
+		r.Date = fmtDateTime(f.CallAt.In(loc), lang)
 		if f.A != "" { // a recorded call: its columns say it all
 			return r
 		}
 	}
 	parts, ok := models.ParseRecName(f.Name, loc)
 	if f.CallAt == nil && ok {
-		r.Date = fmtDateTime(parts.At)
+		r.Date = fmtDateTime(parts.At, lang)
 	}
 	if ok && f.A == "" && f.B == "" && f.C == "" { // a file no call produced: the name tells
 		r.A, r.B, r.C = parts.A, parts.B, parts.C
@@ -31,21 +32,9 @@ func recordingRow(f models.File, loc *time.Location) templates.RecordingRow {
 	return r
 }
 
-// fmtDateTime is t.Format("2006-01-02 15:04:05") for the years 0 to 9999.
-func fmtDateTime(t time.Time) string {
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	if y < 0 || y > 9999 {
-		return t.Format("2006-01-02 15:04:05")
-	}
-	b := make([]byte, 0, 19)
-	b = appendDigits(b, y, 4)
-	b = appendDigits(append(b, '-'), int(mo), 2)
-	b = appendDigits(append(b, '-'), d, 2)
-	b = appendDigits(append(b, ' '), h, 2)
-	b = appendDigits(append(b, ':'), mi, 2)
-	b = appendDigits(append(b, ':'), s, 2)
-	return string(b)
+// fmtDateTime is i18n.DateTime, in one allocation.
+func fmtDateTime(t time.Time, lang string) string {
+	return string(i18n.AppendDateTime(lang, make([]byte, 0, 16), t))
 }
 
 // appendDigits appends n (>= 0) with at least width digits, zero-padded.
@@ -75,16 +64,4 @@ func fmtDuration(ms int64) string {
 	}
 	b = appendDigits(append(b, ':'), sec%60, 2)
 	return string(b)
-}
-
-func fmtSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GB"
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
-	case n >= 1<<10:
-		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 0, 64) + " kB"
-	}
-	return strconv.FormatInt(n, 10) + " B"
 }

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"callrec/i18n"
 	"callrec/models"
 	"callrec/templates"
 )
 
 // TestRecordingRowFormats holds the File Browser's hand-written formatting to what fmt and
-// time.Format say.
+// time.Format say (sizes: i18n.TestFormats).
 func TestRecordingRowFormats(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -22,8 +23,10 @@ func TestRecordingRowFormats(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2018, 9, 11, 15, 2, 22, 0, time.UTC)} {
 		for _, loc := range []*time.Location{time.UTC, berlin} {
-			if got, want := fmtDateTime(at.In(loc)), at.In(loc).Format("2006-01-02 15:04:05"); got != want {
-				t.Errorf("fmtDateTime(%v) = %q, want %q", at.In(loc), got, want)
+			for _, lang := range i18n.Languages {
+				if got, want := fmtDateTime(at.In(loc), lang), at.In(loc).Format(i18n.DateTimeLayout(lang)); got != want {
+					t.Errorf("fmtDateTime(%v, %s) = %q, want %q", at.In(loc), lang, got, want)
+				}
 			}
 		}
 	}
@@ -35,22 +38,6 @@ func TestRecordingRowFormats(t *testing.T) {
 		}
 		if got := fmtDuration(ms); got != want {
 			t.Errorf("fmtDuration(%d) = %q, want %q", ms, got, want)
-		}
-	}
-	for _, n := range []int64{0, 1023, 1024, 1535, 1536, 1<<20 - 1, 1 << 20, 5<<20 + 1<<19, 1<<30 - 1, 1 << 30, 3 << 40} {
-		var want string
-		switch {
-		case n >= 1<<30:
-			want = fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-		case n >= 1<<20:
-			want = fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-		case n >= 1<<10:
-			want = fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
-		default:
-			want = fmt.Sprintf("%d B", n)
-		}
-		if got := fmtSize(n); got != want {
-			t.Errorf("fmtSize(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -69,15 +56,15 @@ func TestRecordingRowParts(t *testing.T) {
 		want templates.RecordingRow
 	}{
 		{models.File{ID: 1, Name: seed, CallAt: &at, A: "4917", B: "4971", C: "4915", DurationMS: 61_000, Size: 2048},
-			templates.RecordingRow{ID: 1, Name: seed, Href: "/recordings/1", Date: "2018-09-11 15:02:22", A: "4917", B: "4971", C: "4915", Duration: "1:01", Size: "2 kB"}},
+			templates.RecordingRow{ID: 1, Name: seed, Href: "/recordings/1", Date: "11.09.2018 15:02", A: "4917", B: "4971", C: "4915", Duration: "1:01", Size: "2\u00a0kB"}},
 		{models.File{ID: 2, Name: seed, CallAt: &at, B: "4971", C: "4915"},
-			templates.RecordingRow{ID: 2, Name: seed, Href: "/recordings/2", Date: "2018-09-11 15:02:22", B: "4971", C: "4915", Withheld: true, Duration: "0:00", Size: "0 B"}},
+			templates.RecordingRow{ID: 2, Name: seed, Href: "/recordings/2", Date: "11.09.2018 15:02", B: "4971", C: "4915", Withheld: true, Duration: "0:00", Size: "0\u00a0B"}},
 		{models.File{ID: 3, Name: seed},
-			templates.RecordingRow{ID: 3, Name: seed, Href: "/recordings/3", Date: "2018-09-11 15:02:22", A: "49711218431440", B: "49711218431431", C: "4915258878874", Duration: "0:00", Size: "0 B"}},
+			templates.RecordingRow{ID: 3, Name: seed, Href: "/recordings/3", Date: "11.09.2018 15:02", A: "49711218431440", B: "49711218431431", C: "4915258878874", Duration: "0:00", Size: "0\u00a0B"}},
 		{models.File{ID: 4, Name: "notes.wav"},
-			templates.RecordingRow{ID: 4, Name: "notes.wav", Href: "/recordings/4", Duration: "0:00", Size: "0 B"}},
+			templates.RecordingRow{ID: 4, Name: "notes.wav", Href: "/recordings/4", Duration: "0:00", Size: "0\u00a0B"}},
 	} {
-		if got := recordingRow(c.f, berlin); got != c.want {
+		if got := recordingRow(c.f, berlin, "de"); got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.f.Name, got, c.want)
 		}
 	}

@@ -102,7 +102,7 @@ func waveformPath(peaks []byte) string {
 func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte) templates.RecordingProps {
 	f := d.File
 	loc := d.Customer.Location()
-	row := recordingRow(f, loc)
+	row := recordingRow(f, loc, i18n.Lang(ctx))
 	id := strconv.FormatUint(uint64(f.ID), 10)
 	parts, parsed := models.ParseRecName(f.Name, loc)
 	p := templates.RecordingProps{ID: f.ID, Name: f.Name, Parsed: parsed, Date: row.Date,
@@ -138,7 +138,7 @@ func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte)
 				by = i18n.T(ctx, "files.by_"+by)
 			}
 			p.Events = append(p.Events, templates.Mark{X: xOf(off), Seconds: float64(off) / 1000, Label: label, By: by,
-				At: fmtDuration(off), Clock: e.At.In(loc).Format("15:04:05")})
+				At: fmtDuration(off), Clock: e.At.In(loc).Format("15:04:05")}) // a time of day: the same in every language
 		}
 	}
 	return p
