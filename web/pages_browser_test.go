@@ -66,7 +66,8 @@ var notPages = map[string]bool{
 }
 
 // TestBrowserEveryPage opens every page of the route table in Chromium as each role that may see
-// it: at phone width (390x844, touch) in German nothing is wider than the screen, and there and
+// it: at phone width (390x844, touch) in German nothing is wider than the screen and every
+// control is at least 44 px in both directions, and there and
 // at 1366x900 in English axe-core finds no serious or critical violation. With CALLREC_SCREENS=DIR
 // it also saves a screenshot of each (the "screens in Chromium" for people to look at).
 func TestBrowserEveryPage(t *testing.T) {
@@ -108,6 +109,13 @@ func TestBrowserEveryPage(t *testing.T) {
 					}
 					if over != "" {
 						t.Errorf("%s at %d px (%s): %s", path, w, lang, over)
+					}
+					small, err := browsertest.SmallTargets(ctx, 44)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if small != "" {
+						t.Errorf("%s at %d px (%s): touch targets under 44 px: %s", path, w, lang, small)
 					}
 				}
 				vs, err := browsertest.Axe(ctx)

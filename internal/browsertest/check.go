@@ -85,3 +85,37 @@ func Overflow(ctx context.Context) (string, error) {
 	err := chromedp.Run(ctx, chromedp.Evaluate(js, &out))
 	return out, err
 }
+
+// SmallTargets lists the controls on the current page that are smaller than size CSS pixels in
+// height or width (buttons, fields, menus, links outside running text), as a phone user would
+// have to hit them; a checkbox or radio button counts with its margin and its label. Hidden controls and links
+// inside a sentence (a paragraph's text) are not counted, as WCAG's target-size rule exempts them.
+func SmallTargets(ctx context.Context, size int) (string, error) {
+	js := `((min) => {
+  const out = [];
+  for (const el of document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary")) {
+    let r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    if (el.type === "checkbox" || el.type === "radio") {
+      // Its margin and its label are part of the target: a tap there ticks the box.
+      const cs = getComputedStyle(el);
+      let [t, l, b, rt] = [r.top - parseFloat(cs.marginTop), r.left - parseFloat(cs.marginLeft),
+        r.bottom + parseFloat(cs.marginBottom), r.right + parseFloat(cs.marginRight)];
+      for (const lb of el.labels || []) { const q = lb.getBoundingClientRect(); t = Math.min(t, q.top); l = Math.min(l, q.left); b = Math.max(b, q.bottom); rt = Math.max(rt, q.right); }
+      r = {width: rt - l, height: b - t};
+    }
+    if (el.tagName === "A" && el.closest("p, li.prose, .help, dd, legend, label")) continue;
+    if (el.classList.contains("skip")) continue; // off screen until focused
+    if (r.height < min - 0.5 || r.width < min - 0.5) {
+      out.push(el.tagName.toLowerCase() + (el.dataset.testid ? "[" + el.dataset.testid + "]" : "") +
+        (el.id ? "#" + el.id : "") + " " + Math.round(r.width) + "x" + Math.round(r.height) +
+        (el.textContent.trim() ? " \"" + el.textContent.trim().slice(0, 30) + "\"" : ""));
+    }
+    if (out.length > 10) break;
+  }
+  return out.join("; ");
+})(` + fmt.Sprint(size) + `)`
+	var out string
+	err := chromedp.Run(ctx, chromedp.Evaluate(js, &out))
+	return out, err
+}
