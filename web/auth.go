@@ -190,12 +190,3 @@ func (h *authHandler) accountInvalid(c echo.Context, lang string, errs templates
 	p.Errors = errs
 	return render(c, http.StatusUnprocessableEntity, templates.Account(p))
 }
-
-// home is the start page after login: the customers for the platform admin, the pools for
-// everybody else.
-func home(c echo.Context) error {
-	if actorOf(c).IsPlatformAdmin() {
-		return c.Redirect(http.StatusSeeOther, "/admin/customers")
-	}
-	return c.Redirect(http.StatusSeeOther, "/pools")
-}

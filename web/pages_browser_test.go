@@ -33,6 +33,12 @@ func everyPage(e *env, recording uint) map[string][]pageVisit {
 	admin, _ := e.store.UserByName(ctx, e.demo.Admin)
 	agent, _ := e.store.UserByName(ctx, e.demo.Agent)
 	u := func(id uint) string { return strconv.FormatUint(uint64(id), 10) }
+	hookURL, hookDesc := "https://hooks.example.com/callrec/a-rather-long-path/that-must-wrap-on-a-phone", "CRM"
+	hook, err := e.store.CreateWebhook(ctx, models.ActorOf(admin), "127.0.0.1", models.WebhookInput{URL: &hookURL,
+		Description: &hookDesc, Events: []string{"recording.completed"}}, models.WebhookURLPolicy{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	cust := u(pool.CustomerID)
 	recFolder := "/files/" + models.RecordingsRoot + "/337826/" + pool.StartNumber
 	shared := func(poolID uint) []pageVisit {
@@ -54,7 +60,8 @@ func everyPage(e *env, recording uint) map[string][]pageVisit {
 		"customer admin": append(append(shared(pool.ID), recs...),
 			pageVisit{"/settings", "/settings"}, pageVisit{"/users", "/users"}, pageVisit{"/users/:id", "/users/" + u(admin.ID)},
 			pageVisit{"/pools/new", "/pools/new"}, pageVisit{"/pools/:id/edit", "/pools/" + u(pool.ID) + "/edit"},
-			pageVisit{"/ftp-access", "/ftp-access"}, pageVisit{"/audit", "/audit"}),
+			pageVisit{"/ftp-access", "/ftp-access"}, pageVisit{"/audit", "/audit"},
+			pageVisit{"/webhooks", "/webhooks"}, pageVisit{"/webhooks/:id", "/webhooks/" + u(hook.ID)}),
 		"agent": append(shared(pool.ID), pageVisit{"/no-such-page", "/no-such-page"}),
 	}
 }

@@ -96,7 +96,7 @@ func (v views) csrfToken(c echo.Context) string {
 
 // navFor lists the main navigation a role sees.
 func navFor(a models.Actor) []templates.NavItem {
-	var nav []templates.NavItem
+	nav := []templates.NavItem{{ID: "home", Href: "/", Key: "nav.home"}}
 	if a.IsPlatformAdmin() {
 		nav = append(nav, templates.NavItem{ID: "customers", Href: "/admin/customers", Key: "nav.customers"},
 			templates.NavItem{ID: "prices", Href: "/admin/prices", Key: "nav.prices"})

@@ -160,7 +160,7 @@ func (s *Server) routeTable() []feature {
 			get("/login", public, h.auth.loginPage),
 			post("/login", public, h.auth.login),
 			post("/language", public, h.auth.setLanguage),
-			get("/", loggedIn, home),
+			get("/", loggedIn, h.home.home),
 			post("/logout", loggedIn, h.auth.logout),
 			get("/account", loggedIn, h.auth.accountPage),
 			post("/account/language", loggedIn, h.auth.accountLanguage),

@@ -88,6 +88,7 @@ type handlers struct {
 	callLog       *callLogHandler
 	ftpAccess     *ftpAccessHandler
 	audit         *auditHandler
+	home          *homeHandler
 	webhooks      *webhooksHandler
 }
 
@@ -148,6 +149,7 @@ func (s *Server) newHandlers() handlers {
 		callLog:       &callLogHandler{store: store, views: v, live: live},
 		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
 		audit:         &auditHandler{store: store, views: v, log: log},
+		home:          &homeHandler{store: store, views: v, live: live},
 		webhooks: &webhooksHandler{store: store, views: v, policy: models.WebhookURLPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 			kick: cfg.WebhookKick},
 	}
