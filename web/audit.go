@@ -2,12 +2,10 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -65,39 +63,6 @@ func auditKindLabel(ctx context.Context, kind string) string {
 	return kind
 }
 
-// auditFields shows a stored value: a JSON object as sorted "key: value" lines (times in the
-// customer's zone), anything else as it is.
-func auditFields(ctx context.Context, v string, loc *time.Location) []templates.AuditField {
-	if v == "" {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal([]byte(v), &m) != nil {
-		return []templates.AuditField{{Value: v}}
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]templates.AuditField, 0, len(keys))
-	for _, k := range keys {
-		var val string
-		switch x := m[k].(type) {
-		case string:
-			val = x
-			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
-				val = bookingTime(ctx, t, loc)
-			}
-		default:
-			b, _ := json.Marshal(x)
-			val = string(b)
-		}
-		out = append(out, templates.AuditField{Key: k, Value: val})
-	}
-	return out
-}
-
 func (h *auditHandler) auditPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	a := actorOf(c)
@@ -136,12 +101,34 @@ func (h *auditHandler) auditPage(c echo.Context) error {
 		return err
 	}
 	p.PageNo, p.Pages, p.Total = pg.Page, pg.Pages(), pg.Total
-	for _, e := range pg.Events {
-		p.Rows = append(p.Rows, templates.AuditRow{ID: e.ID, At: bookingTime(ctx, e.At, loc), User: e.Username, IP: e.IP,
-			Kind: e.Kind, KindLabel: auditKindLabel(ctx, e.Kind), Object: e.Object,
-			Old: auditFields(ctx, e.OldValue, loc), New: auditFields(ctx, e.NewValue, loc),
-			Customer: e.CustomerID})
+	pools, err := h.store.PoolNames(ctx, a)
+	if err != nil {
+		return err
 	}
+	paths, callIDs := auditSubjectKeys(pg.Events)
+	subj, err := h.store.LookupAuditSubjects(ctx, a, paths, callIDs)
+	if err != nil {
+		return err
+	}
+	var customers map[uint]models.Customer
+	if p.ShowCustomer {
+		if customers, err = h.store.CustomersByID(ctx, a); err != nil {
+			return err
+		}
+	}
+	rows := make([]templates.AuditRow, 0, len(pg.Events))
+	for _, e := range pg.Events {
+		r := templates.AuditRow{ID: e.ID, At: bookingTime(ctx, e.At, loc), User: e.Username, IP: e.IP,
+			Kind: e.Kind, KindLabel: auditKindLabel(ctx, e.Kind), Object: e.Object,
+			Subject: auditSubject(ctx, e.Object, pools, subj, loc),
+			Old:     auditValues(ctx, e.OldValue, loc), New: auditValues(ctx, e.NewValue, loc),
+			Customer: strconv.FormatUint(uint64(e.CustomerID), 10)}
+		if cu, ok := customers[e.CustomerID]; ok {
+			r.Customer = cu.Name
+		}
+		rows = append(rows, r)
+	}
+	p.Rows = foldListened(rows)
 	q := url.Values{}
 	for _, k := range []string{"from", "to", "kind", "customer"} {
 		if v := c.QueryParam(k); v != "" {
