@@ -81,6 +81,9 @@ var (
 	ErrInvalidCredentials = declareKey("invalid_credentials", invalid, "login.invalid")
 	// ErrNotBooked means the module must be booked before its settings can change.
 	ErrNotBooked = declare("module_not_booked", http.StatusConflict)
+	// ErrModuleUnavailable means this installation cannot deliver the module (FTP access
+	// without an FTPS or SFTP server), so it cannot be booked.
+	ErrModuleUnavailable = declare("module_unavailable", http.StatusConflict)
 	// ErrFileInUse means a file is still chosen for an announcement slot and cannot be deleted.
 	ErrFileInUse = declare("file_in_use", http.StatusConflict)
 	// ErrBadQuery is a query parameter out of range (an unknown sort key, a broken cursor).

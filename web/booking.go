@@ -26,6 +26,9 @@ type bookingHandler struct {
 	// showPool renders a pool's whole page (every module's sections) with a status; a refused
 	// form goes back to it.
 	showPool func(c echo.Context, p models.Pool, status int) error
+	// ftpAvailable: the installation runs an FTPS or SFTP server, so FTP access can be booked
+	// (without one it is not offered: a booking would buy nothing).
+	ftpAvailable bool
 }
 
 // legalNotice is the Call Recording notice in lang exactly as the booking form shows it: the
@@ -129,9 +132,13 @@ func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me module
 			crp.Settings = me.form
 		}
 	}
-	fp := templates.FTPAccessProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin()}
-	fp.State, fp.Facts = moduleState(ctx, fa.Booking, fa.Price, loc)
-	return []templ.Component{templates.CallRecordingModule(crp), templates.FTPAccessModule(fp)}, nil
+	mods := []templ.Component{templates.CallRecordingModule(crp)}
+	if h.ftpAvailable || fa.Booked() { // a booking in force stays visible, and can be cancelled
+		fp := templates.FTPAccessProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), CanBook: h.ftpAvailable}
+		fp.State, fp.Facts = moduleState(ctx, fa.Booking, fa.Price, loc)
+		mods = append(mods, templates.FTPAccessModule(fp))
+	}
+	return mods, nil
 }
 
 // poolWithErrors re-renders a pool's whole page, every module included, with a refused module
@@ -233,6 +240,9 @@ func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
 	p, err := poolParam(c, h.store)
 	if err != nil {
 		return err
+	}
+	if !h.ftpAvailable {
+		return models.ErrModuleUnavailable
 	}
 	if _, _, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
 		return err

@@ -268,6 +268,9 @@ func (h *bookingHandler) apiFTPAccessBook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if !h.ftpAvailable {
+		return models.ErrModuleUnavailable.With("this installation runs no FTPS or SFTP server")
+	}
 	f, created, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), cid, c.RealIP())
 	if err != nil {
 		return err

@@ -14,8 +14,8 @@ import (
 )
 
 // TestBrowserBookCallRecording walks a customer admin through the module in Chromium: booking
-// without the confirmation is refused with the message beside the checkbox, booking with it
-// shows the state and price, the mode changes, the confirmed cancel ends the booking, and
+// asks to confirm with the price, without the confirmation is refused with the message beside
+// the checkbox, booking with it shows the state and price, the mode changes, the confirmed cancel ends the booking, and
 // booking again in English records the English notice.
 func TestBrowserBookCallRecording(t *testing.T) {
 	e := newBookingEnv(t)
@@ -23,7 +23,7 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	pool := e.demoPool()
 	url := e.srv.URL + "/pools/" + strconv.Itoa(int(pool.ID))
 
-	dialogs := make(chan string, 4)
+	dialogs := make(chan string, 8)
 	chromedp.ListenTarget(ctx, func(ev any) {
 		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
 			dialogs <- d.Message
@@ -74,6 +74,14 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	if !strings.Contains(state, "Gebucht seit") || !strings.Contains(state, e.demo.Admin) || !strings.Contains(price, "19,90\u00a0€ pro Monat") ||
 		!strings.Contains(facts, "127.0.0.1") {
 		t.Fatalf("booked: state %q price %q facts %q", state, price, facts)
+	}
+	// Each click on "Buchen" asked first, with the price (the refused one too: the browser asks
+	// before it sends).
+	wantAsk := i18n.TL("de", "booking.confirm_price", map[string]any{"Module": "Call Recording", "Price": "19,90\u00a0€"})
+	for i := range 2 {
+		if msg := <-dialogs; msg != wantAsk {
+			t.Errorf("booking question %d: %q, want %q", i+1, msg, wantAsk)
+		}
 	}
 
 	var manual bool

@@ -37,6 +37,36 @@ func newBookingEnv(t *testing.T) *env {
 	return e
 }
 
+// newFTPEnv is a booking environment whose installation runs an FTPS server, so FTP access is
+// offered.
+func newFTPEnv(t *testing.T) *env {
+	e := newEnvWith(t, func(c *Config) { c.FTPAddr = "127.0.0.1:2121" })
+	e.store.DefaultAnnouncements = standardAnnouncement
+	return e
+}
+
+// TestFTPAccessOnlyWhereServed: an installation without FTPS and SFTP does not offer FTP access
+// (the pool page has no such module, the form and the API refuse it); with a server it does.
+func TestFTPAccessOnlyWhereServed(t *testing.T) {
+	e := newBookingEnv(t)
+	page := "/pools/" + strconv.Itoa(int(e.demoPool().ID))
+	admin := e.admin()
+	if st, body := admin.get(page); st != 200 || strings.Contains(body, `data-testid="module-ftp-access"`) {
+		t.Errorf("pool page without an FTP server: %d, FTP module shown %v", st, strings.Contains(body, "module-ftp-access"))
+	}
+	if st, _, _ := admin.post(page+"/ftp-access/book", nil); st != http.StatusConflict {
+		t.Errorf("form booking without an FTP server: %d, want 409", st)
+	}
+	var body apiErrorBody
+	if st := e.api(e.token(e.demo.Admin), "PUT", "/ftp-access/booking", nil, &body); st != http.StatusConflict || body.Error.Code != "module_unavailable" {
+		t.Errorf("API booking without an FTP server: %d %+v", st, body)
+	}
+	f := newFTPEnv(t)
+	if st, body := f.admin().get("/pools/" + strconv.Itoa(int(f.demoPool().ID))); st != 200 || !strings.Contains(body, `data-testid="ftp-access-book"`) {
+		t.Errorf("pool page with an FTP server: %d, no booking button", st)
+	}
+}
+
 type callRecordingBody struct {
 	PoolID  uint   `json:"pool_id"`
 	State   string `json:"state"`
@@ -221,7 +251,7 @@ func TestCallRecordingAPI(t *testing.T) {
 // TestBookingIPIsTheConnections: a booking is a legal record, so a forged X-Forwarded-For header
 // must not choose the address stored with it.
 func TestBookingIPIsTheConnections(t *testing.T) {
-	e := newBookingEnv(t)
+	e := newFTPEnv(t)
 	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/ftp-access/booking", nil)
 	req.Header.Set("Authorization", "Bearer "+e.token(e.demo.Admin))
 	req.Header.Set("X-Forwarded-For", "203.0.113.66")
@@ -238,7 +268,7 @@ func TestBookingIPIsTheConnections(t *testing.T) {
 }
 
 func TestFTPAccessAPI(t *testing.T) {
-	e := newBookingEnv(t)
+	e := newFTPEnv(t)
 	admin, agent := e.token(e.demo.Admin), e.token(e.demo.Agent)
 	var fa struct {
 		State   string `json:"state"`

@@ -131,7 +131,7 @@ func New(cfg Config, store *models.Store) *Server {
 
 func (s *Server) newHandlers() handlers {
 	cfg, store, v, log := s.cfg, s.store, s.views, s.log
-	booking := &bookingHandler{store: store, views: v}
+	booking := &bookingHandler{store: store, views: v, ftpAvailable: cfg.FTPAddr != "" || cfg.SFTPAddr != ""}
 	announcements := &announcementsHandler{store: store, tree: s.tree, views: v, log: log, maxUpload: cfg.MaxUpload,
 		maxDuration: cfg.MaxAnnouncement, defaultPrompt: cfg.DefaultPrompt, speakable: cfg.Speakable}
 	live := &liveHandler{store: store, engine: cfg.Engine, hub: s.hub, views: v, log: log}
