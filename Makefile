@@ -4,11 +4,24 @@ PKGS := ./...
 
 .PHONY: run demo test test-short generate lint bench bench-convert bench-engine prompts build
 
-run: ## start the product on its defaults (./data, http://127.0.0.1:8080, SIP 127.0.0.1:5060)
-	$(GO) run ./cmd/callrec
+# The build says what it compiles (the first one builds SQLite and takes a minute or two).
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
-demo: ## start with the product document's worked example seeded
-	$(GO) run ./cmd/callrec serve --demo
+run: bin/callrec-progress ## start the product on its defaults (./data, http://127.0.0.1:8080, SIP 127.0.0.1:5060)
+	bin/callrec serve
+
+demo: bin/callrec-progress ## start with the product document's worked example seeded
+	bin/callrec serve --demo
+
+call: bin/callrec-progress ## a test call through the running engine (built-in caller and callee): a first recording
+	bin/callrec testcall
+
+.PHONY: bin/callrec-progress call
+bin/callrec-progress:
+	@echo "== building bin/callrec (each line is a package being compiled; the first build takes a minute or two)"
+	@CGO_ENABLED=1 $(GO) build -v -o bin/callrec ./cmd/callrec 2>&1 | sed -u 's/^/   /'
+	@echo "== built bin/callrec"
 
 build:
 	CGO_ENABLED=1 $(GO) build -o bin/callrec ./cmd/callrec

@@ -19,14 +19,14 @@ func apikey(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(stdout)
 	user := fs.String("user", "", "user the token acts as")
 	label := fs.String("name", "cli", "a label for the token")
-	dsn := dbFlags(fs, getenv)
+	open := storeFlags(fs, getenv)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *user == "" {
 		return errors.New("--user is required")
 	}
-	store, err := models.Open(dsn())
+	store, err := open()
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@
 // JSON API), the SIP/RTP recording engine, and FTPS/SFTP access to recordings.
 //
 //	callrec [serve] [flags]           run everything (the default)
+//	callrec user passwd NAME          set a new password
 //	callrec apikey create --user NAME print a new API token for a user
+//	callrec testcall                  a test call through the running engine
 //	callrec convert IN OUT            convert audio to WAV 8-bit 16 kHz mono
 //	callrec migrate [--status]        apply (or list) the database's migrations
 //	callrec copy-db --from F --to URL copy a SQLite installation into PostgreSQL
@@ -30,12 +32,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout)
 	case "apikey":
 		return apikey(ctx, args, getenv, stdout)
+	case "user":
+		return user(ctx, args, getenv, os.Stdin, stdout)
+	case "testcall":
+		return testcall(ctx, args, getenv, stdout)
 	case "convert":
 		return convert(args, stdout)
 	case "migrate":
@@ -51,13 +59,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
-const usage = `usage:
-  callrec [serve] [flags]            run the Control Panel and the recording engine
-  callrec apikey create --user NAME  print a new API token for NAME
-  callrec convert IN OUT             convert audio to WAV 8-bit 16 kHz mono
-  callrec migrate [--status]         apply the database's pending migrations (serve does at start), or list them
-  callrec copy-db --from SQLITE_PATH --to postgres://...
-                                     copy a SQLite installation into an empty PostgreSQL database
-  callrec healthcheck                exit 0 when the panel at CALLREC_HTTP answers
-  callrec serve -h                   list the flags (each has a CALLREC_* environment twin)
+const usage = `usage: callrec COMMAND [flags]
+
+commands:
+  serve [flags]                run the Control Panel and the recording engine (the default)
+  user passwd NAME [--stdin]   set a new password for NAME (generated and printed, or read)
+  apikey create --user NAME    print a new API token for NAME
+  testcall [--to NUMBER]       place a test call through the running engine (a built-in
+                               caller and callee), so a first recording appears
+  convert IN OUT               convert audio to WAV 8-bit 16 kHz mono
+  migrate [--status]           apply the database's pending migrations (serve does at start),
+                               or list them
+  copy-db --from SQLITE_PATH --to postgres://...
+                               copy a SQLite installation into an empty PostgreSQL database
+  healthcheck                  exit 0 when the panel at CALLREC_HTTP answers
+  help                         this text
+
+"callrec serve -h" lists the flags; each has a CALLREC_* environment twin. user, apikey,
+testcall and migrate find the database as serve does: --db, else CALLREC_DB, else
+callrec.db in --data, else CALLREC_DATA, else ./data.
 `

@@ -204,6 +204,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
+	readyBanner(stdout, "http://"+ln.Addr().String(), cfg)
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -316,6 +317,19 @@ func bootstrap(ctx context.Context, store *models.Store, cfg config, getenv func
 		}
 	}
 	return nil
+}
+
+// readyBanner tells a person at the terminal where the panel is and how to sign in, once everything
+// listens.
+func readyBanner(w io.Writer, url string, cfg config) {
+	fmt.Fprintf(w, "\ncallrec is ready: open %s\n", url)
+	fmt.Fprintln(w, "  sign in as admin with the password printed at the first start (a new one: callrec user passwd admin)")
+	if cfg.Demo {
+		fmt.Fprintln(w, "  demo users: demo-admin (customer admin) and demo-agent, passwords printed when they were created")
+		fmt.Fprintln(w, "  (a new one: callrec user passwd demo-admin)")
+	}
+	fmt.Fprintln(w, "  a test call through the engine: make call (or callrec testcall)")
+	fmt.Fprintln(w)
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
