@@ -32,10 +32,10 @@
 
   // On a phone a table's rows stack; each cell shows its column's name before it.
   function labelCells(root) {
-    var tables = (root.matches && root.matches("table.list") ? [root] : []).concat(
-      Array.prototype.slice.call((root.querySelectorAll ? root : document).querySelectorAll("table.list")));
+    var tables = (root.matches && root.matches("main table") ? [root] : []).concat(
+      Array.prototype.slice.call((root.querySelectorAll ? root : document).querySelectorAll("main table")));
     if (root.closest) {
-      var up = root.closest("table.list");
+      var up = root.closest("main table");
       if (up) { tables.push(up); }
     }
     tables.forEach(function (t) {

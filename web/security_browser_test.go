@@ -78,6 +78,8 @@ func TestBrowserCSPStopsInjectedScripts(t *testing.T) {
 			sel.value = "en";
 			sel.dispatchEvent(new Event("change", {bubbles: true}));
 		})()`, nil),
+		// The language menu waits for its button (TestBrowserPhoneMenuAndLanguage).
+		chromedp.Click(`[data-testid="language-apply"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//h1[text()="Number pools"]`),
 		chromedp.Text(`h1`, &heading, chromedp.ByQuery),
 		chromedp.Evaluate(`window.__csp`, &violations),
