@@ -69,15 +69,24 @@ func Overflow(ctx context.Context) (string, error) {
   const w = Math.min(document.documentElement.clientWidth, screen.width);
   if (document.documentElement.scrollWidth <= w) return "";
   const out = ["page is " + document.documentElement.scrollWidth + " px wide in a " + w + " px screen"];
+  // Name the innermost elements that stick out: those none of whose children do.
+  const sticks = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1; };
   for (const el of document.body.querySelectorAll("*")) {
+    if (!sticks(el) || Array.prototype.some.call(el.children, sticks)) continue;
     const r = el.getBoundingClientRect();
-    if (r.right > w + 1 && r.width > 0) {
-      const p = el.parentElement && el.parentElement.getBoundingClientRect();
-      if (p && p.right > w + 1 && el.parentElement !== document.body) continue; // name the outermost
-      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/\s+/g, ".") : "") +
-        (el.dataset.testid ? "[" + el.dataset.testid + "]" : "") + " right=" + Math.round(r.right));
-    }
+    out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/\s+/g, ".") : "") +
+      (el.dataset.testid ? "[" + el.dataset.testid + "]" : "") + " right=" + Math.round(r.right) +
+      (el.textContent.trim() ? " \"" + el.textContent.trim().slice(0, 40) + "\"" : ""));
     if (out.length > 8) break;
+  }
+  if (out.length === 1) { // no box sticks out: text overflows its box (a long word or URL)
+    for (const el of document.body.querySelectorAll("*")) {
+      if (el.scrollWidth <= el.clientWidth + 1 || getComputedStyle(el).overflowX !== "visible") continue;
+      if (Array.prototype.some.call(el.children, (c) => c.scrollWidth > c.clientWidth + 1)) continue;
+      out.push(el.tagName.toLowerCase() + (el.dataset.testid ? "[" + el.dataset.testid + "]" : "") +
+        " holds text " + el.scrollWidth + " px wide: \"" + el.textContent.trim().slice(0, 40) + "\"");
+      if (out.length > 8) break;
+    }
   }
   return out.join("; ");
 })()`

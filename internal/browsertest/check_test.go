@@ -32,7 +32,7 @@ func TestChecksFindFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(over, "980 px wide") || !strings.Contains(over, "main right=") {
-		t.Errorf("overflow = %q, want the page and its main element", over)
+	if !strings.Contains(over, "980 px wide") || !strings.Contains(over, `div right=`) {
+		t.Errorf("overflow = %q, want the page and the wide div", over)
 	}
 }
