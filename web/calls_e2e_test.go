@@ -228,6 +228,15 @@ func TestLiveCallsInBrowser(t *testing.T) {
 		chromedp.WaitVisible(row+`[data-rec="recording"]`))
 	startWindow[1] = time.Now()
 	run(adminCtx, "the admin sees it recording", chromedp.WaitVisible(row+`[data-rec="recording"]`))
+	// One toggle: it now says Stop, beside the red live light, and its recorded time runs.
+	var t1, t2 string
+	run(agentCtx, "the toggle runs the recorded time", chromedp.WaitVisible(row+` [data-testid="live-indicator"]`),
+		chromedp.WaitNotPresent(row+` [data-testid="live-start"]`),
+		chromedp.Text(row+` [data-testid="live-toggle-time"]`, &t1), chromedp.Sleep(2100*time.Millisecond),
+		chromedp.Text(row+` [data-testid="live-toggle-time"]`, &t2))
+	if t1 == t2 {
+		t.Errorf("the toggle's recorded time stands still at %q", t1)
+	}
 	sleepUntil(c.Bridged.Add(6 * time.Second))
 	stopWindow := [2]time.Time{time.Now()}
 	run(agentCtx, "agent stops recording", chromedp.Click(row+` [data-testid="live-stop"]`, chromedp.NodeEnabled),
@@ -302,16 +311,17 @@ func TestObjectedCallCannotBeRecorded(t *testing.T) {
 	c := le.liveCall(t)
 	id := le.callID(t, c.ID)
 	row := fmt.Sprintf(`tr[data-testid="live-row-%d"]`, id)
-	var startDisabled, stopDisabled bool
-	var reason, v1, v2 string
+	var startDisabled bool
+	var stops int
+	var reason, v1 string
 	if err := chromedp.Run(ctx, chromedp.WaitVisible(row+`[data-rec="objected"]`),
 		chromedp.Text(row+` [data-testid="live-reason"]`, &reason),
 		chromedp.AttributeValue(row+` [data-testid="live-start"]`, "disabled", &v1, &startDisabled),
-		chromedp.AttributeValue(row+` [data-testid="live-stop"]`, "disabled", &v2, &stopDisabled)); err != nil {
+		chromedp.Evaluate(`document.querySelectorAll('`+row+` [data-testid="live-stop"]').length`, &stops)); err != nil {
 		t.Fatal(err)
 	}
-	if !startDisabled || !stopDisabled || !strings.Contains(reason, "widersprochen") {
-		t.Errorf("objected row: start disabled %v, stop disabled %v, reason %q", startDisabled, stopDisabled, reason)
+	if !startDisabled || stops != 0 || !strings.Contains(reason, "widersprochen") {
+		t.Errorf("objected row: the toggle disabled %v, stop buttons %d, reason %q", startDisabled, stops, reason)
 	}
 	var apiErr apiErrorBody
 	tok := le.token(le.demo.Agent)
