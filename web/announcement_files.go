@@ -101,7 +101,16 @@ func (h *announcementsHandler) announcementUpload(c echo.Context) error {
 	if err != nil {
 		return h.pageFileError(c, err)
 	}
-	h.views.flash(c, "announce.uploaded") // the script reloads the page, which shows it
+	// A file the engine cannot play as it is gets its WAV 8-bit 16 kHz mono copy right away
+	// (the page keeps the convert button for converting again). The API converts on request.
+	flash := "announce.uploaded"
+	if !f.Ready {
+		if _, err := h.convertFile(c, f.ID); err != nil {
+			return h.pageFileError(c, err)
+		}
+		flash = "announce.uploaded_converted"
+	}
+	h.views.flash(c, flash) // the script reloads the page, which shows it
 	if wantsJSON(c) {
 		return c.JSON(http.StatusCreated, toFileJSON(f))
 	}

@@ -487,7 +487,8 @@ func TestAnnouncementUploadWithoutScript(t *testing.T) {
 	if st != http.StatusUnprocessableEntity || !strings.Contains(body, `data-testid="files-error"`) || !strings.Contains(body, "Dieser Dateityp wird nicht unterstützt") {
 		t.Fatalf("plain upload of text: %d", st)
 	}
-	if names := e.annDir(); len(names) != 1 {
+	// The plain upload was converted with it (a file and its playable copy); the text added none.
+	if names := e.annDir(); len(names) != 2 || names[1] != "plain_16k8bit.wav" {
 		t.Fatalf("folder %v", names)
 	}
 }

@@ -22,7 +22,7 @@ import (
 func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
 
 // TestBrowserAnnouncementFromMP3 is the issue's "done when" in Chromium: a customer admin uploads
-// an MP3 (progress bar), converts it with one click, chooses it as the caller notice on the pool
+// an MP3 (progress bar), which is converted with the upload (the convert button stays), chooses it as the caller notice on the pool
 // page and plays it in the slot's player.
 func TestBrowserAnnouncementFromMP3(t *testing.T) {
 	sox := testtool.Need(t, "sox", "sox")
@@ -53,13 +53,14 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 		chromedp.SetUploadFiles(`#f-file`, []string{mp3}, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="upload-submit"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.mp3"] [data-testid="file-convert"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.wav"] [data-testid="file-ready"]`, chromedp.ByQuery),
 		chromedp.Evaluate(`sessionStorage.getItem("maxProgress")`, &maxProgress),
 		chromedp.Text(`[data-testid="flash"]`, &flash, chromedp.ByQuery),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if flash != i18n.TL("de", "announce.uploaded") {
+	if flash != i18n.TL("de", "announce.uploaded_converted") {
 		t.Errorf("after the upload the page says %q", flash)
 	}
 	if maxProgress != "100" {
@@ -67,9 +68,7 @@ func TestBrowserAnnouncementFromMP3(t *testing.T) {
 	}
 
 	var format string
-	err = chromedp.Run(ctx,
-		chromedp.Click(`[data-name="Hinweis_Anrufer.mp3"] [data-testid="file-convert"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-name="Hinweis_Anrufer.wav"] [data-testid="file-ready"]`, chromedp.ByQuery),
+	err = chromedp.Run(ctx, // converted with the upload: no click needed
 		chromedp.Text(`[data-name="Hinweis_Anrufer.wav"] [data-testid="file-format"]`, &format, chromedp.ByQuery),
 	)
 	if err != nil {

@@ -251,12 +251,17 @@ func TestAnnouncementPageUploadAndForm(t *testing.T) {
 	if st != http.StatusUnprocessableEntity || !strings.Contains(string(b), "Dieser Dateityp wird nicht unterstützt") {
 		t.Fatalf("page upload of text: %d %s", st, b)
 	}
-	// Convert with the button, then choose the result in the slot form.
+	// The upload converted the file at once; the button converts it again. Then choose the
+	// result in the slot form.
+	fs, _ := e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
+	if len(fs) != 2 || fs[0].Ready || !fs[1].Ready {
+		t.Fatalf("after the upload: files %+v", fs)
+	}
 	if st, _, loc := admin.post("/files/announcements/"+strconv.Itoa(int(f.ID))+"/convert", nil); st != http.StatusSeeOther || loc != "/files/announcements" {
 		t.Fatalf("convert button: %d %s", st, loc)
 	}
-	fs, _ := e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
-	if len(fs) != 2 || !fs[1].Ready {
+	fs, _ = e.store.AnnouncementFiles(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
+	if len(fs) != 3 || !fs[2].Ready {
 		t.Fatalf("files %+v", fs)
 	}
 	_, body := admin.get("/files/announcements")
