@@ -40,6 +40,23 @@ func (h *recordingsHandler) filesRoot(c echo.Context) error {
 	return render(c, http.StatusOK, templates.Files(p))
 }
 
+// nameCrumbs names a recordings folder's breadcrumbs for people: the customer's folder by the
+// customer's name, the pool's folder (its start number) by the pool's name.
+func nameCrumbs(cs []templates.Crumb, owner models.Customer, pools map[string]string) {
+	for i := range cs {
+		switch i {
+		case 2:
+			if owner.Name != "" {
+				cs[i].Name = owner.Name + " (" + cs[i].Name + ")"
+			}
+		case 3:
+			if n := pools[cs[i].Name]; n != "" {
+				cs[i].Name = n
+			}
+		}
+	}
+}
+
 // crumbs are the breadcrumbs of folder (slash-separated, relative to the tree).
 func crumbs(ctx context.Context, folder string) []templates.Crumb {
 	cs := []templates.Crumb{{Name: i18n.T(ctx, "files.root"), Href: "/files"}}
@@ -78,21 +95,32 @@ func (h *recordingsHandler) recordingFolder(c echo.Context) error {
 	}
 	p := templates.FilesProps{Page: h.views.page(c, "files.title", "files"), Crumbs: crumbs(ctx, folder)}
 	depth := strings.Count(folder, "/")
+	var owner models.Customer
+	var pools map[string]string
+	if depth > 0 {
+		if owner, err = h.store.FolderOwner(ctx, a, folder); err != nil {
+			return err
+		}
+		if pools, err = h.store.PoolNamesByStart(ctx, a, owner.ID); err != nil {
+			return err
+		}
+		nameCrumbs(p.Crumbs, owner, pools)
+	}
 	if depth < 2 {
 		subs, err := h.store.SubFolders(ctx, a, folder)
 		if err != nil {
 			return err
 		}
 		for _, f := range subs {
-			p.Folders = append(p.Folders, templates.FolderLink{Name: f.Name, Href: "/files/" + f.Path + "/"})
+			l := templates.FolderLink{Name: f.Name, Href: "/files/" + f.Path + "/"}
+			if depth == 1 && pools[f.Name] != "" {
+				l.Label = pools[f.Name] + " (" + f.Name + ")"
+			}
+			p.Folders = append(p.Folders, l)
 		}
 	}
 	if depth == 0 {
 		return render(c, http.StatusOK, templates.Files(p))
-	}
-	owner, err := h.store.FolderOwner(ctx, a, folder)
-	if err != nil {
-		return err
 	}
 	list, status, err := h.recordingList(c, a, owner, folder)
 	if err != nil {
@@ -226,8 +254,13 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 		l.Prev = cur.url(base)
 	}
 	l.Rows = make([]templates.RecordingRow, len(page.Files))
+	ids := make([]uint, len(page.Files))
 	for i, f := range page.Files {
 		l.Rows[i] = recordingRow(f, loc, i18n.Lang(ctx))
+		ids[i] = f.ID
+	}
+	if err := h.rowFacts(ctx, a, owner, folder, page.Files, l.Rows, ids); err != nil {
+		return nil, 0, err
 	}
 	html, err := templates.RecordingListHTML(ctx, l)
 	if err != nil {
@@ -237,6 +270,48 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 		page.Memo.Store(key, html)
 	}
 	return html, status, nil
+}
+
+// rowFacts adds to a page of rows what the files table does not hold: the pool's name (from the
+// folder, or in a subscriber's folder from each file's name), the recorded time and the caller's
+// notice or the callee's #1 (two queries for the page).
+func (h *recordingsHandler) rowFacts(ctx context.Context, a models.Actor, owner models.Customer, folder string,
+	fs []models.File, rows []templates.RecordingRow, ids []uint) error {
+	pools, err := h.store.PoolNamesByStart(ctx, a, owner.ID)
+	if err != nil {
+		return err
+	}
+	facts, err := h.store.RecordingFactsOf(ctx, a, ids)
+	if err != nil {
+		return err
+	}
+	folderPool := ""
+	if parts := strings.Split(folder, "/"); len(parts) == 3 {
+		folderPool = pools[parts[2]]
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.Pool = folderPool
+		if r.Pool == "" {
+			if p, ok := models.ParseRecName(fs[i].Name, time.UTC); ok {
+				r.Pool = pools[p.StartNumber]
+			}
+		}
+		fa, ok := facts[r.ID]
+		if !ok || !fa.Recorded {
+			continue
+		}
+		r.Recorded = fmtDuration(fa.RecordedMS)
+		switch {
+		case fa.Stopped:
+			r.Consent = "files.consent_stopped"
+		case fa.Told:
+			r.Consent = "files.consent_told"
+		default:
+			r.Consent = "files.consent_none"
+		}
+	}
+	return nil
 }
 
 // listMemoKey is what a rendered list depends on besides the listing itself: its key in the

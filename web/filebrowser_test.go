@@ -105,10 +105,27 @@ func TestFileListMarkup(t *testing.T) {
 	_, body := e.admin().get("/files/call_recording/337826/4971121843140/")
 	esc := `rec_&#34;&lt;b&gt;&amp;&#39;x.wav`
 	row := `<tr data-testid="file-row-` + strconv.Itoa(int(id)) + `"><td><input type="checkbox" name="id" value="` + strconv.Itoa(int(id)) +
-		`" aria-label="` + esc + `" data-testid="select-` + strconv.Itoa(int(id)) + `"></td><td class="name"><a href="/recordings/` +
-		strconv.Itoa(int(id)) + `" data-testid="file-link">` + esc + `</a></td><td class="num">01.03.2026 10:00</td><td class="num"><span class="muted">`
+		`" aria-label="` + esc + `" data-testid="select-` + strconv.Itoa(int(id)) + `"></td><td class="play"><button type="button" class="play" data-src="/recordings/` +
+		strconv.Itoa(int(id)) + `/audio" aria-label="Abspielen: unterdrückt → 49711218431431, 01.03.2026 10:00" aria-pressed="false" data-testid="play-` +
+		strconv.Itoa(int(id)) + `"><span class="play-icon" aria-hidden="true"></span></button></td><td class="name"><a href="/recordings/` +
+		strconv.Itoa(int(id)) + `" data-testid="file-link">unterdrückt → 49711218431431</a><span class="file-name">` + esc +
+		`</span></td><td class="num">01.03.2026 10:00</td><td class="num"><span class="muted">`
 	if !strings.Contains(body, row) || strings.Contains(body, `<b>&'`) {
 		t.Fatalf("row of %q not as expected:\n%s", name, body)
+	}
+	// What people read besides the numbers: the pool's name, the recorded time and whether the
+	// caller was told (the test call played the notice, then the callee pressed #1).
+	tail := `</td><td>` + pool.Name + `</td><td class="num">0:02</td><td>mit #1 unterbrochen</td></tr>`
+	if strings.Count(body, tail) != 2 {
+		t.Fatalf("rows do not end in pool name, recorded time and consent %q:\n%s", tail, body)
+	}
+	// The breadcrumbs and folder names use the customer's and the pool's names.
+	if !strings.Contains(body, `<li><a href="/files/call_recording/337826">Demo GmbH (337826)</a></li><li><span aria-current="page">`+pool.Name+`</span></li>`) {
+		t.Fatalf("breadcrumbs without names:\n%s", body)
+	}
+	_, body = e.admin().get("/files/call_recording/337826/")
+	if !strings.Contains(body, `data-testid="folder-4971121843140">`+pool.Name+` (4971121843140)</a>`) {
+		t.Fatalf("pool folder not named after the pool:\n%s", body)
 	}
 	if strings.Count(body, `aria-sort=`) != 1 || !strings.Contains(body, `aria-sort="descending"`) || strings.Contains(body, " else") {
 		t.Fatalf("sort header: %d aria-sort", strings.Count(body, `aria-sort=`))

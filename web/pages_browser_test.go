@@ -157,9 +157,10 @@ func TestBrowserEveryPage(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, v := range visits[role] {
-					if lang == "de" {
+					if lang == "de" || screens != "" { // screens: every page at both sizes in both languages
 						check(lang, 390, 844, v.path, true)
-					} else {
+					}
+					if lang == "en" || screens != "" {
 						check(lang, 1366, 900, v.path, false)
 					}
 				}

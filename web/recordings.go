@@ -54,7 +54,11 @@ func (h *recordingsHandler) renderRecording(c echo.Context, d models.RecordingDe
 	}
 	p := recordingProps(ctx, d, peaks)
 	p.Page = h.views.page(c, "files.recording_title", "files")
-	p.Crumbs = append(crumbs(ctx, d.File.Folder), templates.Crumb{Name: d.File.Name})
+	p.Crumbs = crumbs(ctx, d.File.Folder)
+	if pools, err := h.store.PoolNamesByStart(ctx, actorOf(c), d.Customer.ID); err == nil {
+		nameCrumbs(p.Crumbs, d.Customer, pools)
+	}
+	p.Crumbs = append(p.Crumbs, templates.Crumb{Name: d.File.Name})
 	p.CanDelete = actorOf(c).MayDeleteRecordings()
 	p.Errors = errs
 	return render(c, status, templates.Recording(p))

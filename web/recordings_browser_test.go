@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"callrec/i18n"
 	"callrec/internal/browsertest"
@@ -86,6 +87,25 @@ func TestBrowserRecordingPlayAndSeek(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Seek by keyboard: the waveform is a slider; End goes to the end, Home back to the start.
+	var valueNow string
+	err = chromedp.Run(ctx,
+		chromedp.Focus(`svg.waveform`, chromedp.ByQuery),
+		chromedp.KeyEvent(kb.End),
+		chromedp.Poll(`(function(){var a=document.querySelector('audio');return !a.seeking && a.currentTime>3.5})()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.KeyEvent(kb.Home),
+		chromedp.Poll(`(function(){var a=document.querySelector('audio');return !a.seeking && a.currentTime<1})()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Evaluate(`document.querySelector('audio').pause()`, nil),
+		chromedp.KeyEvent(kb.ArrowRight),
+		chromedp.Poll(`(function(){var a=document.querySelector('audio');return !a.seeking && a.currentTime>=2.9})()`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.AttributeValue(`svg.waveform`, "aria-valuenow", &valueNow, nil, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("keyboard seeking: %v", err)
+	}
+	if valueNow == "0" {
+		t.Errorf("the slider's value stayed at 0 after seeking")
 	}
 	if n := e.auditCount(models.AuditRecordingListened); n < 1 {
 		t.Fatalf("%d listen events", n)
