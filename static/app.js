@@ -60,6 +60,15 @@
   document.addEventListener("htmx:afterSettle", function (ev) { labelCells(ev.target); });
   document.addEventListener("htmx:sseMessage", function (ev) { labelCells(ev.target); });
 
+  // A form answered in place leaves the page where it is; its message (beside the control that
+  // was used) is scrolled into view only when it is not in view already.
+  document.addEventListener("htmx:afterSettle", function (ev) {
+    var m = ev.target.querySelector && ev.target.querySelector("[data-flash-here]");
+    if (!m) { return; }
+    var r = m.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) { m.scrollIntoView({block: "nearest"}); }
+  });
+
   // A refused form (422) comes back with its messages beside the fields: show it like a success.
   document.addEventListener("htmx:beforeSwap", function (ev) {
     if (ev.detail.xhr && ev.detail.xhr.status === 422) { ev.detail.shouldSwap = true; ev.detail.isError = false; }

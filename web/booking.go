@@ -122,6 +122,7 @@ func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me module
 	text, confirm, n := legalNotice(i18n.Lang(ctx))
 	crp := templates.CallRecordingProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), Errors: me.booking,
 		SettingsErrors: me.settings, Announcements: cr.Announcements,
+		Flash: h.views.takeFlash(c, placeCallRecording), SettingsFlash: h.views.takeFlash(c, placeSettings),
 		Notice: templates.LegalNoticeView{Text: text, Confirm: confirm, Version: models.NoticeVersion(n.Text)}}
 	crp.State, crp.Facts = moduleState(ctx, cr.Booking, cr.Price, loc)
 	if cr.Settings != nil {
@@ -134,7 +135,8 @@ func (h *bookingHandler) bookingModules(c echo.Context, p models.Pool, me module
 	}
 	mods := []templ.Component{templates.CallRecordingModule(crp)}
 	if h.ftpAvailable || fa.Booked() { // a booking in force stays visible, and can be cancelled
-		fp := templates.FTPAccessProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), CanBook: h.ftpAvailable}
+		fp := templates.FTPAccessProps{PoolID: p.ID, CSRF: csrf, CanEdit: a.IsAdmin(), CanBook: h.ftpAvailable,
+			Flash: h.views.takeFlash(c, placeFTPAccess)}
 		fp.State, fp.Facts = moduleState(ctx, fa.Booking, fa.Price, loc)
 		mods = append(mods, templates.FTPAccessModule(fp))
 	}
@@ -147,6 +149,16 @@ func (h *bookingHandler) poolWithErrors(c echo.Context, p models.Pool, me module
 	c.Set(moduleErrorsKey, me)
 	return h.showPool(c, p, http.StatusUnprocessableEntity)
 }
+
+// Where a module form's message appears: at the head of its section after a booking or a
+// cancellation (the form is gone, the section changed), beside the save button after saving the
+// settings. The settings form is answered in place (htmx swaps the section, the page stays where
+// it is); otherwise the redirect's fragment is the message itself, so it is in view.
+const (
+	placeCallRecording = "call-recording"
+	placeSettings      = "call-recording-settings"
+	placeFTPAccess     = "ftp-access"
+)
 
 func bookingAnchor(p models.Pool, anchor string) string {
 	return "/pools/" + strconv.FormatUint(uint64(p.ID), 10) + "#" + anchor
@@ -178,8 +190,8 @@ func (h *bookingHandler) callRecordingBook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.views.flash(c, "booking.flash.booked")
-	return redirect(c, bookingAnchor(p, "call-recording"))
+	h.views.flashAt(c, "booking.flash.booked", placeCallRecording)
+	return redirect(c, bookingAnchor(p, "flash-"+placeCallRecording))
 }
 
 func (h *bookingHandler) callRecordingCancel(c echo.Context) error {
@@ -190,8 +202,8 @@ func (h *bookingHandler) callRecordingCancel(c echo.Context) error {
 	if _, err := h.store.CancelCallRecording(c.Request().Context(), actorOf(c), p.ID, c.RealIP()); err != nil {
 		return err
 	}
-	h.views.flash(c, "booking.flash.cancelled")
-	return redirect(c, bookingAnchor(p, "call-recording"))
+	h.views.flashAt(c, "booking.flash.cancelled", placeCallRecording)
+	return redirect(c, bookingAnchor(p, "flash-"+placeCallRecording))
 }
 
 // settingsFromForm reads the settings form: unchecked boxes are off, every field is sent.
@@ -232,8 +244,8 @@ func (h *bookingHandler) callRecordingSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.views.flash(c, "booking.flash.settings_saved")
-	return redirect(c, bookingAnchor(p, "call-recording"))
+	h.views.flashAt(c, "booking.flash.settings_saved", placeSettings)
+	return redirect(c, bookingAnchor(p, "flash-"+placeSettings))
 }
 
 func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
@@ -247,8 +259,8 @@ func (h *bookingHandler) ftpAccessBook(c echo.Context) error {
 	if _, _, err := h.store.BookFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
 		return err
 	}
-	h.views.flash(c, "booking.flash.booked")
-	return redirect(c, bookingAnchor(p, "ftp-access"))
+	h.views.flashAt(c, "booking.flash.booked", placeFTPAccess)
+	return redirect(c, bookingAnchor(p, "flash-"+placeFTPAccess))
 }
 
 func (h *bookingHandler) ftpAccessCancel(c echo.Context) error {
@@ -259,6 +271,6 @@ func (h *bookingHandler) ftpAccessCancel(c echo.Context) error {
 	if _, err := h.store.CancelFTPAccess(c.Request().Context(), actorOf(c), p.CustomerID, c.RealIP()); err != nil {
 		return err
 	}
-	h.views.flash(c, "booking.flash.cancelled")
-	return redirect(c, bookingAnchor(p, "ftp-access"))
+	h.views.flashAt(c, "booking.flash.cancelled", placeFTPAccess)
+	return redirect(c, bookingAnchor(p, "flash-"+placeFTPAccess))
 }

@@ -59,11 +59,23 @@ func TestBrowserBookCallRecording(t *testing.T) {
 		t.Fatal("refused booking was stored")
 	}
 
+	// A message is in view where it belongs, not at the page's head (out of sight above).
+	inView := func(sel string, ok *bool) chromedp.Action {
+		return chromedp.Evaluate(`(() => {
+			const m = document.querySelector(`+"`"+`#main > [data-testid="flash"]`+"`"+`);
+			const f = document.querySelector('`+sel+`');
+			if (m || !f) { return false; }
+			const r = f.getBoundingClientRect();
+			return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;
+		})()`, ok)
+	}
 	var state, price, facts string
+	var bookedInView bool
 	err = chromedp.Run(ctx,
 		chromedp.Click(`#f-legal_notice_accepted`, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="call-recording-book"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="call-recording-badge"][data-state="booked"]`, chromedp.ByQuery),
+		inView(`#call-recording #flash-call-recording`, &bookedInView),
 		chromedp.Text(`[data-testid="call-recording-state"]`, &state, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="call-recording-price"]`, &price, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="call-recording-facts"]`, &facts, chromedp.ByQuery),
@@ -75,6 +87,9 @@ func TestBrowserBookCallRecording(t *testing.T) {
 		!strings.Contains(facts, "127.0.0.1") {
 		t.Fatalf("booked: state %q price %q facts %q", state, price, facts)
 	}
+	if !bookedInView {
+		t.Errorf("after booking the message is not in view in the module's section")
+	}
 	// Each click on "Buchen" asked first, with the price (the refused one too: the browser asks
 	// before it sends).
 	wantAsk := i18n.TL("de", "booking.confirm_price", map[string]any{"Module": "Call Recording", "Price": "19,90\u00a0€"})
@@ -84,11 +99,23 @@ func TestBrowserBookCallRecording(t *testing.T) {
 		}
 	}
 
-	var manual bool
+	// Saving the settings answers in place: the page neither reloads nor jumps (the save button
+	// stays in view), and the message stands beside the save button.
+	var manual, savedInView, beside, sameDoc, buttonInView bool
+	var hashBefore, hash string
 	err = chromedp.Run(ctx,
 		chromedp.Click(`#f-mode-manual`, chromedp.ByQuery),
+		chromedp.ScrollIntoView(`[data-testid="call-recording-settings-save"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.notReloaded = true; location.hash`, &hashBefore),
 		chromedp.Click(`[data-testid="call-recording-settings-save"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//p[@data-testid="flash" and contains(., "Einstellungen sind gespeichert")]`),
+		chromedp.Evaluate(`window.notReloaded === true`, &sameDoc),
+		chromedp.Evaluate(`(() => { const r = document.querySelector('[data-testid="call-recording-settings-save"]').getBoundingClientRect();
+			return r.top >= 0 && r.bottom <= window.innerHeight })()`, &buttonInView),
+		chromedp.Evaluate(`location.hash`, &hash),
+		inView(`#flash-call-recording-settings`, &savedInView),
+		chromedp.Evaluate(`document.getElementById("flash-call-recording-settings").parentElement.contains(
+			document.querySelector('[data-testid="call-recording-settings-save"]'))`, &beside),
 		chromedp.Evaluate(`document.getElementById("f-mode-manual").checked`, &manual),
 	)
 	if err != nil {
@@ -96,6 +123,10 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	}
 	if !manual {
 		t.Fatal("mode not manual after saving")
+	}
+	if !sameDoc || hash != hashBefore || !buttonInView || !savedInView || !beside {
+		t.Errorf("saving the settings: same page %v, fragment %q -> %q, button in view %v, message in view %v, beside the button %v",
+			sameDoc, hashBefore, hash, buttonInView, savedInView, beside)
 	}
 
 	err = chromedp.Run(ctx,

@@ -361,17 +361,30 @@ func TestCallRecordingPage(t *testing.T) {
 	if st, _, _ := agent.post(page+"/call-recording/settings", form); st != 403 {
 		t.Errorf("agent settings: %d", st)
 	}
-	if st, _, _ := admin.post(page+"/call-recording/settings", form); st != 303 {
-		t.Fatalf("settings: %d", st)
+	if st, _, loc := admin.post(page+"/call-recording/settings", form); st != 303 || loc != page+"#flash-call-recording-settings" {
+		t.Fatalf("settings: %d %s", st, loc)
+	}
+	// Without script the redirect lands on the message, which stands beside the save button
+	// (not at the page's head); a page read afterwards shows it no more.
+	_, body = admin.get(page)
+	beside := `data-testid="call-recording-settings-save">Einstellungen speichern</button><p class="flash" role="status" id="flash-call-recording-settings" data-flash-here data-testid="flash">`
+	if !strings.Contains(body, beside) || strings.Count(body, `data-testid="flash"`) != 1 {
+		t.Errorf("the saved message is not beside the save button:\n%s", body)
+	}
+	if _, body = admin.get(page); strings.Contains(body, `data-testid="flash"`) {
+		t.Error("the saved message shows twice")
 	}
 	cr, _ := e.store.CallRecordingOf(t.Context(), models.Actor{Role: models.RolePlatformAdmin}, pool.ID)
 	if s := cr.Settings; s.Mode != "manual" || s.CallerAnnouncement || s.RetentionDays != 365 || !s.Enabled {
 		t.Errorf("stored settings: %+v", s)
 	}
-	if st, _, _ := admin.post(page+"/call-recording/cancel", nil); st != 303 {
-		t.Fatalf("cancel: %d", st)
+	if st, _, loc := admin.post(page+"/call-recording/cancel", nil); st != 303 || loc != page+"#flash-call-recording" {
+		t.Fatalf("cancel: %d %s", st, loc)
 	}
 	_, body = admin.get(page)
+	if !strings.Contains(body, `id="flash-call-recording"`) || strings.Contains(body, `<main id="main"><p class="flash"`) {
+		t.Error("the cancelled message is not in the module's section")
+	}
 	if !strings.Contains(body, `data-state="cancelled"`) || !strings.Contains(body, "Gekündigt am") || !strings.Contains(body, "Erneut buchen") {
 		t.Error("cancelled state not shown")
 	}

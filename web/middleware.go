@@ -51,6 +51,7 @@ const (
 	sessStamp = "auth_stamp" // changes when the password changes: old sessions die with it
 	sessCSRF  = "csrf"
 	sessFlash = "flash"
+	sessPlace = "flash_at" // the page section that shows the flash beside its controls
 	sessLang  = "lang" // chosen language before login
 	sessSeen  = "seen" // last activity, refreshed at most once a minute
 )

@@ -72,13 +72,33 @@ func (v views) page(c echo.Context, titleKey, active string) templates.Page {
 	if p.User != nil {
 		p.Nav = navFor(models.ActorOf(*p.User))
 		p.Flash = v.sessions.PopString(c.Request().Context(), sessFlash)
+		v.sessions.Remove(c.Request().Context(), sessPlace)
 	}
 	return p
 }
 
-// flash stores a one-time success message (an i18n key) for the next page.
+// flash stores a one-time success message (an i18n key) for the head of the next page.
 func (v views) flash(c echo.Context, key string) {
 	v.sessions.Put(c.Request().Context(), sessFlash, key)
+	v.sessions.Remove(c.Request().Context(), sessPlace)
+}
+
+// flashAt stores a one-time message that the section place of the next page shows beside the
+// control that was used, instead of the page's head far above it. A page without that section
+// shows it at its head.
+func (v views) flashAt(c echo.Context, key, place string) {
+	v.sessions.Put(c.Request().Context(), sessFlash, key)
+	v.sessions.Put(c.Request().Context(), sessPlace, place)
+}
+
+// takeFlash returns the pending message when it belongs to place, and removes it.
+func (v views) takeFlash(c echo.Context, place string) string {
+	ctx := c.Request().Context()
+	if place == "" || v.sessions.GetString(ctx, sessPlace) != place {
+		return ""
+	}
+	v.sessions.Remove(ctx, sessPlace)
+	return v.sessions.PopString(ctx, sessFlash)
 }
 
 // csrfToken returns the session's CSRF token, creating one on first use.
