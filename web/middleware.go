@@ -52,8 +52,8 @@ const (
 	sessCSRF  = "csrf"
 	sessFlash = "flash"
 	sessPlace = "flash_at" // the page section that shows the flash beside its controls
-	sessLang  = "lang" // chosen language before login
-	sessSeen  = "seen" // last activity, refreshed at most once a minute
+	sessLang  = "lang"     // chosen language before login
+	sessSeen  = "seen"     // last activity, refreshed at most once a minute
 )
 
 // Session lifetimes: an absolute limit (scs Lifetime) and an idle limit enforced in loadUser.
