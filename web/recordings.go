@@ -70,7 +70,9 @@ const PeakBuckets = files.PeakBuckets
 // ensurePeaks returns the recording's waveform peaks, computing them from the file the first
 // time and storing them (a file still being written is computed but not stored).
 func (h *recordingsHandler) ensurePeaks(ctx context.Context, d models.RecordingDetail) ([]byte, error) {
-	if d.Recording != nil && len(d.Recording.Peaks) > 0 {
+	// A stereo recording keeps a lane per side; peaks stored as one lane (before lanes existed)
+	// are computed again once.
+	if d.Recording != nil && len(d.Recording.Peaks) > 0 && (d.File.Channels != 2 || len(d.Recording.Peaks) == 2*PeakBuckets) {
 		return d.Recording.Peaks, nil
 	}
 	f, err := h.tree.object(ctx, d.File.Path)
@@ -78,7 +80,7 @@ func (h *recordingsHandler) ensurePeaks(ctx context.Context, d models.RecordingD
 		return nil, err
 	}
 	defer f.Close()
-	peaks, err := files.Peaks(f, f.Info().Size, PeakBuckets)
+	peaks, err := files.LanePeaks(f, f.Info().Size, PeakBuckets)
 	if err != nil {
 		return nil, err
 	}
@@ -91,16 +93,29 @@ func (h *recordingsHandler) ensurePeaks(ctx context.Context, d models.RecordingD
 }
 
 // waveformPath draws peaks as vertical bars in a 1000x100 box centred on y=50.
-func waveformPath(peaks []byte) string {
+func waveformPath(peaks []byte) string { return lanePath(peaks, 50, 48) }
+
+// lanePath draws peaks as vertical bars of at most half above and below the line y=mid.
+func lanePath(peaks []byte, mid, half float64) string {
 	var b strings.Builder
 	b.Grow(len(peaks) * 16)
 	n := float64(max(len(peaks), 1))
 	for i, p := range peaks {
-		h := max(float64(p)*48/255, 0.3)
+		h := max(float64(p)*half/255, 0.3)
 		x := (float64(i) + 0.5) * 1000 / n
-		fmt.Fprintf(&b, "M%.1f %.1fV%.1f", x, 50-h, 50+h)
+		fmt.Fprintf(&b, "M%.1f %.1fV%.1f", x, mid-h, mid+h)
 	}
 	return b.String()
+}
+
+// waveform draws a recording's peaks: one lane, or for a stereo file the caller's lane above
+// the callee's.
+func waveform(peaks []byte) (mixed string, lanes []string) {
+	ls := files.Lanes(peaks, PeakBuckets)
+	if len(ls) == 1 {
+		return waveformPath(peaks), nil
+	}
+	return "", []string{lanePath(ls[0], 25, 23), lanePath(ls[1], 75, 23)}
 }
 
 func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte) templates.RecordingProps {
@@ -112,7 +127,8 @@ func recordingProps(ctx context.Context, d models.RecordingDetail, peaks []byte)
 	p := templates.RecordingProps{ID: f.ID, Name: f.Name, Parsed: parsed, Date: row.Date,
 		SubscriberID: parts.SubscriberID, StartNumber: parts.StartNumber, A: row.A, B: row.B, C: row.C, Withheld: row.Withheld,
 		Duration: row.Duration, DurationSec: float64(f.DurationMS) / 1000, Size: row.Size, Channels: f.Channels,
-		Waveform: waveformPath(peaks), AudioURL: "/recordings/" + id + "/audio", DownloadURL: "/recordings/" + id + "/download"}
+		AudioURL: "/recordings/" + id + "/audio", DownloadURL: "/recordings/" + id + "/download"}
+	p.Waveform, p.Lanes = waveform(peaks)
 	total := float64(max(f.DurationMS, 1))
 	xOf := func(ms int64) float64 { return min(max(float64(ms), 0), total) * 1000 / total }
 	if r := d.Recording; r != nil {

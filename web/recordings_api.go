@@ -209,11 +209,19 @@ func (h *recordingsHandler) apiRecordingWaveform(c echo.Context) error {
 	} else if err != nil {
 		return models.ErrUnreadableFile
 	}
-	ps := make([]int, len(peaks))
-	for i, p := range peaks {
-		ps[i] = int(p)
+	ints := func(b []byte) []int {
+		out := make([]int, len(b))
+		for i, p := range b {
+			out[i] = int(p)
+		}
+		return out
 	}
-	return c.JSON(http.StatusOK, map[string]any{"buckets": len(ps), "duration_ms": d.File.DurationMS, "max": 255, "peaks": ps})
+	ps := ints(files.Mixed(peaks, PeakBuckets))
+	out := map[string]any{"buckets": len(ps), "duration_ms": d.File.DurationMS, "max": 255, "peaks": ps}
+	if ls := files.Lanes(peaks, PeakBuckets); len(ls) == 2 { // stereo: each side too
+		out["channels"] = [][]int{ints(ls[0]), ints(ls[1])}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (h *recordingsHandler) apiRecordingDelete(c echo.Context) error {

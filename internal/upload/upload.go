@@ -191,7 +191,7 @@ func (u *Uploader) one(ctx context.Context, r models.Recording) error {
 	}
 	defer f.Close()
 	size := f.Info().Size
-	peaks, err := files.Peaks(f, size, files.PeakBuckets)
+	peaks, err := files.LanePeaks(f, size, files.PeakBuckets)
 	if err != nil {
 		peaks = nil // not a WAV the waveform can be drawn from; still stored
 	}

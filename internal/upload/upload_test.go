@@ -175,7 +175,7 @@ func TestUploadStoresAndRemovesSpoolCopy(t *testing.T) {
 			t.Errorf("spool copy of %s kept after storing: %v", c.r.Recording.Path, err)
 		}
 		d := f.detail(t, c.r.Recording.Path)
-		if d.Storage != models.StorageStored || d.SHA256 != sum(c.data) || d.StoredAt == nil || len(d.Peaks) != files.PeakBuckets {
+		if d.Storage != models.StorageStored || d.SHA256 != sum(c.data) || d.StoredAt == nil || len(d.Peaks) != 2*files.PeakBuckets { // stereo: a lane per side
 			t.Errorf("%s: storage %q sha %q stored %v peaks %d", c.r.Recording.Path, d.Storage, d.SHA256, d.StoredAt, len(d.Peaks))
 		}
 	}

@@ -16,6 +16,39 @@ var ErrNotPCM16 = errors.New("files: not a 16-bit PCM WAV")
 // trusted only up to the end of the file (size is the file's length), so a recording cut off by
 // a crash, or still being written, gives the peaks of what is there.
 func Peaks(r io.Reader, size int64, n int) ([]byte, error) {
+	return peaks(r, size, n, false)
+}
+
+// LanePeaks is the waveform a recording keeps: for a stereo file the caller's (left) channel's
+// n buckets followed by the callee's (right) n, so that the recording page draws the two sides
+// of the call as two lanes; for any other file it is Peaks. Lanes splits it again.
+func LanePeaks(r io.Reader, size int64, n int) ([]byte, error) {
+	return peaks(r, size, n, true)
+}
+
+// Lanes splits stored peaks of n buckets into their lanes: a stereo file's 2n bytes into the
+// caller's and the callee's, anything else into one lane.
+func Lanes(p []byte, n int) [][]byte {
+	if n > 0 && len(p) == 2*n {
+		return [][]byte{p[:n], p[n:]}
+	}
+	return [][]byte{p}
+}
+
+// Mixed is stored peaks as one lane: a stereo file's louder side per bucket (Peaks's answer).
+func Mixed(p []byte, n int) []byte {
+	ls := Lanes(p, n)
+	if len(ls) == 1 {
+		return p
+	}
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = max(ls[0][i], ls[1][i])
+	}
+	return out
+}
+
+func peaks(r io.Reader, size int64, n int, lanes bool) ([]byte, error) {
 	if n <= 0 {
 		return nil, errors.New("files: no buckets")
 	}
@@ -68,6 +101,9 @@ func Peaks(r io.Reader, size int64, n int) ([]byte, error) {
 		if sz == 0 || sz > size-pos { // unfinished header or a file cut short
 			sz = size - pos
 		}
+		if lanes && channels == 2 {
+			return stereoPeaksOf(br, sz/4, n)
+		}
 		return peaksOf(br, sz/int64(2*channels), channels, n)
 	}
 }
@@ -107,6 +143,57 @@ func peaksOf(r io.Reader, frames int64, channels, n int) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// stereoPeaksOf is peaksOf per channel of a stereo file: n buckets of the left channel, then n
+// of the right.
+func stereoPeaksOf(r io.Reader, frames int64, n int) ([]byte, error) {
+	out := make([]byte, 2*n)
+	if frames <= 0 {
+		return out, nil
+	}
+	const block = 4
+	total := frames * block
+	buf := make([]byte, 256<<10)
+	var pos int64
+	bucket := 0
+	end := bucketEnd(0, frames, n) * block
+	left, right := 0, 0
+	for pos < total {
+		m, err := io.ReadFull(r, buf[:min(int64(len(buf)), total-pos)])
+		m &^= block - 1
+		chunk := buf[:m]
+		for len(chunk) > 0 {
+			take := min(int64(len(chunk)), end-pos)
+			l, rt := stereoPeakOf(chunk[:take])
+			left, right = max(left, l), max(right, rt)
+			chunk = chunk[take:]
+			pos += take
+			for pos >= end && bucket < n {
+				out[bucket] = byte(min(255, (left*255+32767)/32768))
+				out[n+bucket] = byte(min(255, (right*255+32767)/32768))
+				bucket++
+				left, right = 0, 0
+				end = bucketEnd(bucket, frames, n) * block
+			}
+		}
+		if err != nil {
+			break // a short file: the rest stays silent
+		}
+	}
+	return out, nil
+}
+
+// stereoPeakOf is the largest magnitude of each channel among the interleaved little-endian
+// 16-bit stereo frames in b (a multiple of 4 bytes).
+func stereoPeakOf(b []byte) (int, int) {
+	var llo, lhi, rlo, rhi int16
+	for ; len(b) >= 4; b = b[4:] {
+		l, r := int16(binary.LittleEndian.Uint16(b)), int16(binary.LittleEndian.Uint16(b[2:]))
+		llo, lhi = min(llo, l), max(lhi, l)
+		rlo, rhi = min(rlo, r), max(rhi, r)
+	}
+	return max(int(lhi), -int(llo)), max(int(rhi), -int(rlo))
 }
 
 // peakOf is the largest magnitude among the little-endian 16-bit samples in b (an even length).

@@ -57,6 +57,32 @@ func TestPeaks(t *testing.T) {
 	if p[0] != 255 || p[1] != 255 || p[2] != 0 || p[3] != 0 {
 		t.Fatalf("stereo peaks %v", p)
 	}
+	// Per lane: the loud samples are all on the right (odd indexes), the left stays silent; a
+	// quieter left channel shows in the left lane only.
+	for i := 0; i < 4000; i += 2 {
+		st[i] = 16384
+	}
+	w = wav16(2, st)
+	lp, err := LanePeaks(bytes.NewReader(w), int64(len(w)), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lp) != 8 || lp[0] < 127 || lp[0] > 129 || lp[1] != 0 || lp[2] != 0 || lp[4] != 255 || lp[5] != 255 || lp[6] != 0 {
+		t.Fatalf("stereo lane peaks %v", lp)
+	}
+	if ls := Lanes(lp, 4); len(ls) != 2 || ls[1][0] != 255 || ls[0][0] != lp[0] {
+		t.Fatalf("lanes %v", ls)
+	}
+	if mx := Mixed(lp, 4); mx[0] != 255 || mx[1] != 255 || mx[2] != 0 {
+		t.Fatalf("mixed %v", mx)
+	}
+	// A mono file's lane peaks are its peaks: one lane.
+	mono := wav16(1, st[:8000])
+	mp, _ := Peaks(bytes.NewReader(mono), int64(len(mono)), 4)
+	ml, _ := LanePeaks(bytes.NewReader(mono), int64(len(mono)), 4)
+	if !bytes.Equal(mp, ml) || len(Lanes(ml, 4)) != 1 {
+		t.Fatalf("mono lane peaks %v, peaks %v", ml, mp)
+	}
 	for _, bad := range [][]byte{nil, []byte("RIFF1234WAVE"), append([]byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x03\x00"), make([]byte, 14)...)} {
 		if _, err := Peaks(bytes.NewReader(bad), int64(len(bad)), 10); !errors.Is(err, ErrNotPCM16) {
 			t.Errorf("%q: %v", bad, err)
