@@ -152,12 +152,16 @@ func TestBrowserEveryPage(t *testing.T) {
 			if err := chromedp.Run(ctx, browsertest.Login(e.srv.URL, cred[0], cred[1])); err != nil {
 				t.Fatal(err)
 			}
-			for _, lang := range []string{"de", "en"} {
+			langs := []string{"de", "en"}
+			if screens != "" {
+				langs = append(langs, "fr") // screens: French too
+			}
+			for _, lang := range langs {
 				if err := chromedp.Run(ctx, browsertest.Language(e.srv.URL, lang)); err != nil {
 					t.Fatal(err)
 				}
 				for _, v := range visits[role] {
-					if lang == "de" || screens != "" { // screens: every page at both sizes in both languages
+					if lang == "de" || screens != "" { // screens: every page at both sizes in every language
 						check(lang, 390, 844, v.path, true)
 					}
 					if lang == "en" || screens != "" {
