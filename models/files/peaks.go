@@ -188,6 +188,23 @@ func stereoPeaksOf(r io.Reader, frames int64, n int) ([]byte, error) {
 // 16-bit stereo frames in b (a multiple of 4 bytes).
 func stereoPeakOf(b []byte) (int, int) {
 	var llo, lhi, rlo, rhi int16
+	if littleEndian { // as peakOf: the samples in place, two frames' running extremes at a time
+		s := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
+		var llo1, lhi1, rlo1, rhi1 int16
+		for len(s) >= 4 {
+			llo, lhi = min(llo, s[0]), max(lhi, s[0])
+			rlo, rhi = min(rlo, s[1]), max(rhi, s[1])
+			llo1, lhi1 = min(llo1, s[2]), max(lhi1, s[2])
+			rlo1, rhi1 = min(rlo1, s[3]), max(rhi1, s[3])
+			s = s[4:]
+		}
+		if len(s) >= 2 {
+			llo, lhi = min(llo, s[0]), max(lhi, s[0])
+			rlo, rhi = min(rlo, s[1]), max(rhi, s[1])
+		}
+		llo, lhi, rlo, rhi = min(llo, llo1), max(lhi, lhi1), min(rlo, rlo1), max(rhi, rhi1)
+		return max(int(lhi), -int(llo)), max(int(rhi), -int(rlo))
+	}
 	for ; len(b) >= 4; b = b[4:] {
 		l, r := int16(binary.LittleEndian.Uint16(b)), int16(binary.LittleEndian.Uint16(b[2:]))
 		llo, lhi = min(llo, l), max(lhi, l)
