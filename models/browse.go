@@ -231,6 +231,9 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 // follows, if any.
 func (s *Store) readListing(ctx context.Context, q BrowseQuery, from *cursor, list string, args []any) (listEntry, error) {
 	var e listEntry
+	if s.listTrace != nil {
+		s.listTrace(list, args)
+	}
 	rs, err := s.query(ctx, list, args...)
 	if err != nil {
 		return e, err

@@ -113,6 +113,14 @@ func CopyDB(ctx context.Context, from, to *Store, progress func(TableCount)) (Co
 		return CopyReport{}, fmt.Errorf("models: copy-db: %w", err)
 	}
 	to.cache.invalidate()
+	// PostgreSQL plans from statistics, and a table filled in one go has none until autovacuum
+	// comes by: the first File Browser pages would be planned for an empty table (a sort of
+	// the whole folder). SQLite plans from the schema (callrec never gathers its statistics).
+	if to.d.name() == "postgres" {
+		if err := to.db.WithContext(ctx).Exec("ANALYZE").Error; err != nil {
+			return rep, fmt.Errorf("models: copy-db: copied, but gathering the statistics failed (run ANALYZE): %w", err)
+		}
+	}
 	return rep, nil
 }
 

@@ -41,6 +41,35 @@ var migrations = []Migration{
 			}
 			return d.autoMigrated(tx, tableNames(v4Models()))
 		}},
+	{Version: 5, Name: "PostgreSQL: the File Browser's indexes end in the id",
+		// A listing is ordered by its column and then the id, and its keyset cursor compares
+		// (column, id). SQLite's indexes end in the row id anyway; PostgreSQL's did not, so
+		// it sorted a folder's rows whenever a column had few distinct values (the dialed
+		// number and the destination of a pool, the same in most of its recordings): a seq
+		// scan and a sort of the whole folder per page. Ending in the id, an index gives the
+		// page's order and the cursor's bound by itself.
+		SQLite:   []string{},
+		Postgres: v5PostgresIndexes()},
+}
+
+// v5PostgresIndexes rebuilds the listing indexes (schema_v1.go's v1FileIndexes and the File
+// model's idx_files_folder) with the id last.
+func v5PostgresIndexes() []string {
+	var out []string
+	for _, ix := range [][2]string{
+		{"idx_files_folder", "customer_id, folder, name"},
+		{"idx_files_customer_kind_at", "customer_id, kind, call_at"},
+		{"idx_files_customer_pool_kind_at", "customer_id, pool_id, kind, call_at"},
+		{"idx_files_browse_date", "customer_id, folder, call_at"},
+		{"idx_files_browse_caller", "customer_id, folder, a"},
+		{"idx_files_browse_dialed", "customer_id, folder, b"},
+		{"idx_files_browse_destination", "customer_id, folder, c"},
+		{"idx_files_browse_duration", "customer_id, folder, duration_ms"},
+		{"idx_files_browse_size", "customer_id, folder, size"},
+	} {
+		out = append(out, "DROP INDEX IF EXISTS "+ix[0], "CREATE INDEX "+ix[0]+" ON files("+ix[1]+", id)")
+	}
+	return out
 }
 
 // tableNames are the tables of frozen models.

@@ -28,6 +28,9 @@ type Store struct {
 	lists   listCache
 	stop    context.CancelFunc // ends the dialect's watch
 	watched <-chan struct{}    // closed when the watch has ended
+	// listTrace, when set (tests), hears each File Browser listing statement read from the
+	// database, to check its plan (browse_plan_test.go).
+	listTrace func(query string, args []any)
 	// linkKeyCache holds the download links' key once read (linkKey).
 	linkKeyCache atomic.Pointer[[]byte]
 	// Now is the clock; tests may replace it.
