@@ -533,52 +533,66 @@ func ClientRequestIncreaseCSEQ(c *Client, req *sip.Request) error {
 }
 
 func digestProxyAuthApply(req *sip.Request, res *sip.Response, opts digest.Options) error {
-	authHeader := res.GetHeader("Proxy-Authenticate")
-	if authHeader == nil {
-		return fmt.Errorf("No Proxy-Authenticate header present")
-	}
-	chal, err := digest.ParseChallenge(authHeader.Value())
-	if err != nil {
-		return fmt.Errorf("fail to parse challenge authHeader=%q: %w", authHeader.Value(), err)
-	}
-
-	// Fix lower case algorithm although not supported by rfc
-	chal.Algorithm = sip.ASCIIToUpper(chal.Algorithm)
-
-	// Reply with digest
-	cred, err := digest.Digest(chal, opts)
-	if err != nil {
-		return fmt.Errorf("fail to build digest: %w", err)
-	}
-
-	req.RemoveHeader("Proxy-Authorization")
-	req.AppendHeader(sip.NewHeader("Proxy-Authorization", cred.String()))
-	return nil
+	return digestApply(req, res, "Proxy-Authenticate", "Proxy-Authorization", opts)
 }
 
 func digestAuthApply(req *sip.Request, res *sip.Response, opts digest.Options) error {
-	wwwAuth := res.GetHeader("WWW-Authenticate")
-	if wwwAuth == nil {
-		return fmt.Errorf("No WWW-Authenticate header present")
+	return digestApply(req, res, "WWW-Authenticate", "Authorization", opts)
+}
+
+// digestApply answers the strongest challenge of res that can be answered (RFC 8760 2.4: a
+// server may offer several, one per algorithm, and the client picks the one it prefers;
+// before, the first header was taken even when it named an algorithm that cannot be computed).
+// The credentials replace any the request carried for the same realm's earlier challenge.
+func digestApply(req *sip.Request, res *sip.Response, challengeHdr, credentialsHdr string, opts digest.Options) error {
+	hdrs := res.GetHeaders(challengeHdr)
+	if len(hdrs) == 0 {
+		return fmt.Errorf("No %s header present", challengeHdr)
 	}
-
-	chal, err := digest.ParseChallenge(wwwAuth.Value())
-	if err != nil {
-		return fmt.Errorf("fail to parse chalenge wwwauth=%q: %w", wwwAuth.Value(), err)
+	var best *digest.Challenge
+	var firstErr error
+	for _, h := range hdrs {
+		chal, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("fail to parse challenge %s=%q: %w", challengeHdr, h.Value(), err)
+			}
+			continue
+		}
+		// Fix lower case algorithm although not supported by rfc
+		chal.Algorithm = sip.ASCIIToUpper(chal.Algorithm)
+		if !digest.CanDigest(chal) {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("unsupported challenge %s=%q", challengeHdr, h.Value())
+			}
+			continue
+		}
+		if best == nil || digestStrength(chal.Algorithm) > digestStrength(best.Algorithm) {
+			best = chal
+		}
 	}
-
-	// Fix lower case algorithm although not supported by rfc
-	chal.Algorithm = sip.ASCIIToUpper(chal.Algorithm)
-
-	// Reply with digest
-	cred, err := digest.Digest(chal, opts)
+	if best == nil {
+		return firstErr
+	}
+	cred, err := digest.Digest(best, opts)
 	if err != nil {
 		return fmt.Errorf("fail to build digest: %w", err)
 	}
-
-	req.RemoveHeader("Authorization")
-	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
+	for req.RemoveHeader(credentialsHdr) {
+	}
+	req.AppendHeader(sip.NewHeader(credentialsHdr, cred.String()))
 	return nil
+}
+
+// digestStrength orders the algorithms RFC 8760 defines, strongest last.
+func digestStrength(alg string) int {
+	switch alg {
+	case "SHA-512-256":
+		return 3
+	case "SHA-256":
+		return 2
+	}
+	return 1 // MD5 and the default ""
 }
 
 // digestProxyAuthRequest does basic digest auth with proxy header

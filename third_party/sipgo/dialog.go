@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 var (
@@ -46,6 +47,48 @@ type Dialog struct {
 	cancel context.CancelCauseFunc
 
 	onStatePointer atomic.Pointer[DialogStateFn]
+
+	// auth answers challenges to the dialog's requests (SetCredentials).
+	auth atomic.Pointer[DigestAuth]
+}
+
+// SetCredentials are what the dialog's own requests (BYE, re-INVITE, UPDATE, PRACK, INFO) answer
+// a 401 or 407 challenge with: RFC 3261 22.2 and 22.3 let a server challenge any request, and
+// trunks do challenge BYE and re-INVITE. Before, such a request failed with the challenge as its
+// answer and, for a BYE, the peer kept the call up. DialogClientSession.WaitAnswer sets them
+// from its AnswerOptions.
+func (d *Dialog) SetCredentials(a DigestAuth) {
+	d.auth.Store(&a)
+}
+
+// challenged is req again with credentials for res's challenge (a new transaction's request:
+// no Via, no Route, which the dialog adds again), or nil when res is no challenge, the dialog
+// has no credentials, they cannot answer it, or attempt requests were challenged already (a
+// stale nonce is retried once; a server that challenges every answer is not looped with).
+func (d *Dialog) challenged(req *sip.Request, res *sip.Response, attempt int) *sip.Request {
+	a := d.auth.Load()
+	if a == nil || a.Password == "" || attempt >= maxAuthAttempts {
+		return nil
+	}
+	next := req.Clone()
+	opts := digest.Options{Method: req.Method.String(), URI: req.Recipient.String(), Username: a.Username, Password: a.Password}
+	var err error
+	switch res.StatusCode {
+	case sip.StatusProxyAuthRequired:
+		err = digestProxyAuthApply(next, res, opts)
+	case sip.StatusUnauthorized:
+		err = digestAuthApply(next, res, opts)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	for next.RemoveHeader("Via") {
+	}
+	for next.RemoveHeader("Route") {
+	}
+	return next
 }
 
 // Init setups dialog state

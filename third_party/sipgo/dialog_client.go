@@ -45,6 +45,20 @@ func (s *DialogClientSession) ReadBye(req *sip.Request, tx sip.ServerTransaction
 // It does not provide INVITE CANCEL as it could be REINVITE
 // Use WaitAnswer when creating initial INVITE to have CANCEL sending.
 func (s *DialogClientSession) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := s.do(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		next := s.challenged(req, res, attempt)
+		if next == nil {
+			return res, nil
+		}
+		req = next
+	}
+}
+
+func (s *DialogClientSession) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	tx, err := s.TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, err
@@ -242,8 +256,15 @@ func (s *DialogClientSession) WaitAnswer(ctx context.Context, opts AnswerOptions
 	var r *sip.Response
 	var err error
 	authAttempts := 0
-	for i := 0; ; i++ {
-		if i > 10 {
+	if opts.Password != "" {
+		s.SetCredentials(DigestAuth{Username: opts.Username, Password: opts.Password})
+	}
+	// Provisional responses do not count: a callee ringing for a minute sends many (a
+	// reliable 180 is retransmitted until PRACKed, a 183 may update early media), and the
+	// caller's context bounds the wait. Final responses only come again after a challenge.
+	finals := 0
+	for {
+		if finals > 10 {
 			// Preventing some long loops
 			return fmt.Errorf("more than 10 responses received")
 		}
@@ -277,6 +298,7 @@ func (s *DialogClientSession) WaitAnswer(ctx context.Context, opts AnswerOptions
 		if r.IsProvisional() {
 			continue
 		}
+		finals++
 
 		var proxyAuth bool
 		var hasChallenge bool
@@ -297,7 +319,7 @@ func (s *DialogClientSession) WaitAnswer(ctx context.Context, opts AnswerOptions
 			tx.Terminate()
 			digopts := digest.Options{
 				Method:   sip.INVITE.String(),
-				URI:      inviteRequest.Recipient.Addr(),
+				URI:      inviteRequest.Recipient.String(),
 				Username: opts.Username,
 				Password: opts.Password,
 			}
@@ -453,25 +475,47 @@ func (s *DialogClientSession) WriteBye(ctx context.Context, bye *sip.Request) er
 		return fmt.Errorf("Dialog not confirmed or did not receive yet any response")
 	}
 
-	tx, err := s.TransactionRequest(ctx, bye)
-	if err != nil {
-		return err
-	}
 	defer s.inviteTx.Terminate() // Terminates INVITE in all cases
-	defer tx.Terminate()         // Terminates current transaction
-
-	// Wait 200
-	select {
-	case res := <-tx.Responses():
+	for attempt := 0; ; attempt++ {
+		tx, err := s.TransactionRequest(ctx, bye)
+		if err != nil {
+			return err
+		}
+		res, err := finalResponse(ctx, tx)
+		tx.Terminate()
+		if err != nil {
+			return err
+		}
+		if next := s.challenged(bye, res, attempt); next != nil {
+			bye = next
+			continue
+		}
 		if res.StatusCode != 200 {
 			return ErrDialogResponse{res}
 		}
 		s.setState(sip.DialogStateEnded)
 		return nil
-	case <-tx.Done():
-		return tx.Err()
-	case <-ctx.Done():
-		return ctx.Err()
+	}
+}
+
+// finalResponse waits for tx's final response. Before, a BYE took the first response whatever
+// it was, so a 100 Trying (which a proxy may send) ended the wait with an error.
+func finalResponse(ctx context.Context, tx sip.ClientTransaction) (*sip.Response, error) {
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("transaction terminated")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

@@ -50,25 +50,21 @@ func (s *DialogServerSession) ReadBye(req *sip.Request, tx sip.ServerTransaction
 
 // Do does request response pattern. For more control over transaction use TransactionRequest
 func (s *DialogServerSession) Do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
-	tx, err := s.TransactionRequest(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			return res, nil
-
-		case <-tx.Done():
-			return nil, tx.Err()
-
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	for attempt := 0; ; attempt++ {
+		tx, err := s.TransactionRequest(ctx, req)
+		if err != nil {
+			return nil, err
 		}
+		res, err := finalResponse(ctx, tx)
+		tx.Terminate()
+		if err != nil {
+			return nil, err
+		}
+		next := s.challenged(req, res, attempt)
+		if next == nil {
+			return res, nil
+		}
+		req = next
 	}
 }
 
@@ -400,24 +396,25 @@ func (s *DialogServerSession) WriteBye(ctx context.Context, bye *sip.Request) er
 		break
 	}
 
-	tx, err := s.TransactionRequest(ctx, bye)
-	if err != nil {
-		return err
-	}
-	defer tx.Terminate() // Terminates current transaction
-
-	// Wait 200
-	select {
-	case res := <-tx.Responses():
+	for attempt := 0; ; attempt++ {
+		tx, err := s.TransactionRequest(ctx, bye)
+		if err != nil {
+			return err
+		}
+		res, err := finalResponse(ctx, tx)
+		tx.Terminate()
+		if err != nil {
+			return err
+		}
+		if next := s.challenged(bye, res, attempt); next != nil {
+			bye = next
+			continue
+		}
 		if res.StatusCode != 200 {
 			return ErrDialogResponse{res}
 		}
 		s.setState(sip.DialogStateEnded)
 		return nil
-	case <-tx.Done():
-		return tx.Err()
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
