@@ -107,11 +107,19 @@ const (
 	EventRecordingStarted   EventKind = "recording_started"
 	EventRecordingStopped   EventKind = "recording_stopped"
 	EventRecordingFailed    EventKind = "recording_failed"
+	// Signalling, not consent, but in the same trail so a call's story is in one place:
+	// a leg put on hold and back (Detail: the direction it asked for), a session timer that
+	// ran out, and why a call failed when signalling was the reason (Detail says what came).
+	EventHeld            EventKind = "held"
+	EventResumed         EventKind = "resumed"
+	EventSessionExpired  EventKind = "session_expired"
+	EventSignallingError EventKind = "signalling_error"
 )
 
 // EventKinds lists every EventKind.
 var EventKinds = []EventKind{EventNoticePlayed, EventStarPressed, EventConfirmationPlayed, EventWhisperPlayed,
-	EventHash1Pressed, EventRecordingStarted, EventRecordingStopped, EventRecordingFailed}
+	EventHash1Pressed, EventRecordingStarted, EventRecordingStopped, EventRecordingFailed,
+	EventHeld, EventResumed, EventSessionExpired, EventSignallingError}
 
 // RecordingStatus is the state of a call's recording file.
 type RecordingStatus string

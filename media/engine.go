@@ -136,11 +136,14 @@ const (
 
 // CallInfo is a snapshot of one call.
 type CallInfo struct {
-	ID                                string // engine's call id
-	SIPCallID                         string
-	CustomerID, PoolID                uint
-	SubscriberID, StartNumber         string
-	A, B, C                           string // caller (empty when withheld), dialed, destination
+	ID                        string // engine's call id
+	SIPCallID                 string
+	CustomerID, PoolID        uint
+	SubscriberID, StartNumber string
+	A, B, C                   string // caller (empty when withheld), dialed, destination
+	// Diversion and HistoryInfo are the INVITE's redirection headers (RFC 5806, RFC 7044) as
+	// they came, for the call record: the number the call was forwarded from.
+	Diversion, HistoryInfo            string
 	Arrival, Answered, Bridged, Ended time.Time
 	State                             CallState
 	Rec                               RecState

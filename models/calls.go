@@ -29,19 +29,23 @@ type Call struct {
 	CustomerID uint   `gorm:"not null;index:idx_calls_customer_arrival,priority:1;index:idx_calls_customer_pool_arrival,priority:1"`
 	PoolID     uint   `gorm:"index;index:idx_calls_customer_pool_arrival,priority:2"`
 	A, B, C    string
-	Arrival    time.Time `gorm:"not null;index:idx_calls_customer_arrival,priority:2;index:idx_calls_customer_pool_arrival,priority:3"`
-	Answered   *time.Time
-	Bridged    *time.Time
-	Ended      *time.Time
-	State      string // a calls.State
-	RecState   string // a calls.RecState
-	Mode       string // a calls.Mode
-	Outcome    string `gorm:"index"` // a calls.Outcome
-	DurationMS int64  // connected time (bridge to end); the full call length
-	RecordedMS int64
-	Events     []CallEvent `gorm:"constraint:OnDelete:CASCADE"`
-	Recording  *Recording
-	UpdatedAt  time.Time
+	// Diversion and HistoryInfo are the INVITE's redirection headers as they came (RFC 5806,
+	// RFC 7044): where the call was forwarded from before it reached the dialed number.
+	Diversion   string
+	HistoryInfo string
+	Arrival     time.Time `gorm:"not null;index:idx_calls_customer_arrival,priority:2;index:idx_calls_customer_pool_arrival,priority:3"`
+	Answered    *time.Time
+	Bridged     *time.Time
+	Ended       *time.Time
+	State       string // a calls.State
+	RecState    string // a calls.RecState
+	Mode        string // a calls.Mode
+	Outcome     string `gorm:"index"` // a calls.Outcome
+	DurationMS  int64  // connected time (bridge to end); the full call length
+	RecordedMS  int64
+	Events      []CallEvent `gorm:"constraint:OnDelete:CASCADE"`
+	Recording   *Recording
+	UpdatedAt   time.Time
 }
 
 // CallEvent is one step of a call's consent trail, at an offset from the call's arrival.
@@ -63,6 +67,7 @@ type CallRecord struct {
 	CustomerID, PoolID        uint
 	SubscriberID, StartNumber string
 	A, B, C                   string
+	Diversion, HistoryInfo    string
 	Arrival                   time.Time
 	Answered, Bridged, Ended  time.Time
 	State                     calls.State
@@ -107,6 +112,7 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 		wasEnded := c.ID != 0 && c.Ended != nil
 		c.EngineID, c.CustomerID, c.PoolID = r.EngineID, r.CustomerID, r.PoolID
 		c.A, c.B, c.C = r.A, r.B, r.C
+		c.Diversion, c.HistoryInfo = r.Diversion, r.HistoryInfo
 		c.Arrival = r.Arrival.UTC()
 		c.Answered, c.Bridged, c.Ended = timePtr(r.Answered), timePtr(r.Bridged), timePtr(r.Ended)
 		c.State, c.RecState, c.Mode, c.Outcome = string(r.State), string(r.RecState), string(r.Mode), string(r.Outcome)

@@ -200,7 +200,9 @@ func TestSinkSavesThenForwards(t *testing.T) {
 	bridged := arrival.Add(5 * time.Second)
 	c := media.CallInfo{ID: "e1", CustomerID: f.pool.CustomerID, PoolID: f.pool.ID, SubscriberID: "337826",
 		StartNumber: "4971121843140", A: "49711218431440", B: "49711218431431", C: "4915258878874",
-		Arrival: arrival, Answered: arrival.Add(time.Second), Bridged: bridged, State: media.StateConnected,
+		Diversion:   "<sip:4971121843140@carrier.example>;reason=unconditional;counter=1",
+		HistoryInfo: "<sip:4971121843140@carrier.example>;index=1, <sip:49711218431431@carrier.example>;index=1.1",
+		Arrival:     arrival, Answered: arrival.Add(time.Second), Bridged: bridged, State: media.StateConnected,
 		Rec: media.RecRecording, Mode: media.ModeAutomatic,
 		Events: []media.Event{{At: arrival.Add(2 * time.Second), Kind: media.EventNoticePlayed, By: "system"}}}
 	l := &live{t: t, store: f.store}
@@ -225,7 +227,7 @@ func TestSinkSavesThenForwards(t *testing.T) {
 	}
 	if got.State != "ended" || got.RecState != "stopped" || got.Outcome != "completed" || got.Mode != "automatic" ||
 		got.DurationMS != 10000 || got.RecordedMS != 4000 || got.A != c.A || got.B != c.B || got.C != c.C ||
-		len(got.Events) != 1 || got.Events[0].Kind != "notice_played" || got.Events[0].OffsetMS != 2000 {
+		got.Diversion != c.Diversion || got.HistoryInfo != c.HistoryInfo || len(got.Events) != 1 || got.Events[0].Kind != "notice_played" || got.Events[0].OffsetMS != 2000 {
 		t.Errorf("saved call %+v", got)
 	}
 	if got.Recording == nil || got.Recording.Status != models.RecordingComplete || got.Recording.Channels != 2 ||

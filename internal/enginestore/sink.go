@@ -321,7 +321,7 @@ func writeFileAtomic(path string, b []byte) error {
 func CallRecord(c media.CallInfo, final bool) models.CallRecord {
 	r := models.CallRecord{
 		EngineID: c.ID, CustomerID: c.CustomerID, PoolID: c.PoolID, SubscriberID: c.SubscriberID, StartNumber: c.StartNumber,
-		A: c.A, B: c.B, C: c.C, Arrival: c.Arrival, Answered: c.Answered, Bridged: c.Bridged, Ended: c.Ended,
+		A: c.A, B: c.B, C: c.C, Diversion: c.Diversion, HistoryInfo: c.HistoryInfo, Arrival: c.Arrival, Answered: c.Answered, Bridged: c.Bridged, Ended: c.Ended,
 		State: c.State, RecState: c.Rec, Mode: c.Mode, Outcome: c.Outcome, Recorded: c.Recorded, Segments: c.Segments,
 	}
 	for _, e := range c.Events {
