@@ -33,7 +33,10 @@ func NewPorts(ip netip.Addr, lo, hi int) (*Ports, error) {
 	if lo%2 == 1 {
 		lo++
 	}
-	if lo <= 0 || hi > 65535 || lo > hi {
+	if hi%2 == 0 {
+		hi-- // the RTCP port of the last even port must be in the range too
+	}
+	if lo <= 0 || hi > 65535 || lo >= hi {
 		return nil, fmt.Errorf("rtp: bad port range %d-%d", lo, hi)
 	}
 	return &Ports{ip: ip, lo: lo, hi: hi, inUse: map[int]bool{}, released: map[int]time.Time{}}, nil
@@ -45,7 +48,7 @@ func NewPorts(ip netip.Addr, lo, hi int) (*Ports, error) {
 func (p *Ports) Open() (*Socket, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	span := (p.hi-p.lo)/2 + 1
+	span := (p.hi - p.lo + 1) / 2
 	now := time.Now()
 	for pass := 0; pass < 2; pass++ {
 		start := rand.IntN(span)
@@ -65,9 +68,15 @@ func (p *Ports) Open() (*Socket, error) {
 			if err != nil {
 				continue
 			}
+			// RTCP on the port above (RFC 3550 11) for peers that do not mux it.
+			ctl, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
+			if err != nil {
+				conn.Close()
+				continue
+			}
 			p.inUse[port] = true
 			delete(p.released, port)
-			return newSocket(conn, port, p), nil
+			return newSocket(conn, ctl, port, p), nil
 		}
 	}
 	return nil, ErrNoPorts

@@ -52,6 +52,14 @@ type Socket struct {
 	// eventSrc is the one other source key presses are taken from (zero until latched): the
 	// first port of the peer's host that sent a telephone-event.
 	eventSrc netip.AddrPort
+	srtp     *srtpState
+
+	// RTCP (rtcp.go): the socket on the port above, where the peer's RTCP goes unless it muxes.
+	ctl      *net.UDPConn
+	rtcpMux  bool
+	rtcpPort int            // the peer's RTCP port from its SDP (0: RTP port + 1)
+	rtcpPeer netip.AddrPort // where the peer's RTCP came from (symmetric RTCP), once it came
+	lastSR   srInfo
 
 	// Counters for tests and metrics; only the reader writes rx*.
 	RxPackets, RxErrors uint64
@@ -61,6 +69,10 @@ type Socket struct {
 	// receive buffer was full: what the readers lost by falling behind (as the kernel last
 	// reported it with a datagram).
 	KernelDrops atomic.Uint64
+	// SRTPFailed counts packets that failed SRTP authentication (or replayed one), dropped.
+	SRTPFailed atomic.Uint64
+	// RTCPIn and RTCPOut count RTCP packets taken from the peer and sent to it.
+	RTCPIn, RTCPOut atomic.Uint64
 }
 
 // noteDrops takes the kernel's drop count that came with a datagram (-1: none came).
@@ -70,12 +82,16 @@ func (s *Socket) noteDrops(n int64) {
 	}
 }
 
-func newSocket(conn *net.UDPConn, port int, p *Ports) *Socket {
+func newSocket(conn, ctl *net.UDPConn, port int, p *Ports) *Socket {
 	if raw, err := conn.SyscallConn(); err == nil {
 		// Without the kernel's receive time a packet read late counts as arriving late.
 		_ = raw.Control(func(fd uintptr) { _ = enableTimestamps(int(fd)) })
 	}
-	return &Socket{conn: conn, port: port, ports: p, eventPT: -1}
+	s := &Socket{conn: conn, ctl: ctl, port: port, ports: p, eventPT: -1}
+	if ctl != nil {
+		go s.serveRTCP()
+	}
+	return s
 }
 
 // Port is the local port, for the SDP.
@@ -140,6 +156,12 @@ func (s *Socket) Write(b []byte) {
 		s.mu.Unlock()
 		return
 	}
+	if s.srtp != nil {
+		if b = s.srtp.protect(b, false); b == nil {
+			s.mu.Unlock()
+			return
+		}
+	}
 	if s.poller != nil && peer.Addr().Is4() {
 		// Under mu, so Close cannot hand the fd number to another socket meanwhile.
 		sendto(s.fd, b, peer)
@@ -180,7 +202,18 @@ func (s *Socket) Serve(h Handler) {
 // deliver parses one datagram and hands it to the handler.
 func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Time) {
 	if IsRTCP(b) {
+		s.handleRTCP(b, from, now, true)
 		return
+	}
+	s.mu.Lock()
+	st := s.srtp
+	s.mu.Unlock()
+	if st != nil {
+		// Authenticated before the source is even looked at: a forged packet latches nothing.
+		if b = st.unprotect(b, false); b == nil {
+			s.SRTPFailed.Add(1)
+			return
+		}
 	}
 	payload, err := Parse(b, hdr)
 	if err != nil {
@@ -242,6 +275,9 @@ func (s *Socket) Close() error {
 		s.poller.remove(s)
 	}
 	err := s.conn.Close()
+	if s.ctl != nil {
+		_ = s.ctl.Close()
+	}
 	if s.ports != nil {
 		s.ports.release(s.port)
 	}

@@ -36,6 +36,19 @@ type Media struct {
 	HasDTMF bool
 	Ptime   int    // ms; 0 when the SDP names none
 	Dir     string // SendRecv etc.
+
+	// Secure is a profile of SRTP (RTP/SAVP, RTP/SAVPF): the peer sends and takes SRTP only.
+	// Crypto are its usable SDES keys (an RTP/AVP offer with a=crypto lines is SRTP if we
+	// want it, RTP otherwise: RFC 4568's best effort).
+	Secure bool
+	Crypto []Crypto
+	// RTCPMux: the peer sends and takes RTCP on its RTP port (RFC 5761); RTCP otherwise goes
+	// to RTCPPort (a=rtcp, RFC 3605, or the RTP port + 1).
+	RTCPMux  bool
+	RTCPPort int
+	// Version is the o= line's session version: unchanged, a re-INVITE changes nothing (a
+	// session refresh) and is not relayed.
+	Version uint64
 }
 
 // ParseSDP reads the first audio stream of an SDP body.
@@ -54,7 +67,12 @@ func ParseSDP(body []byte) (Media, error) {
 	if md == nil {
 		return Media{}, ErrNoAudio
 	}
-	m := Media{Dir: SendRecv}
+	m := Media{Dir: SendRecv, Version: s.Origin.SessionVersion}
+	for _, p := range md.MediaName.Protos {
+		if p == "SAVP" || p == "SAVPF" {
+			m.Secure = true
+		}
+	}
 	conn := s.ConnectionInformation
 	if md.ConnectionInformation != nil {
 		conn = md.ConnectionInformation
@@ -83,6 +101,18 @@ func ParseSDP(body []byte) (Media, error) {
 			}
 		case SendRecv, SendOnly, RecvOnly, Inactive:
 			m.Dir = a.Key
+		case "crypto":
+			if c, ok := parseCrypto(a.Value); ok {
+				m.Crypto = append(m.Crypto, c)
+			}
+		case "rtcp-mux":
+			m.RTCPMux = true
+		case "rtcp":
+			if f := strings.Fields(a.Value); len(f) > 0 {
+				if v, err := strconv.Atoi(f[0]); err == nil && v > 0 && v < 65536 {
+					m.RTCPPort = v
+				}
+			}
 		}
 	}
 	for _, f := range md.MediaName.Formats {
@@ -99,6 +129,9 @@ func ParseSDP(body []byte) (Media, error) {
 		case strings.HasPrefix(enc, "telephone-event/8000") && !m.HasDTMF:
 			m.DTMF, m.HasDTMF = uint8(pt), true
 		}
+	}
+	if m.RTCPPort == 0 && port > 0 && port < 65535 {
+		m.RTCPPort = port + 1
 	}
 	// A connection address of 0.0.0.0 is the old way to put a call on hold (RFC 3264 8.4).
 	if m.Addr.IsValid() && m.Addr.Addr().IsUnspecified() && m.Dir == SendRecv {
@@ -144,6 +177,11 @@ type Description struct {
 	DTMF    uint8 // telephone-event payload type; 0 means none (0 is PCMU, never telephone-event)
 	Ptime   int
 	Dir     string
+	// Crypto, when set, is our SDES key: the profile is RTP/SAVP unless Best says the offer
+	// was RTP/AVP with a=crypto (RFC 4568 best effort, answered in the offer's profile).
+	Crypto     *Crypto
+	BestEffort bool
+	RTCPMux    bool
 }
 
 // BuildSDP writes d as an SDP body.
@@ -157,7 +195,11 @@ func BuildSDP(d Description) []byte {
 	b.Grow(300)
 	// "-" for user name and session name (RFC 4566 5.2, 5.3): nothing that names the software.
 	fmt.Fprintf(&b, "v=0\r\no=- %d %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n", d.Session, d.Version, ipv, ip, ipv, ip)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", d.Port)
+	proto := "RTP/AVP"
+	if d.Crypto != nil && !d.BestEffort {
+		proto = "RTP/SAVP"
+	}
+	fmt.Fprintf(&b, "m=audio %d %s", d.Port, proto)
 	for _, c := range d.Codecs {
 		fmt.Fprintf(&b, " %d", c)
 	}
@@ -184,5 +226,11 @@ func BuildSDP(d Description) []byte {
 		dir = SendRecv
 	}
 	b.WriteString("a=" + dir + "\r\n")
+	if d.RTCPMux {
+		b.WriteString("a=rtcp-mux\r\n")
+	}
+	if d.Crypto != nil {
+		b.WriteString(d.Crypto.line())
+	}
 	return []byte(b.String())
 }
