@@ -140,12 +140,13 @@ func (s *DialogClientSession) buildReq(req *sip.Request) {
 		req.PrependHeader(mustHaveHeaders...)
 	}
 
-	// For safety make sure we are starting with our last dialog cseq num
-	cseq.SeqNo = s.lastCSeqNo.Load()
-
-	if !req.IsAck() && !req.IsCancel() {
-		// Do cseq increment within dialog
-		cseq.SeqNo++
+	// An ACK and a CANCEL carry the CSeq number of the INVITE they belong to (RFC 3261 9.1,
+	// 13.2.2.4), which is no longer the dialog's last once a PRACK or UPDATE went out after it:
+	// they keep the number they were built with (the INVITE's when they name none). Every other
+	// request takes the dialog's next number.
+	ackOrCancel := req.IsAck() || req.IsCancel()
+	if !ackOrCancel {
+		cseq.SeqNo = s.lastCSeqNo.Load() + 1
 	}
 
 	// Check record route header
@@ -175,7 +176,9 @@ func (s *DialogClientSession) buildReq(req *sip.Request) {
 		req.AppendHeader(sip.HeaderClone(&s.UA.ContactHDR))
 	}
 
-	s.lastCSeqNo.Store(cseq.SeqNo)
+	if !ackOrCancel {
+		s.lastCSeqNo.Store(cseq.SeqNo)
+	}
 	// Make sure transport matches original invite
 	req.SetTransport(s.InviteRequest.Transport())
 }

@@ -125,12 +125,13 @@ func (s *DialogServerSession) buildReq(req *sip.Request) {
 		req.PrependHeader(mustHaveHeaders...)
 	}
 
-	// For safety make sure we are starting with our last dialog cseq num
-	cseq.SeqNo = s.lastCSeqNo.Load()
-
-	if !req.IsAck() && !req.IsCancel() {
-		// Do cseq increment within dialog
-		cseq.SeqNo++
+	// An ACK and a CANCEL carry the CSeq number of the INVITE they belong to (RFC 3261 9.1,
+	// 13.2.2.4), which is no longer the dialog's last once a PRACK or UPDATE went out after it:
+	// they keep the number they were built with (the INVITE's when they name none). Every other
+	// request takes the dialog's next number.
+	ackOrCancel := req.IsAck() || req.IsCancel()
+	if !ackOrCancel {
+		cseq.SeqNo = s.lastCSeqNo.Load() + 1
 	}
 
 	// https://datatracker.ietf.org/doc/html/rfc3261#section-16.12.1.2
@@ -163,7 +164,9 @@ func (s *DialogServerSession) buildReq(req *sip.Request) {
 	// 	}
 	// }
 
-	s.lastCSeqNo.Store(cseq.SeqNo)
+	if !ackOrCancel {
+		s.lastCSeqNo.Store(cseq.SeqNo)
+	}
 
 	if h := req.Contact(); h == nil {
 		req.AppendHeader(sip.HeaderClone(&s.ua.ContactHDR))
