@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -46,6 +47,8 @@ type call struct {
 	early       bool
 	bridged     bool
 	listen      [2]bool
+	held        [2]bool // the leg's peer put the call on hold (its direction is not sendrecv)
+	lateCaller  bool    // the INVITE had no SDP: our offer in the 200, the answer in the ACK
 	objected    bool
 	interrupted bool
 	wantRec     bool
@@ -91,15 +94,20 @@ func (e *Engine) HandleCall(ctx context.Context, in *sip.Inbound) {
 	if route.Recording.Active {
 		c.info.Mode = route.Recording.Mode
 	}
-	offer, err := in.Offer()
-	var codec uint8
-	if err == nil {
-		codec, err = sip.Choose(offer, rtp.PCMU)
-	}
-	if err != nil {
-		log.Info("unusable offer", "err", err)
-		_ = in.Reject(488, "Not Acceptable Here")
-		return
+	c.info.Diversion, c.info.HistoryInfo = in.Diversion(), in.HistoryInfo()
+	c.lateCaller = in.LateOffer()
+	var offer sip.Media
+	codec := rtp.PCMU
+	if !c.lateCaller {
+		offer, err = in.Offer()
+		if err == nil {
+			codec, err = sip.Choose(offer, rtp.PCMU)
+		}
+		if err != nil {
+			log.Info("unusable offer", "err", err)
+			_ = in.Reject(488, "Not Acceptable Here")
+			return
+		}
 	}
 	caller, err := c.newLeg(recorder.Caller)
 	if err != nil {
@@ -108,12 +116,32 @@ func (e *Engine) HandleCall(ctx context.Context, in *sip.Inbound) {
 		return
 	}
 	caller.sock.SetSignalling(in.Source())
-	caller.setRemote(offer, codec)
-	c.callerDir = sip.AnswerDir(offer.Dir)
+	c.callerDir = sip.SendRecv
+	if c.lateCaller {
+		caller.codec = codec
+		caller.dtmfPT, caller.hasDTMF = 101, true
+		if in.Transport() == "TLS" {
+			// Keys may go only where signalling is private: offered as best effort.
+			k := sip.NewCrypto(1, "AES_CM_128_HMAC_SHA1_80")
+			caller.local, caller.bestEffort = &k, true
+		}
+	} else {
+		c.mu.Lock()
+		err = caller.setRemote(offer, codec, true)
+		caller.negotiated = true
+		c.mu.Unlock()
+		if err != nil {
+			log.Info("offer refused", "err", err)
+			_ = caller.sock.Close()
+			_ = in.Reject(488, "Not Acceptable Here")
+			return
+		}
+		c.callerDir = sip.AnswerDir(offer.Dir)
+	}
 	e.add(c)
 	e.clock.Add(c)
 	in.OnInfo(func(ct string, body []byte) { c.infoDigit(recorder.Caller, ct, body) })
-	in.OnOffer(func(m sip.Media) ([]byte, error) { return c.reoffer(recorder.Caller, m) })
+	c.watchSession(recorder.Caller, &in.Leg)
 	c.changed()
 
 	var outcome Outcome
@@ -133,7 +161,8 @@ func (c *call) newLeg(ch recorder.Channel) (*leg, error) {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	l := &leg{c: c, ch: ch, sock: sock, out: rtp.NewStream(), session: binary.BigEndian.Uint64(b[:]) >> 2}
+	l := &leg{c: c, ch: ch, sock: sock, out: rtp.NewStream(), session: binary.BigEndian.Uint64(b[:]) >> 2,
+		cname: hex.EncodeToString(b[:])}
 	if err := c.e.readRTP(sock, l); err != nil {
 		sock.Close()
 		return nil, err
@@ -157,8 +186,29 @@ func (c *call) runPlain(ctx context.Context) Outcome {
 		_ = c.out.Hangup(context.Background())
 		return OutcomeUnanswered
 	}
+	if !c.callerAnswered() {
+		return c.hangupBoth(ctx, OutcomeFailed)
+	}
 	c.bridge(false)
 	return c.talk(ctx)
+}
+
+// callerAnswered takes the caller's answer from its ACK after a late offer; false (noted in
+// the trail) when there is none we can use: the call cannot go on.
+func (c *call) callerAnswered() bool {
+	if !c.lateCaller {
+		return true
+	}
+	m, err := c.in.AckAnswer()
+	if err == nil {
+		err = c.takeAnswer(recorder.Caller, m)
+	}
+	if err != nil {
+		c.e.log.Info("caller's ACK brought no usable answer", "call", c.id, "err", err)
+		c.event(EventSignallingError, "caller", "the ACK brought no usable answer to our offer: "+err.Error())
+		return false
+	}
+	return true
 }
 
 // runRecorded is the call with the module booked: notice, objection, ringback, whisper,
@@ -166,6 +216,10 @@ func (c *call) runPlain(ctx context.Context) Outcome {
 func (c *call) runRecorded(ctx context.Context) Outcome {
 	if err := c.in.Answer(c.callerSDP()); err != nil {
 		return OutcomeUnanswered
+	}
+	if !c.callerAnswered() {
+		_ = c.in.Hangup(context.Background())
+		return OutcomeFailed
 	}
 	pol := c.route.Recording
 	c.setState(StateAnnouncing)

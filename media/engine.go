@@ -21,6 +21,7 @@ package media
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -132,6 +133,10 @@ const (
 	EventRecordingStarted   = calls.EventRecordingStarted
 	EventRecordingStopped   = calls.EventRecordingStopped
 	EventRecordingFailed    = calls.EventRecordingFailed
+	EventHeld               = calls.EventHeld
+	EventResumed            = calls.EventResumed
+	EventSessionExpired     = calls.EventSessionExpired
+	EventSignallingError    = calls.EventSignallingError
 )
 
 // CallInfo is a snapshot of one call.
@@ -168,6 +173,12 @@ type CallInfo struct {
 	// ReadersLagged: during the call the packet readers fell more than 3 s behind (a machine
 	// starved of CPU) and the recording went on without what was still queued then.
 	ReadersLagged bool
+	// RTCPIn and RTCPOut count, per leg, RTCP packets taken from the peer and sent to it; SRTP
+	// tells which legs speak SRTP and SRTPFailed counts their packets that did not
+	// authenticate (dropped).
+	RTCPIn, RTCPOut [2]uint64
+	SRTP            [2]bool
+	SRTPFailed      [2]uint64
 }
 
 // Event is one entry of the consent trail.
@@ -252,6 +263,24 @@ type Config struct {
 	// negative: no cap.
 	CallsPerPool     int
 	CallsPerCustomer int
+
+	// SIP over TLS and the trunk (see sip.Config): SIPTLSAddr listens for TLS with SIPTLS's
+	// certificate; TrunkTransport (udp, tcp, tls) and TrunkTLS (its trusted CAs) reach the
+	// trunk; TrunkUser and TrunkPassword answer its digest challenges; TrunkRegister keeps a
+	// registration there; TrunkSRTP is "", "offer" or "require" for the destination legs.
+	SIPTLSAddr      string
+	SIPTLS          *tls.Config
+	TrunkTransport  string
+	TrunkTLS        *tls.Config
+	TrunkUser       string
+	TrunkPassword   string
+	TrunkRegister   bool
+	RegisterExpires time.Duration
+	TrunkSRTP       string
+	// SessionExpires and MinSE are the session timers' (RFC 4028) interval we ask for and the
+	// least we accept (defaults 1800 s and 90 s).
+	SessionExpires time.Duration
+	MinSE          time.Duration
 }
 
 // Engine is the recording engine. Make one with New, then Run it.
@@ -345,7 +374,11 @@ func New(cfg Config, dir Directory, sink Sink) (*Engine, error) {
 	e.ua, err = sip.Listen(sip.Config{Addr: cfg.SIPAddr, PublicIP: public, Trunk: cfg.Trunk, Logger: cfg.Logger,
 		UserAgent: cfg.SIPUserAgent, TCPIdleTimeout: cfg.SIPTCPIdleTimeout, TCPMessageTimeout: cfg.SIPTCPMessageTimeout,
 		TCPConnsPerSource: cfg.SIPTCPConnsPerSource, Trusted: cfg.SIPTrusted, OnRequest: cfg.OnSIPRequest,
-		InviteRate: cfg.SIPInviteRate, UnansweredPerSource: cfg.SIPUnansweredPerSource}, e)
+		InviteRate: cfg.SIPInviteRate, UnansweredPerSource: cfg.SIPUnansweredPerSource,
+		TLSAddr: cfg.SIPTLSAddr, TLS: cfg.SIPTLS, TrunkTransport: cfg.TrunkTransport, TrunkTLS: cfg.TrunkTLS,
+		TrunkUser: cfg.TrunkUser, TrunkPassword: cfg.TrunkPassword, TrunkRegister: cfg.TrunkRegister,
+		RegisterExpires: cfg.RegisterExpires, SessionExpires: cfg.SessionExpires, MinSE: cfg.MinSE,
+		TrunkSRTP: cfg.TrunkSRTP}, e)
 	if err != nil {
 		root.Close()
 		return nil, err
@@ -402,6 +435,28 @@ func (e *Engine) awaitReaders(t time.Time) {
 
 // SIPAddr is the bound SIP address (useful when Config.SIPAddr had port 0).
 func (e *Engine) SIPAddr() string { return e.ua.Addr().String() }
+
+// SIPTLSAddr is the bound SIP over TLS address ("" without Config.SIPTLSAddr).
+func (e *Engine) SIPTLSAddr() string {
+	if a := e.ua.TLSAddr(); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// Health is the engine's part of a health check: the live calls and the trunk registration.
+type Health struct {
+	Calls        int                    `json:"calls"`
+	Registration sip.RegistrationStatus `json:"trunk_registration"`
+}
+
+// Health reports the engine's state for /healthz and `callrec healthcheck`.
+func (e *Engine) Health() Health {
+	e.mu.Lock()
+	n := len(e.calls)
+	e.mu.Unlock()
+	return Health{Calls: n, Registration: e.ua.Registration()}
+}
 
 // Run serves SIP until ctx ends, then hangs up every call (BYE to both legs), closes their
 // recordings properly and returns.

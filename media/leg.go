@@ -67,14 +67,40 @@ type leg struct {
 
 	rx, tx  uint64
 	relayed uint64 // of tx: the other leg's audio
+	octets  uint32 // payload bytes sent, for RTCP
+
+	// Negotiated in SDP (media/session.go): the peer's direction (it sends and receives as
+	// it says: a held peer's audio is dropped, so the recording is silent in that direction),
+	// our SDES key, RTCP mux.
+	peerDir    string
+	ourDir     string // what we offer this leg: the other peer's direction while it holds
+	negotiated bool   // an offer/answer completed: codec is the peer's
+	local      *sip.Crypto
+	bestEffort bool
+	wantSRTP   bool // we offered RTP/SAVP: an answer without a key ends the leg
+	rtcpMux    bool
+	stats      rtp.RecvStats
+	nextRTCP   time.Time
+	cname      string
 
 	pcm [rtp.MaxPacket]int16
 	enc [rtp.MaxPacket]byte
 	pkt [rtp.MaxPacket + rtp.HeaderSize]byte
 }
 
-// setRemote takes the peer's SDP: where to send, codec, telephone-event type.
-func (l *leg) setRemote(m sip.Media, codec uint8) {
+// setRemote takes the peer's SDP: where to send, codec, telephone-event type, direction,
+// SRTP keys and RTCP (answering: m is the peer's offer, else its answer to ours).
+func (l *leg) setRemote(m sip.Media, codec uint8, answering bool) error {
+	if err := l.secure(m, answering); err != nil {
+		return err
+	}
+	l.peerDir = m.Dir
+	if answering {
+		l.rtcpMux = m.RTCPMux
+	} else {
+		l.rtcpMux = l.rtcpMux && m.RTCPMux
+	}
+	l.sock.SetRTCP(l.rtcpMux, m.RTCPPort)
 	l.codec = codec
 	l.dtmfPT, l.hasDTMF = m.DTMF, m.HasDTMF
 	if l.hasDTMF {
@@ -85,11 +111,13 @@ func (l *leg) setRemote(m sip.Media, codec uint8) {
 	if m.Addr.IsValid() {
 		l.sock.SetPeer(m.Addr)
 	}
+	return nil
 }
 
 // description is our SDP for this leg; its version goes up only with a new answer (reoffer).
 func (l *leg) description(ip netip.Addr, codecs []uint8, dir string) sip.Description {
-	d := sip.Description{IP: ip, Port: l.sock.Port(), Session: l.session, Version: l.version, Codecs: codecs, Ptime: 20, Dir: dir}
+	d := sip.Description{IP: ip, Port: l.sock.Port(), Session: l.session, Version: l.version, Codecs: codecs, Ptime: 20, Dir: dir,
+		Crypto: l.local, BestEffort: l.bestEffort, RTCPMux: l.rtcpMux}
 	if l.hasDTMF {
 		d.DTMF = l.dtmfPT
 	}
@@ -121,10 +149,11 @@ func (l *leg) HandleRTP(h *rtp.Header, payload []byte, from netip.AddrPort, now 
 		}
 		return
 	}
-	if len(payload) == 0 || len(payload) > len(l.pcm) {
+	if len(payload) == 0 || len(payload) > len(l.pcm) || !sends(l.peerDir) {
 		return
 	}
 	l.rx++
+	l.stats.Update(h, now, 8000)
 	pcm := l.pcm[:len(payload)]
 	switch h.PayloadType {
 	case rtp.PCMU:
@@ -172,6 +201,9 @@ func (l *leg) relay(h *rtp.Header, payload []byte, pcm []int16) {
 			return
 		}
 	}
+	if !receives(l.peerDir) {
+		return // on hold towards this leg: it takes nothing
+	}
 	var oh rtp.Header
 	l.out.Relayed(&oh, l.codec, h.SSRC, h.Timestamp, len(pcm))
 	n := oh.Put(l.pkt[:])
@@ -179,6 +211,7 @@ func (l *leg) relay(h *rtp.Header, payload []byte, pcm []int16) {
 	l.sock.Write(l.pkt[:n])
 	l.tx++
 	l.relayed++
+	l.octets += uint32(len(body))
 }
 
 // play starts generating samples to this leg from now.
@@ -208,10 +241,14 @@ func (l *leg) pace(now time.Time) {
 		}
 		var h rtp.Header
 		l.out.Generated(&h, l.codec, frameSamples)
+		if !receives(l.peerDir) {
+			continue // paced on, so the prompt is not late when the leg comes back
+		}
 		n := h.Put(l.pkt[:])
 		n += copy(l.pkt[n:], body)
 		l.sock.Write(l.pkt[:n])
 		l.tx++
+		l.octets += uint32(len(body))
 	}
 }
 

@@ -29,6 +29,7 @@ func (c *call) Tick(now time.Time) {
 			l.pace(now)
 		}
 	}
+	c.rtcpTickLocked(now)
 	rec := c.rec
 	due := rec != nil && now.Sub(c.lastAdvance) >= advanceEvery
 	if due {
@@ -109,6 +110,8 @@ func (c *call) snapshotLocked() CallInfo {
 			info.PacketsIn[i], info.PacketsOut[i], info.PacketsRelayed[i] = l.rx, l.tx, l.relayed
 			info.RTPForeign[i] = l.sock.Foreign.Load()
 			info.RTPKernelDrops[i] = l.sock.KernelDrops.Load()
+			info.RTCPIn[i], info.RTCPOut[i] = l.sock.RTCPIn.Load(), l.sock.RTCPOut.Load()
+			info.SRTP[i], info.SRTPFailed[i] = l.sock.Secure(), l.sock.SRTPFailed.Load()
 		}
 	}
 	info.Recorded = 0

@@ -135,6 +135,17 @@ func (s *Sipp) SetSessionNice(nice int) error {
 	return os.WriteFile(fmt.Sprintf("/proc/%d/autogroup", s.Pid()), []byte(strconv.Itoa(nice)), 0)
 }
 
+// Messages is sipp's message trace (when started with -trace_msg).
+func (s *Sipp) Messages() string {
+	logs, _ := filepath.Glob(filepath.Join(s.cmd.Dir, "*_messages.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		m, _ := os.ReadFile(l)
+		b.Write(m)
+	}
+	return b.String()
+}
+
 // Output is what sipp printed so far.
 func (s *Sipp) Output() string { return s.out.String() }
 

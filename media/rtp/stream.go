@@ -79,3 +79,6 @@ func (s *Stream) stamp(h *Header, pt uint8) {
 	h.Timestamp = s.ts
 	s.seq++
 }
+
+// Timestamp is the RTP timestamp the stream's next packet starts at (for RTCP sender reports).
+func (s *Stream) Timestamp() uint32 { return s.ts }

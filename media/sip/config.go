@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -43,6 +44,57 @@ type Config struct {
 	// OnRequest, when set, is told each request received with the final response code it got
 	// (0 for an ACK, which gets none): the metrics.
 	OnRequest func(method string, code int)
+
+	// TLSAddr, when set, is where SIP over TLS listens (RFC 3261 26.2, 5061 by custom), with
+	// TLS's certificate. TrunkTransport is how legs reach the trunk: "udp" (default), "tcp" or
+	// "tls" (then verified with TrunkTLS: its RootCAs, or the system's when nil).
+	TLSAddr        string
+	TLS            *tls.Config
+	TrunkTransport string
+	TrunkTLS       *tls.Config
+
+	// Trunk is also who may challenge us: TrunkUser and TrunkPassword answer its 401 and 407
+	// (digest, MD5 or SHA-256, qop=auth) on INVITE, re-INVITE, UPDATE, BYE and REGISTER.
+	// TrunkRegister keeps a registration at the trunk (RFC 3261 10), renewed before it
+	// expires and retried with back-off when it fails; RegisterExpires is what we ask for
+	// (default 3600 s).
+	TrunkUser, TrunkPassword string
+	TrunkRegister            bool
+	RegisterExpires          time.Duration
+
+	// SessionExpires is the session interval we ask callees for and grant callers that support
+	// session timers (RFC 4028; default 1800 s); MinSE the least we accept (default 90 s, the
+	// RFC's floor; tests go lower). Negative SessionExpires: no session timers of our own
+	// (a peer's are still honoured).
+	SessionExpires time.Duration
+	MinSE          time.Duration
+
+	// TrunkSRTP is what the destination legs offer: "" (plain RTP), "offer" (RTP/AVP with an
+	// SDES key: SRTP if the trunk takes it) or "require" (RTP/SAVP: SRTP or no call).
+	TrunkSRTP string
+}
+
+// Defaults of the session timer (RFC 4028 4, 5).
+const (
+	DefaultSessionExpires = 1800 * time.Second
+	DefaultMinSE          = 90 * time.Second
+)
+
+func (c *Config) sessionExpires() time.Duration {
+	switch {
+	case c.SessionExpires < 0:
+		return 0
+	case c.SessionExpires == 0:
+		return DefaultSessionExpires
+	}
+	return c.SessionExpires
+}
+
+func (c *Config) minSE() time.Duration {
+	if c.MinSE <= 0 {
+		return DefaultMinSE
+	}
+	return c.MinSE
 }
 
 // Defaults for Config's limits.

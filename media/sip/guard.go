@@ -14,25 +14,29 @@ import (
 // is refused earlier by the SIP library; an ACK is never answered.
 
 // allowed are the methods the engine serves, in the order Allow lists them.
-var allowed = []gosip.RequestMethod{gosip.INVITE, gosip.ACK, gosip.BYE, gosip.CANCEL, gosip.OPTIONS, gosip.INFO}
+var allowed = []gosip.RequestMethod{gosip.INVITE, gosip.ACK, gosip.BYE, gosip.CANCEL, gosip.OPTIONS, gosip.INFO,
+	gosip.UPDATE, gosip.PRACK}
 
-const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, PRACK"
 
 // known are methods defined by a standard that the engine does not serve: 405, not 501
 // (RFC 3261 8.2.1, 21.4.6, 21.5.2).
 var known = map[gosip.RequestMethod]bool{
 	gosip.REGISTER: true, gosip.SUBSCRIBE: true, gosip.NOTIFY: true, gosip.REFER: true,
-	gosip.MESSAGE: true, gosip.PUBLISH: true, gosip.UPDATE: true, gosip.PRACK: true,
+	gosip.MESSAGE: true, gosip.PUBLISH: true,
 }
 
 // bodyTypes are the body types each method's handler reads; a body of any other type gets 415.
 var bodyTypes = map[gosip.RequestMethod][]string{
 	gosip.INVITE: {"application/sdp"},
+	gosip.UPDATE: {"application/sdp"},
 	gosip.INFO:   {"application/dtmf-relay", "application/dtmf"},
 }
 
-// supported are the option tags a Require may name; the engine implements no extension.
-var supported = map[string]bool{}
+// supported are the option tags a Require may name: session timers (RFC 4028). 100rel is
+// spoken towards callees only; a caller requiring it gets 420 (the engine sends no reliable
+// provisional responses).
+var supported = map[string]bool{"timer": true}
 
 // refusal is the response a request gets instead of reaching its handler.
 type refusal struct {

@@ -34,6 +34,25 @@ type Leg struct {
 	byeAt    atomic.Int64 // when the peer's BYE or CANCEL came, as time since legEpoch
 
 	dialog dialogState
+
+	// In-dialog requests of ours (reoffer.go, timer.go): request sends one through the dialog
+	// (answering a challenge), target is the peer's remote target, ackTo acknowledges the 2xx
+	// of our re-INVITE. Set once the dialog exists.
+	request    func(ctx context.Context, req *gosip.Request) (*gosip.Response, error)
+	target     func() gosip.Uri
+	ackTo      func(res *gosip.Response)
+	peerUpdate bool // the peer's Allow names UPDATE: refreshes go as UPDATE
+	reinviting sync.Mutex
+
+	localOffer func() []byte
+	onAnswer   func(Media) error
+	awaitAck   bool   // our offer went in a 2xx: the ACK brings the answer
+	ackBody    []byte // that ACK's body (the caller's answer to a late offer)
+	answerErr  error
+
+	timer     sessionTimer
+	onExpired func()
+	expired   atomic.Bool
 }
 
 func newLeg(callID string) Leg { return Leg{callID: callID, ctx: context.Background()} }
@@ -122,6 +141,11 @@ type Inbound struct {
 	final    bool
 	answered bool
 
+	// The session timer negotiated from the INVITE (onInvite): interval, whether we refresh,
+	// whether the caller supports timers.
+	se                   time.Duration
+	weRefresh, peerTimer bool
+
 	// confirmed ends the call's count against its source's unconfirmed calls: at the ACK,
 	// or when the call is over.
 	confirmed func()
@@ -142,14 +166,9 @@ func DialedNumber(user string) string {
 	return strings.TrimPrefix(u, "+")
 }
 
-// Caller is the From user (a): empty when withheld (anonymous, no user, or not a number).
-func (in *Inbound) Caller() string {
-	from := in.req.From()
-	if from == nil {
-		return ""
-	}
-	return CallerNumber(from.Address.User)
-}
+// Caller is the caller's number (a): empty when withheld (Privacy: id, or neither From nor
+// P-Asserted-Identity names a number); see identity.go.
+func (in *Inbound) Caller() string { return callerOf(in.req) }
 
 // CallerNumber normalises a From user part into a caller number; withheld gives "".
 func CallerNumber(user string) string {
@@ -228,9 +247,50 @@ func (in *Inbound) Answer(sdp []byte) error {
 	res := gosip.NewSDPResponseFromRequest(in.dlg.InviteRequest, sdp)
 	c := in.ua.contact(in.Transport())
 	res.AppendHeader(&c)
+	res.AppendHeader(gosip.NewHeader("Allow", allowHeader))
+	res.AppendHeader(gosip.NewHeader("Supported", "timer"))
+	if in.se > 0 {
+		who := "uac"
+		if in.weRefresh {
+			who = "uas"
+		}
+		res.AppendHeader(gosip.NewHeader("Session-Expires", secs(in.se)+";refresher="+who))
+		if in.peerTimer {
+			res.AppendHeader(gosip.NewHeader("Require", "timer"))
+		}
+	}
 	in.ua.stamp(res)
-	return in.dlg.WriteResponse(res)
+	late := len(in.req.Body()) == 0
+	if late {
+		in.Leg.mu.Lock()
+		in.awaitAck = true
+		in.Leg.mu.Unlock()
+	}
+	if err := in.dlg.WriteResponse(res); err != nil {
+		return err
+	}
+	in.arm(in.se, in.weRefresh, in.peerTimer)
+	return nil
 }
+
+// LateOffer tells whether the INVITE came without SDP: Answer then carries our offer and
+// AckAnswer is the caller's answer.
+func (in *Inbound) LateOffer() bool { return len(in.req.Body()) == 0 }
+
+// AckAnswer is the SDP of the caller's ACK (its answer to the offer in our 200 OK), once
+// Answer has returned; ErrNoAnswer when the ACK carried none.
+func (in *Inbound) AckAnswer() (Media, error) {
+	in.Leg.mu.Lock()
+	body := in.ackBody
+	in.Leg.mu.Unlock()
+	if len(body) == 0 {
+		return Media{}, ErrNoAnswer
+	}
+	return ParseSDP(body)
+}
+
+// ErrNoAnswer: an offer of ours got no answer (an ACK or a 2xx without SDP).
+var ErrNoAnswer = errors.New("sip: the offer got no answer")
 
 // Reject sends a final error response; a no-op after the answer.
 func (in *Inbound) Reject(code int, reason string) error {
@@ -272,6 +332,7 @@ func (in *Inbound) bye(ctx context.Context) error {
 }
 
 func (in *Inbound) finish() {
+	in.stopTimer()
 	if !in.Answered() {
 		_ = in.Reject(500, "Server Internal Error")
 		return
@@ -297,6 +358,7 @@ func (in *Inbound) readBye(req *gosip.Request, tx gosip.ServerTransaction) error
 
 // ackHook confirms the dialog so Answer returns.
 func (in *Inbound) ackHook(req *gosip.Request, tx gosip.ServerTransaction) {
+	in.takeAck(req)
 	_ = in.dlg.ReadAck(req, tx)
 	if in.confirmed != nil {
 		in.confirmed()
@@ -310,38 +372,15 @@ type Outbound struct {
 	dlg *sipgo.DialogClientSession
 
 	answered atomic.Bool
+
+	transport   string // UDP, TCP or TLS: how the trunk is reached
+	late        bool   // the INVITE carried no SDP: the 2xx brings the offer, the ACK our answer
+	rseq        uint32 // the last reliable provisional PRACKed
+	earlyAnswer []byte // SDP of a reliable provisional: the answer when the 2xx has none
 }
 
-// Wait blocks until the destination answers (returns its SDP) or fails (returns its status
-// code, e.g. 486, and an error). Provisional responses go to progress as they come. Ending
-// ctx cancels the INVITE.
-func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)) ([]byte, int, error) {
-	err := o.dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *gosip.Response) error {
-		if r.IsProvisional() && r.StatusCode > 100 && progress != nil {
-			progress(r.StatusCode, r.Body())
-		}
-		return nil
-	}})
-	if err != nil {
-		o.ua.unregister(&o.Leg)
-		var e *sipgo.ErrDialogResponse
-		if errors.As(err, &e) {
-			return nil, e.Res.StatusCode, err
-		}
-		return nil, 0, err
-	}
-	o.answered.Store(true)
-	res := o.dlg.InviteResponse
-	o.dialog.mu.Lock()
-	o.dialog.remoteTag = tagOf(res.To())
-	o.dialog.mu.Unlock()
-	o.dialog.addPeer(sourceIP(res.Source()))
-	o.dialog.addRouteSet(res)
-	if err := o.dlg.Ack(ctx); err != nil {
-		return nil, 0, err
-	}
-	return o.dlg.InviteResponse.Body(), 200, nil
-}
+// Answered tells whether the destination answered (200 OK, ACKed).
+func (o *Outbound) Answered() bool { return o.answered.Load() }
 
 func (o *Outbound) bye(ctx context.Context) error {
 	if !o.answered.Load() {
@@ -353,6 +392,7 @@ func (o *Outbound) bye(ctx context.Context) error {
 
 // Close forgets the leg; call it when the call is over.
 func (o *Outbound) Close() {
+	o.stopTimer()
 	o.ua.unregister(&o.Leg)
 	if o.dlg != nil {
 		_ = o.dlg.Close()

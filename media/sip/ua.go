@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,9 +36,13 @@ type UA struct {
 	cli *sipgo.Client
 	dlg sipgo.DialogUA
 
-	udp  *net.UDPConn
-	tcp  *net.TCPListener
-	addr netip.AddrPort
+	udp     *net.UDPConn
+	tcp     *net.TCPListener
+	tls     net.Listener // nil without Config.TLSAddr
+	addr    netip.AddrPort
+	tlsPort int
+
+	reg registration
 
 	handlers map[gosip.RequestMethod]sipgo.RequestHandler
 	trust    trust
@@ -90,12 +93,24 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	// level (each one logged in full at ERROR on stderr). What peers can make sipgo log is also
 	// cut short and rate-limited.
 	sipLog := slog.New(newLimitHandler(log.Handler(), 20))
+	if cfg.TLSAddr != "" {
+		if u.tls, u.tlsPort, err = listenTLS(cfg.TLSAddr, cfg.TLS); err != nil {
+			udp.Close()
+			tcp.Close()
+			return nil, err
+		}
+	}
 	// The user agent's name only fills a missing From header, which our requests never lack;
 	// it is neutral all the same.
-	u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("-"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("-"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
 		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(sipLog),
-			gosip.WithTransportLayerTransports(gosip.TransportsConfig{TCP: cfg.tcpTransport()})),
-		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog)))
+			gosip.WithTransportLayerTransports(gosip.TransportsConfig{TCP: cfg.tcpTransport(),
+				TLS: &gosip.TransportTLS{TransportTCP: cfg.tcpTransport()}})),
+		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog))}
+	if cfg.TrunkTLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TrunkTLS))
+	}
+	u.ua, err = sipgo.NewUA(uaOpts...)
 	if err == nil {
 		u.srv, err = sipgo.NewServer(u.ua, sipgo.WithServerLogger(sipLog))
 	}
@@ -107,6 +122,9 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	if err != nil {
 		udp.Close()
 		tcp.Close()
+		if u.tls != nil {
+			u.tls.Close()
+		}
 		return nil, err
 	}
 	u.dlg = sipgo.DialogUA{Client: u.cli, ContactHDR: u.contact("UDP")}
@@ -117,6 +135,8 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 		gosip.INFO:    u.onInfo,
 		gosip.CANCEL:  u.onCancel,
 		gosip.OPTIONS: u.onOptions,
+		gosip.UPDATE:  u.onUpdate,
+		gosip.PRACK:   u.onPrack,
 	}
 	for m, h := range u.handlers {
 		u.srv.OnRequest(m, cfg.counted(u.serve(h)))
@@ -177,6 +197,12 @@ func (u *UA) Serve(ctx context.Context) error {
 	// the transport layer knows that socket, or it tries to bind the port a second time.
 	u.waitUDPServing()
 	go func() { errc <- u.srv.ServeTCP(u.tcp) }()
+	if u.tls != nil {
+		go func() { errc <- u.srv.ServeTLS(u.tls) }()
+	}
+	if u.cfg.TrunkRegister {
+		go u.keepRegistered(ctx)
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -193,8 +219,12 @@ func (u *UA) Serve(ctx context.Context) error {
 	case <-time.After(shutdownWait):
 		u.log.Warn("calls still ending at shutdown")
 	}
+	u.unregisterTrunk()
 	u.udp.Close()
 	u.tcp.Close()
+	if u.tls != nil {
+		u.tls.Close()
+	}
 	u.ua.Close()
 	return err
 }
@@ -214,11 +244,24 @@ func (u *UA) waitUDPServing() {
 
 func (u *UA) contact(transport string) gosip.ContactHeader {
 	c := gosip.ContactHeader{Address: gosip.Uri{Scheme: "sip", Host: u.cfg.PublicIP.String(), Port: int(u.addr.Port())}}
-	if strings.EqualFold(transport, "TCP") {
+	switch {
+	case strings.EqualFold(transport, "TCP"):
 		c.Address.UriParams = gosip.NewParams()
 		c.Address.UriParams.Add("transport", "tcp")
+	case strings.EqualFold(transport, "TLS") && u.tlsPort != 0:
+		c.Address.Port = u.tlsPort
+		c.Address.UriParams = gosip.NewParams()
+		c.Address.UriParams.Add("transport", "tls")
 	}
 	return c
+}
+
+// TLSAddr is the bound SIP over TLS address (invalid without Config.TLSAddr).
+func (u *UA) TLSAddr() netip.AddrPort {
+	if u.tls == nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(u.addr.Addr(), uint16(u.tlsPort))
 }
 
 func (u *UA) register(l *Leg) {
@@ -300,6 +343,13 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	defer confirmed()
+	se, weRefresh, peerTimer, tooSmall := u.negotiateTimer(req)
+	if tooSmall {
+		res := gosip.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
+		res.AppendHeader(gosip.NewHeader("Min-SE", secs(u.cfg.minSE())))
+		u.send(tx, res)
+		return
+	}
 	dlg, err := u.dlg.ReadInvite(req, tx)
 	if err != nil {
 		u.respond(req, tx, 400, "Bad Request")
@@ -315,10 +365,27 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	for _, ip := range u.trust.trunk {
 		in.dialog.addPeer(ip)
 	}
+	in.se, in.weRefresh, in.peerTimer = se, weRefresh, peerTimer
+	in.peerUpdate = allows(req, "UPDATE")
+	dlg.SetCredentials(sipgo.DigestAuth{Username: u.cfg.TrunkUser, Password: u.cfg.TrunkPassword})
 	in.Leg.ctx = dlg.Context()
 	in.Leg.bye = in.bye
 	in.Leg.readBye = in.readBye
 	in.Leg.ack = in.ackHook
+	in.Leg.request = func(ctx context.Context, r *gosip.Request) (*gosip.Response, error) {
+		c := u.contact(req.Transport())
+		r.AppendHeader(&c)
+		u.stamp(r)
+		return dlg.Do(ctx, r)
+	}
+	in.Leg.target = func() gosip.Uri { return *dlg.InviteRequest.Contact().Address.Clone() }
+	in.Leg.ackTo = func(res *gosip.Response) {
+		ack := gosip.NewRequest(gosip.ACK, in.Leg.target())
+		ack.AppendHeader(&gosip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: gosip.ACK})
+		if err := dlg.WriteRequest(ack); err != nil {
+			u.log.Info("ACK of re-INVITE not sent", "call_id", in.callID, "err", err)
+		}
+	}
 	u.register(&in.Leg)
 	defer u.unregister(&in.Leg)
 	_ = dlg.Respond(100, "Trying", nil)
@@ -332,25 +399,45 @@ func (u *UA) onReinvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	answer, err := l.reoffer(req.Body())
-	if err != nil {
-		code, reason := 488, "Not Acceptable Here"
-		if errors.Is(err, errNoHandler) {
-			code, reason = 491, "Request Pending"
-		}
-		u.respond(req, tx, code, reason)
-		return
+	// The ACK comes outside this transaction (onAck); it carries the answer when the
+	// re-INVITE asked for our offer.
+	u.answerReoffer(l, req, tx)
+}
+
+// onPrack: the engine sends no reliable provisional responses, so a PRACK matches nothing
+// (RFC 3262 4).
+func (u *UA) onPrack(req *gosip.Request, tx gosip.ServerTransaction) {
+	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+// negotiateTimer is the session timer of an INVITE (RFC 4028 9): its interval if at least our
+// Min-SE (else tooSmall: 422), or ours when it supports timers and names none; the caller
+// refreshes when it supports timers and did not ask us to.
+func (u *UA) negotiateTimer(req *gosip.Request) (se time.Duration, weRefresh, peerTimer, tooSmall bool) {
+	peerTimer = hasOption(req, "Supported", "timer") || hasOption(req, "Require", "timer")
+	iv, refresher, ok := sessionExpires(req)
+	if ok && iv < u.cfg.minSE() {
+		return 0, false, peerTimer, true
 	}
-	res := gosip.NewSDPResponseFromRequest(req, answer)
-	c := u.contact(req.Transport())
-	res.AppendHeader(&c)
-	u.send(tx, res)
-	// The ACK comes outside this transaction (onAck) and changes nothing.
+	if !ok {
+		if !peerTimer || u.cfg.sessionExpires() == 0 {
+			return 0, false, peerTimer, false
+		}
+		iv = max(u.cfg.sessionExpires(), minSEOf(req))
+	}
+	weRefresh = refresher == "uas" || !peerTimer
+	return iv, weRefresh, peerTimer, false
 }
 
 func (u *UA) onAck(req *gosip.Request, tx gosip.ServerTransaction) {
-	if l := u.leg(req); l != nil && l.ack != nil && l.dialog.accept(req) == inDialog {
+	l := u.leg(req)
+	if l == nil || l.dialog.accept(req) != inDialog {
+		return
+	}
+	if l.ack != nil {
 		l.ack(req, tx)
+	} else {
+		l.takeAck(req)
 	}
 }
 
@@ -382,52 +469,6 @@ func (u *UA) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
 		ct = h.Value()
 	}
 	l.info(ct, req.Body())
-}
-
-// Dial starts the outbound leg: INVITE sip:<to>@<trunk> from <from> with our SDP offer.
-// Wait for the answer with Outbound.Wait.
-func (u *UA) Dial(ctx context.Context, to, from string, offer []byte) (*Outbound, error) {
-	host, portStr, err := net.SplitHostPort(u.cfg.Trunk)
-	if err != nil {
-		return nil, fmt.Errorf("sip: bad trunk %q: %w", u.cfg.Trunk, err)
-	}
-	port, _ := strconv.Atoi(portStr)
-	recipient := gosip.Uri{Scheme: "sip", User: to, Host: host, Port: port}
-	req := gosip.NewRequest(gosip.INVITE, recipient)
-	req.SetTransport("UDP")
-	fromUser := from
-	if fromUser == "" {
-		fromUser = "anonymous"
-	}
-	fh := &gosip.FromHeader{Address: gosip.Uri{Scheme: "sip", User: fromUser, Host: u.cfg.PublicIP.String()}, Params: gosip.NewParams()}
-	fh.Params.Add("tag", gosip.GenerateTagN(16))
-	th := &gosip.ToHeader{Address: gosip.Uri{Scheme: "sip", User: to, Host: host, Port: port}, Params: gosip.NewParams()}
-	callID := gosip.CallIDHeader(randomID())
-	contact := u.contact("UDP")
-	req.AppendHeader(fh)
-	req.AppendHeader(th)
-	req.AppendHeader(&callID)
-	req.AppendHeader(&contact)
-	req.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(offer)
-	u.stamp(req)
-
-	out := &Outbound{Leg: newLeg(string(callID)), ua: u}
-	out.dialog.localTag = tagOf(fh)
-	for _, ip := range u.trust.trunk {
-		out.dialog.addPeer(ip)
-	}
-	u.register(&out.Leg)
-	dlg, err := u.dlg.WriteInvite(ctx, req)
-	if err != nil {
-		u.unregister(&out.Leg)
-		return nil, err
-	}
-	out.dlg = dlg
-	out.Leg.ctx = dlg.Context()
-	out.Leg.bye = out.bye
-	out.Leg.readBye = dlg.ReadBye
-	return out, nil
 }
 
 // trunkAddrs are the trunk's IP addresses, resolved once: its in-dialog requests and answers
