@@ -570,8 +570,12 @@ func TestReinviteHoldKeepsTimeline(t *testing.T) {
 	pol.CallerNotice = false
 	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
 	pt, audio := codecFields("PCMU", "callee_1000")
+	// The hold and the resume are relayed to the destination, which answers them.
+	relayed := func(dir string) string {
+		return `<recv request="INVITE"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(dir)) + `<recv request="ACK"/>` + "\n"
+	}
 	callee := startSipp(t, "sipp_callee.xml", map[string]string{"PT": pt, "CODEC": "PCMU",
-		"AUDIO": testdata(t, audio), "ACTIONS": "", "RING_MS": "100"}, "-p", strconv.Itoa(trunk))
+		"AUDIO": testdata(t, audio), "ACTIONS": relayed("recvonly") + relayed("sendrecv"), "RING_MS": "100"}, "-p", strconv.Itoa(trunk))
 	time.Sleep(200 * time.Millisecond)
 	pt, audio = codecFields("PCMU", "caller_440")
 	actions := `<pause milliseconds="1500"/>` + reinvite(2, "sendonly", "0", "PCMU") +
