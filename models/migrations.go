@@ -50,6 +50,14 @@ var migrations = []Migration{
 		// page's order and the cursor's bound by itself.
 		SQLite:   []string{},
 		Postgres: v5PostgresIndexes()},
+	{Version: 6, Name: "calls' redirection headers (Diversion, History-Info)",
+		// As the INVITE brought them (RFC 5806, RFC 7044): where a call was forwarded from.
+		// Added only where missing: a database from before versioned migrations is brought to
+		// the current version by running every migration, and one whose tables came from a
+		// newer struct (tests make such old databases from today's schema) has them already.
+		Go: addMissingColumns("calls", [][2]string{
+			{"diversion", "{{text}} NOT NULL DEFAULT ''"}, {"history_info", "{{text}} NOT NULL DEFAULT ''"},
+		})},
 }
 
 // v5PostgresIndexes rebuilds the listing indexes (schema_v1.go's v1FileIndexes and the File
