@@ -187,7 +187,9 @@ func (txl *TransactionLayer) handleRequest(req *Request) error {
 			// The CANCEL client transaction retransmits until it receives
 			// a response; sending 200 OK before the 487 ensures the UAC
 			// stops retransmitting immediately.
-			if err := tx.conn.WriteMsg(NewResponseFromRequest(req, StatusOK, "OK", nil)); err != nil {
+			ok := NewResponseFromRequest(req, StatusOK, "OK", nil)
+			txl.tpl.stampOwn(ok)
+			if err := tx.conn.WriteMsg(ok); err != nil {
 				return fmt.Errorf("Failed to respond 200 for CANCEL: %w", err)
 			}
 
@@ -246,6 +248,7 @@ func (txl *TransactionLayer) rejectMalformedRequest(req *Request, reason error) 
 	// Build a minimal 400 response from whatever headers the request has.
 	// NewResponseFromRequest safely skips nil CSeq, From, To, Call-ID.
 	res := NewResponseFromRequest(req, StatusBadRequest, "Bad Request", nil)
+	txl.tpl.stampOwn(res)
 
 	if err := txl.tpl.WriteMsg(res); err != nil {
 		txl.log.Error("Failed to send stateless 400 for malformed request",
@@ -258,6 +261,7 @@ func (txl *TransactionLayer) rejectMalformedRequest(req *Request, reason error) 
 
 func (txl *TransactionLayer) respondStateless(req *Request, code int, reason string) {
 	res := NewResponseFromRequest(req, code, reason, nil)
+	txl.tpl.stampOwn(res)
 	if err := txl.tpl.WriteMsg(res); err != nil {
 		txl.log.Error("Failed to send stateless response to an invalid request",
 			"error", err, "code", code, "reason", reason, "req", req.StartLine())

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,4 +341,77 @@ func (p *udpPeer) recvFinal(d time.Duration) string {
 			return m
 		}
 	}
+}
+
+// TestTCPIdleConnectionKeptWhileNeeded: KeepIdle keeps an idle connection the application
+// still needs and lets it close once it no longer does; a half-sent message still closes.
+func TestTCPIdleConnectionKeptWhileNeeded(t *testing.T) {
+	var need atomic.Bool
+	need.Store(true)
+	var asked atomic.Int32
+	addr := serveTCP(t, &TransportTCP{IdleTimeout: 300 * time.Millisecond, MessageTimeout: 400 * time.Millisecond,
+		KeepIdle: func(string) bool { asked.Add(1); return need.Load() }})
+
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	assert.False(t, closedWithin(c, 1200*time.Millisecond), "needed idle connection closed")
+	assert.GreaterOrEqual(t, asked.Load(), int32(2), "KeepIdle not asked at each idle timeout")
+	need.Store(false)
+	assert.True(t, closedWithin(c, 2*time.Second), "idle connection kept after it was no longer needed")
+
+	need.Store(true)
+	half, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer half.Close()
+	_, err = half.Write([]byte("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1"))
+	require.NoError(t, err)
+	assert.True(t, closedWithin(half, 2*time.Second), "an incomplete message kept the connection")
+}
+
+// TestOwnResponsesPassTheHook: the responses the library makes on its own (400 to what does
+// not parse, over UDP and TCP; 400 to an invalid request; 505) go through the
+// WithTransportLayerOwnResponses hook, which can add the Server header.
+func TestOwnResponsesPassTheHook(t *testing.T) {
+	stamp := WithTransportLayerOwnResponses(func(r *Response) { r.AppendHeader(NewHeader("Server", "test-server")) })
+	tcp := &TransportTCP{}
+	tp := NewTransportLayer(net.DefaultResolver, NewParser(), nil, stamp, WithTransportLayerTransports(TransportsConfig{TCP: tcp}))
+	txl := NewTransactionLayer(tp)
+	txl.OnRequest(func(req *Request, tx *ServerTx) { _ = tx.Respond(NewResponseFromRequest(req, 200, "OK", nil)) })
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = tp.ServeUDP(conn) }()
+	go func() { _ = tp.ServeTCP(ln) }()
+	t.Cleanup(func() { txl.Close(); tp.Close(); conn.Close(); ln.Close() })
+
+	peer := newUDPPeer(t)
+	addr := conn.LocalAddr().(*net.UDPAddr)
+	via := func(b string) string {
+		return "SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(peer.port()) + ";branch=z9hG4bK" + b
+	}
+	for _, c := range []struct{ name, msg, status string }{
+		{"unparsable", rawRequest("OPTIONS", "SIP/2.0/UDP 127.0.0.1:1;;,;,,", ""), "SIP/2.0 400 "},
+		{"SIP/7.0", strings.Replace(rawRequest("OPTIONS", via("v7"), ""), "SIP/2.0\r\n", "SIP/7.0\r\n", 1), "SIP/2.0 505 "},
+		{"two Call-IDs", rawRequest("OPTIONS", via("dup"), "Call-ID: another\r\n"), "SIP/2.0 400 "},
+	} {
+		_, err := peer.conn.WriteToUDP([]byte(c.msg), addr)
+		require.NoError(t, err)
+		res := peer.recv(2 * time.Second)
+		assert.True(t, strings.HasPrefix(res, c.status), "%s: %q", c.name, res)
+		assert.Contains(t, res, "Server: test-server\r\n", c.name)
+	}
+
+	tc, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer tc.Close()
+	_, err = tc.Write([]byte(rawRequest("OPTIONS", "SIP/2.0/TCP 127.0.0.1:1;;,;,,", "")))
+	require.NoError(t, err)
+	_ = tc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := tc.Read(buf)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(buf[:n]), "SIP/2.0 400 "), string(buf[:n]))
+	assert.Contains(t, string(buf[:n]), "Server: test-server\r\n")
 }

@@ -41,6 +41,7 @@ type TransportLayer struct {
 	// connectionReuse will force connection reuse when passing request
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	ownResponse     func(*Response)
 
 	// dnsPreferSRV does always SRV lookup first
 	dnsPreferSRV bool
@@ -76,6 +77,23 @@ func WithTransportLayerDNSLookupSRV(preferSRV bool) TransportLayerOption {
 func WithTransportLayerReadFilter(f TransportReadFilter) TransportLayerOption {
 	return func(l *TransportLayer) {
 		l.readFilter = f
+	}
+}
+
+// WithTransportLayerOwnResponses sets a function that sees each response the library makes on
+// its own, without the application (400 to a request that does not parse or is invalid, 505,
+// 200 to a CANCEL), before it is sent: to add the Server header the application puts on its
+// own answers (RFC 3261 20.35), for one.
+func WithTransportLayerOwnResponses(f func(*Response)) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.ownResponse = f
+	}
+}
+
+// stampOwn passes a response of the library's own to the ownResponse hook.
+func (l *TransportLayer) stampOwn(res *Response) {
+	if l != nil && l.ownResponse != nil {
+		l.ownResponse(res)
 	}
 }
 
@@ -171,6 +189,11 @@ func NewTransportLayer(
 	}
 
 	l.withTransports(transports)
+	// Transports answer requests they cannot parse themselves; they see the hook whatever
+	// the order of the options.
+	l.udp.ownResponse = l.ownResponse
+	l.tcp.ownResponse = l.ownResponse
+	l.tls.TransportTCP.ownResponse = l.ownResponse
 
 	l.udp.init(sipparser)
 	l.tcp.init(sipparser)

@@ -20,6 +20,7 @@ type TransportTCP struct {
 	log             *slog.Logger
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	ownResponse     func(*Response) // TransportLayer's WithTransportLayerOwnResponses
 
 	// ReadTimeout limits how long a TCP or TLS connection may block waiting
 	// for data. It is copied when the connection is created. A non-positive
@@ -36,6 +37,12 @@ type TransportTCP struct {
 	// IdleTimeout closes a connection on which nothing has arrived for this long while no
 	// message is partly read. Zero: never. Peers keep connections they need alive (RFC 5626).
 	IdleTimeout time.Duration
+
+	// KeepIdle, when set, is asked when IdleTimeout passes on a connection (its remote
+	// address): true keeps it open for another IdleTimeout. A UA whose dialog runs over the
+	// connection needs it for the dialog's requests (the BYE of a long call with no other
+	// traffic), and the peer may be unable to take a new connection (NAT, RFC 5923 3).
+	KeepIdle func(raddr string) bool
 
 	// MessageTimeout bounds how long a message may take to arrive once it has begun: a
 	// connection holding an incomplete message for longer is closed (RFC 4475 3.1.2.2 asks for
@@ -274,6 +281,12 @@ func (t *TransportTCP) readConnection(conn *TCPConnection, laddr string, raddr s
 				return
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Only the idle limit is the application's to lift, not ReadTimeout.
+				idleLimit := idle && !conn.readLimit.IsZero() && !time.Now().Before(conn.readLimit)
+				if idleLimit && t.KeepIdle != nil && t.KeepIdle(raddr) {
+					t.log.Debug("Idle connection kept: the application still needs it", "raddr", raddr)
+					continue
+				}
 				t.log.Debug("Closing connection: timed out", "raddr", raddr, "incomplete_message", !idle)
 				return
 			}
@@ -362,6 +375,9 @@ func (t *TransportTCP) parseStream(conn *TCPConnection, par *ParserStream, data 
 		if err != nil {
 			t.log.Error("failed to parse", "error", err, "data", string(data))
 			if res := badRequestResponse(msg, err); res != nil {
+				if t.ownResponse != nil {
+					t.ownResponse(res)
+				}
 				if werr := conn.WriteMsg(res); werr != nil {
 					t.log.Debug("failed to answer a malformed request", "error", werr)
 				}

@@ -27,6 +27,7 @@ type TransportUDP struct {
 	log             *slog.Logger
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	ownResponse     func(*Response) // TransportLayer's WithTransportLayerOwnResponses
 }
 
 func (t *TransportUDP) init(par *Parser) {
@@ -239,6 +240,9 @@ func (t *TransportUDP) parseAndHandle(conn *UDPConnection, raddr net.Addr, data 
 		}
 		udpAddr, _ := raddr.(*net.UDPAddr)
 		if res := badRequestResponse(msg, err); res != nil && udpAddr != nil {
+			if t.ownResponse != nil {
+				t.ownResponse(res)
+			}
 			to := badRequestAddr(msg.(*Request), udpAddr)
 			if _, werr := conn.WriteTo([]byte(res.String()), to); werr != nil {
 				t.log.Debug("failed to answer a malformed request", "error", werr)
