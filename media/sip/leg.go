@@ -50,12 +50,29 @@ type Leg struct {
 	ackBody    []byte // that ACK's body (the caller's answer to a late offer)
 	answerErr  error
 
+	// stream is the remote address of the TCP or TLS connection the dialog's requests come
+	// over (empty over UDP): the connection stays open while the dialog lives (UA.keepConn).
+	stream atomic.Value // string
+
 	timer     sessionTimer
 	onExpired func()
 	expired   atomic.Bool
 }
 
 func newLeg(callID string) Leg { return Leg{callID: callID, ctx: context.Background()} }
+
+// overStream notes the connection a message of the dialog came over, when it is TCP or TLS.
+func (l *Leg) overStream(transport, source string) {
+	if !strings.EqualFold(transport, "TCP") && !strings.EqualFold(transport, "TLS") {
+		return
+	}
+	l.stream.Store(source)
+}
+
+func (l *Leg) streamAddr() string {
+	s, _ := l.stream.Load().(string)
+	return s
+}
 
 // CallID is this leg's SIP Call-ID.
 func (l *Leg) CallID() string { return l.callID }
@@ -387,7 +404,11 @@ func (o *Outbound) bye(ctx context.Context) error {
 		return nil
 	}
 	defer o.ua.unregister(&o.Leg)
-	return o.dlg.Bye(ctx)
+	// Built here rather than by the library so that it carries the configured User-Agent; the
+	// dialog adds From, To, Call-ID, CSeq and the route set.
+	bye := gosip.NewRequest(gosip.BYE, o.target())
+	o.ua.stamp(bye)
+	return o.dlg.WriteBye(ctx, bye)
 }
 
 // Close forgets the leg; call it when the call is over.

@@ -64,6 +64,7 @@ func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)
 	o.dialog.mu.Unlock()
 	o.dialog.addPeer(sourceIP(res.Source()))
 	o.dialog.addRouteSet(res)
+	o.Leg.overStream(res.Transport(), res.Source())
 	o.peerUpdate = allows(res, "UPDATE")
 	body := res.Body()
 	if o.late {

@@ -173,3 +173,9 @@ func (u *UA) onUpdate(req *gosip.Request, tx gosip.ServerTransaction) {
 	}
 	u.answerReoffer(l, req, tx)
 }
+
+// onPrack: the engine sends no reliable provisional responses, so a PRACK matches nothing
+// (RFC 3262 4).
+func (u *UA) onPrack(req *gosip.Request, tx gosip.ServerTransaction) {
+	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}

@@ -256,3 +256,22 @@ func (l *Leg) refreshedBy(req *gosip.Request, res *gosip.Response) {
 	}
 	l.arm(iv, we, peerTimer)
 }
+
+// negotiateTimer is the session timer of an INVITE (RFC 4028 9): its interval if at least our
+// Min-SE (else tooSmall: 422), or ours when it supports timers and names none; the caller
+// refreshes when it supports timers and did not ask us to.
+func (u *UA) negotiateTimer(req *gosip.Request) (se time.Duration, weRefresh, peerTimer, tooSmall bool) {
+	peerTimer = hasOption(req, "Supported", "timer") || hasOption(req, "Require", "timer")
+	iv, refresher, ok := sessionExpires(req)
+	if ok && iv < u.cfg.minSE() {
+		return 0, false, peerTimer, true
+	}
+	if !ok {
+		if !peerTimer || u.cfg.sessionExpires() == 0 {
+			return 0, false, peerTimer, false
+		}
+		iv = max(u.cfg.sessionExpires(), minSEOf(req))
+	}
+	weRefresh = refresher == "uas" || !peerTimer
+	return iv, weRefresh, peerTimer, false
+}

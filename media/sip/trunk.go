@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo"
 	gosip "github.com/emiago/sipgo/sip"
@@ -115,4 +117,23 @@ func (u *UA) Dial(ctx context.Context, to string, o DialOptions) (*Outbound, err
 		}
 	}
 	return out, nil
+}
+
+// trunkAddrs are the trunk's IP addresses, resolved once: its in-dialog requests and answers
+// are taken from them.
+func trunkAddrs(trunk string) []netip.Addr {
+	host, _, err := net.SplitHostPort(trunk)
+	if err != nil {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{ip.Unmap()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips
 }

@@ -104,8 +104,9 @@ func Listen(cfg Config, h Handler) (*UA, error) {
 	// it is neutral all the same.
 	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("-"), sipgo.WithUserAgentHostname(cfg.PublicIP.String()),
 		sipgo.WithUserAgentTransportLayerOptions(gosip.WithTransportLayerLogger(sipLog),
-			gosip.WithTransportLayerTransports(gosip.TransportsConfig{TCP: cfg.tcpTransport(),
-				TLS: &gosip.TransportTLS{TransportTCP: cfg.tcpTransport()}})),
+			gosip.WithTransportLayerOwnResponses(func(r *gosip.Response) { u.stamp(r) }),
+			gosip.WithTransportLayerTransports(gosip.TransportsConfig{TCP: u.tcpTransport(),
+				TLS: &gosip.TransportTLS{TransportTCP: u.tcpTransport()}})),
 		sipgo.WithUserAgentTransactionLayerOptions(gosip.WithTransactionLayerLogger(sipLog))}
 	if cfg.TrunkTLS != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TrunkTLS))
@@ -256,14 +257,6 @@ func (u *UA) contact(transport string) gosip.ContactHeader {
 	return c
 }
 
-// TLSAddr is the bound SIP over TLS address (invalid without Config.TLSAddr).
-func (u *UA) TLSAddr() netip.AddrPort {
-	if u.tls == nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(u.addr.Addr(), uint16(u.tlsPort))
-}
-
 func (u *UA) register(l *Leg) {
 	u.mu.Lock()
 	u.legs[l.callID] = l
@@ -356,6 +349,7 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 		return
 	}
 	in := &Inbound{Leg: newLeg(string(*req.CallID())), ua: u, dlg: dlg, req: req, confirmed: confirmed}
+	in.Leg.overStream(req.Transport(), req.Source())
 	in.dialog.localTag = tagOf(dlg.InviteRequest.To())
 	in.dialog.remoteTag = tagOf(req.From())
 	in.dialog.remoteCSeq = req.CSeq().SeqNo
@@ -404,31 +398,6 @@ func (u *UA) onReinvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	u.answerReoffer(l, req, tx)
 }
 
-// onPrack: the engine sends no reliable provisional responses, so a PRACK matches nothing
-// (RFC 3262 4).
-func (u *UA) onPrack(req *gosip.Request, tx gosip.ServerTransaction) {
-	u.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-}
-
-// negotiateTimer is the session timer of an INVITE (RFC 4028 9): its interval if at least our
-// Min-SE (else tooSmall: 422), or ours when it supports timers and names none; the caller
-// refreshes when it supports timers and did not ask us to.
-func (u *UA) negotiateTimer(req *gosip.Request) (se time.Duration, weRefresh, peerTimer, tooSmall bool) {
-	peerTimer = hasOption(req, "Supported", "timer") || hasOption(req, "Require", "timer")
-	iv, refresher, ok := sessionExpires(req)
-	if ok && iv < u.cfg.minSE() {
-		return 0, false, peerTimer, true
-	}
-	if !ok {
-		if !peerTimer || u.cfg.sessionExpires() == 0 {
-			return 0, false, peerTimer, false
-		}
-		iv = max(u.cfg.sessionExpires(), minSEOf(req))
-	}
-	weRefresh = refresher == "uas" || !peerTimer
-	return iv, weRefresh, peerTimer, false
-}
-
 func (u *UA) onAck(req *gosip.Request, tx gosip.ServerTransaction) {
 	l := u.leg(req)
 	if l == nil || l.dialog.accept(req) != inDialog {
@@ -469,25 +438,6 @@ func (u *UA) onInfo(req *gosip.Request, tx gosip.ServerTransaction) {
 		ct = h.Value()
 	}
 	l.info(ct, req.Body())
-}
-
-// trunkAddrs are the trunk's IP addresses, resolved once: its in-dialog requests and answers
-// are taken from them.
-func trunkAddrs(trunk string) []netip.Addr {
-	host, _, err := net.SplitHostPort(trunk)
-	if err != nil {
-		return nil
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip.Unmap()}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ips, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	for i := range ips {
-		ips[i] = ips[i].Unmap()
-	}
-	return ips
 }
 
 func randomID() string {
