@@ -110,6 +110,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if cfg.LinkValidity < time.Minute {
 		return cfg, fmt.Errorf("--link-validity %s: at least 1m", cfg.LinkValidity)
 	}
+	if err := cfg.SIPOptions.Trunk.check(); err != nil {
+		return cfg, err
+	}
 	if err := cfg.SIPOptions.checkTrust(cfg.SIP); err != nil {
 		return cfg, err
 	}

@@ -18,6 +18,10 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		"CALLREC_PUBLIC_URL": "https://panel.example.com/", "CALLREC_LINK_VALIDITY": "30m", "CALLREC_SIP_TRUSTED": "10.0.0.0/24",
 		"CALLREC_NODE_ID": "node-b", "CALLREC_CLUSTER_ADDR": "0.0.0.0:7001", "CALLREC_CLUSTER_ADVERTISE": "10.0.0.12:7001",
 		"CALLREC_CLUSTER_SECRET": "0123456789abcdef0123", "CALLREC_DRAIN_TIMEOUT": "30m",
+		"CALLREC_TRUNK_USER": "acct", "CALLREC_TRUNK_PASSWORD": "pw", "CALLREC_TRUNK_REGISTER": "true",
+		"CALLREC_TRUNK_REGISTER_EXPIRES": "10m", "CALLREC_TRUNK_TRANSPORT": "tls", "CALLREC_TRUNK_TLS_CA": "/etc/ca.pem",
+		"CALLREC_TRUNK_SRTP": "require", "CALLREC_SIP_TLS": ":5061", "CALLREC_SIP_TLS_CERT": "c.pem", "CALLREC_SIP_TLS_KEY": "k.pem",
+		"CALLREC_SIP_SESSION_EXPIRES": "15m", "CALLREC_SIP_MIN_SE": "2m",
 	}
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig(nil, getenv, io.Discard)
@@ -28,8 +32,10 @@ func TestConfigEnvironmentTwins(t *testing.T) {
 		PublicIP: "192.0.2.7", Trunk: "sbc:5060", FTP: ":2121", FTPPassive: "31000-31010", SFTP: ":2222", DB: "/db/x.db",
 		Demo: true, UploadLimit: 10 << 20, MaxPrompt: 10 * time.Minute, RingTimeout: 45 * time.Second, LogLevel: "info",
 		WebhookAllowInsecure: true, Metrics: "127.0.0.1:9090", PublicURL: "https://panel.example.com", LinkValidity: 30 * time.Minute,
-		SIPOptions: sipConfig{Trusted: "10.0.0.0/24"},
-		Cluster:    clusterConfig{NodeID: "node-b", Addr: "0.0.0.0:7001", Advertise: "10.0.0.12:7001", Secret: "0123456789abcdef0123", Drain: 30 * time.Minute}}
+		SIPOptions: sipConfig{Trusted: "10.0.0.0/24", Trunk: trunkConfig{User: "acct", Password: "pw", Register: true,
+			RegisterExpires: 10 * time.Minute, Transport: "tls", TLSCA: "/etc/ca.pem", SRTP: "require", TLSAddr: ":5061",
+			TLSCert: "c.pem", TLSKey: "k.pem", SessionExpires: 15 * time.Minute, MinSE: 2 * time.Minute}},
+		Cluster: clusterConfig{NodeID: "node-b", Addr: "0.0.0.0:7001", Advertise: "10.0.0.12:7001", Secret: "0123456789abcdef0123", Drain: 30 * time.Minute}}
 	if cfg != want {
 		t.Fatalf("from the environment:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -61,6 +67,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"--cluster-addr", "0.0.0.0:7001", "--cluster-secret", "0123456789abcdef"}, {"--cluster-advertise", "10.0.0.1:7001"},
 		{"--cluster-addr", "nohost", "--cluster-secret", "0123456789abcdef"}, {"--node-id", "a b"}, {"--node-id", ""},
 		{"--node-id", "../x"}, {"--drain-timeout", "0s"},
+		{"--trunk-transport", "sctp"}, {"--trunk-srtp", "maybe"}, {"--sip-tls", ":5061"}, {"--sip-tls-cert", "c.pem"},
+		{"--trunk-register"}, {"--sip-session-expires", "60s", "--sip-min-se", "90s"},
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

@@ -126,6 +126,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SIPTrusted: trusted, SIPInviteRate: cfg.SIPOptions.InviteRate, SIPUnansweredPerSource: cfg.SIPOptions.UnansweredSrc,
 		CallsPerPool: cfg.SIPOptions.CallsPerPool, CallsPerCustomer: cfg.SIPOptions.CallsPerCust,
 	}
+	if err := cfg.SIPOptions.Trunk.apply(&mcfg); err != nil {
+		closeAll(ftps, sftps)
+		return err
+	}
 	if mets != nil {
 		mcfg.OnSIPRequest = mets.SIPRequest
 	}

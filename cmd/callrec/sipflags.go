@@ -21,6 +21,7 @@ type sipConfig struct {
 	UnansweredSrc  int
 	CallsPerPool   int
 	CallsPerCust   int
+	Trunk          trunkConfig // trunkflags.go
 }
 
 func (s *sipConfig) flags(fs *flag.FlagSet, env func(key, def string) string) {
@@ -42,6 +43,7 @@ func (s *sipConfig) flags(fs *flag.FlagSet, env func(key, def string) string) {
 		"concurrent calls per number pool (486 beyond); 0: 200, negative: no cap (CALLREC_CALLS_PER_POOL)")
 	fs.IntVar(&s.CallsPerCust, "calls-per-customer", envInt(env("CALLREC_CALLS_PER_CUSTOMER", ""), 0),
 		"concurrent calls per customer (486 beyond); 0: 500, negative: no cap (CALLREC_CALLS_PER_CUSTOMER)")
+	s.Trunk.flags(fs, env)
 }
 
 // trustedNets parses --sip-trusted; a bare address is one host.
