@@ -450,7 +450,8 @@ type Health struct {
 	Registration sip.RegistrationStatus `json:"trunk_registration"`
 }
 
-// Health reports the engine's state for /healthz and `callrec healthcheck`.
+// Health reports the engine's state: its live calls and the trunk registration (no page shows
+// it yet).
 func (e *Engine) Health() Health {
 	e.mu.Lock()
 	n := len(e.calls)

@@ -34,7 +34,7 @@ func (c *trunkConfig) flags(fs *flag.FlagSet, env func(key, def string) string) 
 	fs.StringVar(&c.Password, "trunk-password", env("CALLREC_TRUNK_PASSWORD", ""),
 		"password for --trunk-user; prefer the environment variable, a flag shows in the process list (CALLREC_TRUNK_PASSWORD)")
 	fs.BoolVar(&c.Register, "trunk-register", env("CALLREC_TRUNK_REGISTER", "") == "true",
-		"keep a registration at the trunk (renewed before it expires, retried with back-off; state in /healthz) (CALLREC_TRUNK_REGISTER=true)")
+		"keep a registration at the trunk (renewed before it expires, retried with back-off, failures logged); the variable is true or false (CALLREC_TRUNK_REGISTER)")
 	fs.DurationVar(&c.RegisterExpires, "trunk-register-expires", envDuration(env("CALLREC_TRUNK_REGISTER_EXPIRES", ""), 0),
 		"registration lifetime asked for; 0: 1h (CALLREC_TRUNK_REGISTER_EXPIRES)")
 	fs.StringVar(&c.Transport, "trunk-transport", env("CALLREC_TRUNK_TRANSPORT", ""),
