@@ -74,7 +74,7 @@ func testcall(ctx context.Context, args []string, getenv func(string) string, st
 	// the port a second time).
 	var out *sip.Outbound
 	for i := 0; ; i++ {
-		if out, err = callerUA.Dial(ctx, *to, *from, caller.offer()); err == nil || i == 40 || !strings.Contains(err.Error(), "bind") {
+		if out, err = callerUA.Dial(ctx, *to, sip.DialOptions{From: *from, Offer: caller.offer()}); err == nil || i == 40 || !strings.Contains(err.Error(), "bind") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -83,7 +83,7 @@ func testcall(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer out.Close()
-	sdp, code, err := out.Wait(ctx, nil)
+	sdp, code, err := out.Wait(ctx, nil, nil) // our offer went in the INVITE: no offer to answer
 	if err != nil {
 		if code != 0 {
 			return fmt.Errorf("the engine refused the call: SIP %d (is %s one of a pool's numbers?)", code, *to)
