@@ -87,3 +87,76 @@ WWW-Authenticate: Digest realm="carrier.example", nonce="[pid]`+string(rune('a'+
 		t.Fatalf("%d dialogs left", e.ua.Legs())
 	}
 }
+
+// TestLateOfferBothLegs: the caller's INVITE has no SDP; the engine offers in its 200 and takes
+// the caller's answer from the ACK, and calls the destination without SDP too, answering the
+// destination's offer in its ACK. Both voices are recorded.
+func TestLateOfferBothLegs(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"><action>
+  <ereg regexp="^$" search_in="body" check_it="true" assign_to="nosdp"/>
+</action></recv><Reference variables="nosdp"/>`+"\n"+
+		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"><action>
+  <ereg regexp="m=audio [0-9]+ RTP/AVP 0" search_in="body" check_it="true" assign_to="answer"/>
+</action></recv><Reference variables="answer"/>`+"\n"+rtpStart+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
+	caller := callerScript(t, e, callerInvite(1, "", "")+recv100+recv18x+
+		`<recv response="200" rtd="true" rrs="true"><action>
+  <ereg regexp="m=audio [0-9]+ RTP/AVP 0 8" search_in="body" check_it="true" assign_to="offer"/>
+</action></recv><Reference variables="offer"/>`+"\n"+
+		callerAck(1, sdpBody("sendrecv"))+rtpStart+pause(3000)+callerRequest("BYE", 2, "", "")+
+		`<recv response="200" crlf="true"/>`+"\n", nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	bothVoices(t, e, c, 1200*time.Millisecond, -300*time.Millisecond)
+}
+
+// TestHoldIsSilenceInTheHeldDirection: the caller puts the call on hold (re-INVITE sendonly)
+// and resumes it (sendrecv); the engine relays both to the destination, notes them in the
+// trail, and the destination's audio is silent in the recording while it is held, back after.
+func TestHoldIsSilenceInTheHeldDirection(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	relayed := func(dir string) string {
+		return `<recv request="INVITE"><action>
+  <ereg regexp="a=` + map[string]string{"recvonly": "sendonly", "sendrecv": "sendrecv"}[dir] + `" search_in="body" check_it="true" assign_to="d` + dir + `"/>
+</action></recv><Reference variables="d` + dir + `"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(dir)) + `<recv request="ACK"/>` + "\n"
+	}
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
+		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
+		relayed("recvonly")+relayed("sendrecv")+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
+	caller := callerScript(t, e, callerInvite(1, "", sdpBody("sendrecv"))+recv100+recv18x+
+		`<recv response="200" rtd="true" rrs="true"/>`+"\n"+callerAck(1, "")+rtpStart+pause(2000)+
+		callerRequest("INVITE", 2, "", sdpBodyV(2, "sendonly"))+`<recv response="100" optional="true"/><recv response="200"/>`+"\n"+callerAck(2, "")+
+		pause(2000)+
+		callerRequest("INVITE", 3, "", sdpBodyV(3, "sendrecv"))+`<recv response="100" optional="true"/><recv response="200"/>`+"\n"+callerAck(3, "")+
+		pause(2000)+callerRequest("BYE", 4, "", "")+`<recv response="200" crlf="true"/>`+"\n", nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	held, ok1 := eventOf(c, EventHeld)
+	resumed, ok2 := eventOf(c, EventResumed)
+	if !ok1 || !ok2 {
+		t.Fatalf("no hold and resume in the trail: %+v", c.Events)
+	}
+	ch, pcm, length := recording(t, e, c)
+	// The file starts at the bridge.
+	hFrom, hTo := held.At.Sub(c.Bridged)+300*time.Millisecond, resumed.At.Sub(c.Bridged)-200*time.Millisecond
+	during, _ := channelStats(pcm, ch, 1, hFrom, hTo)
+	before, _ := channelStats(pcm, ch, 1, 500*time.Millisecond, held.At.Sub(c.Bridged)-200*time.Millisecond)
+	after, _ := channelStats(pcm, ch, 1, resumed.At.Sub(c.Bridged)+500*time.Millisecond, length-300*time.Millisecond)
+	callerHeld, _ := channelStats(pcm, ch, 0, hFrom, hTo)
+	t.Logf("callee rms before %.0f, on hold %.0f (%v..%v), after %.0f; caller on hold %.0f", before, during, hFrom, hTo, after, callerHeld)
+	if before < 1000 || after < 1000 || during > 50 || callerHeld < 1000 {
+		t.Fatalf("want the callee silent only while held (and the caller heard throughout)")
+	}
+}
