@@ -5,6 +5,7 @@ package media
 // identity headers. Each checks the recording.
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,67 @@ func TestHoldIsSilenceInTheHeldDirection(t *testing.T) {
 	t.Logf("callee rms before %.0f, on hold %.0f (%v..%v), after %.0f; caller on hold %.0f", before, during, hFrom, hTo, after, callerHeld)
 	if before < 1000 || after < 1000 || during > 50 || callerHeld < 1000 {
 		t.Fatalf("want the callee silent only while held (and the caller heard throughout)")
+	}
+}
+
+// TestSessionTimerExpiryEndsTheCall: the caller asks for a 2 s session interval and to refresh
+// itself (refresher=uac), then never refreshes: the engine ends the call with a BYE to both legs
+// before the interval is over (RFC 4028 10), and the trail says why.
+func TestSessionTimerExpiryEndsTheCall(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) { c.MinSE = time.Second })
+	callee := calleeScript(t, trunk, plainCallee(""))
+	caller := callerScript(t, e, callerInvite(1, "Supported: timer\nSession-Expires: 2;refresher=uac\nMin-SE: 1", sdpBody("sendrecv"))+
+		recv100+recv18x+`<recv response="200" rtd="true" rrs="true"><action>
+  <ereg regexp="2;refresher=uac" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
+</action></recv><Reference variables="se"/>`+"\n"+callerAck(1, "")+rtpStart+
+		`<recv request="BYE" timeout="8000"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300), nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if _, ok := eventOf(c, EventSessionExpired); !ok {
+		t.Fatalf("no session expiry in the trail: outcome %q events %+v", c.Outcome, c.Events)
+	}
+	if d := c.Ended.Sub(c.Bridged); d > 2500*time.Millisecond {
+		t.Fatalf("call lasted %v after the bridge, past its 2 s session interval", d)
+	}
+}
+
+// TestReliableProvisionalIsPracked: the destination sends 183 with Require: 100rel and early
+// SDP; the engine PRACKs it (RAck naming its RSeq and the INVITE's CSeq), the call goes on to
+// 200, and the ACK carries the INVITE's CSeq number, not the PRACK's (RFC 3261 13.2.2.4).
+func TestReliableProvisionalIsPracked(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"><action>
+  <ereg regexp=".*" search_in="hdr" header="Via:" assign_to="via"/>
+  <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="cseq"/>
+  <ereg regexp="100rel" search_in="hdr" header="Supported:" check_it="true" assign_to="rel"/>
+</action></recv><Reference variables="rel"/>`+"\n"+
+		reply(183, "Session Progress", "Require: 100rel\nRSeq: 7", sdpBody("sendrecv"))+
+		`<recv request="PRACK"><action>
+  <ereg regexp="^ *7 [0-9]+ INVITE" search_in="hdr" header="RAck:" check_it="true" assign_to="rack"/>
+</action></recv><Reference variables="rack"/>`+"\n"+replyInDialog(200, "OK", "", "")+rtpStart+pause(500)+
+		send(`SIP/2.0 200 OK
+Via:[$via]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq:[$cseq]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>`, sdpBody("sendrecv"), false)+
+		`<recv request="ACK" crlf="true"/>`+"\n"+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300), "-trace_msg")
+	caller := callerScript(t, e, plainCaller("", 2500, 2), nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	msgs := callee.Messages()
+	inv := regexp.MustCompile(`(?m)^CSeq: (\d+) INVITE`).FindStringSubmatch(msgs)
+	ack := regexp.MustCompile(`(?m)^CSeq: (\d+) ACK`).FindStringSubmatch(msgs)
+	if inv == nil || ack == nil || inv[1] != ack[1] {
+		t.Fatalf("INVITE CSeq %v, ACK CSeq %v\n%s", inv, ack, msgs)
 	}
 }
