@@ -223,3 +223,36 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>`, sdpBody("sendrecv
 		t.Fatalf("INVITE CSeq %v, ACK CSeq %v\n%s", inv, ack, msgs)
 	}
 }
+
+// TestWithheldCallerAndDiversion: a carrier's INVITE names the caller only in
+// P-Asserted-Identity with Privacy: id and says where it was forwarded from (Diversion,
+// History-Info). The call record has no caller number (the file name rule: withheld is empty)
+// and keeps the redirection headers; the destination gets an anonymous From with Privacy: id.
+func TestWithheldCallerAndDiversion(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	callee := calleeScript(t, trunk, plainCallee(""), "-trace_msg")
+	caller := callerScript(t, e, plainCaller("P-Asserted-Identity: <sip:+4971199887766@carrier.example>\nPrivacy: id\n"+
+		"Diversion: <sip:+4971155544433@carrier.example>;reason=unconditional\n"+
+		"History-Info: <sip:+4971155544433@carrier.example>;index=1", 1500, 2),
+		map[string]string{"FROM_HDR": `"Anonymous" <sip:anonymous@anonymous.invalid>`})
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || c.A != "" {
+		t.Fatalf("outcome %q, caller %q (want empty: withheld)", c.Outcome, c.A)
+	}
+	if !strings.Contains(c.Diversion, "+4971155544433") || !strings.Contains(c.Diversion, "reason=unconditional") ||
+		!strings.Contains(c.HistoryInfo, "index=1") {
+		t.Fatalf("redirection headers not kept: Diversion %q History-Info %q", c.Diversion, c.HistoryInfo)
+	}
+	if c.Recording == nil || strings.Contains(c.Recording.Path, "9887766") {
+		t.Fatalf("recording %+v", c.Recording)
+	}
+	msgs := callee.Messages()
+	invite := msgs[strings.Index(msgs, "INVITE sip:"):]
+	invite = invite[:strings.Index(invite, "\n\n")+1]
+	if !regexp.MustCompile(`(?m)^Privacy: id`).MatchString(invite) || !regexp.MustCompile(`(?mi)^From: .*anonymous`).MatchString(invite) {
+		t.Fatalf("destination's INVITE does not keep the caller hidden:\n%s", invite)
+	}
+}
