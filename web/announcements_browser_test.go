@@ -157,3 +157,44 @@ func TestBrowserAnnouncementTooLarge(t *testing.T) {
 		t.Fatalf("left behind: %v", names)
 	}
 }
+
+// TestBrowserAnnouncementTextInView: on a phone (390 px) and at 1366 px an announcement's text
+// box is as wide as its card and tall enough to show the whole text (the caller notice's default,
+// the longest) without scrolling.
+func TestBrowserAnnouncementTextInView(t *testing.T) {
+	// The product document's caller notice, the longest standard text.
+	const callerNotice = "Das nachfolgende Gespräch möchten wir gerne zum Zwecke der Qualitätssicherung aufzeichnen. " +
+		"Wenn Sie dies nicht wünschen, drücken Sie jetzt die ‚Sterntaste‘ auf Ihrer Telefontastatur oder geben Sie unserem Mitarbeiter einen Hinweis im Gespräch."
+	e := annEnv(t, nil)
+	pool := e.bookedPool()
+	ctx := browsertest.New(t)
+	if err := chromedp.Run(ctx, browsertest.Login(e.srv.URL, e.demo.Admin, e.demo.AdminPassword)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int64{390, 1366} {
+		var boxes []struct {
+			Slot           string
+			Scroll, Client float64
+			Width, Parent  float64
+		}
+		err := chromedp.Run(ctx, browsertest.Viewport(w, 844, w < 600),
+			chromedp.Navigate(e.srv.URL+"/pools/"+strconv.Itoa(int(pool.ID))),
+			chromedp.Click(`[data-testid="ann-src-caller_notice-text"]`, chromedp.ByQuery), // the text box shows for "own text"
+			chromedp.WaitVisible(`[data-testid="ann-text-caller_notice"]`, chromedp.ByQuery),
+			chromedp.SetValue(`[data-testid="ann-text-caller_notice"]`, callerNotice, chromedp.ByQuery),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll('textarea[name="text"]')).filter(a => a.offsetParent).map(a => ({
+				slot: a.id, scroll: a.scrollHeight, client: a.clientHeight,
+				width: a.getBoundingClientRect().width, parent: a.parentElement.getBoundingClientRect().width}))`, &boxes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(boxes) == 0 {
+			t.Fatalf("%d px: no announcement text box", w)
+		}
+		for _, b := range boxes {
+			if b.Scroll > b.Client+1 || b.Width < b.Parent*0.95 {
+				t.Errorf("%d px: %s shows %.0f of %.0f px of its text, is %.0f px wide in %.0f", w, b.Slot, b.Client, b.Scroll, b.Width, b.Parent)
+			}
+		}
+	}
+}
