@@ -1,6 +1,11 @@
 package sip
 
-import gosip "github.com/emiago/sipgo/sip"
+import (
+	"net"
+	"time"
+
+	gosip "github.com/emiago/sipgo/sip"
+)
 
 // tcpTransport is the TCP (and TLS) transport with the configured limits; a connection that
 // a live dialog runs over outlives the idle timeout: the dialog's BYE may come over it after
@@ -8,6 +13,18 @@ import gosip "github.com/emiago/sipgo/sip"
 func (u *UA) tcpTransport() *gosip.TransportTCP {
 	t := u.cfg.tcpTransport()
 	t.KeepIdle = u.keepConn
+	// The client names our SIP address as every request's local address, which UDP needs
+	// (answers come back to the listening socket) but a TCP or TLS dial cannot take: the
+	// listener holds the port. Outgoing connections come from an ephemeral port of the same
+	// address; Via still names the listening port (RFC 3261 18.1.1), and the answers come
+	// back over the connection.
+	t.DialerCreate = func(laddr net.Addr) net.Dialer {
+		d := net.Dialer{Timeout: time.Minute}
+		if a, ok := laddr.(*net.TCPAddr); ok && a != nil {
+			d.LocalAddr = &net.TCPAddr{IP: a.IP}
+		}
+		return d
+	}
 	return t
 }
 
