@@ -121,3 +121,72 @@ module			menu.so
 		t.Fatalf("missing voice: caller %.0f baresip %.0f\nbaresip:\n%s", l, r, out.String())
 	}
 }
+
+// TestBaresipCallsInOverTLSWithSRTP: baresip as the caller's phone, over SIP/TLS to --sip-tls
+// with SRTP mandatory; the engine answers SRTP on that leg (never in the clear) and records
+// both voices, the destination (sipp) over plain UDP.
+func TestBaresipCallsInOverTLSWithSRTP(t *testing.T) {
+	testtool.Short(t)
+	bin := testtool.Need(t, "baresip", "baresip-core")
+	dir := t.TempDir()
+	certFile, _ := selfSigned(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) {
+		c.SIPTLSAddr = "127.0.0.1:0"
+		c.SIPTLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	})
+	callee := calleeScript(t, trunk, plainCallee(""))
+	port := freePort(t)
+	rtpLo := freePort(t) &^ 1
+	config := fmt.Sprintf(`poll_method		epoll
+sip_listen		127.0.0.1:%d
+sip_cafile		%s
+audio_player		aufile,%s
+audio_source		ausine,1000
+audio_alert		aufile,/dev/null
+ausrc_srate		48000
+ausrc_channels		2
+auplay_channels		1
+auplay_srate		48000
+rtp_ports		%d-%d
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			ausine.so
+module			aufile.so
+module			srtp.so
+module			account.so
+module			menu.so
+`, port, certFile, filepath.Join(dir, "heard.wav"), rtpLo, rtpLo+9)
+	account := "<sip:49711218431440@127.0.0.1>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand\n"
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", dir, "-t", "6", "-e", "/dial sip:49711218431431@"+e.SIPTLSAddr()+";transport=tls")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if err := callee.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("callee: %v\n%s\nbaresip:\n%s", err, callee.Output(), out.String())
+	}
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || !c.SRTP[0] || c.SRTPFailed[0] > 2 {
+		t.Fatalf("outcome %q SRTP %v failed %v events %+v\nbaresip:\n%s", c.Outcome, c.SRTP, c.SRTPFailed, c.Events, out.String())
+	}
+	ch, pcm, length := recording(t, e, c)
+	l, _ := channelStats(pcm, ch, 0, 500*time.Millisecond, length-300*time.Millisecond)
+	r, _ := channelStats(pcm, ch, 1, 500*time.Millisecond, length-300*time.Millisecond)
+	t.Logf("file %v: baresip (SRTP over TLS) rms %.0f, callee rms %.0f; packets in %v", length, l, r, c.PacketsIn)
+	if l < 300 || r < 1000 {
+		t.Fatalf("missing voice: baresip %.0f callee %.0f\nbaresip:\n%s", l, r, out.String())
+	}
+}
