@@ -114,12 +114,14 @@ const (
 	EventResumed         EventKind = "resumed"
 	EventSessionExpired  EventKind = "session_expired"
 	EventSignallingError EventKind = "signalling_error"
+	// EventNodeLost: the node handling the call stopped heartbeating; a peer ended the call.
+	EventNodeLost EventKind = "node_lost"
 )
 
 // EventKinds lists every EventKind.
 var EventKinds = []EventKind{EventNoticePlayed, EventStarPressed, EventConfirmationPlayed, EventWhisperPlayed,
 	EventHash1Pressed, EventRecordingStarted, EventRecordingStopped, EventRecordingFailed,
-	EventHeld, EventResumed, EventSessionExpired, EventSignallingError}
+	EventHeld, EventResumed, EventSessionExpired, EventSignallingError, EventNodeLost}
 
 // RecordingStatus is the state of a call's recording file.
 type RecordingStatus string

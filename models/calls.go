@@ -26,6 +26,7 @@ const (
 type Call struct {
 	ID         uint   `gorm:"primaryKey"`
 	EngineID   string `gorm:"uniqueIndex;not null"`
+	NodeID     string `gorm:"index;not null;default:''"` // the node that handles it (Store.NodeID); empty: a single machine's
 	CustomerID uint   `gorm:"not null;index:idx_calls_customer_arrival,priority:1;index:idx_calls_customer_pool_arrival,priority:1"`
 	PoolID     uint   `gorm:"index;index:idx_calls_customer_pool_arrival,priority:2"`
 	A, B, C    string
@@ -110,7 +111,13 @@ func (s *Store) SaveCall(ctx context.Context, r CallRecord) (Call, error) {
 			return err
 		}
 		wasEnded := c.ID != 0 && c.Ended != nil
+		if wasEnded && c.Outcome == OutcomeInterrupted && r.Ended.IsZero() {
+			// A peer ended this call when its node was lost (ReapNodes); a late update of the
+			// node that comes back must not reopen it.
+			return nil
+		}
 		c.EngineID, c.CustomerID, c.PoolID = r.EngineID, r.CustomerID, r.PoolID
+		c.NodeID = s.NodeID
 		c.A, c.B, c.C = r.A, r.B, r.C
 		c.Diversion, c.HistoryInfo = r.Diversion, r.HistoryInfo
 		c.Arrival = r.Arrival.UTC()
@@ -167,11 +174,12 @@ func (s *Store) interruptCall(tx *gorm.DB, callID uint, dur time.Duration) error
 	return tx.Model(&c).Updates(map[string]any{"state": calls.StateEnded, "outcome": OutcomeInterrupted, "ended": end, "duration_ms": dur.Milliseconds()}).Error
 }
 
-// InterruptOpenCalls ends every call still open in the database (after a crash) as interrupted,
-// each with its call.ended event; calls with recordings are handled by MarkInterrupted first.
+// InterruptOpenCalls ends every call of this node (Store.NodeID) still open in the database
+// (after a crash) as interrupted, each with its call.ended event; calls with recordings are
+// handled by MarkInterrupted first. The calls of other nodes are theirs.
 func (s *Store) InterruptOpenCalls(ctx context.Context) (int64, error) {
 	var ids []uint
-	if err := s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL").Pluck("id", &ids).Error; err != nil {
+	if err := s.ownCalls(s.db.WithContext(ctx).Model(&Call{}).Where("ended IS NULL")).Pluck("id", &ids).Error; err != nil {
 		return 0, err
 	}
 	for i, id := range ids {

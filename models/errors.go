@@ -171,6 +171,8 @@ var (
 	ErrRecordingNotBooked = declareKey("recording_not_booked", http.StatusConflict, "calls.reason_not_booked")
 	ErrCalleeInterrupted  = declareKey("callee_interrupted", http.StatusConflict, "calls.reason_interrupted")
 	ErrCallEnded          = declareKey("call_ended", http.StatusConflict, "calls.error_ended")
+	// ErrNodeUnavailable: the call runs on another node of the cluster, which does not answer.
+	ErrNodeUnavailable = declare("node_unavailable", http.StatusServiceUnavailable)
 )
 
 // Webhooks and signed download links.

@@ -58,6 +58,16 @@ var migrations = []Migration{
 		Go: addMissingColumns("calls", [][2]string{
 			{"diversion", "{{text}} NOT NULL DEFAULT ''"}, {"history_info", "{{text}} NOT NULL DEFAULT ''"},
 		})},
+	{Version: 7, Name: "cluster: the nodes' leases, and which node handles each call",
+		// IF NOT EXISTS and addMissingColumns: tests migrate a database again from an older
+		// state without dropping what later migrations made.
+		SQL: []string{
+			"CREATE TABLE IF NOT EXISTS nodes (id {{text}} PRIMARY KEY, addr {{text}} NOT NULL DEFAULT '', version {{text}} NOT NULL DEFAULT '', " +
+				"state {{text}} NOT NULL DEFAULT '', draining {{bool}} NOT NULL DEFAULT FALSE, active_calls {{bigint}} NOT NULL DEFAULT 0, " +
+				"started_at {{time}}, heartbeat_at {{time}}, expires_at {{time}}, down_at {{time}}, down_by {{text}} NOT NULL DEFAULT '')",
+		},
+		Go: addMissingColumns("calls", [][2]string{{"node_id", "{{text}} NOT NULL DEFAULT ''"}},
+			"CREATE INDEX IF NOT EXISTS idx_calls_node_id ON calls(node_id)")},
 }
 
 // v5PostgresIndexes rebuilds the listing indexes (schema_v1.go's v1FileIndexes and the File
@@ -136,6 +146,6 @@ func liveModels() []any {
 		&Customer{}, &User{}, &Pool{}, &PoolNumber{}, &PriceItem{}, &APIToken{}, &AuditEvent{},
 		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
 		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
-		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{},
+		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{}, &Node{},
 	}
 }

@@ -16,11 +16,16 @@ const (
 )
 
 // PendingUploads lists up to limit recordings that are finished (their call has ended, or a
-// crash was repaired) but not stored, oldest first, after the id after.
+// crash was repaired) but not stored, oldest first, after the id after. Only this node's
+// (Store.NodeID): the spool copy is in its own data folder.
 func (s *Store) PendingUploads(ctx context.Context, after uint, limit int) ([]Recording, error) {
 	var rs []Recording
-	err := s.db.WithContext(ctx).Select("id, customer_id, pool_id, call_id, file_id, path, size, status, storage, store_attempts, store_error").
-		Where("status <> ? AND storage IN ? AND id > ?", RecordingActive, []string{StorageSpooled, StorageFailed}, after).
+	q := s.db.WithContext(ctx).Select("id, customer_id, pool_id, call_id, file_id, path, size, status, storage, store_attempts, store_error").
+		Where("status <> ? AND storage IN ? AND id > ?", RecordingActive, []string{StorageSpooled, StorageFailed}, after)
+	if s.NodeID != "" {
+		q = q.Where("call_id IN (?)", s.ownCalls(s.db.Model(&Call{}).Select("id")))
+	}
+	err := q.
 		Order("id").Limit(limit).Find(&rs).Error
 	return rs, err
 }

@@ -113,10 +113,15 @@ func (s *Store) saveRecording(tx *gorm.DB, c Call, r CallRecord) (string, *Recor
 	return prev, &rec, &f, tx.Save(&rec).Error
 }
 
-// UnfinishedRecordings lists recordings whose call never ended cleanly (the process died).
+// UnfinishedRecordings lists this node's recordings (Store.NodeID) whose call never ended
+// cleanly (the process died).
 func (s *Store) UnfinishedRecordings(ctx context.Context) ([]Recording, error) {
 	var rs []Recording
-	err := s.db.WithContext(ctx).Where("status = ?", RecordingActive).Find(&rs).Error
+	q := s.db.WithContext(ctx).Where("status = ?", RecordingActive)
+	if s.NodeID != "" {
+		q = q.Where("call_id IN (?)", s.ownCalls(s.db.Model(&Call{}).Select("id")))
+	}
+	err := q.Find(&rs).Error
 	return rs, err
 }
 

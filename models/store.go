@@ -33,6 +33,10 @@ type Store struct {
 	listTrace func(query string, args []any)
 	// linkKeyCache holds the download links' key once read (linkKey).
 	linkKeyCache atomic.Pointer[[]byte]
+	// NodeID is this process's node in a cluster (--node-id; empty: a single machine). Calls
+	// are saved with it, and what a restart repairs, interrupts and uploads is only this
+	// node's (and rows from before clustering, which carry none).
+	NodeID string
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 	// DefaultAnnouncements gives the standard announcement texts by slot and language ("de", "en").

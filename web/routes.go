@@ -288,6 +288,12 @@ func (s *Server) routeTable() []feature {
 			get("/api/v1/webhooks/:id/deliveries", customerAdmin, h.webhooks.apiWebhookDeliveries),
 			post("/api/v1/webhooks/:id/deliveries/:did/retry", customerAdmin, h.webhooks.apiWebhookResend),
 		}},
+		{"Nodes of a cluster (platform admin; internal/cluster runs them)", []route{
+			get("/admin/nodes", platformAdmin, h.nodes.nodesPage),
+			post("/admin/nodes/:id/drain", platformAdmin, h.nodes.nodeDrain),
+			get("/api/v1/nodes", platformAdmin, h.nodes.apiNodes),
+			post("/api/v1/nodes/:id/drain", platformAdmin, h.nodes.apiNodeDrain),
+		}},
 		{"Audit log", []route{
 			get("/audit", admin, h.audit.auditPage),
 			get("/audit.csv", admin, h.audit.auditCSV),

@@ -46,6 +46,10 @@ type Config struct {
 	// Engine is the running recording engine for the Live calls page and recording control;
 	// nil when no engine runs (the page says so).
 	Engine LiveEngine
+	// Nodes drains the nodes of a cluster from the platform admin's Nodes page; NodeID is this
+	// node's id. Nil and empty when the process runs alone.
+	Nodes  NodeControl
+	NodeID string
 	// FTP access page: the addresses clients use for FTPS and SFTP (empty: off) and the SFTP host
 	// key's fingerprint (ssh.FingerprintSHA256), shown to the customer admin.
 	FTPAddr, SFTPAddr, SFTPFingerprint string
@@ -90,6 +94,7 @@ type handlers struct {
 	audit         *auditHandler
 	home          *homeHandler
 	webhooks      *webhooksHandler
+	nodes         *nodesHandler
 }
 
 // New builds the server and its routes.
@@ -152,6 +157,7 @@ func (s *Server) newHandlers() handlers {
 		home:          &homeHandler{store: store, views: v, live: live},
 		webhooks: &webhooksHandler{store: store, views: v, policy: models.WebhookURLPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 			kick: cfg.WebhookKick},
+		nodes: &nodesHandler{store: store, nodes: cfg.Nodes, nodeID: cfg.NodeID, views: v},
 	}
 }
 

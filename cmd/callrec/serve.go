@@ -35,6 +35,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	if err := checkClusterStorage(cfg); err != nil {
+		return err
+	}
+	started := time.Now()
 	log := newLogger(cfg.LogLevel, stdout)
 	startPprof(getenv, log) // CALLREC_PPROF=host:port: profiler for the load benchmark (pprof.go)
 	// GOGC=50 (unless set): recorder rings are long-lived and Go's default lets the heap grow
@@ -52,6 +56,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	store.DefaultAnnouncements = prompts.Text
 	if err := bootstrap(ctx, store, cfg, getenv, stdout); err != nil {
 		return err
+	}
+	if cfg.Cluster.clustered() {
+		// What this node repairs, interrupts and uploads from here on is its own.
+		store.NodeID = cfg.Cluster.NodeID
+		if err := claimNode(ctx, store, cfg.Cluster, started, log); err != nil {
+			return err
+		}
 	}
 	if err := enginestore.InstallDefaultPrompts(cfg.Data); err != nil {
 		return fmt.Errorf("installing the standard announcements: %w", err)
@@ -159,8 +170,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if sftps != nil {
 		wcfg.SFTPAddr, wcfg.SFTPFingerprint = sftps.Addr(), sftps.Fingerprint()
 	}
-	srv := web.New(wcfg, store)
-	sink.Start(store, afterSave{next: uploadKick{Live: srv, up: uploader}, hooks: hooks, metrics: mets})
+	drainSw := newDrainSwitch()
+	var srv *web.Server
+	var cn *clusterNode
+	if cfg.Cluster.clustered() {
+		// Wake-ups from peers arrive only once the internal API serves (cn.run), after srv.
+		cn, err = newCluster(cfg.Cluster, store, eng, started, func(c uint) { srv.CallChanged(media.CallInfo{CustomerID: c}) }, drainSw, log)
+		if err != nil {
+			closeAll(ftps, sftps)
+			return err
+		}
+		defer cn.stop()
+		wcfg.Engine, wcfg.Nodes, wcfg.NodeID = cn.node, cn.node, cfg.Cluster.NodeID
+	}
+	srv = web.New(wcfg, store)
+	var live enginestore.Live = uploadKick{Live: srv, up: uploader}
+	if cn != nil {
+		live = liveFanout{live, cn.node}
+		cn.run()
+	}
+	sink.Start(store, afterSave{next: live, hooks: hooks, metrics: mets})
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -209,11 +238,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	readyBanner(stdout, "http://"+ln.Addr().String(), cfg)
+	go func() {
+		select {
+		case <-drainRequested(ctx):
+			drainSw.start()
+		case <-ctx.Done():
+		}
+	}()
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
-	case <-drainRequested(ctx):
+	case <-drainSw.ch:
 		runErr = drain(ctx, eng, cfg.Cluster.Drain, errc, log)
 	}
 	log.Info("shutting down")
@@ -226,6 +262,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-engDone
 	wg.Wait()
 	sink.Close()
+	cn.stop() // after the last call is saved: the node leaves, no peer takes its calls over
 	return runErr
 }
 

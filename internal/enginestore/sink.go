@@ -354,6 +354,23 @@ func RepairRecordings(ctx context.Context, store *models.Store, dataDir string, 
 			return err
 		}
 	}
+	// Recordings a peer marked interrupted while this node was lost (models.ReapNodes): the
+	// files are still here; their headers are repaired before the uploader stores them.
+	lost, err := store.LostRecordings(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range lost {
+		dur, size, err := media.Repair(dataDir, r.Path)
+		if err != nil {
+			log.Error("repairing a recording of this node's lost run", "path", r.Path, "err", err)
+			continue
+		}
+		log.Warn("repaired a recording of this node's lost run", "path", r.Path, "duration", dur, "size", size)
+		if err := store.RepairedLost(ctx, r.ID, size, dur); err != nil {
+			return err
+		}
+	}
 	n, err := store.InterruptOpenCalls(ctx)
 	if n > 0 {
 		log.Warn("calls left open by a crash marked interrupted", "count", n)

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"callrec/internal/cluster"
+	"callrec/internal/enginestore"
+	"callrec/media"
+	"callrec/models"
+)
+
+// clusterBeat and clusterTTL: a node renews its lease every 2 s and is lost after 6 s without
+// (three missed beats), so a peer ends its calls within 8 s of its death.
+const (
+	clusterBeat = 2 * time.Second
+	clusterTTL  = 3 * clusterBeat
+)
+
+// checkClusterStorage refuses a cluster whose recordings would lie on one node's disk: the
+// other nodes could neither list them in full nor play them.
+func checkClusterStorage(cfg config) error {
+	if cfg.Cluster.clustered() && (cfg.Storage == "" || cfg.Storage == "file") {
+		return errors.New("--cluster-addr needs --storage s3://BUCKET: with recordings on one node's disk the other nodes cannot serve them (README, \"Scale out\")")
+	}
+	return nil
+}
+
+// claimNode takes this node's lease before anything repairs or starts: a previous run of the
+// same node id (killed a moment ago) is waited out until its lease runs out; a node of that
+// id that goes on heartbeating is another process, and the start stops.
+func claimNode(ctx context.Context, store *models.Store, cc clusterConfig, started time.Time, log *slog.Logger) error {
+	deadline := time.Now().Add(clusterTTL + 2*clusterBeat)
+	for {
+		n, err := store.Node(ctx, cc.NodeID)
+		if errors.Is(err, models.ErrNotFound) || (err == nil && (n.State != models.NodeUp || !n.ExpiresAt.After(store.Now()))) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("cluster: reading node %s: %w", cc.NodeID, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("--node-id %s is in use by a running node at %s (last heartbeat %s): every node needs its own id",
+				cc.NodeID, n.Addr, n.HeartbeatAt.Format(time.RFC3339))
+		}
+		log.Warn("waiting for the lease of this node id's previous run to run out", "node", cc.NodeID, "expires", n.ExpiresAt)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return store.Heartbeat(ctx, models.NodeBeat{ID: cc.NodeID, Addr: cc.Advertise, Version: cluster.Version(), Started: started}, clusterTTL)
+}
+
+// drainSwitch is the drain a SIGTERM or the Nodes page starts, once.
+type drainSwitch struct {
+	once sync.Once
+	ch   chan struct{}
+	on   atomic.Bool
+}
+
+func newDrainSwitch() *drainSwitch { return &drainSwitch{ch: make(chan struct{})} }
+
+func (d *drainSwitch) start() { d.once.Do(func() { d.on.Store(true); close(d.ch) }) }
+
+// clusterNode runs this node's membership: the internal API on --cluster-addr, the heartbeats
+// and the take-over of lost peers, until stop is called (after the node's last calls are saved).
+type clusterNode struct {
+	node   *cluster.Node
+	ln     net.Listener
+	hs     *http.Server
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// newCluster binds the internal API and renews the lease once; run starts serving.
+func newCluster(cc clusterConfig, store *models.Store, eng *media.Engine, started time.Time, live func(uint), drain *drainSwitch, log *slog.Logger) (*clusterNode, error) {
+	ln, err := net.Listen("tcp", cc.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-addr: %w", err)
+	}
+	n := cluster.New(cluster.Config{Store: store, Engine: eng, NodeID: cc.NodeID, Advertise: cc.Advertise, Secret: cc.Secret,
+		Started: started, Beat: clusterBeat, TTL: clusterTTL, Live: live, Drain: drain.start, Draining: drain.on.Load, Log: log})
+	if err := n.Beat(context.Background()); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cluster heartbeat: %w", err)
+	}
+	log.Info("cluster node up", "node", cc.NodeID, "internal api", ln.Addr().String(), "advertised", cc.Advertise)
+	return &clusterNode{node: n, ln: ln, done: make(chan struct{}),
+		hs: &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}}, nil
+}
+
+// run serves the internal API and heartbeats until stop.
+func (c *clusterNode) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() { _ = c.hs.Serve(c.ln) }()
+	go func() { defer close(c.done); c.node.Run(ctx) }()
+}
+
+// stop ends the heartbeats and the internal API and marks the node as left.
+// It runs once; serve's deferred call covers the returns on errors.
+func (c *clusterNode) stop() {
+	if c == nil {
+		return
+	}
+	c.once.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+			<-c.done
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.hs.Shutdown(ctx)
+		_ = c.ln.Close()
+		_ = c.node.Leave(ctx)
+	})
+}
+
+// liveFanout passes the sink's events to this node's pages and to the peers' (via the node).
+type liveFanout []enginestore.Live
+
+func (f liveFanout) CallChanged(c media.CallInfo) {
+	for _, l := range f {
+		l.CallChanged(c)
+	}
+}
+
+func (f liveFanout) CallEnded(c media.CallInfo) {
+	for _, l := range f {
+		l.CallEnded(c)
+	}
+}
