@@ -229,6 +229,11 @@ type Config struct {
 	DataDir     string        // recordings go under DataDir/call_recording/...
 	RingTimeout time.Duration // destination no-answer timeout (default 60s)
 	Logger      *slog.Logger
+	// ClaimRecordingPath, when set, must agree before a recording takes a file name that is
+	// free in this node's folder: the nodes of a cluster share one storage, and two calls in
+	// the same second on two nodes would otherwise get the same name. It reports whether the
+	// name is this node's now; nil: the folder alone decides.
+	ClaimRecordingPath func(rel string) bool
 
 	// ObjectionWindow is how long '*' is honoured after the caller notice (default 3 s).
 	ObjectionWindow time.Duration

@@ -189,7 +189,7 @@ func (c *call) openRecording(now time.Time) bool {
 		return false
 	}
 	dir, base := recordingName(c.route, c.info.A, c.info.B, c.info.Arrival)
-	path, err := rec.Open(c.e.root, dir, base)
+	path, err := rec.OpenClaimed(c.e.root, dir, base, c.e.cfg.ClaimRecordingPath)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {

@@ -215,6 +215,26 @@ func (s *Store) interruptLost(tx *gorm.DB, c Call, n Node, by string) error {
 	return s.callEvents(tx, c, false, prevRec, &rec, &f)
 }
 
+// recPathLease is the prefix of the leases that reserve a recording's file name for one node.
+const recPathLease = "recpath:"
+
+// ClaimRecordingPath reserves the recording file name rel for node holder: the nodes share one
+// storage, so a name free in one node's spool may be another's already (two calls in the same
+// second). It is a lease (a day long; names carry the call's second, so none is wanted again)
+// that nobody else holds, for a path no recording has yet.
+func (s *Store) ClaimRecordingPath(ctx context.Context, rel, holder string) (bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Recording{}).Where("path = ?", rel).Count(&n).Error; err != nil || n > 0 {
+		return false, err
+	}
+	return s.TakeLease(ctx, recPathLease+rel, holder, 24*time.Hour)
+}
+
+// PruneRecordingPathClaims deletes the name reservations that ran out.
+func (s *Store) PruneRecordingPathClaims(ctx context.Context) error {
+	return s.db.WithContext(ctx).Where("name LIKE ? AND expires_at < ?", recPathLease+"%", s.Now().UTC()).Delete(&Lease{}).Error
+}
+
 // ownCalls narrows a query of calls to this node's (and to rows from before clustering).
 func (s *Store) ownCalls(q *gorm.DB) *gorm.DB {
 	if s.NodeID == "" {

@@ -172,3 +172,34 @@ func TestReapNodesEndsTheLostNodesCalls(t *testing.T) {
 		t.Errorf("a node that left was reaped: %+v", got)
 	}
 }
+
+func TestClaimRecordingPath(t *testing.T) {
+	ctx := context.Background()
+	a, b, clock := twoNodes(t)
+	const rel = "call_recording/1001/4971121843140/rec_x.wav"
+	if ok, err := a.ClaimRecordingPath(ctx, rel, "node-a"); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, _ := b.ClaimRecordingPath(ctx, rel, "node-b"); ok {
+		t.Fatal("two nodes claimed one name")
+	}
+	if ok, _ := b.ClaimRecordingPath(ctx, rel+".2", "node-b"); !ok {
+		t.Fatal("another name refused")
+	}
+	// A name a recording has is never free again, even after its reservation ran out.
+	root := Actor{Role: RolePlatformAdmin}
+	cust, _ := a.CreateCustomer(ctx, root, CustomerInput{Name: "A", SubscriberID: "1001", Language: "de", TimeZone: "Europe/Berlin"})
+	openCall(t, a, cust.ID, "rec_x", *clock) // its path is call_recording/1001/4971121843140/rec_x.wav
+	*clock = clock.Add(25 * time.Hour)
+	if err := a.PruneRecordingPathClaims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.ClaimRecordingPath(ctx, rel, "node-b"); ok {
+		t.Fatal("the name of an existing recording claimed")
+	}
+	var n int64
+	a.db.Model(&Lease{}).Where("name LIKE ?", recPathLease+"%").Count(&n)
+	if n != 0 {
+		t.Errorf("%d reservations left after pruning", n)
+	}
+}

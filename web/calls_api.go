@@ -52,6 +52,7 @@ type callJSON struct {
 	Recording      *callRecordingJSON `json:"recording"`
 	Events         []callEventJSON    `json:"events,omitempty"`
 	Segments       [][2]int64         `json:"segments,omitempty"` // [start, end] ms from the bridge
+	Node           string             `json:"node,omitempty"`     // the cluster node handling it; platform admin only
 }
 
 func optTime(t time.Time) *time.Time {
@@ -67,6 +68,9 @@ func callFromRow(call models.Call, a models.Actor, detail bool) callJSON {
 		A: call.A, B: call.B, C: call.C, Arrival: call.Arrival, Answered: call.Answered, Bridged: call.Bridged, Ended: call.Ended,
 		State: call.State, RecordingState: call.RecState, Mode: call.Mode, Outcome: call.Outcome,
 		DurationMS: call.DurationMS, RecordedMS: call.RecordedMS}
+	if a.IsPlatformAdmin() {
+		j.Node = call.NodeID
+	}
 	mask := func(s string) string { return s }
 	if !a.SeesDestinations() {
 		j.C = models.MaskNumber(j.C)

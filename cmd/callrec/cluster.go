@@ -60,6 +60,23 @@ func claimNode(ctx context.Context, store *models.Store, cc clusterConfig, start
 	return store.Heartbeat(ctx, models.NodeBeat{ID: cc.NodeID, Addr: cc.Advertise, Version: cluster.Version(), Started: started}, clusterTTL)
 }
 
+// claimRecordingPath reserves recording names in the shared database, so two nodes never
+// name two calls' files alike. When the database does not answer, the node's own folder
+// decides (as on a single machine): the call goes on recording, and saving its row, not its
+// audio, is what the outage puts at risk.
+func claimRecordingPath(store *models.Store, node string, log *slog.Logger) func(string) bool {
+	return func(rel string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ok, err := store.ClaimRecordingPath(ctx, rel, node)
+		if err != nil {
+			log.Warn("reserving a recording's name in the database failed; the node's folder alone decides", "path", rel, "err", err)
+			return true
+		}
+		return ok
+	}
+}
+
 // drainSwitch is the drain a SIGTERM or the Nodes page starts, once.
 type drainSwitch struct {
 	once sync.Once

@@ -144,6 +144,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if mets != nil {
 		mcfg.OnSIPRequest = mets.SIPRequest
 	}
+	if cfg.Cluster.clustered() {
+		mcfg.ClaimRecordingPath = claimRecordingPath(store, cfg.Cluster.NodeID, log)
+	}
 	eng, err = media.New(mcfg, dir, sink)
 	if err != nil {
 		closeAll(ftps, sftps)

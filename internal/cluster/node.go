@@ -176,7 +176,7 @@ func (n *Node) Run(ctx context.Context) {
 	t := time.NewTicker(n.cfg.Beat)
 	defer t.Stop()
 	failing := false
-	for {
+	for beats := 0; ; beats++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -197,6 +197,11 @@ func (n *Node) Run(ctx context.Context) {
 			failing = false
 		}
 		n.reap(ctx)
+		if beats%300 == 0 { // about every 10 minutes at 2 s beats
+			if err := n.cfg.Store.PruneRecordingPathClaims(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("pruning recording name reservations", "err", err)
+			}
+		}
 	}
 }
 

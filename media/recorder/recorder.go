@@ -229,6 +229,12 @@ func Create(root *os.Root, dir, base string, opt Options) (*Recorder, string, er
 // Open returns, so the file is a valid empty WAV from the start; audio Put and taken before
 // Open follows it. A recorder whose Open failed takes no second one: drop it.
 func (r *Recorder) Open(root *os.Root, dir, base string) (string, error) {
+	return r.OpenClaimed(root, dir, base, nil)
+}
+
+// OpenClaimed is Open where a name free in root is taken only when claim (when not nil) agrees
+// too: a name another node of a cluster holds is skipped like one that exists here.
+func (r *Recorder) OpenClaimed(root *os.Root, dir, base string, claim func(rel string) bool) (string, error) {
 	if base == "" || strings.ContainsAny(base, `/\`) || base == "." || base == ".." {
 		return "", fmt.Errorf("recorder: bad file name %q", base)
 	}
@@ -251,6 +257,11 @@ func (r *Recorder) Open(root *os.Root, dir, base string) (string, error) {
 		}
 		if err != nil {
 			return "", fmt.Errorf("recorder: %w", err)
+		}
+		if claim != nil && !claim(rel) {
+			f.Close()
+			root.Remove(rel)
+			continue
 		}
 		if err := r.attach(fileSink(f, rel)); err != nil {
 			f.Close()
