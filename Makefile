@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run demo test test-short generate lint bench bench-convert bench-engine prompts build
+.PHONY: run demo test test-short test-cluster generate lint bench bench-convert bench-engine prompts build
 
 # The build says what it compiles (the first one builds SQLite and takes a minute or two).
 SHELL := /bin/bash
@@ -37,6 +37,9 @@ test: ## every test, the store's on SQLite and on PostgreSQL; end-to-end tests r
 	cd third_party/sipgo && $(GO) test -count=1 -skip TestClientTransactionInviteFSM ./sip/
 	# the store's, the web's and serve's tests again on PostgreSQL (internal/storetest)
 	CALLREC_TEST_DB=postgres $(GO) test -count=1 -timeout 20m $(DB_PKGS)
+
+test-cluster: ## Kamailio + two nodes + PostgreSQL + SeaweedFS: spread, control across nodes, kill -9, take-over, drain (also part of make test)
+	$(GO) test -count=1 -timeout 10m -run 'TestClusterBehindKamailio' -v ./cmd/callrec/
 
 test-short:
 	$(GO) test -short $(PKGS)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"callrec/internal/kamailiotest"
+	"callrec/internal/pgtest"
 	"callrec/internal/s3test"
 	"callrec/internal/sipptest"
 	"callrec/internal/testtool"
@@ -100,8 +101,8 @@ func (n *clusterNodeProc) kill() {
 	}
 }
 
-func (n *clusterNodeProc) product(db string) *product {
-	return &product{t: n.t, http: n.http, sip: n.sip, data: filepath.Dir(db)}
+func (n *clusterNodeProc) product() *product {
+	return &product{t: n.t, http: n.http, sip: n.sip}
 }
 
 // clusterCall is a call as the platform admin's API shows it.
@@ -158,7 +159,7 @@ func byNode(cs []clusterCall) map[string][]clusterCall {
 }
 
 // TestClusterBehindKamailio is `make test-cluster`: the shipped Kamailio configuration in front
-// of two callrec nodes on one database and one S3 bucket (SeaweedFS), sipp as the carrier on
+// of two callrec nodes on one PostgreSQL database and one S3 bucket (SeaweedFS), sipp as the carrier on
 // both sides. Calls are spread over both nodes; recording is stopped and started from node A's
 // API on a call held by node B; B is killed with SIGKILL mid-call: A's calls go on and are
 // recorded whole, start/stop on a B call answers 503 node_unavailable within 1 s, A ends B's
@@ -186,7 +187,7 @@ func TestClusterBehindKamailio(t *testing.T) {
 
 	a := startClusterNodeAt(t, "node-a", sipA, db, storage, proxy.Addr, "42000-42499", env)
 	b := startClusterNodeAt(t, "node-b", sipB, db, storage, proxy.Addr, "42500-42999", env)
-	pa, pb := a.product(db), b.product(db)
+	pa, pb := a.product(), b.product()
 	if a.adminPW == "" {
 		t.Fatalf("no demo passwords printed\n%s", a.out)
 	}
@@ -426,10 +427,8 @@ func TestClusterBehindKamailio(t *testing.T) {
 	}
 }
 
-// clusterDB is the database the nodes share.
-func clusterDB(t *testing.T) string {
-	return filepath.Join(t.TempDir(), "shared", "callrec.db")
-}
+// clusterDB is the database the nodes share: a PostgreSQL database of its own.
+func clusterDB(t *testing.T) string { return pgtest.DB(t) }
 
 // tokenFor makes an API token for user through the CLI, on the shared database.
 func tokenFor(t *testing.T, db, user string) string {
@@ -491,7 +490,17 @@ func waitStored(t *testing.T, p *product, tok clusterTokens, node string, n int)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d calls completed with their recordings stored: %+v", node, len(recs), n, byNode(allCalls(p, tok))[node])
+			var all struct {
+				Recordings []map[string]any `json:"recordings"`
+			}
+			p.api(tok.cust, "GET", "/recordings?per_page=200", nil, &all)
+			for _, r := range all.Recordings {
+				t.Logf("recording %v", r)
+			}
+			for _, c := range allCalls(p, tok) {
+				t.Logf("call %d %s %s %s rec %+v", c.ID, c.EngineID, c.Node, c.Outcome, c.Recording)
+			}
+			t.Fatalf("%s: %d of %d calls completed with their recordings stored", node, len(recs), n)
 		}
 	}
 	dir := t.TempDir()
