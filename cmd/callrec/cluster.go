@@ -15,6 +15,7 @@ import (
 	"callrec/internal/enginestore"
 	"callrec/media"
 	"callrec/models"
+	"callrec/web"
 )
 
 // clusterBeat and clusterTTL: a node renews its lease every 2 s and is lost after 6 s without
@@ -74,6 +75,34 @@ func claimRecordingPath(store *models.Store, node string, log *slog.Logger) func
 			return true
 		}
 		return ok
+	}
+}
+
+// runRetention deletes expired recordings every hour. In a cluster only the node holding the
+// "retention" lease does (renewed every minute; when its holder is gone another node takes it
+// and runs at once, which is harmless: retention deletes only what is due).
+func runRetention(ctx context.Context, srv *web.Server, store *models.Store, cc clusterConfig, log *slog.Logger) {
+	if !cc.clustered() {
+		srv.RunRetention(ctx, time.Hour)
+		return
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var last time.Time
+	for {
+		if ok, err := store.TakeLease(ctx, "retention", cc.NodeID, 3*time.Minute); err == nil && ok && time.Since(last) >= time.Hour {
+			if n, err := srv.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
+				log.Error("retention", "err", err, "deleted", n)
+			} else if n > 0 {
+				log.Info("retention", "deleted", n)
+			}
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -229,7 +229,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("recordings stored", "storage", storage.String())
 	goRun("upload", func() error { uploader.Run(ctx); return nil })
-	goRun("retention", func() error { srv.RunRetention(ctx, time.Hour); return nil })
+	goRun("retention", func() error { runRetention(ctx, srv, store, cfg.Cluster, log); return nil })
 	goRun("webhooks", func() error { hooks.Run(ctx); return nil })
 	if mets != nil {
 		run, err := serveMetrics(ctx, cfg.Metrics, mets, log)
