@@ -596,3 +596,32 @@ func TestTimelineJitteredAnchor(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenClaimedSkipsNamesClaimedElsewhere: a name another node holds is skipped like one that
+// exists here, and nothing of it is left in this folder.
+func TestOpenClaimedSkipsNamesClaimedElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	taken := map[string]bool{"a/rec_x.wav": true, "a/rec_x_2.wav": true}
+	var asked []string
+	r := New(Options{Start: t0})
+	rel, err := r.OpenClaimed(root, "a", "rec_x", func(rel string) bool { asked = append(asked, rel); return !taken[rel] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Close(t0); err != nil {
+		t.Fatal(err)
+	}
+	if rel != "a/rec_x_3.wav" || !slices.Equal(asked, []string{"a/rec_x.wav", "a/rec_x_2.wav", "a/rec_x_3.wav"}) {
+		t.Fatalf("got %s, asked %v", rel, asked)
+	}
+	for _, n := range []string{"rec_x.wav", "rec_x_2.wav"} {
+		if _, err := os.Stat(filepath.Join(dir, "a", n)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", n, err)
+		}
+	}
+}
