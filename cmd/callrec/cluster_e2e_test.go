@@ -115,6 +115,7 @@ type clusterCall struct {
 	Outcome   string `json:"outcome"`
 	Recording *struct {
 		ID     uint   `json:"id"`
+		FileID uint   `json:"file_id"` // the recordings API's id
 		Status string `json:"status"`
 		Size   int64  `json:"size"`
 	} `json:"recording"`
@@ -337,7 +338,7 @@ func TestClusterBehindKamailio(t *testing.T) {
 		for _, c := range byNode(allCalls(pa, tok))["node-b"] {
 			var d struct {
 				Recording *struct {
-					ID uint `json:"id"`
+					FileID uint `json:"file_id"`
 				} `json:"recording"`
 			}
 			pa.api(cust, "GET", "/calls/"+strconv.Itoa(int(c.ID)), nil, &d)
@@ -348,7 +349,7 @@ func TestClusterBehindKamailio(t *testing.T) {
 				Storage string `json:"storage"`
 				Size    int64  `json:"size"`
 			}
-			pa.api(cust, "GET", "/recordings/"+strconv.Itoa(int(d.Recording.ID)), nil, &r)
+			pa.api(cust, "GET", "/recordings/"+strconv.Itoa(int(d.Recording.FileID)), nil, &r)
 			if r.Storage == "stored" && r.Size > 44 {
 				stored++
 			}
@@ -473,7 +474,7 @@ func waitStored(t *testing.T, p *product, tok clusterTokens, node string, n int)
 				continue
 			}
 			var r recJSON
-			p.api(tok.cust, "GET", "/recordings/"+strconv.Itoa(int(c.Recording.ID)), nil, &r)
+			p.api(tok.cust, "GET", "/recordings/"+strconv.Itoa(int(c.Recording.FileID)), nil, &r)
 			if time.Now().After(deadline) {
 				t.Logf("call %d: recording %+v", c.ID, r)
 			}
