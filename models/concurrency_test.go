@@ -64,7 +64,9 @@ func TestNumbersUniqueUnderConcurrentSaves(t *testing.T) {
 			switch {
 			case err == nil:
 				created.Add(1)
-			case errors.As(err, &ve) && ve.Field("numbers") == ErrNumberTaken.Key:
+			// Neighbours belong to the other customer: the numbers of the one saved first
+			// are that customer's range then.
+			case errors.As(err, &ve) && (ve.Field("numbers") == ErrNumberTaken.Key || ve.Field("numbers") == ErrNumberOtherCustomer.Key):
 				refused.Add(1)
 			default:
 				errs <- err
@@ -79,6 +81,17 @@ func TestNumbersUniqueUnderConcurrentSaves(t *testing.T) {
 	var dup int64
 	if err := s.db.Raw("SELECT count(*) FROM (SELECT number FROM pool_numbers GROUP BY number HAVING count(*) > 1) AS d").Scan(&dup).Error; err != nil || dup != 0 {
 		t.Fatalf("%d numbers in two pools (%v)", dup, err)
+	}
+	ranges, err := s.NumberRanges(ctx, root, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range ranges {
+		for _, o := range ranges[i+1:] {
+			if r.Overlaps(o) {
+				t.Fatalf("ranges %v (customer %d) and %v (customer %d) overlap", r, r.CustomerID, o, o.CustomerID)
+			}
+		}
 	}
 	var pools int64
 	s.db.Model(&Pool{}).Count(&pools)

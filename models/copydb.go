@@ -24,6 +24,11 @@ type column struct {
 // files (they rebuild it as the files arrive), schema_migrations by the migrations.
 var derivedTables = map[string]bool{"folder_stats": true, "schema_migrations": true}
 
+// seededTables are filled by a migration (the default blocked destinations of migration 8): a
+// new target holds such rows already, which do not make it "not empty", and the source's rows
+// replace them.
+var seededTables = map[string]bool{"destination_rules": true}
+
 // CopyReport is what CopyDB moved: rows per table, in the order copied.
 type CopyReport struct {
 	Tables []TableCount
@@ -76,13 +81,18 @@ func CopyDB(ctx context.Context, from, to *Store, progress func(TableCount)) (Co
 			if err := tx.Table(t).Count(&n).Error; err != nil {
 				return err
 			}
-			if n > 0 {
+			if n > 0 && !seededTables[t] {
 				return fmt.Errorf("%w (table %s: %d rows)", ErrTargetNotEmpty, t, n)
 			}
 		}
 		for _, t := range tables {
 			if !slices.Contains(srcTables, t) {
 				continue // a table the source's schema lacks (cannot happen once both are migrated)
+			}
+			if seededTables[t] {
+				if err := tx.Exec("DELETE FROM " + quoteIdent(t)).Error; err != nil {
+					return err
+				}
 			}
 			n, err := copyTable(ctx, from.d, stx, to.d, tx, t)
 			if err != nil {

@@ -14,7 +14,8 @@ type DemoUsers struct {
 
 // SeedDemo creates the worked example of the product document: customer 337826, pool with start
 // number 4971121843140 whose numbers include 4971121843140 and 49711218431431, destination
-// 4915258878874, a customer admin and an agent. It does nothing when the customer exists already.
+// 4915258878874, the numbers beginning 497112184314 assigned to it, a customer admin and an
+// agent. It does nothing when the customer exists already.
 //
 // It runs in one transaction under the bootstrap lock: processes starting with --demo at once
 // seed it once, and a failure leaves no half demo.
@@ -45,6 +46,10 @@ func (s *Store) seedDemo(ctx context.Context) (DemoUsers, error) {
 	root := Actor{Role: RolePlatformAdmin}
 	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "Demo GmbH", SubscriberID: "337826", Language: "de", TimeZone: "Europe/Berlin"})
 	if err != nil {
+		return DemoUsers{}, err
+	}
+	// The block the worked example's numbers come from, so the demo admin can add more of them.
+	if _, err := s.AssignRange(ctx, root, c.ID, RangeInput{From: "497112184314"}); err != nil {
 		return DemoUsers{}, err
 	}
 	if _, err := s.CreatePool(ctx, root, c.ID, PoolInput{

@@ -107,14 +107,24 @@ var (
 	ErrSubscriberIDTaken = declare("subscriber_id_taken", invalid)
 	ErrCustomerRequired  = declare("customer_required", invalid) // the platform admin must name one
 	ErrNumberInvalid     = declare("number_invalid", invalid)
-	ErrNumberTaken       = declare("number_taken", invalid)
-	ErrNumbersRequired   = declare("numbers_required", invalid)
-	ErrTooManyNumbers    = declare("too_many_numbers", invalid)
-	ErrPriceInvalid      = declare("price_invalid", invalid)
-	ErrCurrencyInvalid   = declare("currency_invalid", invalid)
-	ErrDateInvalid       = declare("date_invalid", invalid) // a filter's date (YYYY-MM-DD)
-	ErrNumberFilter      = declare("number_filter_invalid", invalid)
-	ErrConfirmDelete     = declare("confirm_delete", invalid) // the deletion's checkbox
+	ErrNumberTaken       = declare("number_taken", invalid) // by another pool of the same customer
+	// Number ranges and destinations (models/number_ranges.go, destinations.go).
+	ErrNumberNotAssigned   = declare("number_not_assigned", invalid)   // not in the customer's ranges, whoever holds it
+	ErrNumberOtherCustomer = declare("number_other_customer", invalid) // the platform admin's: in another customer's range
+	ErrRangeInvalid        = declare("number_range_invalid", invalid)
+	ErrRangeOverlaps       = declare("number_range_overlaps", invalid)
+	ErrRangeTaken          = declare("number_range_taken", invalid) // holds numbers of another customer's pools
+	ErrRangeInUse          = declare("number_range_in_use", http.StatusConflict)
+	ErrDestinationBlocked  = declare("destination_blocked", invalid)
+	ErrPrefixInvalid       = declare("prefix_invalid", invalid)
+	ErrMaxCallsInvalid     = declare("max_calls_invalid", invalid)
+	ErrNumbersRequired     = declare("numbers_required", invalid)
+	ErrTooManyNumbers      = declare("too_many_numbers", invalid)
+	ErrPriceInvalid        = declare("price_invalid", invalid)
+	ErrCurrencyInvalid     = declare("currency_invalid", invalid)
+	ErrDateInvalid         = declare("date_invalid", invalid) // a filter's date (YYYY-MM-DD)
+	ErrNumberFilter        = declare("number_filter_invalid", invalid)
+	ErrConfirmDelete       = declare("confirm_delete", invalid) // the deletion's checkbox
 	// Call Recording: the booking and its settings.
 	ErrLegalConfirmationRequired = declare("legal_confirmation_required", invalid)
 	ErrLegalNoticeChanged        = declare("legal_notice_changed", invalid)

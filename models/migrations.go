@@ -68,6 +68,38 @@ var migrations = []Migration{
 		},
 		Go: addMissingColumns("calls", [][2]string{{"node_id", "{{text}} NOT NULL DEFAULT ''"}},
 			"CREATE INDEX IF NOT EXISTS idx_calls_node_id ON calls(node_id)")},
+	{Version: 8, Name: "number ranges per customer, the destination rule, a pool's call cap",
+		// The numbers pools use go to their customers, so that existing pools keep working and
+		// stay editable; the blocked list starts with the default (number_ranges.go,
+		// destinations.go). A database whose schema_migrations was lost runs it again over its
+		// tables: what exists is kept, the rows are written only into empty tables.
+		SQL: []string{
+			"CREATE TABLE IF NOT EXISTS number_ranges (id {{id}}, customer_id {{bigint}} NOT NULL, first_number {{text}} NOT NULL, last_number {{text}} NOT NULL DEFAULT '', created_at {{time}})",
+			"CREATE INDEX IF NOT EXISTS idx_number_ranges_customer_id ON number_ranges(customer_id)",
+			"CREATE TABLE IF NOT EXISTS destination_rules (id {{id}}, customer_id {{bigint}} NOT NULL, prefix {{text}} NOT NULL, note {{text}} NOT NULL DEFAULT '')",
+			"CREATE UNIQUE INDEX IF NOT EXISTS idx_destination_rule ON destination_rules(customer_id, prefix)",
+		},
+		Go: func(tx *gorm.DB, d dialect) error {
+			if err := addMissingColumns("pools", [][2]string{{"max_calls", "{{bigint}} NOT NULL DEFAULT 0"}})(tx, d); err != nil {
+				return err
+			}
+			var ranges, rules int64
+			if err := tx.Raw("SELECT count(*) FROM number_ranges").Scan(&ranges).Error; err != nil {
+				return err
+			}
+			if err := tx.Raw("SELECT count(*) FROM destination_rules").Scan(&rules).Error; err != nil {
+				return err
+			}
+			if ranges == 0 {
+				if err := assignNumbersInUse(tx); err != nil {
+					return err
+				}
+			}
+			if rules == 0 {
+				return seedBlockedDestinations(tx)
+			}
+			return nil
+		}},
 }
 
 // v5PostgresIndexes rebuilds the listing indexes (schema_v1.go's v1FileIndexes and the File
@@ -147,5 +179,6 @@ func liveModels() []any {
 		&File{}, &Call{}, &CallEvent{}, &Recording{}, &Announcement{},
 		&ModuleBooking{}, &CallRecordingSettings{}, &FTPCredential{},
 		&WebhookEndpoint{}, &WebhookDelivery{}, &Lease{}, &ServerSecret{}, &Node{},
+		&NumberRange{}, &DestinationRule{},
 	}
 }

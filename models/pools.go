@@ -19,9 +19,12 @@ type Pool struct {
 	Name        string `gorm:"not null"`
 	StartNumber string `gorm:"not null"` // names the pool's recordings folder
 	Destination string `gorm:"not null"`
-	Numbers     []PoolNumber
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// MaxCalls caps the pool's concurrent calls in the engine (the platform admin sets it);
+	// 0: the engine's default.
+	MaxCalls  int `gorm:"not null;default:0"`
+	Numbers   []PoolNumber
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // PoolNumber is one member number; unique across the platform so a call finds exactly one pool.
@@ -47,7 +50,13 @@ type PoolInput struct {
 	StartNumber string
 	Destination string
 	Numbers     []string
+	// MaxCalls is the platform admin's cap of concurrent calls (nil: unchanged); a customer
+	// admin may not set it.
+	MaxCalls *int
 }
+
+// MaxPoolCalls bounds Pool.MaxCalls.
+const MaxPoolCalls = 10000
 
 // ParseNumbers splits a text area of numbers (lines, commas, spaces).
 func ParseNumbers(text string) []string {
@@ -140,7 +149,7 @@ func (s *Store) CreatePool(ctx context.Context, a Actor, customerID uint, in Poo
 		return Pool{}, ErrForbidden
 	}
 	p := Pool{CustomerID: customerID}
-	return p, s.savePool(ctx, &p, in)
+	return p, s.savePool(ctx, a, &p, in)
 }
 
 // UpdatePool changes a pool's name, numbers and destination.
@@ -152,19 +161,46 @@ func (s *Store) UpdatePool(ctx context.Context, a Actor, id uint, in PoolInput) 
 	if !a.IsAdmin() {
 		return Pool{}, ErrForbidden
 	}
-	return p, s.savePool(ctx, &p, in)
+	return p, s.savePool(ctx, a, &p, in)
 }
 
-func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
+// savePool checks in against the platform's rules and stores it: the numbers come from the
+// customer's ranges (checkPoolNumbers), a new destination passes the destination rule, only
+// the platform admin sets the call cap.
+func (s *Store) savePool(ctx context.Context, a Actor, p *Pool, in PoolInput) error {
 	v := in.validate()
+	if in.MaxCalls != nil {
+		switch {
+		case !a.IsPlatformAdmin():
+			v.add("max_calls", ErrForbidden)
+		case *in.MaxCalls < 0 || *in.MaxCalls > MaxPoolCalls:
+			v.add("max_calls", ErrMaxCallsInvalid)
+		}
+	}
 	if err := v.err(); err != nil {
 		return err
 	}
+	// The pool as it was: the checks compare with it, also when the transaction runs again
+	// after its first try changed p.
+	was := *p
+	was.Numbers = append([]PoolNumber(nil), p.Numbers...)
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		// Pools change rarely: one lock for all of them makes the check of taken numbers exact
 		// (and saves of one pool, which delete and re-insert its numbers, never interleave).
 		if err := s.d.lock(tx, "pool numbers"); err != nil {
 			return err
+		}
+		if err := s.checkPoolNumbers(tx, a, &was, in); err != nil {
+			return err
+		}
+		if was.ID == 0 || in.Destination != was.Destination { // a destination set before the rule stays
+			ok, err := destinationAllowed(tx, p.CustomerID, in.Destination)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ValidationError{{"destination", ErrDestinationBlocked}}
+			}
 		}
 		taken, err := s.takenNumbers(tx, in.Numbers, p.ID)
 		if err != nil {
@@ -174,6 +210,9 @@ func (s *Store) savePool(ctx context.Context, p *Pool, in PoolInput) error {
 			return ValidationError{{"numbers", ErrNumberTaken}}
 		}
 		p.Name, p.StartNumber, p.Destination = in.Name, in.StartNumber, in.Destination
+		if in.MaxCalls != nil {
+			p.MaxCalls = *in.MaxCalls
+		}
 		if err := tx.Omit("Numbers", "Customer").Save(p).Error; err != nil {
 			return err
 		}

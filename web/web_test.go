@@ -170,12 +170,18 @@ func TestPoolFormValidation(t *testing.T) {
 			t.Errorf("no error beside %s", f)
 		}
 	}
-	// A number of another pool (other customer's even) is taken across the platform.
-	st, body, _ = c.post("/pools/new", url.Values{"name": {"P2"}, "start_number": {"4971100"}, "numbers": {"4930555001"}, "destination": {"4971199"}})
+	// Another customer's number is refused like any number not assigned to the customer (it
+	// used to say the number belonged to another pool, which told who held it).
+	st, body, _ = c.post("/pools/new", url.Values{"name": {"P2"}, "start_number": {"4971121843145"}, "numbers": {"4930555001"}, "destination": {"4971199"}})
+	if st != 422 || !strings.Contains(body, "gehört nicht zu Ihren Rufnummernblöcken") {
+		t.Fatalf("another customer's number: %d", st)
+	}
+	// A number of the demo's own other pool is taken.
+	st, body, _ = c.post("/pools/new", url.Values{"name": {"P2"}, "start_number": {"4971121843145"}, "numbers": {"49711218431431"}, "destination": {"4971199"}})
 	if st != 422 || !strings.Contains(body, "gehört bereits zu einem anderen Pool") {
 		t.Fatalf("taken number: %d", st)
 	}
-	st, _, loc := c.post("/pools/new", url.Values{"name": {"P2"}, "start_number": {"4971100"}, "numbers": {"4971100\n4971101"}, "destination": {"4971199"}})
+	st, _, loc := c.post("/pools/new", url.Values{"name": {"P2"}, "start_number": {"4971121843145"}, "numbers": {"4971121843145\n4971121843146"}, "destination": {"4971199"}})
 	if st != http.StatusSeeOther || !regexp.MustCompile(`^/pools/\d+$`).MatchString(loc) {
 		t.Fatalf("valid pool: %d %q", st, loc)
 	}
