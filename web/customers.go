@@ -81,6 +81,7 @@ func (h *customersHandler) renderCustomer(c echo.Context, status int, cu models.
 	f.Page, f.Action, f.CanEditSubID = p, base, true
 	return render(c, status, templates.CustomerSettings(templates.CustomerSettingsProps{
 		Page: p, Form: f, Users: &templates.UsersLink{Href: base + "/users"}, NewPool: "/pools/new?customer=" + strconv.Itoa(int(cu.ID)),
+		Numbers: base + "/numbers",
 	}))
 }
 

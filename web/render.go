@@ -120,7 +120,8 @@ func navFor(a models.Actor) []templates.NavItem {
 	if a.IsPlatformAdmin() {
 		nav = append(nav, templates.NavItem{ID: "customers", Href: "/admin/customers", Key: "nav.customers"},
 			templates.NavItem{ID: "prices", Href: "/admin/prices", Key: "nav.prices"},
-			templates.NavItem{ID: "nodes", Href: "/admin/nodes", Key: "nodes.nav"})
+			templates.NavItem{ID: "nodes", Href: "/admin/nodes", Key: "nodes.nav"},
+			templates.NavItem{ID: "destinations", Href: "/admin/destinations", Key: "nav.destinations"})
 	}
 	nav = append(nav, templates.NavItem{ID: "pools", Href: "/pools", Key: "nav.pools"})
 	nav = append(nav, templates.NavItem{ID: "files", Href: "/files", Key: "files.nav"})

@@ -181,6 +181,19 @@ func (s *Server) routeTable() []feature {
 			get("/admin/prices", platformAdmin, h.customers.pricesPage),
 			post("/admin/prices", platformAdmin, h.customers.pricesSave),
 		}},
+		{"Numbers: customers' number ranges and the destination rule (platform admin; pools obey them)", []route{
+			get("/admin/customers/:id/numbers", platformAdmin, h.numbers.numbersPage),
+			post("/admin/customers/:id/numbers", platformAdmin, h.numbers.rangeAdd),
+			post("/admin/customers/:id/numbers/:rid/delete", platformAdmin, h.numbers.rangeRemove),
+			post("/admin/customers/:id/allowed-destinations", platformAdmin, h.numbers.allowedSave),
+			get("/admin/destinations", platformAdmin, h.numbers.destinationsPage),
+			post("/admin/destinations", platformAdmin, h.numbers.destinationsSave),
+			get("/api/v1/number-ranges", admin, h.numbers.apiRanges), // a customer admin: their own
+			post("/api/v1/number-ranges", platformAdmin, h.numbers.apiRangeAdd),
+			del("/api/v1/number-ranges/:id", platformAdmin, h.numbers.apiRangeRemove),
+			get("/api/v1/destination-rules", admin, h.numbers.apiDestinationRules), // a customer admin: blocked and own allowed
+			put("/api/v1/destination-rules", platformAdmin, h.numbers.apiDestinationRulesPut),
+		}},
 		{"Users: a customer admin's own under /users, any customer's for the platform admin", []route{
 			get("/users", customerAdmin, h.users.usersPage),
 			post("/users", customerAdmin, h.users.userCreate),
@@ -206,6 +219,8 @@ func (s *Server) routeTable() []feature {
 			post("/pools/:id/edit", admin, h.pools.poolUpdate),
 			get("/api/v1/pools", loggedIn, h.pools.apiPools),
 			get("/api/v1/pools/:id", loggedIn, h.pools.apiPool),
+			post("/api/v1/pools", admin, h.pools.apiPoolCreate),
+			put("/api/v1/pools/:id", admin, h.pools.apiPoolUpdate),
 		}},
 		{"Modules of a pool: Call Recording (per pool) and FTP access (per customer)", []route{
 			post("/pools/:id/call-recording/book", admin, h.booking.callRecordingBook),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,5 +90,64 @@ func TestBrowserCSPStopsInjectedScripts(t *testing.T) {
 	}
 	if len(violations) > 0 {
 		t.Fatalf("after switching the language: %v", violations)
+	}
+}
+
+// TestBrowserNumbersFromOwnRanges: in Chromium, the platform admin gives a customer a range on
+// the customer's numbers page; the customer admin sees its ranges on the new pool form, is refused
+// a number outside them with the message beside the numbers field, and saves a pool of its own
+// numbers.
+func TestBrowserNumbersFromOwnRanges(t *testing.T) {
+	e := newEnv(t)
+	ctx := browsertest.New(t)
+	cid := strconv.Itoa(int(e.demoPool().CustomerID))
+	var ranges, help, numErr, numbers string
+	err := chromedp.Run(ctx,
+		browsertest.Login(e.srv.URL, "admin", "admin-password-1"),
+		chromedp.Navigate(e.srv.URL+"/admin/customers/"+cid),
+		chromedp.Click(`[data-testid="customer-numbers"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="range-form"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`#f-from`, "+49 711 218431 60", chromedp.ByQuery),
+		chromedp.SendKeys(`#f-to`, "+49 711 218431 69", chromedp.ByQuery),
+		chromedp.Click(`[data-testid="range-add"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="flash"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="ranges-table"]`, &ranges, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="logout"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="login-form"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ranges, "4971121843160–4971121843169") {
+		t.Fatalf("ranges after assigning: %q", ranges)
+	}
+	err = chromedp.Run(ctx,
+		browsertest.Login(e.srv.URL, e.demo.Admin, e.demo.AdminPassword),
+		chromedp.Navigate(e.srv.URL+"/pools/new"),
+		chromedp.WaitVisible(`[data-testid="pool-form"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="pool-ranges"]`, &help, chromedp.ByQuery),
+		chromedp.SendKeys(`#f-name`, "Hotline", chromedp.ByQuery),
+		chromedp.SendKeys(`#f-start_number`, "4971121843160", chromedp.ByQuery),
+		chromedp.SendKeys(`#f-numbers`, "4971121843160\n4930555001", chromedp.ByQuery),
+		chromedp.SendKeys(`#f-destination`, "4915258878874", chromedp.ByQuery),
+		chromedp.Click(`[data-testid="pool-save"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="error-numbers"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="error-numbers"]`, &numErr, chromedp.ByQuery),
+		chromedp.SetValue(`#f-numbers`, "4971121843160\n4971121843161", chromedp.ByQuery),
+		chromedp.Click(`[data-testid="pool-save"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="pool-numbers"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="pool-numbers"]`, &numbers, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(help, "497112184314…") || !strings.Contains(help, "4971121843160–4971121843169") {
+		t.Errorf("pool form's ranges: %q", help)
+	}
+	if !strings.Contains(numErr, "gehört nicht zu Ihren Rufnummernblöcken") {
+		t.Errorf("error beside the numbers: %q", numErr)
+	}
+	if numbers != "4971121843160, 4971121843161" {
+		t.Errorf("saved pool's numbers: %q", numbers)
 	}
 }

@@ -95,6 +95,7 @@ type handlers struct {
 	home          *homeHandler
 	webhooks      *webhooksHandler
 	nodes         *nodesHandler
+	numbers       *numbersHandler
 }
 
 // New builds the server and its routes.
@@ -155,6 +156,7 @@ func (s *Server) newHandlers() handlers {
 		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
 		audit:         &auditHandler{store: store, views: v, log: log},
 		home:          &homeHandler{store: store, views: v, live: live},
+		numbers:       &numbersHandler{store: store, views: v},
 		webhooks: &webhooksHandler{store: store, views: v, policy: models.WebhookURLPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 			kick: cfg.WebhookKick},
 		nodes: &nodesHandler{store: store, nodes: cfg.Nodes, nodeID: cfg.NodeID, views: v},
