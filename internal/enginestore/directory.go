@@ -87,7 +87,8 @@ func (d Directory) route(ctx context.Context, dialed string) (media.Route, error
 	if err != nil {
 		return media.Route{}, err
 	}
-	r := media.Route{CustomerID: p.CustomerID, PoolID: p.ID, StartNumber: p.StartNumber, Destination: p.Destination}
+	r := media.Route{CustomerID: p.CustomerID, PoolID: p.ID, StartNumber: p.StartNumber, Destination: p.Destination,
+		MaxCalls: p.MaxCalls}
 	if p.Customer != nil {
 		r.SubscriberID, r.Location = p.Customer.SubscriberID, p.Customer.Location()
 	}

@@ -110,6 +110,30 @@ func TestRouteFollowsTheBooking(t *testing.T) {
 	}
 }
 
+// TestRouteCarriesThePoolsCallCap: the cap the platform admin sets on a pool reaches the
+// engine with the pool's route (0, the engine's default, until it is set).
+func TestRouteCarriesThePoolsCallCap(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	d := Directory{Store: f.store, DataDir: f.dir}
+	if r, err := d.Route(ctx, "49711218431431"); err != nil || r.MaxCalls != 0 {
+		t.Fatalf("before: %d %v", r.MaxCalls, err)
+	}
+	three := 3
+	root := models.Actor{Role: models.RolePlatformAdmin, Username: "admin"}
+	p, err := f.store.Pool(ctx, root, f.pool.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.UpdatePool(ctx, root, p.ID, models.PoolInput{Name: p.Name, StartNumber: p.StartNumber,
+		Destination: p.Destination, Numbers: p.NumberList(), MaxCalls: &three}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.Route(ctx, "49711218431431"); err != nil || r.MaxCalls != 3 {
+		t.Fatalf("after the platform admin set 3: %d %v", r.MaxCalls, err)
+	}
+}
+
 func TestRoutePlaysTheUploadUntilItIsGone(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
