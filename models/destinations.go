@@ -36,6 +36,9 @@ var DefaultBlockedDestinations = []DestinationRule{
 	{Prefix: "0181", Note: "international virtual private networks"},
 	{Prefix: "019", Note: "0190x premium rate (historic) and 019x online services"},
 	{Prefix: "012", Note: "innovative services"},
+	// A carrier selection prefix (010xx, 0100xx) dialled before any number, a premium one
+	// included, would carry it past every other prefix of the list.
+	{Prefix: "010", Note: "carrier selection (call by call), would hide the number after it"},
 	{Prefix: "118", Note: "directory enquiries 118xx"},
 	{Prefix: "49118", Note: "directory enquiries, international form"},
 	{Prefix: "110", Note: "police"}, {Prefix: "112", Note: "emergency"},
@@ -46,7 +49,9 @@ var DefaultBlockedDestinations = []DestinationRule{
 }
 
 // numberForms are the ways a number written as digits may be dialled: as written; without the
-// international prefix 00; a national number (one leading 0) with the home country code.
+// international prefix 00; a national number (one leading 0) with the home country code; and a
+// home number with its national 0 kept after the country code ("49 0900…", as "+49 (0)900" is
+// written), which carriers commonly dial without that 0.
 func numberForms(n string) []string {
 	out := []string{n}
 	switch {
@@ -54,6 +59,11 @@ func numberForms(n string) []string {
 		out = append(out, n[2:])
 	case strings.HasPrefix(n, "0"):
 		out = append(out, HomeCountryCode+n[1:])
+	}
+	for _, f := range out {
+		if rest, ok := strings.CutPrefix(f, HomeCountryCode+"0"); ok {
+			return append(out, HomeCountryCode+rest)
+		}
 	}
 	return out
 }

@@ -116,6 +116,7 @@ var (
 	ErrRangeTaken          = declare("number_range_taken", invalid) // holds numbers of another customer's pools
 	ErrRangeInUse          = declare("number_range_in_use", http.StatusConflict)
 	ErrDestinationBlocked  = declare("destination_blocked", invalid)
+	ErrDestinationLoop     = declare("destination_loop", invalid) // a number of the customer's own pools
 	ErrPrefixInvalid       = declare("prefix_invalid", invalid)
 	ErrMaxCallsInvalid     = declare("max_calls_invalid", invalid)
 	ErrNumbersRequired     = declare("numbers_required", invalid)

@@ -56,6 +56,7 @@ func TestBlockedDestinationsByDefault(t *testing.T) {
 		"01371234567": false, "4913712345": false, "01805123456": false, "491805123456": false,
 		"01901234": false, "01931234": false, "11833": false, "4911833": false, "004911833": false, "0118833": false,
 		"112": false, "110": false, "116116": false, "8816123456": false, "0088216123456": false, "979123456789": false,
+		"490900123456": false, "00490900123456": false, "0101909001234567": false, "010012": false,
 		"4915258878874": true, "0711123456": true, "004971121843140": true, "4930555999": true, "01701234567": true,
 	} {
 		ok, err := s.DestinationAllowed(ctx, 1, dest)
@@ -181,5 +182,105 @@ func TestCompressNumbers(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("%v, want %v", got, want)
 		}
+	}
+}
+
+// TestDestinationLoopRefused: a pool cannot forward to a number of the customer's own pools, in
+// any form, nor take as a number what another of its pools forwards to: the call would come back
+// through the trunk and go out again, a paid leg each round.
+func TestDestinationLoopRefused(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	root := Actor{Role: RolePlatformAdmin, Username: "admin"}
+	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "C", SubscriberID: "1", Language: "de", TimeZone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AssignRange(ctx, root, c.ID, RangeInput{From: "4971100", To: "4971199"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := Actor{UserID: 100, Username: "a", CustomerID: c.ID, Role: RoleCustomerAdmin}
+	p1, err := s.CreatePool(ctx, admin, c.ID, PoolInput{Name: "P1", StartNumber: "4971100", Destination: "4915258878874", Numbers: []string{"4971100", "4971101"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isLoopIn := func(field string, err error) bool {
+		var ve ValidationError
+		return errors.As(err, &ve) && ve[0].Field == field && ve[0].Err == ErrDestinationLoop
+	}
+	isLoop := func(err error) bool { return isLoopIn("destination", err) }
+	for _, dest := range []string{"4971101", "004971101"} { // another pool's number
+		if _, err := s.CreatePool(ctx, admin, c.ID, PoolInput{Name: "P2", StartNumber: "4971110", Destination: dest, Numbers: []string{"4971110"}}); !isLoop(err) {
+			t.Errorf("destination %s, a number of the customer's other pool: %v", dest, err)
+		}
+	}
+	if _, err := s.CreatePool(ctx, admin, c.ID, PoolInput{Name: "P2", StartNumber: "4971110", Destination: "4971111", Numbers: []string{"4971110", "4971111"}}); !isLoop(err) {
+		t.Errorf("destination among the pool's own numbers: %v", err)
+	}
+	p2, err := s.CreatePool(ctx, admin, c.ID, PoolInput{Name: "P2", StartNumber: "4971110", Destination: "4971120", Numbers: []string{"4971110"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// P2 forwards to 4971120: that number cannot go into P1.
+	if _, err := s.UpdatePool(ctx, admin, p1.ID, PoolInput{Name: "P1", StartNumber: "4971100", Destination: "4915258878874", Numbers: []string{"4971100", "4971101", "4971120"}}); !isLoopIn("numbers", err) {
+		t.Errorf("adding another pool's destination as a number: %v", err)
+	}
+	if _, err := s.UpdatePool(ctx, admin, p2.ID, PoolInput{Name: "P2", StartNumber: "4971110", Destination: "4971120", Numbers: []string{"4971110", "4971112"}}); err != nil {
+		t.Errorf("an ordinary save: %v", err)
+	}
+}
+
+// TestPoolOutsideRangesKeepsWorking: a pool whose numbers lie in no range of its customer (data
+// the ranges' migration could not assign, or copied in from elsewhere) still routes calls and
+// saves as it is; its customer admin may remove numbers, but a number once removed comes back
+// only from the customer's ranges, or through the platform admin (which assigns it).
+func TestPoolOutsideRangesKeepsWorking(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	root := Actor{Role: RolePlatformAdmin, Username: "admin"}
+	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "C", SubscriberID: "1", Language: "de", TimeZone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := PoolInput{Name: "P", StartNumber: "4971100", Destination: "4915258878874", Numbers: []string{"4971100", "4971101", "4971102"}}
+	p, err := s.CreatePool(ctx, root, c.ID, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := s.NumberRanges(ctx, root, c.ID); len(rs) != 1 || rs[0].String() != "4971100–4971102" {
+		t.Fatalf("the platform admin's pool assigned %v", rs)
+	}
+	if err := s.db.Exec("DELETE FROM number_ranges").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PoolByNumber(ctx, "4971101"); err != nil || got.ID != p.ID {
+		t.Fatalf("a call to a number outside the ranges: %v %v", got.ID, err)
+	}
+	admin := Actor{UserID: 100, Username: "a", CustomerID: c.ID, Role: RoleCustomerAdmin}
+	in.Name = "renamed"
+	if _, err := s.UpdatePool(ctx, admin, p.ID, in); err != nil {
+		t.Fatalf("saving as it is: %v", err)
+	}
+	in.Numbers = []string{"4971100", "4971101"}
+	if _, err := s.UpdatePool(ctx, admin, p.ID, in); err != nil {
+		t.Fatalf("removing a number: %v", err)
+	}
+	in.Numbers = []string{"4971100", "4971101", "4971102"}
+	var ve ValidationError
+	if _, err := s.UpdatePool(ctx, admin, p.ID, in); !errors.As(err, &ve) || ve[0].Err != ErrNumberNotAssigned {
+		t.Fatalf("re-adding the removed number: %v", err)
+	}
+	in.StartNumber = "4971101"
+	in.Numbers = []string{"4971100", "4971101"}
+	if _, err := s.UpdatePool(ctx, admin, p.ID, in); !errors.As(err, &ve) || ve[0].Field != "start_number" {
+		t.Fatalf("a new start number outside the ranges: %v", err)
+	}
+	in.StartNumber = "4971100"
+	in.Numbers = []string{"4971100", "4971101", "4971102"}
+	if _, err := s.UpdatePool(ctx, root, p.ID, in); err != nil {
+		t.Fatalf("the platform admin re-adds it: %v", err)
+	}
+	if rs, _ := s.NumberRanges(ctx, root, c.ID); len(rs) != 1 || rs[0].String() != "4971102" {
+		t.Fatalf("after the platform admin's save: %v", rs)
 	}
 }

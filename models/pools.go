@@ -202,6 +202,11 @@ func (s *Store) savePool(ctx context.Context, a Actor, p *Pool, in PoolInput) er
 				return ValidationError{{"destination", ErrDestinationBlocked}}
 			}
 		}
+		if field, err := loopsBack(tx, &was, in); err != nil {
+			return err
+		} else if field != "" {
+			return ValidationError{{field, ErrDestinationLoop}}
+		}
 		taken, err := s.takenNumbers(tx, in.Numbers, p.ID)
 		if err != nil {
 			return err
@@ -229,6 +234,46 @@ func (s *Store) savePool(ctx context.Context, a Actor, p *Pool, in PoolInput) er
 		return ValidationError{{"numbers", ErrNumberTaken}}
 	}
 	return err
+}
+
+// loopsBack names the field ("destination" or "numbers") by which the pool as in would forward
+// calls to a number of the customer's own pools, or take as a number the destination of one of
+// them ("" when neither): the call would come back to the
+// engine through the trunk and be forwarded again, each round a new paid leg, until the call caps
+// stop it. Only the customer's own pools count, so that the answer says nothing about other
+// customers' numbers.
+func loopsBack(tx *gorm.DB, p *Pool, in PoolInput) (string, error) {
+	var others []Pool
+	if err := tx.Where("customer_id = ? AND id <> ?", p.CustomerID, p.ID).Preload("Numbers").Find(&others).Error; err != nil {
+		return "", err
+	}
+	same := func(a, b string) bool {
+		for _, x := range numberForms(a) {
+			for _, y := range numberForms(b) {
+				if x == y {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	numbers := append([]string(nil), in.Numbers...)
+	for _, o := range others {
+		for _, n := range o.Numbers {
+			numbers = append(numbers, n.Number)
+		}
+		for _, n := range in.Numbers {
+			if same(o.Destination, n) {
+				return "numbers", nil
+			}
+		}
+	}
+	for _, n := range numbers {
+		if same(in.Destination, n) {
+			return "destination", nil
+		}
+	}
+	return "", nil
 }
 
 // PoolByNumber finds the pool a dialed number belongs to (engine routing; not actor-scoped

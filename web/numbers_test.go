@@ -213,7 +213,21 @@ func TestPremiumDestinationsRefused(t *testing.T) {
 			t.Errorf("destination %s: %d %s", dest, a.Status, a.Body)
 		}
 	}
+	// Call-by-call: a carrier selection prefix before a premium number.
+	if a := put(adminTok, demo, "0101909001234567", nil); a.Status != 422 || apiCode(a.Body) != "destination_blocked" {
+		t.Errorf("carrier selection before 0900: %d %s", a.Status, a.Body)
+	}
+	// Forwarding to one of the customer's own pool numbers would loop through the trunk.
+	if a := put(adminTok, demo, "00"+demo.NumberList()[1], nil); a.Status != 422 || apiCode(a.Body) != "destination_loop" {
+		t.Errorf("destination: the pool's own number: %d %s", a.Status, a.Body)
+	}
 	admin := e.curl().login(e.demo.Admin, e.demo.AdminPassword)
+	loop := admin.do("/pools/"+strconv.Itoa(int(demo.ID))+"/edit", "--data-urlencode", "_csrf="+admin.csrf, "--data-urlencode", "name="+demo.Name,
+		"--data-urlencode", "start_number="+demo.StartNumber, "--data-urlencode", "numbers="+strings.Join(demo.NumberList(), "\n"),
+		"--data-urlencode", "destination="+demo.NumberList()[0])
+	if m := fieldErrRE.FindStringSubmatch(loop.Body); loop.Status != 422 || m == nil || m[1] != "destination" || !strings.Contains(m[2], "eigenen Pools") {
+		t.Fatalf("page, destination a number of the pool: %d %v", loop.Status, m)
+	}
 	a := admin.do("/pools/"+strconv.Itoa(int(demo.ID))+"/edit", "--data-urlencode", "_csrf="+admin.csrf, "--data-urlencode", "name="+demo.Name,
 		"--data-urlencode", "start_number="+demo.StartNumber, "--data-urlencode", "numbers="+strings.Join(demo.NumberList(), "\n"),
 		"--data-urlencode", "destination=09001234567")
