@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -286,4 +288,79 @@ func TestPremiumDestinationsRefused(t *testing.T) {
 	if a := put(platTok, demo, "01805123456", map[string]any{"max_calls": -1}); a.Status != 422 || apiCode(a.Body) != "max_calls_invalid" {
 		t.Fatalf("max_calls -1: %d %s", a.Status, a.Body)
 	}
+}
+
+// TestPoolAPIRefusesHostileBodies: what an attacker with a customer admin's (or an agent's, or
+// no) token sends to the pool API to get numbers that are not theirs, or to reach another
+// customer: every attempt is refused with its JSON error code and nothing is stored.
+func TestPoolAPIRefusesHostileBodies(t *testing.T) {
+	e := newEnv(t)
+	api := e.curl()
+	adminTok, agentTok, platTok := e.token(e.demo.Admin), e.token(e.demo.Agent), e.token("admin")
+	other := strconv.Itoa(int(e.otherPool.CustomerID))
+	pools := func() int {
+		ps, err := e.store.Pools(context.Background(), models.Actor{Role: models.RolePlatformAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	before := pools()
+	ranges, _ := e.store.NumberRanges(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, 0)
+	dir := t.TempDir()
+	post := func(tok, query, raw string) curlAnswer {
+		body := filepath.Join(dir, "body.json") // a file: the largest bodies exceed an argument's limit
+		if err := os.WriteFile(body, []byte(raw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@" + body}
+		if tok != "" {
+			args = append(args, "-H", "Authorization: Bearer "+tok)
+		}
+		return api.do("/api/v1/pools"+query, args...)
+	}
+	own := `"name":"P","start_number":"4971121843150","destination":"4915258878874"`
+	many := make([]string, 10001)
+	for i := range many {
+		many[i] = `"` + strconv.Itoa(497112184315000+i) + `"`
+	}
+	for _, c := range []struct {
+		why, tok, query, body string
+		status                int
+		code                  string
+	}{
+		{"no token", "", "", `{` + own + `,"numbers":["4971121843150"]}`, 401, "unauthorized"},
+		{"an agent", agentTok, "", `{` + own + `,"numbers":["4971121843150"]}`, 403, "forbidden"},
+		{"another customer by query", adminTok, "?customer=" + other, `{` + own + `,"numbers":["4971121843150"]}`, 404, "not_found"},
+		{"another customer by field", adminTok, "", `{` + own + `,"numbers":["4971121843150"],"customer_id":` + other + `}`, 400, "bad_request"},
+		{"a foreign number hidden in one entry", adminTok, "", `{` + own + `,"numbers":["4971121843150 4930555001"]}`, 422, "number_not_assigned"},
+		{"a foreign start number", adminTok, "", `{"name":"P","start_number":"4930555001","destination":"4915258878874","numbers":["4971121843150"]}`, 422, "number_not_assigned"},
+		{"a LIKE wildcard", adminTok, "", `{` + own + `,"numbers":["49711218431%"]}`, 422, "number_invalid"},
+		{"a national form of an own number", adminTok, "", `{` + own + `,"numbers":["071121843150"]}`, 422, "number_not_assigned"},
+		{"the call cap", adminTok, "", `{` + own + `,"numbers":["4971121843150"],"max_calls":100000}`, 403, "forbidden"},
+		{"the call cap as text", platTok, "?customer=" + other, `{` + own + `,"numbers":["4971121843150"],"max_calls":"5"}`, 400, "bad_request"},
+		{"not an object", adminTok, "", `[]`, 400, "bad_request"},
+		{"no destination", adminTok, "", `{"name":"P","start_number":"4971121843150","numbers":["4971121843150"]}`, 422, "required"},
+		{"10001 numbers", adminTok, "", `{` + own + `,"numbers":[` + strings.Join(many, ",") + `]}`, 422, "too_many_numbers"},
+		{"over the body limit", adminTok, "", `{` + own + `,"name":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "too_large"},
+		{"platform admin: a number in another customer's range", platTok, "?customer=" + strconv.Itoa(int(e.demoPool().CustomerID)),
+			`{` + own + `,"numbers":["4971121843150","4930555001"]}`, 422, "number_other_customer"},
+	} {
+		if a := post(c.tok, c.query, c.body); a.Status != c.status || apiCode(a.Body) != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.why, a.Status, truncate(a.Body, 200), c.status, c.code)
+		}
+	}
+	if n := pools(); n != before {
+		t.Fatalf("%d pools after the attempts, %d before", n, before)
+	}
+	if after, _ := e.store.NumberRanges(context.Background(), models.Actor{Role: models.RolePlatformAdmin}, 0); len(after) != len(ranges) {
+		t.Fatalf("ranges changed: %v, before %v", after, ranges)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
