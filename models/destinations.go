@@ -91,6 +91,12 @@ func destinationAllowed(db *gorm.DB, customerID uint, dest string) (bool, error)
 	if err := db.Where("customer_id IN ?", []uint{0, customerID}).Find(&rules).Error; err != nil {
 		return false, err
 	}
+	return allowedBy(rules, customerID, dest), nil
+}
+
+// allowedBy applies rules (the blocked list and any customers' allowed lists) to a destination
+// of customerID's.
+func allowedBy(rules []DestinationRule, customerID uint, dest string) bool {
 	blocked := false
 	for _, r := range rules {
 		if r.CustomerID == 0 && ruleMatches(r.Prefix, dest) {
@@ -98,14 +104,14 @@ func destinationAllowed(db *gorm.DB, customerID uint, dest string) (bool, error)
 		}
 	}
 	if !blocked {
-		return true, nil
+		return true
 	}
 	for _, r := range rules {
-		if r.CustomerID != 0 && ruleMatches(r.Prefix, dest) {
-			return true, nil
+		if r.CustomerID == customerID && ruleMatches(r.Prefix, dest) {
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // DestinationRules lists the blocked prefixes (customerID 0) or a customer's allowed ones.
@@ -252,4 +258,28 @@ func seedBlockedDestinations(tx *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// PoolsWithBlockedDestinations lists the pools whose destination the rule blocks now (set
+// before the prefix was blocked; they keep forwarding until their destination is changed), so
+// that the platform admin sees them. Platform admin only.
+func (s *Store) PoolsWithBlockedDestinations(ctx context.Context, a Actor) ([]Pool, error) {
+	if !a.IsPlatformAdmin() {
+		return nil, ErrNotFound
+	}
+	var rules []DestinationRule
+	if err := s.db.WithContext(ctx).Find(&rules).Error; err != nil {
+		return nil, err
+	}
+	var pools []Pool
+	if err := s.db.WithContext(ctx).Preload("Customer").Order("customer_id, name, id").Find(&pools).Error; err != nil {
+		return nil, err
+	}
+	var out []Pool
+	for _, p := range pools {
+		if !allowedBy(rules, p.CustomerID, p.Destination) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

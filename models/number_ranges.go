@@ -332,8 +332,8 @@ func (s *Store) checkPoolNumbers(tx *gorm.DB, a Actor, p *Pool, in PoolInput) er
 			return ValidationError{{"numbers", ErrNumberNotAssigned}}
 		}
 	}
-	// Not audited apart: it is the platform admin's pool save (which the audit trail does not
-	// record either) that gives the customer these numbers.
+	// Audited like a range the platform admin assigns on the numbers page: whichever way a
+	// customer got numbers, the trail shows it.
 	for _, r := range compressNumbers(unassigned) {
 		r.CustomerID = p.CustomerID
 		if err := s.assignIn(tx, &r); err != nil {
@@ -341,6 +341,9 @@ func (s *Store) checkPoolNumbers(tx *gorm.DB, a Actor, p *Pool, in PoolInput) er
 			if errors.As(err, &ve) { // another customer's pool holds it
 				return ValidationError{{"numbers", ErrNumberTaken}}
 			}
+			return err
+		}
+		if err := s.auditIn(tx, AuditEntry{Actor: a, Kind: AuditRangeAssigned, Object: rangeObject(r), New: r.String() + " (with pool " + in.Name + ")"}); err != nil {
 			return err
 		}
 	}

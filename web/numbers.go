@@ -156,21 +156,36 @@ func (h *numbersHandler) allowedSave(c echo.Context) error {
 	return redirect(c, "/admin/customers/"+strconv.Itoa(int(id))+"/numbers")
 }
 
+// destinations renders the blocked list's page with the pools it holds back.
+func (h *numbersHandler) destinations(c echo.Context, status int, p templates.DestinationsProps) error {
+	held, err := h.store.PoolsWithBlockedDestinations(c.Request().Context(), actorOf(c))
+	if err != nil {
+		return err
+	}
+	for _, pool := range held {
+		hp := templates.HeldPool{ID: pool.ID, Name: pool.Name, Destination: pool.Destination}
+		if pool.Customer != nil {
+			hp.Customer = pool.Customer.Name
+		}
+		p.Held = append(p.Held, hp)
+	}
+	p.Page = h.views.page(c, "destinations.title", "destinations")
+	return render(c, status, templates.Destinations(p))
+}
+
 func (h *numbersHandler) destinationsPage(c echo.Context) error {
 	rs, err := h.store.DestinationRules(c.Request().Context(), actorOf(c), 0)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.Destinations(templates.DestinationsProps{
-		Page: h.views.page(c, "destinations.title", "destinations"), Blocked: ruleText(rs)}))
+	return h.destinations(c, http.StatusOK, templates.DestinationsProps{Blocked: ruleText(rs)})
 }
 
 func (h *numbersHandler) destinationsSave(c echo.Context) error {
 	text := c.FormValue("blocked")
 	if _, err := h.store.SetDestinationRules(c.Request().Context(), actorOf(c), c.RealIP(), 0, models.ParseRuleList(text)); err != nil {
 		if e, _, _ := declaredOf(err); e == models.ErrPrefixInvalid {
-			return render(c, http.StatusUnprocessableEntity, templates.Destinations(templates.DestinationsProps{
-				Page: h.views.page(c, "destinations.title", "destinations"), Blocked: text, Errors: templates.Errors{"blocked": e.Key}}))
+			return h.destinations(c, http.StatusUnprocessableEntity, templates.DestinationsProps{Blocked: text, Errors: templates.Errors{"blocked": e.Key}})
 		}
 		return err
 	}

@@ -118,7 +118,8 @@ func TestCustomerAdminCannotTakeForeignNumbers(t *testing.T) {
 	if a := api.do("/api/v1/number-ranges?customer="+strconv.Itoa(int(e.otherPool.CustomerID)), bearer(adminTok)...); a.Status != http.StatusNotFound {
 		t.Fatalf("customer admin lists another customer's ranges: %d", a.Status)
 	}
-	if n := e.auditCount(models.AuditRangeAssigned); n != 3 { // the demo's seed, the page's, the API's
+	// The demo's seed, the other customer's pool (which gave it its numbers), the page's, the API's.
+	if n := e.auditCount(models.AuditRangeAssigned); n != 4 {
 		t.Fatalf("%d number_range.assigned events", n)
 	}
 
@@ -276,6 +277,16 @@ func TestPremiumDestinationsRefused(t *testing.T) {
 	}
 	if a := put(otherTok, other, "09001234567", nil); a.Status != 200 {
 		t.Fatalf("saving a pool whose old destination is blocked now: %d %s", a.Status, a.Body)
+	}
+	// The platform admin sees such pools under the blocked list; nobody else sees the page.
+	page := plat.do("/admin/destinations")
+	held := `data-testid="held-pool-` + strconv.Itoa(int(other.ID)) + `"`
+	if page.Status != 200 || !strings.Contains(page.Body, held) || !strings.Contains(page.Body, "09001234567") ||
+		strings.Contains(page.Body, `data-testid="held-pool-`+strconv.Itoa(int(demo.ID))+`"`) {
+		t.Fatalf("pools held by the rule: %d, held row %v", page.Status, strings.Contains(page.Body, held))
+	}
+	if a := admin.do("/admin/destinations"); a.Status != http.StatusForbidden && a.Status != http.StatusNotFound {
+		t.Fatalf("a customer admin opens the blocked list: %d", a.Status)
 	}
 	// The call cap: the platform admin's.
 	if a := put(adminTok, demo, "01805123456", map[string]any{"max_calls": 5}); a.Status != 403 {
