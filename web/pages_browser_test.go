@@ -54,6 +54,7 @@ func everyPage(e *env, recording uint) map[string][]pageVisit {
 		"platform admin": append(append(shared(other.ID), recs...),
 			pageVisit{"/admin/customers", "/admin/customers"}, pageVisit{"/admin/customers/:id", "/admin/customers/" + cust},
 			pageVisit{"/admin/prices", "/admin/prices"}, pageVisit{"/admin/nodes", "/admin/nodes"}, pageVisit{"/admin/customers/:cid/users", "/admin/customers/" + cust + "/users"},
+			pageVisit{"/admin/customers/:id/numbers", "/admin/customers/" + cust + "/numbers"}, pageVisit{"/admin/destinations", "/admin/destinations"},
 			pageVisit{"/admin/customers/:cid/users/:id", "/admin/customers/" + cust + "/users/" + u(agent.ID)},
 			pageVisit{"/pools/new", "/pools/new?customer=" + cust}, pageVisit{"/pools/:id/edit", "/pools/" + u(other.ID) + "/edit"},
 			pageVisit{"/audit", "/audit"}),
