@@ -10,16 +10,20 @@ import (
 // Browser's breadcrumbs and folder names (a recordings folder is named after its pool's start
 // number). Another customer's pools are not listed.
 func (s *Store) PoolNamesByStart(ctx context.Context, a Actor, customerID uint) (map[string]string, error) {
-	out := map[string]string{}
 	if !a.IsPlatformAdmin() && a.CustomerID != customerID {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	var rows []struct{ StartNumber, Name string }
-	err := s.bounded(ctx).Model(&Pool{}).Select("start_number, name").Where("customer_id = ?", customerID).Scan(&rows).Error
-	for _, r := range rows {
-		out[r.StartNumber] = r.Name
-	}
-	return out, err
+	// Every File Browser page asks (breadcrumbs, folder names, rows): kept in the read cache,
+	// which any write to pools empties. Callers only read the map.
+	return cached(&s.cache, cacheKey{kind: cachePoolNames, id: customerID}, func() (map[string]string, error) {
+		out := map[string]string{}
+		var rows []struct{ StartNumber, Name string }
+		err := s.bounded(ctx).Model(&Pool{}).Select("start_number, name").Where("customer_id = ?", customerID).Scan(&rows).Error
+		for _, r := range rows {
+			out[r.StartNumber] = r.Name
+		}
+		return out, err
+	})
 }
 
 // RecordingFacts is what the File Browser's list shows of a recording besides its file: the

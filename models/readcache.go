@@ -39,6 +39,7 @@ const (
 	cacheSubscriber                  // s: subscriber ID -> customer
 	cachePool                        // id: pool id -> its customer id
 	cacheCountry                     // id: customer id -> its numbers' country code
+	cachePoolNames                   // id: customer id -> its pools' names by start number
 )
 
 type cacheKey struct {

@@ -119,3 +119,48 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPoolNamesFollowWrites: the pool names the File Browser shows come from the read cache and
+// follow a rename through the Store at once, and one by another process within readCacheTTL.
+func TestPoolNamesFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	root := Actor{Role: RolePlatformAdmin}
+	c, err := s.CreateCustomer(ctx, root, CustomerInput{Name: "A", SubscriberID: "337826", Language: "de"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePool(ctx, root, c.ID, PoolInput{Name: "Sales", StartNumber: "4971121843140", Destination: "4915258878874", Numbers: []string{"49711218431431"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := Actor{UserID: 99, CustomerID: c.ID, Role: RoleCustomerAdmin}
+	names := func() string {
+		t.Helper()
+		m, err := s.PoolNamesByStart(ctx, admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m["4971121843140"]
+	}
+	if names() != "Sales" || names() != "Sales" {
+		t.Fatalf("pool names: %q", names())
+	}
+	if m, _ := s.PoolNamesByStart(ctx, Actor{UserID: 98, CustomerID: c.ID + 1, Role: RoleCustomerAdmin}, c.ID); len(m) != 0 {
+		t.Fatalf("another customer's admin sees the pool names: %v", m)
+	}
+	if err := s.db.WithContext(ctx).Model(&Pool{}).Where("id = ?", p.ID).Update("name", "Support").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "Support" {
+		t.Fatalf("after a rename through the Store: %q", got)
+	}
+	if _, err := openRaw(t, s).Exec("UPDATE pools SET name = ? WHERE id = ?", "Billing", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(readCacheTTL + time.Second); names() != "Billing"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a rename by another process is not seen after %v: %q", readCacheTTL+time.Second, names())
+		}
+	}
+}
