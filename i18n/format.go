@@ -147,24 +147,24 @@ func AppendDateTime(lang string, b []byte, t time.Time) []byte {
 	}
 	switch Normalize(lang) {
 	case "en":
-		b = appendDigits(b, y, 4)
-		b = appendDigits(append(b, '-'), int(mo), 2)
-		b = appendDigits(append(b, '-'), d, 2)
+		b = AppendDigits(b, y, 4)
+		b = AppendDigits(append(b, '-'), int(mo), 2)
+		b = AppendDigits(append(b, '-'), d, 2)
 	case "fr":
-		b = appendDigits(b, d, 2)
-		b = appendDigits(append(b, '/'), int(mo), 2)
-		b = appendDigits(append(b, '/'), y, 4)
+		b = AppendDigits(b, d, 2)
+		b = AppendDigits(append(b, '/'), int(mo), 2)
+		b = AppendDigits(append(b, '/'), y, 4)
 	default:
-		b = appendDigits(b, d, 2)
-		b = appendDigits(append(b, '.'), int(mo), 2)
-		b = appendDigits(append(b, '.'), y, 4)
+		b = AppendDigits(b, d, 2)
+		b = AppendDigits(append(b, '.'), int(mo), 2)
+		b = AppendDigits(append(b, '.'), y, 4)
 	}
-	b = appendDigits(append(b, ' '), h, 2)
-	return appendDigits(append(b, ':'), mi, 2)
+	b = AppendDigits(append(b, ' '), h, 2)
+	return AppendDigits(append(b, ':'), mi, 2)
 }
 
-// appendDigits appends n (>= 0) with at least width digits, zero-padded.
-func appendDigits(b []byte, n, width int) []byte {
+// AppendDigits appends n (>= 0) with at least width digits, zero-padded.
+func AppendDigits(b []byte, n, width int) []byte {
 	var buf [20]byte
 	i := len(buf)
 	for n >= 10 || width > 1 {

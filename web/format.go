@@ -37,31 +37,16 @@ func fmtDateTime(t time.Time, lang string) string {
 	return string(i18n.AppendDateTime(lang, make([]byte, 0, 16), t))
 }
 
-// appendDigits appends n (>= 0) with at least width digits, zero-padded.
-func appendDigits(b []byte, n, width int) []byte {
-	var buf [20]byte
-	i := len(buf)
-	for n >= 10 || width > 1 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		width--
-	}
-	i--
-	buf[i] = byte('0' + n)
-	return append(b, buf[i:]...)
-}
-
 // fmtDuration is m:ss, or h:mm:ss from an hour on (rounded to the second).
 func fmtDuration(ms int64) string {
 	sec := int((max(ms, 0) + 500) / 1000)
 	b := make([]byte, 0, 16)
 	if sec >= 3600 {
-		b = append(appendDigits(b, sec/3600, 1), ':')
-		b = appendDigits(b, sec/60%60, 2)
+		b = append(i18n.AppendDigits(b, sec/3600, 1), ':')
+		b = i18n.AppendDigits(b, sec/60%60, 2)
 	} else {
-		b = appendDigits(b, sec/60, 1)
+		b = i18n.AppendDigits(b, sec/60, 1)
 	}
-	b = appendDigits(append(b, ':'), sec%60, 2)
+	b = i18n.AppendDigits(append(b, ':'), sec%60, 2)
 	return string(b)
 }
