@@ -15,7 +15,7 @@ import (
 func TestTestCallRecords(t *testing.T) {
 	p := startProduct(t)
 	env := func(k string) string {
-		return map[string]string{"CALLREC_DATA": p.data, "CALLREC_SIP": p.sip, "CALLREC_TRUNK": "127.0.0.1:" + strconv.Itoa(p.trunkPort)}[k]
+		return map[string]string{"CALLREC_DATA": p.data, "CALLREC_DB": p.db, "CALLREC_SIP": p.sip, "CALLREC_TRUNK": "127.0.0.1:" + strconv.Itoa(p.trunkPort)}[k]
 	}
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"testcall", "--seconds", "3"}, env, &out)
