@@ -8,18 +8,26 @@ package prompts
 import (
 	"embed"
 	"strings"
-
-	"callrec/calls"
 )
 
-// Langs lists the languages announcements exist in (calls.PromptLangs).
-var Langs = calls.PromptLangs
+// Langs lists the languages announcements exist in (as calls.PromptLangs; this package is a
+// leaf, internal/enginestore's test holds the two to each other).
+var Langs = []string{"de", "en"}
 
 //go:embed texts/*.txt wav/*.wav
 var files embed.FS
 
-// Lang maps a customer's language setting to an announcement language (calls.PromptLang).
-func Lang(customerLang string) string { return calls.PromptLang(customerLang) }
+// Lang maps a customer's language setting to an announcement language: German for German
+// ("de", "de-AT", "de_CH"), English for everything else. It is calls.PromptLang, which the
+// panel uses; this package imports nothing of the project, so internal/enginestore's
+// TestPromptLanguagesAgree holds the two together.
+func Lang(customerLang string) string {
+	l := strings.ToLower(strings.TrimSpace(customerLang))
+	if l == "de" || strings.HasPrefix(l, "de-") || strings.HasPrefix(l, "de_") {
+		return "de"
+	}
+	return "en"
+}
 
 // Text is the default text of slot in lang (mapped by Lang); "" for an unknown slot.
 func Text(slot, lang string) string {
