@@ -67,6 +67,9 @@ type dialect interface {
 	afterCopy(tx *gorm.DB, table string) error
 	// sessions is scs' store for the session table baseline made, on db.
 	sessions(db *sql.DB, cleanup time.Duration) scs.Store
+	// shared says other processes write this database while this one runs (several nodes on
+	// one PostgreSQL), so what this process keeps in memory can go stale without it knowing.
+	shared() bool
 	// close releases what the dialect holds beyond the connection pool.
 	close()
 }

@@ -91,6 +91,7 @@ func (*postgresDialect) rebind(q string) string { return rebindDollar(q) }
 func (*postgresDialect) noIndex() string        { return "" }
 func (*postgresDialect) prepares() bool         { return false }
 func (*postgresDialect) close()                 {}
+func (*postgresDialect) shared() bool           { return true }
 
 func (*postgresDialect) sessions(db *sql.DB, cleanup time.Duration) scs.Store {
 	return postgresstore.NewWithCleanupInterval(db, cleanup)

@@ -86,7 +86,8 @@ func (*sqliteDialect) watch(context.Context, func()) <-chan struct{} {
 	close(done)
 	return done
 }
-func (*sqliteDialect) close() {}
+func (*sqliteDialect) close()       {}
+func (*sqliteDialect) shared() bool { return false }
 
 func (*sqliteDialect) sessions(db *sql.DB, cleanup time.Duration) scs.Store {
 	return sqlite3store.NewWithCleanupInterval(db, cleanup)

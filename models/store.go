@@ -151,6 +151,19 @@ func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
 // deleting expired sessions every cleanup interval.
 func (s *Store) SessionStore(cleanup time.Duration) scs.Store { return s.d.sessions(s.SQL(), cleanup) }
 
+// SessionCacheTTL bounds how long a process may answer a session from memory without reading the
+// sessions table: 0 (until the session expires) where this process is the table's only writer
+// (SQLite: only serve writes sessions), readCacheTTL where other processes write it too
+// (PostgreSQL): a logout on one node is then seen by every other within that bound, the same
+// bound in which they see a changed password, a disabled or deleted user or a changed role
+// (the read cache, which those checks go through).
+func (s *Store) SessionCacheTTL() time.Duration {
+	if s.d.shared() {
+		return readCacheTTL
+	}
+	return 0
+}
+
 // SQL exposes the connection pool.
 func (s *Store) SQL() *sql.DB {
 	d, _ := s.db.DB()

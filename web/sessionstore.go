@@ -10,14 +10,17 @@ import (
 
 // cachedSessions keeps the sessions this process has seen in memory in front of the database's
 // session store (models.Store.SessionStore), so a page view does not read its session from the
-// database. While this process is the only writer of the session table (scs commits and deletes
-// through this store) the cache is always what the table says; the table keeps sessions across
-// restarts. Several processes on one PostgreSQL database break that: a logout in one is not
-// seen by another's cache until the session expires (the cluster issue must tell them).
+// database. Commit and Delete go through it, so what this process writes it sees at once. What
+// other processes write (a logout on another node of one PostgreSQL database) it sees after at
+// most ttl, Store.SessionCacheTTL: an entry is read from the table again once it is that old. A
+// ttl of 0 keeps entries until their session expires, right where this process is the table's
+// only writer (SQLite).
 type cachedSessions struct {
 	db    scs.Store
 	codec scs.Codec // reads a session's deadline from its data
 	max   int
+	ttl   time.Duration    // 0: until the session expires
+	now   func() time.Time // time.Now; tests move it
 
 	mu      sync.Mutex
 	entries map[string]cachedSession
@@ -25,22 +28,22 @@ type cachedSessions struct {
 
 type cachedSession struct {
 	data   []byte
-	expiry time.Time
+	expiry time.Time // the session's expiry, or sooner: when the entry must be read again
 }
 
-// newCachedSessions caches up to max sessions (beyond that, expired ones go first, then any).
-func newCachedSessions(db scs.Store, codec scs.Codec, max int) *cachedSessions {
-	return &cachedSessions{db: db, codec: codec, max: max, entries: map[string]cachedSession{}}
+// newCachedSessions caches up to max sessions (beyond that, expired ones go first, then any),
+// each for at most ttl (0: until it expires).
+func newCachedSessions(db scs.Store, codec scs.Codec, max int, ttl time.Duration) *cachedSessions {
+	return &cachedSessions{db: db, codec: codec, max: max, ttl: ttl, now: time.Now, entries: map[string]cachedSession{}}
 }
 
 func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	e, ok := s.entries[token]
-	if ok && !now.Before(e.expiry) {
+	if ok && !now.Before(e.expiry) { // expired, or read too long ago: the table says which
 		delete(s.entries, token)
-		s.mu.Unlock()
-		return nil, false, nil
+		ok = false
 	}
 	s.mu.Unlock()
 	if ok {
@@ -55,17 +58,18 @@ func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
 	if err != nil {
 		return b, true, nil // scs reports the broken session itself
 	}
-	s.put(token, cachedSession{data: b, expiry: deadline})
+	s.put(token, cachedSession{data: b, expiry: deadline}, now) // as old as the read's start
 	return b, true, nil
 }
 
 func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error {
 	// Drop first: a failed write must not leave the cache ahead of the table.
 	s.drop(token)
+	now := s.now()
 	if err := s.db.Commit(token, b, expiry); err != nil {
 		return err
 	}
-	s.put(token, cachedSession{data: b, expiry: expiry})
+	s.put(token, cachedSession{data: b, expiry: expiry}, now)
 	return nil
 }
 
@@ -80,11 +84,14 @@ func (s *cachedSessions) drop(token string) {
 	s.mu.Unlock()
 }
 
-func (s *cachedSessions) put(token string, e cachedSession) {
+// put keeps e, read or written at now, until its session expires or for ttl.
+func (s *cachedSessions) put(token string, e cachedSession, now time.Time) {
+	if s.ttl > 0 && e.expiry.After(now.Add(s.ttl)) {
+		e.expiry = now.Add(s.ttl)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) >= s.max {
-		now := time.Now()
 		for k, v := range s.entries {
 			if !now.Before(v.expiry) {
 				delete(s.entries, k)

@@ -31,7 +31,7 @@ func (s *countingStore) Commit(token string, b []byte, expiry time.Time) error {
 func TestCachedSessions(t *testing.T) {
 	db := &countingStore{MemStore: memstore.NewWithCleanupInterval(0)}
 	codec := newCachedCodec(scs.GobCodec{}, 100)
-	c := newCachedSessions(db, codec, 2)
+	c := newCachedSessions(db, codec, 2, 0)
 	enc := func(deadline time.Time, v string) []byte {
 		b, err := codec.Encode(deadline, map[string]any{"v": v})
 		if err != nil {
@@ -49,7 +49,7 @@ func TestCachedSessions(t *testing.T) {
 		t.Fatalf("find after commit: %v, %d table reads", ok, db.finds)
 	}
 	// A session this process has not seen is read once, then served from memory.
-	other := newCachedSessions(db, codec, 2)
+	other := newCachedSessions(db, codec, 2, 0)
 	for range 3 {
 		if _, ok, _ := other.Find("a"); !ok {
 			t.Fatal("a session in the table was not found")
@@ -93,6 +93,75 @@ func TestCachedSessions(t *testing.T) {
 		if _, ok, _ := c.Find(tok); !ok {
 			t.Fatalf("%s lost", tok)
 		}
+	}
+}
+
+// TestCachedSessionsShared: two processes on one sessions table (two nodes on one PostgreSQL).
+// What one writes or deletes, the other's cache answers for at most its ttl, then reads again;
+// without a ttl (one process per table) it answers until the session expires.
+func TestCachedSessionsShared(t *testing.T) {
+	db := &countingStore{MemStore: memstore.NewWithCleanupInterval(0)}
+	codec := newCachedCodec(scs.GobCodec{}, 100)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	a := newCachedSessions(db, codec, 10, time.Second)
+	b := newCachedSessions(db, codec, 10, time.Second)
+	alone := newCachedSessions(db, codec, 10, 0)
+	for _, c := range []*cachedSessions{a, b, alone} {
+		c.now = clock
+	}
+	later := now.Add(time.Hour)
+	enc := func(v string) []byte {
+		d, err := codec.Encode(later, map[string]any{"v": v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if err := a.Commit("s", enc("1"), later); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*cachedSessions{b, alone} {
+		if _, ok, _ := c.Find("s"); !ok {
+			t.Fatal("a session in the table was not found")
+		}
+	}
+	finds := db.finds
+	now = now.Add(time.Second - time.Millisecond)
+	if _, ok, _ := b.Find("s"); !ok || db.finds != finds {
+		t.Fatalf("within its ttl: found %v, %d table reads", ok, db.finds-finds)
+	}
+
+	// Changed by a: b reads it again once its entry is a ttl old.
+	if err := a.Commit("s", enc("2"), later); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Millisecond)
+	if got, ok, _ := b.Find("s"); !ok || string(got) != string(enc("2")) {
+		t.Fatalf("a ttl after a's change b says %q", got)
+	}
+
+	// Deleted by a (a logout): gone for b a ttl later; a process without a ttl still has it.
+	if err := a.Delete("s"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if _, ok, _ := b.Find("s"); ok {
+		t.Fatal("a ttl after the logout on a, b still finds the session")
+	}
+	if _, ok, _ := alone.Find("s"); !ok {
+		t.Fatal("without a ttl the cache reads the table again (it must not: it is the table's only writer)")
+	}
+	// Past the expiry it was cached with, an entry is never answered from memory: the table
+	// decides (here it was extended meanwhile, so it still has it).
+	soon := now.Add(100 * time.Millisecond)
+	if err := a.Commit("t", enc("3"), soon); err != nil {
+		t.Fatal(err)
+	}
+	now = soon
+	db.MemStore.Commit("t", enc("4"), later)
+	if got, ok, _ := a.Find("t"); !ok || string(got) != string(enc("4")) {
+		t.Fatalf("after its expiry in memory the cache says %q, not the table's", got)
 	}
 }
 
