@@ -304,6 +304,7 @@ func (txl *TransactionLayer) serverTxRequest(req *Request, key string) error {
 	}
 
 	tx = NewServerTx(key, req, conn, txl.log)
+	tx.stamp = txl.tpl.stampOwn
 	if err := tx.Init(); err != nil {
 		txl.serverTransactions.unlock()
 		// Init failed: this tx never reaches delete(), so release the connection
@@ -334,6 +335,7 @@ func (txl *TransactionLayer) serverTxCreate(req *Request, key string) (*ServerTx
 	}
 
 	tx := NewServerTx(key, req, conn, txl.log)
+	tx.stamp = txl.tpl.stampOwn
 	if err := tx.Init(); err != nil {
 		// Init failed: this tx never reaches delete(), so release the connection
 		// reference serverRequestConnection took here (mirrors the conn.TryClose

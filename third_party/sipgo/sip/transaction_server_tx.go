@@ -21,6 +21,11 @@ type ServerTx struct {
 	timer_1xx    *time.Timer
 	timer_l      *time.Timer
 	reliable     bool
+
+	// stamp sees the responses the transaction makes itself (100 Trying, 487 after a
+	// CANCEL) before they are sent; the transaction layer sets it to the transport layer's
+	// WithTransportLayerOwnResponses hook.
+	stamp func(*Response)
 }
 
 func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logger) *ServerTx {
@@ -59,6 +64,7 @@ func (tx *ServerTx) Init() error {
 				"Trying",
 				nil,
 			)
+			tx.stampOwn(trying)
 			// tx.Log().Trace("timer_1xx fired")
 			if err := tx.Respond(trying); err != nil {
 				tx.log.Error("send '100 Trying' response failed", "error", err, "tx", tx.Key())
@@ -68,6 +74,13 @@ func (tx *ServerTx) Init() error {
 	}
 	tx.log.Debug("Server transaction initialized", "tx", tx.Key())
 	return nil
+}
+
+// stampOwn passes a response the transaction made itself to the stamp hook.
+func (tx *ServerTx) stampOwn(res *Response) {
+	if tx.stamp != nil {
+		tx.stamp(res)
+	}
 }
 
 func (tx *ServerTx) Connection() Connection {

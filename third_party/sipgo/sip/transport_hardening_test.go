@@ -415,3 +415,40 @@ func TestOwnResponsesPassTheHook(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(buf[:n]), "SIP/2.0 400 "), string(buf[:n]))
 	assert.Contains(t, string(buf[:n]), "Server: test-server\r\n")
 }
+
+// TestTransactionOwnResponsesPassTheHook: the responses an INVITE server transaction makes on
+// its own, 100 Trying (timer 1xx) and 487 Request Terminated after a CANCEL, go through the
+// WithTransportLayerOwnResponses hook like the 200 to the CANCEL does.
+func TestTransactionOwnResponsesPassTheHook(t *testing.T) {
+	stamp := WithTransportLayerOwnResponses(func(r *Response) { r.AppendHeader(NewHeader("Server", "test-server")) })
+	tp := NewTransportLayer(net.DefaultResolver, NewParser(), nil, stamp)
+	txl := NewTransactionLayer(tp)
+	txl.OnRequest(func(req *Request, tx *ServerTx) {}) // rings until cancelled
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	go func() { _ = tp.ServeUDP(conn) }()
+	t.Cleanup(func() { txl.Close(); tp.Close(); conn.Close() })
+
+	peer := newUDPPeer(t)
+	addr := conn.LocalAddr().(*net.UDPAddr)
+	via := "SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(peer.port()) + ";branch=z9hG4bKcancelme"
+	_, err = peer.conn.WriteToUDP([]byte(rawRequest("INVITE", via, "")), addr)
+	require.NoError(t, err)
+	trying := peer.recv(2 * time.Second)
+	assert.True(t, strings.HasPrefix(trying, "SIP/2.0 100 "), trying)
+	assert.Contains(t, trying, "Server: test-server\r\n", "100 Trying")
+
+	_, err = peer.conn.WriteToUDP([]byte(rawRequest("CANCEL", via, "")), addr)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for i := 0; i < 2; i++ {
+		m := peer.recv(2 * time.Second)
+		got[m[:min(len(m), 11)]] = m
+	}
+	for _, c := range []struct{ status, method string }{{"SIP/2.0 200", "CANCEL"}, {"SIP/2.0 487", "INVITE"}} {
+		m, ok := got[c.status]
+		require.True(t, ok, "no %s to the %s: %v", c.status, c.method, got)
+		assert.Contains(t, m, "CSeq: 1 "+c.method+"\r\n")
+		assert.Contains(t, m, "Server: test-server\r\n", c.status)
+	}
+}
