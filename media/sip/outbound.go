@@ -69,21 +69,18 @@ func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)
 	body := res.Body()
 	if o.late {
 		if len(body) == 0 {
-			_ = o.dlg.Ack(ctx)
+			_ = o.ack(ctx, nil)
 			return nil, 200, ErrNoAnswer
 		}
 		ours, err := answer(body)
 		if err != nil {
-			_ = o.dlg.Ack(ctx)
+			_ = o.ack(ctx, nil)
 			return body, 488, err
 		}
-		ack := gosip.NewRequest(gosip.ACK, o.target())
-		ack.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
-		ack.SetBody(ours)
-		if err := o.dlg.WriteAck(ctx, ack); err != nil {
+		if err := o.ack(ctx, ours); err != nil {
 			return nil, 0, err
 		}
-	} else if err := o.dlg.Ack(ctx); err != nil {
+	} else if err := o.ack(ctx, nil); err != nil {
 		return nil, 0, err
 	}
 	if len(body) == 0 {
@@ -94,6 +91,22 @@ func (o *Outbound) Wait(ctx context.Context, progress func(code int, sdp []byte)
 		o.arm(iv, refresher != "uas", hasOption(res, "Require", "timer") || hasOption(res, "Supported", "timer"))
 	}
 	return body, 200, nil
+}
+
+// ack acknowledges the INVITE's 2xx, with sdp (the answer to a late offer) when given. It is
+// built here rather than by the library's Ack, which copies nothing of ours: the configured
+// User-Agent goes on it like on every request we send. The library fills in the dialog's
+// From, To, Call-ID, the INVITE's CSeq and the route set.
+func (o *Outbound) ack(ctx context.Context, sdp []byte) error {
+	ack := gosip.NewRequest(gosip.ACK, o.target())
+	c := o.ua.contact(o.transport)
+	ack.AppendHeader(&c)
+	if sdp != nil {
+		ack.AppendHeader(gosip.NewHeader("Content-Type", "application/sdp"))
+		ack.SetBody(sdp)
+	}
+	o.ua.stamp(ack)
+	return o.dlg.WriteAck(ctx, ack)
 }
 
 // retryIntervalTooSmall sends the INVITE again with the session interval the callee's 422

@@ -112,6 +112,7 @@ func (u *UA) Dial(ctx context.Context, to string, o DialOptions) (*Outbound, err
 	out.Leg.ackTo = func(res *gosip.Response) {
 		ack := gosip.NewRequest(gosip.ACK, out.Leg.target())
 		ack.AppendHeader(&gosip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: gosip.ACK})
+		u.stamp(ack)
 		if err := dlg.WriteRequest(ack); err != nil {
 			u.log.Info("ACK of re-INVITE not sent", "call_id", out.callID, "err", err)
 		}

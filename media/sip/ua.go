@@ -376,13 +376,16 @@ func (u *UA) onInvite(req *gosip.Request, tx gosip.ServerTransaction) {
 	in.Leg.ackTo = func(res *gosip.Response) {
 		ack := gosip.NewRequest(gosip.ACK, in.Leg.target())
 		ack.AppendHeader(&gosip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: gosip.ACK})
+		u.stamp(ack)
 		if err := dlg.WriteRequest(ack); err != nil {
 			u.log.Info("ACK of re-INVITE not sent", "call_id", in.callID, "err", err)
 		}
 	}
 	u.register(&in.Leg)
 	defer u.unregister(&in.Leg)
-	_ = dlg.Respond(100, "Trying", nil)
+	trying := gosip.NewResponseFromRequest(req, 100, "Trying", nil)
+	u.stamp(trying)
+	_ = dlg.WriteResponse(trying)
 	u.handler.HandleCall(ctx, in)
 	in.finish()
 }
