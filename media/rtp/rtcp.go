@@ -45,16 +45,20 @@ func (s *Socket) serveRTCP() {
 }
 
 // handleRTCP takes one RTCP compound packet from the peer (on the RTP port when muxed).
+// What is not RTCP at all is dropped first, whoever sent it: phones send STUN binding
+// requests to both ports of the peer to open their NAT (linphone does, with no ICE in its
+// SDP; RFC 7983 tells them apart by the first byte), and those are neither RTCP nor foreign
+// media. SRTCP keeps the header in the clear, so the check holds for it too.
 func (s *Socket) handleRTCP(b []byte, from netip.AddrPort, now time.Time, muxed bool) {
+	if len(b) < 8 || b[0]>>6 != 2 || !IsRTCP(b) {
+		return
+	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	s.mu.Lock()
-	host := s.peer.Addr()
-	if !host.IsValid() || host.IsUnspecified() {
-		host = s.sdp.Addr()
-	}
+	ok := s.peerHost(from.Addr(), now)
 	st := s.srtp
 	s.mu.Unlock()
-	if !host.IsValid() || from.Addr() != host {
+	if !ok {
 		s.Foreign.Add(1)
 		return
 	}
@@ -63,9 +67,6 @@ func (s *Socket) handleRTCP(b []byte, from netip.AddrPort, now time.Time, muxed 
 			s.SRTPFailed.Add(1)
 			return
 		}
-	}
-	if len(b) < 8 || b[0]>>6 != 2 || !IsRTCP(b) {
-		return
 	}
 	s.RTCPIn.Add(1)
 	s.mu.Lock()
@@ -76,6 +77,21 @@ func (s *Socket) handleRTCP(b []byte, from netip.AddrPort, now time.Time, muxed 
 	if b[1] == 200 && len(b) >= 28 { // SR: remember its NTP time for our report's LSR
 		s.lastSR = srInfo{ntpMiddle: binary.BigEndian.Uint32(b[10:14]), at: now}
 	}
+}
+
+// peerHost reports whether RTCP from host is the peer's: the latched RTP source's host, or
+// before RTP latched the same hosts RTP may latch to (accept): the SDP's, and within the
+// learning window the signalling's. A phone whose SDP names another address than it sends
+// from (its interface behind a NAT, or a second address of its host) sends RTCP from its
+// real address, often before its first RTP packet. Called with s.mu held.
+func (s *Socket) peerHost(host netip.Addr, now time.Time) bool {
+	if s.latched {
+		return host == s.peer.Addr()
+	}
+	if s.sdp.IsValid() && host == s.sdp.Addr() {
+		return true
+	}
+	return !s.learnUntil.IsZero() && now.Before(s.learnUntil) && s.signal.IsValid() && host == s.signal
 }
 
 // WriteRTCP sends a compound RTCP packet to the peer (encrypted as SRTCP with SRTP). It drops

@@ -205,6 +205,13 @@ func (s *Socket) deliver(b []byte, from netip.AddrPort, hdr *Header, now time.Ti
 		s.handleRTCP(b, from, now, true)
 		return
 	}
+	if len(b) == 0 || b[0]>>6 != 2 {
+		// Not RTP: a STUN binding request of a phone opening its NAT (RFC 7983), or garbage.
+		// SRTP keeps the header in the clear, so this needs no key and fails no
+		// authentication.
+		s.RxErrors++
+		return
+	}
 	s.mu.Lock()
 	st := s.srtp
 	s.mu.Unlock()
