@@ -45,10 +45,11 @@ type BrowsePage struct {
 	TotalMore  bool  // there are more than Total (the count was capped)
 	Sort       string
 	Desc       bool
-	// Memo keeps what callers make of Files (the rendered list) for as long as this listing
-	// is in the listing cache: every page that gets the same Memo lists the same files with the
-	// same values. nil when the listing was not kept.
-	Memo *Memo
+	// Listing names this page's rows: the same number is given only to pages that list the same
+	// files with the same values (one listing of the scope at one version of it: see listCache),
+	// so what a caller makes of Files alone may be kept under it. 0 when the listing was read
+	// while the scope changed and is not kept.
+	Listing uint64
 }
 
 // FolderOwner is the customer a folder of the tree belongs to; ErrNotFound when a may not see it.
@@ -209,7 +210,7 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	if err != nil {
 		return BrowsePage{}, err
 	}
-	page.Memo = e.memo
+	page.Listing = e.id
 	rows, more := e.files, e.more
 	switch {
 	case q.NoTotal:

@@ -31,9 +31,7 @@ type listCache struct {
 	flights  singleflight.Group // listings being read
 }
 
-// listCacheRows bounds the rows of a generation: 100 pages of 50. It bounds the memory of the
-// rows and of what the Memos derive from them (the rendered list, the API's JSON; BENCHMARKS.md
-// has the sizes), and memoMax bounds the variants (languages, roles, filters typed differently).
+// listCacheRows bounds the rows of a generation: 100 pages of 50.
 const listCacheRows = 5_000
 
 type listEntry struct {
@@ -42,42 +40,13 @@ type listEntry struct {
 	more    bool
 	next    string // the page's cursors
 	prev    string
-	n       int64 // a count's answer
-	memo    *Memo
+	n       int64  // a count's answer
+	id      uint64 // the kept listing's identity (BrowsePage.Listing); 0 when not kept
 }
 
-// Memo holds what callers derive from a cached listing, keyed by what else it depends on (the
-// time zone, the language, the filter as typed). It keeps at most memoMax of them: the listing
-// cache bounds rows, and a Memo must not let one listing grow without bound (the same filter
-// typed a thousand ways). Its methods do nothing on a nil Memo.
-type Memo struct {
-	m sync.Map
-	n atomic.Int32
-}
-
-const memoMax = 16
-
-// Load returns what was stored under key.
-func (m *Memo) Load(key string) (any, bool) {
-	if m == nil {
-		return nil, false
-	}
-	return m.m.Load(key)
-}
-
-// Store keeps v under key, unless the Memo is full.
-func (m *Memo) Store(key string, v any) {
-	if m == nil {
-		return
-	}
-	if m.n.Add(1) > memoMax {
-		m.n.Add(-1)
-		return
-	}
-	if _, loaded := m.m.Swap(key, v); loaded {
-		m.n.Add(-1)
-	}
-}
+// listingIDs numbers the listings the cache keeps: each number names one listing of one scope
+// at one version, never another, so what callers make of the listing may be kept under it.
+var listingIDs atomic.Uint64
 
 // fetch answers a listing from the cache when it was read at version, else from read. A read
 // is kept only when current, asked after it, still gives version: then the rows are exactly
@@ -98,7 +67,7 @@ func (c *listCache) fetch(key string, version int64, read func() (listEntry, err
 			return e, err
 		}
 		if now == version {
-			e.version, e.memo = version, &Memo{}
+			e.version, e.id = version, listingIDs.Add(1)
 			c.put(key, e)
 		}
 		return e, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"callrec/calls"
+	"callrec/i18n"
 	"callrec/models"
 	"callrec/templates"
 )
@@ -104,7 +105,7 @@ func (v liveView) logRow(call models.Call, loc *time.Location) templates.CallLog
 	if cu, ok := v.customers[call.CustomerID]; ok {
 		loc = cu.Location()
 	}
-	r := templates.CallLogRow{ID: call.ID, When: fmtDateTime(call.Arrival.In(loc), v.lang), Pool: v.pools[call.PoolID],
+	r := templates.CallLogRow{ID: call.ID, When: i18n.DateTime(v.lang, call.Arrival.In(loc)), Pool: v.pools[call.PoolID],
 		A: call.A, B: call.B, C: call.C, Ended: call.Ended != nil, Outcome: "calls.outcome_" + call.Outcome,
 		Duration: templates.Duration(call.DurationMS), Recorded: templates.Duration(call.RecordedMS)}
 	if cu, ok := v.customers[call.CustomerID]; ok {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ type recordingsHandler struct {
 	tree  dataTree
 	views views
 	log   *slog.Logger
+	lists *listViews // what is made of listings: the File Browser's lists, the API's answers
 }
 
 func (h *recordingsHandler) filesRoot(c echo.Context) error {
@@ -122,7 +125,7 @@ func (h *recordingsHandler) recordingFolder(c echo.Context) error {
 	if depth == 0 {
 		return render(c, http.StatusOK, templates.Files(p))
 	}
-	list, status, err := h.recordingList(c, a, owner, folder)
+	list, status, err := h.recordingList(c, a, owner, folder, pools)
 	if err != nil {
 		return err
 	}
@@ -164,27 +167,25 @@ func (f listFilter) query(loc *time.Location) (models.BrowseQuery, templates.Err
 	return q, errs
 }
 
-// url is the list's URL with the filter (empty values are left out), the parameters in
-// url.Values.Encode's order. Built by hand: it runs for every sort header and pager link.
+// url is the list's URL with the filter (empty values are left out).
 func (f listFilter) url(base string) string {
-	b := []byte(base)
-	sep := byte('?')
-	for _, p := range [...]struct{ k, v string }{{"cursor", f.Cursor}, {"from", f.From}, {"number", f.Number},
-		{"order", f.Order}, {"pool", f.Pool}, {"sort", f.Sort}, {"to", f.To}} {
-		if p.v != "" {
-			b = append(append(append(b, sep), p.k...), '=')
-			b = append(b, url.QueryEscape(p.v)...)
-			sep = '&'
+	v := url.Values{}
+	for k, x := range map[string]string{"cursor": f.Cursor, "from": f.From, "number": f.Number, "order": f.Order,
+		"pool": f.Pool, "sort": f.Sort, "to": f.To} {
+		if x != "" {
+			v.Set(k, x)
 		}
 	}
-	return string(b)
+	if len(v) == 0 {
+		return base
+	}
+	return base + "?" + v.Encode()
 }
 
 // recordingList is a folder's list of recordings rendered (filters, sortable header, rows,
-// bulk actions, pager). A cached listing keeps it in its Memo, keyed by everything else it
-// shows (language, time zone, the filter as typed, the delete permission, the pool choice): a
-// page viewed again sends the same bytes. Lists with field errors are not kept.
-func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string) (templates.HTML, int, error) {
+// bulk actions, pager), kept in h.lists under everything it shows besides the listing (see
+// listViews): a page viewed again sends the same bytes. Lists with field errors are not kept.
+func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner models.Customer, folder string, poolNames map[string]string) (templates.HTML, int, error) {
 	ctx := c.Request().Context()
 	loc := owner.Location()
 	f := listFilterOf(c)
@@ -224,11 +225,18 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 	}
 	key := ""
 	if len(errs) == 0 {
-		key = listMemoKey(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), f.url(base), pools)
-		if v, ok := page.Memo.Load(key); ok {
-			return v.(templates.HTML), status, nil
-		}
+		key = viewKey("list", page, listViewParts(i18n.Lang(ctx), loc, a.MayDeleteRecordings(), base, f, pools, poolNames)...)
 	}
+	html, err := h.lists.view(key, func() ([]byte, error) {
+		return h.renderList(ctx, a, owner, folder, base, f, errs, pools, poolNames, page)
+	})
+	return html, status, err
+}
+
+// renderList renders a page's list (recordingList's view).
+func (h *recordingsHandler) renderList(ctx context.Context, a models.Actor, owner models.Customer, folder, base string, f listFilter,
+	errs templates.Errors, pools []templates.PoolChoice, poolNames map[string]string, page models.BrowsePage) ([]byte, error) {
+	loc := owner.Location()
 	back := f
 	back.Cursor = "" // bulk actions return to the list's first page
 	l := templates.RecordingList{Action: base, From: f.From, To: f.To, Number: f.Number, Errors: errs, Pools: pools,
@@ -259,28 +267,17 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 		l.Rows[i] = recordingRow(f, loc, i18n.Lang(ctx))
 		ids[i] = f.ID
 	}
-	if err := h.rowFacts(ctx, a, owner, folder, page.Files, l.Rows, ids); err != nil {
-		return nil, 0, err
+	if err := h.rowFacts(ctx, a, folder, poolNames, page.Files, l.Rows, ids); err != nil {
+		return nil, err
 	}
-	html, err := templates.RecordingListHTML(ctx, l)
-	if err != nil {
-		return nil, 0, err
-	}
-	if key != "" {
-		page.Memo.Store(key, html)
-	}
-	return html, status, nil
+	return templates.RecordingListHTML(ctx, l)
 }
 
 // rowFacts adds to a page of rows what the files table does not hold: the pool's name (from the
 // folder, or in a subscriber's folder from each file's name), the recorded time and the caller's
 // notice or the callee's #1 (two queries for the page).
-func (h *recordingsHandler) rowFacts(ctx context.Context, a models.Actor, owner models.Customer, folder string,
+func (h *recordingsHandler) rowFacts(ctx context.Context, a models.Actor, folder string, pools map[string]string,
 	fs []models.File, rows []templates.RecordingRow, ids []uint) error {
-	pools, err := h.store.PoolNamesByStart(ctx, a, owner.ID)
-	if err != nil {
-		return err
-	}
 	facts, err := h.store.RecordingFactsOf(ctx, a, ids)
 	if err != nil {
 		return err
@@ -314,25 +311,18 @@ func (h *recordingsHandler) rowFacts(ctx context.Context, a models.Actor, owner 
 	return nil
 }
 
-// listMemoKey is what a rendered list depends on besides the listing itself: its key in the
-// listing's Memo.
-func listMemoKey(lang string, loc *time.Location, canDelete bool, url string, pools []templates.PoolChoice) string {
-	var b strings.Builder
-	b.WriteString("list\x00")
-	b.WriteString(lang)
-	b.WriteByte(0)
-	b.WriteString(loc.String())
-	b.WriteByte(0)
-	b.WriteString(strconv.FormatBool(canDelete))
-	b.WriteByte(0)
-	b.WriteString(url)
+// listViewParts are the values a rendered list shows besides its page (viewKey): the language,
+// the time zone, the delete permission, the folder, the filter as typed, the pool choice and the
+// pools' names (rows and choice name pools).
+func listViewParts(lang string, loc *time.Location, canDelete bool, base string, f listFilter,
+	pools []templates.PoolChoice, names map[string]string) []string {
+	parts := []string{lang, loc.String(), strconv.FormatBool(canDelete), base,
+		f.Sort, f.Order, f.From, f.To, f.Number, f.Pool, f.Cursor, strconv.Itoa(len(pools))}
 	for _, p := range pools {
-		b.WriteByte(0)
-		b.WriteString(strconv.FormatUint(uint64(p.ID), 10))
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatBool(p.Selected))
-		b.WriteByte(' ')
-		b.WriteString(p.Label)
+		parts = append(parts, strconv.FormatUint(uint64(p.ID), 10)+" "+strconv.FormatBool(p.Selected)+" "+p.Label)
 	}
-	return b.String()
+	for _, start := range slices.Sorted(maps.Keys(names)) {
+		parts = append(parts, start+"="+names[start])
+	}
+	return parts
 }

@@ -196,6 +196,12 @@ func TestFileListFollowsWrites(t *testing.T) {
 	if st, body := admin.get(sub); st != 200 || !strings.Contains(body, "Renamed pool ("+pool.StartNumber+")") {
 		t.Fatalf("subscriber folder after the rename: %d", st)
 	}
+	// The pool's own folder names its pool in every row (not only in the breadcrumbs).
+	for range 2 {
+		if st, body := admin.get(folder); st != 200 || !strings.Contains(body, "<td>Renamed pool</td>") || strings.Contains(body, "<td>"+pool.Name+"</td>") {
+			t.Fatalf("pool folder after the rename: %d, rows name the new pool %v", st, strings.Contains(body, "<td>Renamed pool</td>"))
+		}
+	}
 	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}

@@ -125,31 +125,57 @@ func (h *recordingsHandler) apiList(c echo.Context, a models.Actor, q models.Bro
 	if err != nil {
 		return err
 	}
-	key, rows := h.recordingsJSON(c, page)
-	return writeListJSON(c, page, key, rows,
-		func(rs []recordingJSON) any { return recordingListBody(rs, page) },
-		func(b, arr []byte) []byte { return appendRecordingList(b, arr, page) })
+	zones, rows := h.recordingsJSON(c, page)
+	return h.lists.writeJSONView(c, viewKey("recordings", page, zones...),
+		func() any { return recordingListBody(rows(), page) })
 }
 
 // recordingsJSON makes the page's recordings for the API (rows) and names what their JSON
-// depends on besides the files (key): a file's name is read in its customer's time zone.
-func (h *recordingsHandler) recordingsJSON(c echo.Context, page models.BrowsePage) (key string, rows func() []recordingJSON) {
+// depends on besides the files (zones, for viewKey): a file's name is read in its customer's
+// time zone.
+func (h *recordingsHandler) recordingsJSON(c echo.Context, page models.BrowsePage) (zones []string, rows func() []recordingJSON) {
 	locs := map[uint]*time.Location{}
-	key = "json"
 	for _, f := range page.Files {
 		if locs[f.CustomerID] == nil {
 			loc := h.customerLocation(c, f.CustomerID)
 			locs[f.CustomerID] = loc
-			key += "\x00" + strconv.FormatUint(uint64(f.CustomerID), 10) + "=" + loc.String()
+			zones = append(zones, strconv.FormatUint(uint64(f.CustomerID), 10)+"="+loc.String())
 		}
 	}
-	return key, func() []recordingJSON {
+	return zones, func() []recordingJSON {
 		out := make([]recordingJSON, len(page.Files))
 		for i, f := range page.Files {
 			out[i] = toRecordingJSON(f, locs[f.CustomerID])
 		}
 		return out
 	}
+}
+
+// recordingListBody is the recordings API's answer.
+func recordingListBody(rows []recordingJSON, page models.BrowsePage) map[string]any {
+	body := map[string]any{"recordings": rows, "sort": page.Sort, "order": map[bool]string{true: "desc", false: "asc"}[page.Desc]}
+	if page.Total >= 0 {
+		body["total"], body["total_more"] = page.Total, page.TotalMore
+	}
+	if page.Next != "" {
+		body["next_page"] = page.Next
+	}
+	if page.Prev != "" {
+		body["prev_page"] = page.Prev
+	}
+	return body
+}
+
+// folderListBody is the files API's answer for a pool's folder.
+func folderListBody(folder string, folders []folderJSON, rows []recordingJSON, page models.BrowsePage) map[string]any {
+	body := map[string]any{"folder": folder, "folders": folders, "files": rows, "total": page.Total, "total_more": page.TotalMore}
+	if page.Next != "" {
+		body["next_page"] = page.Next
+	}
+	if page.Prev != "" {
+		body["prev_page"] = page.Prev
+	}
+	return body
 }
 
 // customerLocation is a customer's time zone for reading file names (Europe/Berlin if unknown).
@@ -310,10 +336,13 @@ func (h *recordingsHandler) apiFiles(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	key, rows := h.recordingsJSON(c, page)
-	return writeListJSON(c, page, key, rows,
-		func(rs []recordingJSON) any { return folderListBody(folder, fj, rs, page) },
-		func(b, arr []byte) []byte { return appendFolderList(b, folder, fj, arr, page) })
+	zones, rows := h.recordingsJSON(c, page)
+	parts := append([]string{folder, strconv.Itoa(len(zones))}, zones...)
+	for _, f := range fj {
+		parts = append(parts, f.Name, f.Path)
+	}
+	return h.lists.writeJSONView(c, viewKey("files", page, parts...),
+		func() any { return folderListBody(folder, fj, rows(), page) })
 }
 
 // apiFileContent serves any file of the tree: recordings through the recordings' own handler
