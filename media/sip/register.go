@@ -85,7 +85,9 @@ func (u *UA) keepRegistered(ctx context.Context) {
 		switch {
 		case err == nil:
 			backoff = regBackoffMin
-			wait = max(granted/2, 5*time.Second)
+			// Renewed at half the granted time, so the binding never lapses (a floor of 5 s
+			// renewed a registrar's short grant only after it had run out).
+			wait = max(granted/2, 500*time.Millisecond)
 			u.setReg(func(s *RegistrationStatus) {
 				s.State, s.Expires, s.LastError, s.Failures = RegRegistered, time.Now().Add(granted), "", 0
 				s.NextTry = time.Now().Add(wait)
