@@ -17,7 +17,7 @@ import (
 // verifyauth checks both digests (MD5) against the configured password, and the call is
 // recorded in full. sipp 3.6's verifyauth reads only an Authorization header and no qop, so
 // Proxy-Authorization (407), qop=auth and SHA-256 are checked by Kamailio
-// (TestKamailioTrunkChallengesSHA256).
+// (TestKamailioTrunkChallengesInvite, TestKamailioRegistrarChallenge).
 func TestTrunkChallengesInviteAndBye(t *testing.T) {
 	testtool.Short(t)
 	trunk := freePort(t)
@@ -96,20 +96,36 @@ func TestLateOfferBothLegs(t *testing.T) {
 	testtool.Short(t)
 	trunk := freePort(t)
 	e := startEngine(t, recordedRoute(t), trunk, nil)
-	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"><action>
+	callee := calleeScript(t, trunk, lateOfferCallee())
+	caller := callerScript(t, e, lateOfferCaller(), nil)
+	waitBoth(t, caller, callee)
+	checkLateOffer(t, e)
+}
+
+// lateOfferCallee checks the engine's INVITE has no SDP and its ACK our answer.
+func lateOfferCallee() string {
+	return `<recv request="INVITE" crlf="true"><action>
   <ereg regexp="^$" search_in="body" check_it="true" assign_to="nosdp"/>
-</action></recv><Reference variables="nosdp"/>`+"\n"+
-		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"><action>
+</action></recv><Reference variables="nosdp"/>` + "\n" +
+		reply(200, "OK", "", sdpBody("sendrecv")) + `<recv request="ACK" crlf="true"><action>
   <ereg regexp="m=audio [0-9]+ RTP/AVP 0" search_in="body" check_it="true" assign_to="answer"/>
-</action></recv><Reference variables="answer"/>`+"\n"+rtpStart+
-		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
-	caller := callerScript(t, e, callerInvite(1, "", "")+recv100+recv18x+
+</action></recv><Reference variables="answer"/>` + "\n" + rtpStart +
+		`<recv request="BYE"/>` + "\n" + replyInDialog(200, "OK", "", "") + pause(300)
+}
+
+// lateOfferCaller sends an INVITE without SDP, checks our offer in the 200 and answers in
+// the ACK.
+func lateOfferCaller() string {
+	return callerInvite(1, "", "") + recv100 + recv18x +
 		`<recv response="200" rtd="true" rrs="true"><action>
   <ereg regexp="m=audio [0-9]+ RTP/AVP 0 8" search_in="body" check_it="true" assign_to="offer"/>
-</action></recv><Reference variables="offer"/>`+"\n"+
-		callerAck(1, sdpBody("sendrecv"))+rtpStart+pause(3000)+callerRequest("BYE", 2, "", "")+
-		`<recv response="200" crlf="true"/>`+"\n", nil)
-	waitBoth(t, caller, callee)
+</action></recv><Reference variables="offer"/>` + "\n" +
+		callerAck(1, sdpBody("sendrecv")) + rtpStart + pause(3000) + callerRequest("BYE", 2, "", "") +
+		`<recv response="200" crlf="true"/>` + "\n"
+}
+
+func checkLateOffer(t *testing.T, e *testEngine) {
+	t.Helper()
 	c := e.sink.wait(t, 10*time.Second)
 	if c.Outcome != OutcomeCompleted {
 		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
@@ -124,23 +140,40 @@ func TestHoldIsSilenceInTheHeldDirection(t *testing.T) {
 	testtool.Short(t)
 	trunk := freePort(t)
 	e := startEngine(t, recordedRoute(t), trunk, nil)
-	relayed := func(dir string) string {
-		return `<recv request="INVITE"><action>
-  <ereg regexp="a=` + map[string]string{"recvonly": "sendonly", "sendrecv": "sendrecv"}[dir] + `" search_in="body" check_it="true" assign_to="d` + dir + `"/>
-</action></recv><Reference variables="d` + dir + `"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(dir)) + `<recv request="ACK"/>` + "\n"
-	}
-	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
-		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
-		relayed("recvonly")+relayed("sendrecv")+
-		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
-	caller := callerScript(t, e, callerInvite(1, "", sdpBody("sendrecv"))+recv100+recv18x+
-		`<recv response="200" rtd="true" rrs="true"/>`+"\n"+callerAck(1, "")+rtpStart+pause(2000)+
-		callerRequest("INVITE", 2, "", sdpBodyV(2, "sendonly"))+`<recv response="100" optional="true"/><recv response="200"/>`+"\n"+callerAck(2, "")+
-		pause(2000)+
-		callerRequest("INVITE", 3, "", sdpBodyV(3, "sendrecv"))+`<recv response="100" optional="true"/><recv response="200"/>`+"\n"+callerAck(3, "")+
-		pause(2000)+callerRequest("BYE", 4, "", "")+`<recv response="200" crlf="true"/>`+"\n", nil)
+	callee := calleeScript(t, trunk, holdCallee("sendonly"))
+	caller := callerScript(t, e, holdCaller(sdpBodyV(2, "sendonly")), nil)
 	waitBoth(t, caller, callee)
-	c := e.sink.wait(t, 10*time.Second)
+	checkHold(t, e, e.sink.wait(t, 10*time.Second))
+}
+
+// holdCallee answers, then takes the relayed hold (its SDP says relayed) and resume.
+func holdCallee(relayed string) string {
+	step := func(want, answer string) string {
+		return `<recv request="INVITE"><action>
+  <ereg regexp="` + want + `" search_in="body" check_it="true" assign_to="d` + answer + `"/>
+</action></recv><Reference variables="d` + answer + `"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(answer)) + `<recv request="ACK"/>` + "\n"
+	}
+	return `<recv request="INVITE" crlf="true"/>` + "\n" +
+		reply(200, "OK", "", sdpBody("sendrecv")) + `<recv request="ACK" crlf="true"/>` + "\n" + rtpStart +
+		step(relayed, "recvonly") + step("a=sendrecv", "sendrecv") +
+		`<recv request="BYE"/>` + "\n" + replyInDialog(200, "OK", "", "") + pause(300)
+}
+
+// holdCaller talks, puts the call on hold with the re-INVITE's SDP held, resumes with
+// sendrecv and hangs up, 2 s each.
+func holdCaller(held string) string {
+	return callerInvite(1, "", sdpBody("sendrecv")) + recv100 + recv18x +
+		`<recv response="200" rtd="true" rrs="true"/>` + "\n" + callerAck(1, "") + rtpStart + pause(2000) +
+		callerRequest("INVITE", 2, "", held) + `<recv response="100" optional="true"/><recv response="200"/>` + "\n" + callerAck(2, "") +
+		pause(2000) +
+		callerRequest("INVITE", 3, "", sdpBodyV(3, "sendrecv")) + `<recv response="100" optional="true"/><recv response="200"/>` + "\n" + callerAck(3, "") +
+		pause(2000) + callerRequest("BYE", 4, "", "") + `<recv response="200" crlf="true"/>` + "\n"
+}
+
+// checkHold: hold and resume in the trail, the callee silent in the recording only while
+// held, the caller heard throughout.
+func checkHold(t *testing.T, e *testEngine, c CallInfo) {
+	t.Helper()
 	if c.Outcome != OutcomeCompleted {
 		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
 	}

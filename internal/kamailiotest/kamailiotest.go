@@ -35,6 +35,12 @@ type Config struct {
 	Carriers []string
 	// MaxLoad is each node's maxload (0: none).
 	MaxLoad int
+	// File is the configuration to run instead of the shipped one (a test's own, in its
+	// testdata); it gets the same -A defines.
+	File string
+	// Defines are more -A defines (name to value as the configuration reads it: a string
+	// define needs its quotes).
+	Defines map[string]string
 }
 
 // Proxy is a running Kamailio.
@@ -93,8 +99,16 @@ func Start(t testing.TB, cfg Config) *Proxy {
 	port := FreeUDPPort(t, cfg.IP)
 	p.Addr = net.JoinHostPort(cfg.IP, strconv.Itoa(port))
 	// -DD: stay in the foreground (children forked); -E: log to stderr; -Y: runtime files here.
-	p.cmd = exec.Command(bin, "-DD", "-E", "-f", ConfigFile(), "-Y", dir, "-l", "udp:"+p.Addr,
-		"-A", `DISPATCHER_LIST="`+listFile+`"`, "-A", `CTL_SOCKET="`+p.ctl+`"`, "-m", "64", "-M", "8")
+	file := cfg.File
+	if file == "" {
+		file = ConfigFile()
+	}
+	args := []string{"-DD", "-E", "-f", file, "-Y", dir, "-l", "udp:" + p.Addr,
+		"-A", `DISPATCHER_LIST="` + listFile + `"`, "-A", `CTL_SOCKET="` + p.ctl + `"`, "-m", "64", "-M", "8"}
+	for k, v := range cfg.Defines {
+		args = append(args, "-A", k+"="+v)
+	}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = p
 	p.cmd.Stderr = p
 	// A test binary killed before its cleanup takes the proxy with it.
