@@ -185,6 +185,9 @@ type RecordingInfo struct {
 	// FirstArrival is, per leg, when its first packet after the bridge came (offset from the
 	// bridge; -1: none): silence at the start of a channel before it was not sent.
 	FirstArrival [2]time.Duration
+	// SentUntil is, per leg, where the audio of its newest packet ends in the file (offset
+	// from the bridge; 0: none came): silence at the end of a channel after it was not sent.
+	SentUntil [2]time.Duration
 	// Skipped is, per leg, audio the sender's RTP timestamps jumped over (it fell behind and
 	// went on with the present): silence that was in its input.
 	Skipped [2]time.Duration

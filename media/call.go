@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -151,7 +152,32 @@ func (e *Engine) HandleCall(ctx context.Context, in *sip.Inbound) {
 		outcome = c.runPlain(ctx)
 	}
 	c.end(outcome)
-	log.Info("call ended", "outcome", outcome)
+	log.Info("call ended", append([]any{"outcome", outcome}, c.recordingAttrs()...)...)
+}
+
+// recordingAttrs are the recording's figures for the "call ended" line, per leg as
+// caller/callee: what the sender left out (first packet, end of the last, skipped timestamps,
+// packets that reached the machine after their place was final) and what the engine lost
+// (late, overrun), so that a silence in the file can be put down to the one or the other.
+func (c *call) recordingAttrs() []any {
+	c.mu.Lock()
+	ri := c.info.Recording
+	c.mu.Unlock()
+	if ri == nil {
+		return nil
+	}
+	ms := func(d [2]time.Duration) string {
+		f := func(d time.Duration) string {
+			if d < 0 {
+				return "-1" // none came
+			}
+			return strconv.FormatInt(d.Milliseconds(), 10)
+		}
+		return f(d[0]) + "/" + f(d[1])
+	}
+	return []any{"recording", ri.Path, "first_ms", ms(ri.FirstArrival), "sent_until_ms", ms(ri.SentUntil),
+		"skipped_ms", ms(ri.Skipped), "arrived_late_ms", ms(ri.ArrivedLate), "late_ms", ms(ri.Late),
+		"overrun_ms", ms(ri.Overrun)}
 }
 
 func (c *call) newLeg(ch recorder.Channel) (*leg, error) {
@@ -464,7 +490,7 @@ func (c *call) end(o Outcome) {
 		}
 		c.info.Recording = &RecordingInfo{Path: c.recPath, Channels: res.Channels, Size: res.Size,
 			Duration: res.Duration, Recorded: res.Recorded, Failed: c.recFailed, Late: res.Late,
-			Skipped: res.Skipped, Overrun: res.Overrun, FirstArrival: res.FirstArrival,
+			Skipped: res.Skipped, Overrun: res.Overrun, FirstArrival: res.FirstArrival, SentUntil: res.SentUntil,
 			LatePackets: res.LatePackets, OverrunPackets: res.OverrunPackets,
 			ArrivedLate: res.ArrivedLate, ArrivedLatePackets: res.ArrivedLatePackets}
 		if len(res.Segments) > 0 {

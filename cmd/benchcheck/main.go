@@ -5,7 +5,7 @@
 //		source (pulse train at a wandering pitch) through two moving formant resonators, plus
 //		breath noise, under a 4 Hz syllable envelope that never falls to silence. Real speech
 //		has pauses, and a pause cannot be told from a gap; this signal can be.
-//	benchcheck check [-len-tolerance=DURATION] CALLS.csv DATADIR [WINDOW_FROM WINDOW_TO]
+//	benchcheck check [-len-tolerance=DURATION] [-engine-log=FILE] CALLS.csv DATADIR [WINDOW_FROM WINDOW_TO]
 //		checks every recording of the calls the bench placed. CALLS.csv (sqlite3 -csv) has
 //		path,bridged,ended,duration_ms,outcome,status,channels,arrival per call; a call that
 //		never connected counts as a failure, and the arrivals give the set-up rate. Each file must be
@@ -15,7 +15,10 @@
 //		window (unix seconds) it also counts the calls connected throughout it. An optional
 //		ninth field lists channels ("0", "1", "01") whose input was known not to be
 //		continuous (the sender skipped audio): they are left out of the silence and
-//		alignment checks and counted as sender_skipped.
+//		alignment checks and counted as sender_skipped. With -engine-log (the engine's log
+//		at info level) each recording's sender figures decide, silence by silence, which are
+//		the senders' (before their first packet, after their last, audio they skipped or
+//		delivered too late: sender.go); only the others count as gaps and misalignment.
 //
 // It prints one summary line of key=value pairs, then the first problems, and exits 1 when a
 // file fails.
@@ -58,7 +61,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchcheck speech OUT.ulaw SECONDS SEED | benchcheck check [-len-tolerance=D] CALLS.csv DATADIR [FROM TO]")
+	fmt.Fprintln(os.Stderr, "usage: benchcheck speech OUT.ulaw SECONDS SEED | benchcheck check [-len-tolerance=D] [-engine-log=FILE] CALLS.csv DATADIR [FROM TO]")
 	os.Exit(2)
 }
 
@@ -127,9 +130,14 @@ type result struct {
 	// Where the over-long silences lie: at a channel's start, in its middle, at its end.
 	// Edges are where a sender that lags (or starts late) leaves silence.
 	gapLead, gapMid, gapTrail int
-	maxLenErr, maxAlign       time.Duration
-	longestGap                time.Duration
-	problems                  []string
+	// With the engine's figures (-engine-log): the files that had them, and the silence runs
+	// they put down to the senders (not counted as gaps), where they lie, and in how many files.
+	attributed                         int
+	senderLead, senderMid, senderTrail int
+	senderFiles                        int
+	maxLenErr, maxAlign                time.Duration
+	longestGap                         time.Duration
+	problems                           []string
 	// gapAt counts gaps by the wall-clock tenth of a second they start in: gaps in many
 	// files at the same instant mean the process (or the machine) stalled, not one call.
 	gapAt map[int64]int
@@ -144,14 +152,25 @@ func (r *result) problem(format string, args ...any) {
 func checkCmd(args []string) error {
 	// -len-tolerance=D: how far a file's length may be from bridged..ended (default 40 ms);
 	// after kill -9 the end is the kill, and the audio still buffered then is not in the file.
-	if len(args) > 0 {
+	// -engine-log=FILE: the engine's log, whose "call ended" lines carry each recording's
+	// sender figures (sender.go): silences they account for are the senders', not gaps.
+	var figures map[string]senderFigures
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		if v, ok := strings.CutPrefix(args[0], "-len-tolerance="); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
 				usage()
 			}
-			lenTolerance, args = d, args[1:]
+			lenTolerance = d
+		} else if v, ok := strings.CutPrefix(args[0], "-engine-log="); ok {
+			var err error
+			if figures, err = readEngineLog(v); err != nil {
+				return err
+			}
+		} else {
+			usage()
 		}
+		args = args[1:]
 	}
 	if len(args) != 2 && len(args) != 4 {
 		usage()
@@ -213,7 +232,12 @@ func checkCmd(args []string) error {
 		if len(row) > 8 {
 			skip = [2]bool{strings.Contains(row[8], "0"), strings.Contains(row[8], "1")}
 		}
-		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), bridged, ended.Sub(bridged), skip)
+		var fig *senderFigures
+		if f, ok := figures[path]; ok {
+			fig = &f
+			r.attributed++
+		}
+		r.checkFile(filepath.Join(args[1], filepath.FromSlash(path)), bridged, ended.Sub(bridged), skip, fig)
 	}
 	var oc []string
 	for k, v := range outcomes {
@@ -223,9 +247,10 @@ func checkCmd(args []string) error {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		rate = float64(len(rows)-1) / span
 	}
-	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f sender_skipped=%d silences_start_middle_end=%d/%d/%d outcomes=%s\n",
+	fmt.Printf("calls=%d unconnected=%d files=%d bad=%d missing=%d gaps=%d misaligned=%d max_len_err_ms=%d max_align_ms=%d longest_silence_ms=%d connected_throughout_window=%d setup_rate=%.1f sender_skipped=%d silences_start_middle_end=%d/%d/%d attributed=%d sender_silences=%d sender_start_middle_end=%d/%d/%d sender_files=%d outcomes=%s\n",
 		len(rows), r.unconnected, r.files, r.bad, r.missing, r.gaps, r.misaligned, r.maxLenErr.Milliseconds(), r.maxAlign.Milliseconds(),
-		r.longestGap.Milliseconds(), throughout, rate, r.skipped, r.gapLead, r.gapMid, r.gapTrail, strings.Join(oc, ","))
+		r.longestGap.Milliseconds(), throughout, rate, r.skipped, r.gapLead, r.gapMid, r.gapTrail,
+		r.attributed, r.senderLead+r.senderMid+r.senderTrail, r.senderLead, r.senderMid, r.senderTrail, r.senderFiles, strings.Join(oc, ","))
 	if len(r.gapAt) > 0 {
 		type at struct {
 			t int64
@@ -268,7 +293,7 @@ const (
 	silenceLevel = 16 // |sample| at or below this is silence (mu-law's smallest steps are 8)
 )
 
-func (r *result) checkFile(path string, bridged time.Time, connected time.Duration, skip [2]bool) {
+func (r *result) checkFile(path string, bridged time.Time, connected time.Duration, skip [2]bool, fig *senderFigures) {
 	r.files++
 	ch, pcm, err := readWAV(path)
 	if err != nil {
@@ -290,23 +315,41 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 		r.maxLenErr = max(r.maxLenErr, d)
 	}
 	var first, last [2]int
-	gapped := false
+	var senderStart, senderEnd [2]bool // a channel's lead or trailing silence is its sender's
+	gapped, senders := false, false
+	at := func(i int) time.Duration { return time.Duration(i) * time.Second / 8000 }
 	for c := 0; c < ch; c++ {
 		first[c], last[c] = -1, -1
 		if skip[c] {
 			r.skipped++
 			continue
 		}
+		attr := newAttribution(fig, c)
 		run, longest := 0, 0
 		for i := 0; i <= frames; i++ {
 			if i < frames {
 				if s := pcm[i*ch+c]; s <= silenceLevel && s >= -silenceLevel {
 					run++
-					longest = max(longest, run)
 					continue
 				}
 			}
-			if run > int(maxSilence*8000/time.Second) {
+			switch {
+			case run <= int(maxSilence*8000/time.Second):
+				longest = max(longest, run)
+			case attr.senders(at(i-run), at(i), at(frames)):
+				senders = true
+				switch {
+				case i-run == 0:
+					r.senderLead++
+					senderStart[c] = true
+				case i == frames:
+					r.senderTrail++
+					senderEnd[c] = true
+				default:
+					r.senderMid++
+				}
+			default:
+				longest = max(longest, run)
 				switch {
 				case i-run == 0:
 					r.gapLead++
@@ -318,7 +361,7 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 				if r.gapAt == nil {
 					r.gapAt = map[int64]int{}
 				}
-				r.gapAt[bridged.Add(time.Duration(i-run)*time.Second/8000).UnixMilli()/100]++
+				r.gapAt[bridged.Add(at(i-run)).UnixMilli()/100]++
 			}
 			run = 0
 			if i == frames {
@@ -339,15 +382,27 @@ func (r *result) checkFile(path string, bridged time.Time, connected time.Durati
 	if gapped {
 		r.gaps++
 	}
+	if senders {
+		r.senderFiles++
+	}
 	if skip[0] || skip[1] {
 		return
 	}
 	if first[0] < 0 || first[1] < 0 {
-		r.misaligned++
-		r.problem("%s: a channel is silent throughout", path)
+		if !senderStart[0] && !senderStart[1] {
+			r.misaligned++
+			r.problem("%s: a channel is silent throughout", path)
+		}
 		return
 	}
-	align := max(abs(first[0]-first[1]), abs(last[0]-last[1]))
+	// Channels start and end together, unless a sender started late or stopped early.
+	align := 0
+	if !senderStart[0] && !senderStart[1] {
+		align = abs(first[0] - first[1])
+	}
+	if !senderEnd[0] && !senderEnd[1] {
+		align = max(align, abs(last[0]-last[1]))
+	}
 	a := time.Duration(align) * time.Second / 8000
 	r.maxAlign = max(r.maxAlign, a)
 	if a > maxSilence {

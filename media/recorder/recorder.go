@@ -64,6 +64,10 @@ type Result struct {
 	// FirstArrival is, per direction, when the first packet that came after Start came, as
 	// an offset from Start (-1 when none came): silence before it was not sent.
 	FirstArrival [2]time.Duration
+	// SentUntil is, per direction, where the audio of the newest packet ends, as an offset
+	// from Start (0 when none came): silence after it was not sent. With FirstArrival,
+	// Skipped and ArrivedLate it tells a sender's silences from the engine's.
+	SentUntil [2]time.Duration
 	// ArrivedLate is, per direction, the received audio dropped because it reached this
 	// machine (by the kernel's receive time) only after its place in the file was final:
 	// the sender or the network was late, not the engine. Late excludes it.
@@ -489,6 +493,7 @@ func (r *Recorder) resultLocked(end int64) Result {
 		Skipped:            [2]time.Duration{framesToDuration(r.dir[0].skipped), framesToDuration(r.dir[1].skipped)},
 		Overrun:            [2]time.Duration{framesToDuration(r.dir[0].overrun), framesToDuration(r.dir[1].overrun)},
 		FirstArrival:       [2]time.Duration{firstArrival(r.dir[0].firstArr), firstArrival(r.dir[1].firstArr)},
+		SentUntil:          [2]time.Duration{framesToDuration(max(r.dir[0].end, 0)), framesToDuration(max(r.dir[1].end, 0))},
 		LatePackets:        [2]uint64{r.dir[0].latePkts - r.dir[0].arrLatePkts, r.dir[1].latePkts - r.dir[1].arrLatePkts},
 		OverrunPackets:     [2]uint64{r.dir[0].overrunPkts, r.dir[1].overrunPkts},
 		ArrivedLatePackets: [2]uint64{r.dir[0].arrLatePkts, r.dir[1].arrLatePkts},

@@ -476,3 +476,26 @@ func TestTimelineJitteredAnchor(t *testing.T) {
 		}
 	}
 }
+
+// The sender figures of a direction: where its first packet came and where its newest
+// packet's audio ends; a direction that sent nothing reports none.
+func TestSenderFigures(t *testing.T) {
+	r, _ := newRec(t, Options{Start: t0, Stereo: true})
+	pcm := slices.Repeat([]int16{100}, 160)
+	// The caller starts 300 ms after the bridge and stops at 1 s.
+	for k := 15; k < 50; k++ {
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
+		r.Put(Caller, 1, uint32(k*160), pcm, at)
+		r.Advance(at)
+	}
+	res, err := r.Close(t0.Add(2 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FirstArrival[Caller] != ms(300) || res.SentUntil[Caller] != time.Second {
+		t.Errorf("caller: first %v, sent until %v; want 300ms, 1s", res.FirstArrival[Caller], res.SentUntil[Caller])
+	}
+	if res.FirstArrival[Callee] != -1 || res.SentUntil[Callee] != 0 {
+		t.Errorf("callee sent nothing: first %v, sent until %v", res.FirstArrival[Callee], res.SentUntil[Callee])
+	}
+}
