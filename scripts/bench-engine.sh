@@ -124,6 +124,10 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 waited() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$2} END {printf "%d", s/1e6}'; }
 psi() { sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null || echo n/a; }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+# wchar PID: bytes it passed to write syscalls (the recordings, rewrites of provisional audio
+# included; not the packets it sends). switches PID: its threads' context switches.
+wchar() { awk '/^wchar/{print $2}' "/proc/$1/io"; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s+=$2} END {printf "%d", s}'; }
 now() { date +%s.%N; }
 hz=$(getconf CLK_TCK)
 sleep_until() { local d; d=$(echo "$1 - $(now)" | bc -l); if [ "$(echo "$d > 0" | bc -l)" = 1 ]; then sleep "$d"; fi; }
@@ -222,7 +226,7 @@ fi
 sleep_until "$FROM"
 renice_all "$CALLER" "$CALLEE"
 [ "$ENGINE_NICE" = 0 ] || renice_threads "$ENGINE_NICE" "$ENGINE"
-CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE")
+CPU_A=$(cpu "$ENGINE"); TA=$(now); WAIT_A=$(waited "$ENGINE"); WCHAR_A=$(wchar "$ENGINE"); CS_A=$(switches "$ENGINE")
 SIPP_A=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_A=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 if [ -n "${PROFILE:-}" ]; then
 	curl -fsS -o "$WORK/cpu.pprof" "http://127.0.0.1:$((HTTP_PORT + 1))/debug/pprof/profile?seconds=$PROFILE" &
@@ -238,7 +242,7 @@ if [ "$STALL" != 0 ] && [ "$KILL" = 0 ]; then
 fi
 FDS=$(ls /proc/"$ENGINE"/fd | wc -l)
 sleep_until "$TO"
-CPU_B=$(cpu "$ENGINE"); TB=$(now); WAIT_B=$(waited "$ENGINE")
+CPU_B=$(cpu "$ENGINE"); TB=$(now); WAIT_B=$(waited "$ENGINE"); WCHAR_B=$(wchar "$ENGINE"); CS_B=$(switches "$ENGINE")
 SIPP_B=$(( $(cpu "$CALLER") + $(cpu "$CALLEE") )); IDLE_B=$(awk '/^cpu /{print $5+$6}' /proc/stat)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 PSI=$(psi)
@@ -372,9 +376,9 @@ print(f"{ecpu*1000:.0f} {rcpu*1000:.0f} {per_cs:.3f} {per_core:.0f} {mem:.0f} {p
 EOF
 )
 RELAY_PER_CS=$(python3 -c "print(f'{($RCPU_B-$RCPU_A)/$hz/($N*($RB-$RA))*1000:.3f}')")
-FILES=$(sed -n 's/.*files=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
-GAPS=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
-WHERE=$(sed -n 's/.*silences_start_middle_end=\([0-9/]*\).*/\1/p' <<<"$CHECK" | head -1)
+FILES=$(sed -n 's/.* files=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+GAPS=$(sed -n 's/.* gaps=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
+WHERE=$(sed -n 's/.* silences_start_middle_end=\([0-9/]*\).*/\1/p' <<<"$CHECK" | head -1)
 [ -z "$WHERE" ] || [ "$GAPS" = 0 ] || GAPS="$GAPS (silences at start/middle/end $WHERE)"
 ATTRIBUTED=$(sed -n 's/.* attributed=\([0-9]*\).*/\1/p' <<<"$CHECK" | head -1)
 if [ -n "$ATTRIBUTED" ] && [ "$ATTRIBUTED" != 0 ]; then
@@ -400,6 +404,7 @@ engine under load: N=$N LEN=${LEN}s RATE=$RATE/s ENGINE_NICE=$ENGINE_NICE SIPP_N
   calls in DB                 $CALLS_IN_DB (sipp caller exit $CALLER_RC, callee exit $CALLEE_RC)
   connected throughout window $THROUGHOUT of $N
   engine CPU in window        ${ENGINE_MS} ms over $(echo "$TB - $TA" | bc -l | cut -c1-5) s
+  engine writes, switches     $(python3 -c "print(f'{($WCHAR_B-$WCHAR_A)/($N*($TB-$TA)):.0f} bytes written per call-second (stereo audio is 32000), {($CS_B-$CS_A)/($TB-$TA):.0f} context switches a second')")
   CPU per call-second         $PER_CS ms  -> $PER_CORE calls per core
   RSS per call                $MEM_KB KiB (idle $IDLE_RSS KiB, full $FULL_RSS KiB)
   set-up rate                 $SETUP_RATE calls/s (first to last arrival; sipp offered $RATE/s)

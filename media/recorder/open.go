@@ -103,8 +103,10 @@ func New(opt Options) *Recorder {
 		dirty:       noDirty,
 		done:        make(chan struct{}),
 	}
+	r.ringLen = ringStart
 	for i := range r.dir {
 		r.dir[i].lastArr, r.dir[i].firstArr = -1, -1
+		r.dir[i].ring = make([]int16, ringStart)
 	}
 	return r
 }

@@ -78,11 +78,17 @@ type Result struct {
 }
 
 const (
-	// ringFrames is 4.1 s per direction: a reader stalled for 2 s (the engine stopped or
-	// starved) plus Delay plus the interval between two Advance calls, with room to spare; the
-	// writer cannot take frames while packets for them may still be queued in the kernel.
+	// ringFrames is 4.1 s per direction, what a ring may grow to: a reader stalled for 2 s (the
+	// engine stopped or starved) plus Delay plus the interval between two Advance calls, with
+	// room to spare; the writer cannot take frames while packets for them may still be queued
+	// in the kernel.
 	ringFrames = 1 << 15
-	ringMask   = ringFrames - 1
+	// ringStart is 2.05 s, what a ring starts with: Delay, the clock's step and the stall
+	// guard (stallFrames) fit, so a call whose readers keep up never needs more; a packet or a
+	// step that needs more grows both directions' rings to ringFrames at once (a stop or
+	// starvation of the process), and they stay so. Half the rings' memory for every call
+	// that never stalled.
+	ringStart = 1 << 14
 	// jumpFrames is how far a packet's timestamp may put it from its arrival time before the
 	// stream is re-anchored to the arrival (sender restarted its clock, long hold, big skew).
 	jumpFrames = SampleRate
@@ -118,7 +124,7 @@ const (
 )
 
 type direction struct {
-	ring [ringFrames]int16
+	ring []int16 // ringLen frames, position p at p&(ringLen-1)
 	// The current anchor and the one before it. After an SSRC switch or a timestamp jump,
 	// stragglers of the old stream still land by their own anchor instead of yanking the
 	// new one around.
@@ -174,6 +180,7 @@ type Recorder struct {
 
 	mu       sync.Mutex // guards the fields below it up to the writer's
 	dir      [2]direction
+	ringLen  int64 // both directions' ring size: ringStart, or ringFrames once grown
 	written  int64 // frames taken out of the rings (positions before it are final)
 	shown    int64 // frames rendered for the file (>= written; beyond written provisional)
 	dirty    int64 // lowest position below shown changed since it was rendered (noDirty: none)
@@ -338,11 +345,12 @@ func (r *Recorder) shiftEarlier(d *direction, a *anchor, by int64) int64 {
 		return 0
 	}
 	from, to := max(a.first, r.written), a.nextPos
+	mask := r.ringLen - 1
 	for q := from; q < to; q++ {
-		d.ring[(q-by)&ringMask] = d.ring[q&ringMask]
+		d.ring[(q-by)&mask] = d.ring[q&mask]
 	}
 	for q := max(to-by, from); q < to; q++ {
-		d.ring[q&ringMask] = 0
+		d.ring[q&mask] = 0
 	}
 	a.first -= by
 	a.nextPos -= by
@@ -374,7 +382,8 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 		}
 		pcm, p = pcm[skip:], r.written
 	}
-	if room := r.written + ringFrames - p; int64(len(pcm)) > room {
+	r.fit(p + int64(len(pcm)))
+	if room := r.written + r.ringLen - p; int64(len(pcm)) > room {
 		if !mix {
 			d.overrun += int64(len(pcm)) - max(room, 0)
 			d.overrunPkts++
@@ -388,8 +397,8 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 		r.dirty = min(r.dirty, p) // the file has a provisional version of it: write it again
 	}
 	for len(pcm) > 0 {
-		i := int(p & ringMask)
-		dst := d.ring[i:min(ringFrames, i+len(pcm))]
+		i := int(p & (r.ringLen - 1))
+		dst := d.ring[i:min(int(r.ringLen), i+len(pcm))]
 		if mix {
 			for k, s := range pcm[:len(dst)] {
 				dst[k] = sat(int32(dst[k]) + int32(s))
@@ -399,6 +408,24 @@ func (r *Recorder) place(d *direction, p int64, pcm []int16, mix bool) {
 		}
 		pcm, p = pcm[len(dst):], p+int64(len(dst))
 	}
+}
+
+// fit grows the rings when position upto lies beyond what they span from the written
+// position, up to ringFrames: what they hold moves to its place in the larger rings.
+func (r *Recorder) fit(upto int64) {
+	if upto-r.written <= r.ringLen || r.ringLen >= ringFrames {
+		return
+	}
+	old, mask := r.ringLen, r.ringLen-1
+	for c := range r.dir {
+		d := &r.dir[c]
+		ring := make([]int16, ringFrames)
+		for p := r.written; p < r.written+old; p++ {
+			ring[p&(ringFrames-1)] = d.ring[p&mask]
+		}
+		d.ring = ring
+	}
+	r.ringLen = ringFrames
 }
 
 func firstArrival(f int64) time.Duration {

@@ -223,3 +223,59 @@ func TestSenderPauseCountsAsArrivedLate(t *testing.T) {
 		t.Errorf("caller's audio that arrived late %v, want the pause less the writer's delay", got)
 	}
 }
+
+// The readers stop for 2.5 s (the process stopped): the rings, which start at 2 s, grow when
+// the backlog lands, and nothing is lost or misplaced. A call whose readers keep up keeps the
+// small rings.
+func TestRingsGrowForAStoppedReader(t *testing.T) {
+	r, path := newRec(t, Options{Stereo: true, Start: t0})
+	const packets = 300 // 6 s
+	put := func(k int) {
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond) // the kernel's receive time
+		for _, ch := range []Channel{Caller, Callee} {
+			pcm := make([]int16, 160)
+			for i := range pcm {
+				pcm[i] = sig(ch, k*160+i)
+			}
+			r.Put(ch, 7+uint32(ch), uint32(1000+k*160), pcm, at)
+		}
+	}
+	stopFrom, stopTo := t0.Add(time.Second), t0.Add(3500*time.Millisecond)
+	next := 0
+	for tick := 0; tick <= packets; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		horizon := now
+		if now.After(stopFrom) && now.Before(stopTo) {
+			continue // stopped: no reader, no clock
+		}
+		for ; next < packets && !t0.Add(time.Duration(next)*20*time.Millisecond).After(horizon); next++ {
+			put(next)
+		}
+		if tick == 40 && r.ringLen != ringStart {
+			t.Fatalf("rings of %d frames before any stall, want %d", r.ringLen, ringStart)
+		}
+		if tick%5 == 0 {
+			r.AdvanceTo(horizon, now)
+		}
+	}
+	if r.ringLen != ringFrames {
+		t.Errorf("rings of %d frames after a 2.5 s stop, want %d", r.ringLen, ringFrames)
+	}
+	res, err := r.Close(t0.Add(6 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late != [2]time.Duration{} || res.Overrun != [2]time.Duration{} {
+		t.Errorf("late %v, overrun %v: the backlog must land", res.Late, res.Overrun)
+	}
+	_, pcm := readWAV(t, path)
+	l, rr := deinterleave(pcm)
+	if len(l) != packets*160 {
+		t.Fatalf("%d frames, want %d", len(l), packets*160)
+	}
+	for i := range l {
+		if l[i] != sig(Caller, i) || rr[i] != sig(Callee, i) {
+			t.Fatalf("frame %d (%v): got %d/%d, want %d/%d", i, time.Duration(i)*time.Second/8000, l[i], rr[i], sig(Caller, i), sig(Callee, i))
+		}
+	}
+}

@@ -58,8 +58,10 @@ func (r *Recorder) AdvanceTo(horizon, now time.Time) {
 	}
 	show := max(target, r.shown)
 	if ahead := r.pos(now.Add(-r.delay)) - aheadFrames; ahead > show {
-		show = max(show, min(ahead, r.written+ringFrames))
+		r.fit(ahead)
+		show = max(show, min(ahead, r.written+r.ringLen))
 	}
+	r.fit(show)
 	r.renderLocked(min(r.dirty, r.shown), show)
 	if target > r.written {
 		r.finalLocked(target)
@@ -106,8 +108,8 @@ func (r *Recorder) renderLocked(lo, hi int64) {
 		next++
 	}
 	for k := lo; k < hi; {
-		i := int(k & ringMask)
-		end := min(hi, k+int64(ringFrames-i)) // stop at the ring's end
+		i := int(k & (r.ringLen - 1))
+		end := min(hi, k+r.ringLen-int64(i)) // stop at the ring's end
 		if next < len(r.pending) {
 			end = min(end, r.pending[next].pos) // and at the next on/off
 		}
@@ -136,8 +138,8 @@ func (r *Recorder) finalLocked(target int64) {
 	for c := range r.dir {
 		d := &r.dir[c]
 		for p := r.written; p < target; {
-			i := int(p & ringMask)
-			k := min(int64(ringFrames-i), target-p)
+			i := int(p & (r.ringLen - 1))
+			k := min(r.ringLen-int64(i), target-p)
 			clear(d.ring[i : i+int(k)])
 			p += k
 		}
@@ -294,6 +296,7 @@ func (r *Recorder) Close(end time.Time) (Result, error) {
 		r.written = min(r.written, target)
 		r.dirty = min(r.dirty, target)
 	}
+	r.fit(target)
 	r.renderLocked(min(r.dirty, r.shown), target)
 	r.finalLocked(max(target, r.written))
 	r.closed, r.closing = true, true
