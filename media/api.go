@@ -143,6 +143,10 @@ type CallInfo struct {
 	// PacketsRelayed counts, per leg, the packets of the other leg's audio sent to it (the
 	// rest of PacketsOut is the engine's own: prompts, ringback).
 	PacketsRelayed [2]uint64
+	// PacketsStale counts, per leg, the packets of the other leg's audio not sent to it
+	// because the engine read them more than staleRelay after they arrived (it was stopped or
+	// starved): recorded, but too late for the listener.
+	PacketsStale [2]uint64
 	// ReadersLagged: during the call the packet readers fell more than 3 s behind (a machine
 	// starved of CPU) and the recording went on without what was still queued then.
 	ReadersLagged bool

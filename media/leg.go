@@ -32,6 +32,13 @@ const eventGap = 500 * time.Millisecond
 // endGap is the same after an end packet, whose three copies come back to back.
 const endGap = 60 * time.Millisecond
 
+// staleRelay is how long after its arrival a packet is still relayed. One the engine reads
+// later than that (the process was stopped or starved, and the readers work through a
+// backlog) is recorded but not sent on: a phone's jitter buffer has long given its place up,
+// so it would only be played late or thrown away, and the catching up costs the readers one
+// syscall per packet less, so they are back at the present sooner.
+const staleRelay = 500 * time.Millisecond
+
 // frameSamples is one generated 20 ms frame at 8 kHz.
 const frameSamples = 160
 
@@ -67,6 +74,7 @@ type leg struct {
 
 	rx, tx  uint64
 	relayed uint64 // of tx: the other leg's audio
+	stale   uint64 // the other leg's audio not relayed: read more than staleRelay after it came
 	octets  uint32 // payload bytes sent, for RTCP
 
 	// Negotiated in SDP (media/session.go): the peer's direction (it sends and receives as
@@ -183,6 +191,10 @@ func (l *leg) HandleRTP(h *rtp.Header, payload []byte, from netip.AddrPort, now 
 		o.src = srcRelay
 	}
 	if o.src == srcRelay && (c.bridged || l.ch == recorder.Callee) {
+		if time.Since(now) > staleRelay {
+			o.stale++
+			return
+		}
 		o.relay(h, payload, pcm)
 	}
 }

@@ -108,6 +108,7 @@ func (c *call) snapshotLocked() CallInfo {
 	for i, l := range c.legs {
 		if l != nil {
 			info.PacketsIn[i], info.PacketsOut[i], info.PacketsRelayed[i] = l.rx, l.tx, l.relayed
+			info.PacketsStale[i] = l.stale
 			info.RTPForeign[i] = l.sock.Foreign.Load()
 			info.RTPKernelDrops[i] = l.sock.KernelDrops.Load()
 			info.RTCPIn[i], info.RTCPOut[i] = l.sock.RTCPIn.Load(), l.sock.RTCPOut.Load()

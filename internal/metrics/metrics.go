@@ -42,7 +42,7 @@ type Sources struct {
 }
 
 // RTP results.
-var rtpResults = []string{"received", "relayed", "late", "dropped", "foreign"}
+var rtpResults = []string{"received", "relayed", "stale", "late", "dropped", "foreign"}
 
 // New registers every collector.
 func New(src Sources) *Metrics {
@@ -57,7 +57,7 @@ func New(src Sources) *Metrics {
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{Name: "callrec_recording_seconds_total",
 			Help: "Length of the recordings closed (the base of the silence-filled share)."}),
 		rtp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_rtp_packets_total",
-			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, late (reached the machine in time but were read after their place in the file was written: the engine's), late_sender (reached the machine after their place was final: the sender's or the network's), dropped (readers too far behind), kernel_dropped (lost in a full socket buffer before the readers came), foreign (from a source other than the leg's peer)."}, []string{"result"}),
+			Help: "RTP audio packets of ended calls, by result: received from a leg, relayed to the other, stale (not relayed: read more than 500 ms after they arrived, too late for the listener; recorded), late (reached the machine in time but were read after their place in the file was written: the engine's), late_sender (reached the machine after their place was final: the sender's or the network's), dropped (readers too far behind), kernel_dropped (lost in a full socket buffer before the readers came), foreign (from a source other than the leg's peer)."}, []string{"result"}),
 		sip: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_sip_requests_total",
 			Help: "SIP requests received, by method and the final response code sent (0 for ACK, which gets none)."}, []string{"method", "code"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callrec_webhook_deliveries_total",
@@ -125,14 +125,16 @@ func (m *Metrics) CallEnded(c media.CallInfo) {
 	if c.Outcome.Valid() {
 		m.callsTotal.WithLabelValues(string(c.Outcome)).Inc()
 	}
-	var in, out, foreign uint64
+	var in, out, stale, foreign uint64
 	for i := range 2 {
 		in += c.PacketsIn[i]
 		out += c.PacketsRelayed[i]
+		stale += c.PacketsStale[i]
 		foreign += c.RTPForeign[i]
 	}
 	m.rtp.WithLabelValues("received").Add(float64(in))
 	m.rtp.WithLabelValues("relayed").Add(float64(out))
+	m.rtp.WithLabelValues("stale").Add(float64(stale))
 	m.rtp.WithLabelValues("foreign").Add(float64(foreign))
 	r := c.Recording
 	if r == nil {

@@ -30,7 +30,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 func sample() *metrics.Metrics {
 	live := []media.CallInfo{{Rec: calls.RecRecording}, {Rec: calls.RecOff}}
 	m := metrics.New(metrics.Sources{Calls: func() []media.CallInfo { return live }, WebhookBacklog: func() (int64, error) { return 3, nil }})
-	m.CallEnded(media.CallInfo{Outcome: calls.OutcomeCompleted, PacketsIn: [2]uint64{500, 480}, PacketsRelayed: [2]uint64{470, 490}, RTPForeign: [2]uint64{0, 7},
+	m.CallEnded(media.CallInfo{Outcome: calls.OutcomeCompleted, PacketsIn: [2]uint64{500, 480}, PacketsRelayed: [2]uint64{470, 490}, PacketsStale: [2]uint64{6, 0}, RTPForeign: [2]uint64{0, 7},
 		Recording: &media.RecordingInfo{Duration: 10 * time.Second, Late: [2]time.Duration{40 * time.Millisecond}, Skipped: [2]time.Duration{0, 60 * time.Millisecond},
 			LatePackets: [2]uint64{2, 0}, ArrivedLatePackets: [2]uint64{0, 3}}, RTPKernelDrops: [2]uint64{4, 1}})
 	m.CallEnded(media.CallInfo{Outcome: calls.OutcomeUnanswered})
@@ -50,7 +50,7 @@ func TestMetricsOutput(t *testing.T) {
 		"callrec_calls_active 2", "callrec_recordings_active 1", "callrec_webhook_backlog 3",
 		`callrec_calls_total{outcome="completed"} 1`, `callrec_calls_total{outcome="unanswered"} 1`, `callrec_calls_total{outcome="busy"} 0`,
 		`callrec_recordings_total{result="complete"} 1`, `callrec_recordings_total{result="failed"} 0`,
-		`callrec_rtp_packets_total{result="received"} 980`, `callrec_rtp_packets_total{result="relayed"} 960`, `callrec_rtp_packets_total{result="late"} 2`, `callrec_rtp_packets_total{result="late_sender"} 3`, `callrec_rtp_packets_total{result="kernel_dropped"} 5`, `callrec_rtp_packets_total{result="foreign"} 7`,
+		`callrec_rtp_packets_total{result="received"} 980`, `callrec_rtp_packets_total{result="relayed"} 960`, `callrec_rtp_packets_total{result="stale"} 6`, `callrec_rtp_packets_total{result="late"} 2`, `callrec_rtp_packets_total{result="late_sender"} 3`, `callrec_rtp_packets_total{result="kernel_dropped"} 5`, `callrec_rtp_packets_total{result="foreign"} 7`,
 		"callrec_recording_silence_filled_seconds_total 0.1", "callrec_recording_seconds_total 10",
 		`callrec_sip_requests_total{code="200",method="INVITE"} 1`, `callrec_sip_requests_total{code="405",method="other"} 1`,
 		`callrec_webhook_deliveries_total{result="delivered"} 1`, `callrec_webhook_deliveries_total{result="failed"} 0`,
