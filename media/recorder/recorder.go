@@ -279,6 +279,14 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 			d.arrivedLate += r.written - p
 		}
 	}
+	if !fits && newer && a.ok && a.ssrc == ssrc && p >= r.written && p >= 0 && arr-p > jumpFrames {
+		// The same: a sender that paused for over a second and went on with its timestamps,
+		// but read before the writer reached its place (the engine was stopped meanwhile, or
+		// the stall guard held the writer). It re-anchors below, and the stretch from where
+		// the stream would have gone on to where it is heard is the sender's silence.
+		d.lateShift += arr - p
+		d.arrivedLate += arr - p
+	}
 	if !fits {
 		a = &d.anchors[1-d.cur]
 		p, newer, fits = a.locate(ssrc, ts, arr, r.written)

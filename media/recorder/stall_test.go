@@ -279,3 +279,61 @@ func TestRingsGrowForAStoppedReader(t *testing.T) {
 		}
 	}
 }
+
+// The sender pauses for 1.2 s and goes on with its timestamps while the engine is stopped (no
+// reads, no writes) over the pause: when the backlog is read the writer has not reached the
+// pause yet. The silence is still put down to the sender (ArrivedLate), not to nobody.
+func TestSenderPauseDuringStopCountsAsArrivedLate(t *testing.T) {
+	r, path := newRec(t, Options{Stereo: true, Start: t0})
+	type pkt struct {
+		ch Channel
+		ts uint32
+		at time.Time
+	}
+	var queued []pkt
+	ts := uint32(1000)
+	for tick := 0; tick < 250; tick++ {
+		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
+		paused := now.After(t0.Add(1500*time.Millisecond)) && now.Before(t0.Add(2700*time.Millisecond))
+		stopped := now.After(t0.Add(time.Second)) && now.Before(t0.Add(3*time.Second))
+		queued = append(queued, pkt{Callee, uint32(5000 + tick*160), now})
+		if !paused {
+			queued = append(queued, pkt{Caller, ts, now})
+			ts += 160
+		}
+		if stopped {
+			continue
+		}
+		for _, q := range queued {
+			pcm := make([]int16, 160)
+			for i := range pcm {
+				pcm[i] = 1000
+			}
+			r.Put(q.ch, 7+uint32(q.ch), q.ts, pcm, q.at)
+		}
+		queued = queued[:0]
+		r.Advance(now)
+	}
+	res, err := r.Close(t0.Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late != [2]time.Duration{} || res.Overrun != [2]time.Duration{} {
+		t.Errorf("late %v, overrun %v, want none: every packet was read before its place was final", res.Late, res.Overrun)
+	}
+	_, pcm := readWAV(t, path)
+	l, _ := deinterleave(pcm)
+	silent := 0
+	for _, v := range l {
+		if v == 0 {
+			silent++
+		}
+	}
+	hole := framesToDuration(int64(silent))
+	if got := res.ArrivedLate[Caller]; got < hole-ms(40) || got > hole+ms(40) {
+		t.Errorf("caller's silence %v in the file, put down to the sender %v", hole, got)
+	}
+	if hole < time.Second {
+		t.Errorf("caller's silence %v, want the 1.2 s pause", hole)
+	}
+}
