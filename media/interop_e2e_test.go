@@ -147,32 +147,47 @@ func TestHoldIsSilenceInTheHeldDirection(t *testing.T) {
 }
 
 // holdCallee answers, then takes the relayed hold (its SDP says relayed) and resume.
-func holdCallee(relayed string) string {
-	step := func(want, answer string) string {
+func holdCallee(relayed string) string { return holdCalleeAnswering(relayed, "recvonly") }
+
+// holdCalleeAnswering is holdCallee answering the hold with answer.
+func holdCalleeAnswering(relayed, answer string) string {
+	step := func(want, answer, id string) string {
 		return `<recv request="INVITE"><action>
-  <ereg regexp="` + want + `" search_in="body" check_it="true" assign_to="d` + answer + `"/>
-</action></recv><Reference variables="d` + answer + `"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(answer)) + `<recv request="ACK"/>` + "\n"
+  <ereg regexp="` + want + `" search_in="body" check_it="true" assign_to="` + id + `"/>
+</action></recv><Reference variables="` + id + `"/>` + "\n" + replyInDialog(200, "OK", "", sdpBody(answer)) + `<recv request="ACK"/>` + "\n"
 	}
 	return `<recv request="INVITE" crlf="true"/>` + "\n" +
 		reply(200, "OK", "", sdpBody("sendrecv")) + `<recv request="ACK" crlf="true"/>` + "\n" + rtpStart +
-		step(relayed, "recvonly") + step("a=sendrecv", "sendrecv") +
+		step(relayed, answer, "dheld") + step("a=sendrecv", "sendrecv", "dresumed") +
 		`<recv request="BYE"/>` + "\n" + replyInDialog(200, "OK", "", "") + pause(300)
 }
 
 // holdCaller talks, puts the call on hold with the re-INVITE's SDP held, resumes with
 // sendrecv and hangs up, 2 s each.
-func holdCaller(held string) string {
+func holdCaller(held string) string { return holdCallerBy("INVITE", held) }
+
+// holdCallerBy is holdCaller holding and resuming with method (INVITE or UPDATE).
+func holdCallerBy(method, held string) string {
+	change := func(n int, sdp string) string {
+		s := callerRequest(method, n, "", sdp) + `<recv response="100" optional="true"/><recv response="200"/>` + "\n"
+		if method == "INVITE" {
+			s += callerAck(n, "")
+		}
+		return s
+	}
 	return callerInvite(1, "", sdpBody("sendrecv")) + recv100 + recv18x +
 		`<recv response="200" rtd="true" rrs="true"/>` + "\n" + callerAck(1, "") + rtpStart + pause(2000) +
-		callerRequest("INVITE", 2, "", held) + `<recv response="100" optional="true"/><recv response="200"/>` + "\n" + callerAck(2, "") +
-		pause(2000) +
-		callerRequest("INVITE", 3, "", sdpBodyV(3, "sendrecv")) + `<recv response="100" optional="true"/><recv response="200"/>` + "\n" + callerAck(3, "") +
+		change(2, held) + pause(2000) + change(3, sdpBodyV(3, "sendrecv")) +
 		pause(2000) + callerRequest("BYE", 4, "", "") + `<recv response="200" crlf="true"/>` + "\n"
 }
 
 // checkHold: hold and resume in the trail, the callee silent in the recording only while
 // held, the caller heard throughout.
-func checkHold(t *testing.T, e *testEngine, c CallInfo) {
+func checkHold(t *testing.T, e *testEngine, c CallInfo) { checkHoldBoth(t, e, c, false) }
+
+// checkHoldBoth is checkHold; with both, the caller (who held with inactive or 0.0.0.0: it
+// sends nothing either) is silent too while held.
+func checkHoldBoth(t *testing.T, e *testEngine, c CallInfo, both bool) {
 	t.Helper()
 	if c.Outcome != OutcomeCompleted {
 		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
@@ -189,9 +204,15 @@ func checkHold(t *testing.T, e *testEngine, c CallInfo) {
 	before, _ := channelStats(pcm, ch, 1, 500*time.Millisecond, held.At.Sub(c.Bridged)-200*time.Millisecond)
 	after, _ := channelStats(pcm, ch, 1, resumed.At.Sub(c.Bridged)+500*time.Millisecond, length-300*time.Millisecond)
 	callerHeld, _ := channelStats(pcm, ch, 0, hFrom, hTo)
-	t.Logf("callee rms before %.0f, on hold %.0f (%v..%v), after %.0f; caller on hold %.0f", before, during, hFrom, hTo, after, callerHeld)
-	if before < 1000 || after < 1000 || during > 50 || callerHeld < 1000 {
-		t.Fatalf("want the callee silent only while held (and the caller heard throughout)")
+	callerBefore, _ := channelStats(pcm, ch, 0, 500*time.Millisecond, held.At.Sub(c.Bridged)-200*time.Millisecond)
+	callerAfter, _ := channelStats(pcm, ch, 0, resumed.At.Sub(c.Bridged)+500*time.Millisecond, length-300*time.Millisecond)
+	t.Logf("callee rms before %.0f, on hold %.0f (%v..%v), after %.0f; caller before %.0f, on hold %.0f, after %.0f",
+		before, during, hFrom, hTo, after, callerBefore, callerHeld, callerAfter)
+	if before < 1000 || after < 1000 || during > 50 || callerBefore < 1000 || callerAfter < 1000 {
+		t.Fatalf("want the callee silent only while held")
+	}
+	if both && callerHeld > 50 || !both && callerHeld < 1000 {
+		t.Fatalf("caller on hold rms %.0f: want it %s", callerHeld, map[bool]string{true: "silent too", false: "heard throughout"}[both])
 	}
 }
 

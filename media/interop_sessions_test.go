@@ -1,0 +1,161 @@
+package media
+
+// More interop cases with sipp as the peer (building blocks in interop_sipp_test.go): our own
+// session refreshes, a callee's 422, hold by UPDATE, by a=inactive and by c=0.0.0.0, and a
+// trunk whose answer cannot be used.
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"callrec/internal/testtool"
+)
+
+// TestWeRefreshBothLegs: the engine is the refresher on both legs of a 2 s session interval
+// (the caller asked refresher=uas, the destination's 200 says refresher=uac) and keeps both
+// sessions alive: re-INVITEs to the caller, which allows no UPDATE, and UPDATEs to the
+// destination, which does, each within 1.9 s of the last (sipp fails the call otherwise),
+// carrying Session-Expires with refresher=uac. The call outlives its interval twice and
+// nothing expires.
+func TestWeRefreshBothLegs(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) { c.MinSE, c.SessionExpires = time.Second, 2*time.Second })
+	refreshIn := func(method, id string) string {
+		return `<recv request="` + method + `" timeout="1900"><action>
+  <ereg regexp="2;refresher=uac" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="` + id + `"/>
+</action></recv><Reference variables="` + id + `"/>` + "\n"
+	}
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
+		reply(200, "OK", "Allow: INVITE, ACK, BYE, CANCEL, UPDATE\nSupported: timer\nRequire: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+
+		`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
+		refreshIn("UPDATE", "u1")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "")+
+		refreshIn("UPDATE", "u2")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "")+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
+	caller := callerScript(t, e, callerInvite(1, "Supported: timer\nSession-Expires: 2;refresher=uas\nMin-SE: 1", sdpBody("sendrecv"))+
+		recv100+recv18x+`<recv response="200" rtd="true" rrs="true"><action>
+  <ereg regexp="2;refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
+</action></recv><Reference variables="se"/>`+"\n"+callerAck(1, "")+rtpStart+
+		refreshIn("INVITE", "r1")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+`<recv request="ACK"/>`+"\n"+
+		refreshIn("INVITE", "r2")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+`<recv request="ACK"/>`+"\n"+
+		pause(500)+callerRequest("BYE", 2, "", "")+`<recv response="200" crlf="true"/>`+"\n", nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted || hasEvent(c, EventSessionExpired) {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	if d := c.Ended.Sub(c.Bridged); d < 2500*time.Millisecond {
+		t.Fatalf("call lasted %v: not past its 2 s interval", d)
+	}
+	bothVoices(t, e, c, 500*time.Millisecond, -300*time.Millisecond)
+}
+
+// TestCalleeIntervalTooSmallIsRetried: the destination refuses our 2 s session interval with
+// 422 and Min-SE: 90; the engine ACKs it and sends the INVITE again (the next CSeq) with
+// Session-Expires and Min-SE of 90 (RFC 4028 6), which is answered; the call is recorded.
+func TestCalleeIntervalTooSmallIsRetried(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) { c.MinSE, c.SessionExpires = time.Second, 2*time.Second })
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
+		reply(422, "Session Interval Too Small", "Min-SE: 90", "")+`<recv request="ACK"/>`+"\n"+
+		`<recv request="INVITE" crlf="true"><action>
+  <ereg regexp="^ *90" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
+  <ereg regexp="^ *90" search_in="hdr" header="Min-SE:" check_it="true" assign_to="min"/>
+</action></recv><Reference variables="se,min"/>`+"\n"+
+		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300), "-trace_msg")
+	caller := callerScript(t, e, plainCaller("", 2000, 2), nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	bothVoices(t, e, c, 500*time.Millisecond, -300*time.Millisecond)
+	var seqs []int
+	for _, m := range regexp.MustCompile(`(?m)^CSeq: (\d+) INVITE`).FindAllStringSubmatch(callee.Messages(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		if len(seqs) == 0 || seqs[len(seqs)-1] != n {
+			seqs = append(seqs, n)
+		}
+	}
+	if len(seqs) != 2 || seqs[1] != seqs[0]+1 {
+		t.Fatalf("INVITE CSeqs %v: want the retry with the next number", seqs)
+	}
+}
+
+// TestHoldByUpdate: the caller holds and resumes with UPDATE (RFC 3311) instead of
+// re-INVITE; the engine answers, relays both to the destination, notes them in the trail,
+// and the destination is silent in the recording while held.
+func TestHoldByUpdate(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	callee := calleeScript(t, trunk, holdCallee("a=sendonly"))
+	caller := callerScript(t, e, holdCallerBy("UPDATE", sdpBodyV(2, "sendonly")), nil)
+	waitBoth(t, caller, callee)
+	checkHold(t, e, e.sink.wait(t, 10*time.Second))
+}
+
+// TestHoldInactiveAndZeroAddress: the caller holds with a=inactive, or the RFC 2543 way with
+// c=0.0.0.0; the destination is told a=inactive, the trail notes the hold and the resume, and
+// both directions are silent in the recording while held (the caller sends nothing either:
+// what sipp still sends is dropped), the timeline kept.
+func TestHoldInactiveAndZeroAddress(t *testing.T) {
+	testtool.Short(t)
+	for name, held := range map[string]string{
+		"inactive": sdpBodyV(2, "inactive"),
+		"0.0.0.0":  strings.Replace(sdpBodyV(2, "sendrecv"), "c=IN IP[media_ip_type] [media_ip]", "c=IN IP4 0.0.0.0", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			trunk := freePort(t)
+			e := startEngine(t, recordedRoute(t), trunk, nil)
+			callee := calleeScript(t, trunk, holdCalleeAnswering("a=inactive", "inactive"))
+			caller := callerScript(t, e, holdCaller(held), nil)
+			waitBoth(t, caller, callee)
+			c := e.sink.wait(t, 10*time.Second)
+			if ev, ok := eventOf(c, EventHeld); !ok || ev.Detail != "inactive" {
+				t.Fatalf("trail %+v: want the hold noted as inactive", c.Events)
+			}
+			checkHoldBoth(t, e, c, true)
+		})
+	}
+}
+
+// TestTrunkAnswerUnusable: the destination answers 200 with an SDP we cannot use (no codec in
+// common: G.729 only), or after a datagram of garbage with a body that is not SDP at all. The
+// engine ACKs and hangs the destination up, the caller (still ringing: the pool does not
+// record, so nothing answered it) gets 488, the trail says why, and no dialog is left.
+func TestTrunkAnswerUnusable(t *testing.T) {
+	testtool.Short(t)
+	g729 := "v=0\r\no=carrier 1 1 IN IP4 [local_ip]\r\ns=-\r\nc=IN IP4 [media_ip]\r\nt=0 0\r\nm=audio [media_port] RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"
+	for name, answer := range map[string]string{
+		"no common codec": reply(200, "OK", "", g729),
+		"garbage": "<send><![CDATA[\n%%%% garbage, not SIP at all %%%%\n]]></send>\n" +
+			reply(200, "OK", "", "this is not SDP\r\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			trunk := freePort(t)
+			pol := activePolicy(t, ModeAutomatic)
+			pol.Active = false
+			e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+			callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+answer+
+				`<recv request="ACK"/>`+"\n"+`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(200))
+			caller := callerScript(t, e, callerInvite(1, "", sdpBody("sendrecv"))+recv100+recv18x+
+				`<recv response="488"/>`+"\n"+callerAckFailure(1), nil)
+			waitBoth(t, caller, callee)
+			c := e.sink.wait(t, 10*time.Second)
+			ev, ok := eventOf(c, EventSignallingError)
+			t.Logf("outcome %q, trail: %+v", c.Outcome, ev)
+			if c.Outcome != OutcomeFailed || !ok || !strings.Contains(ev.Detail, "answer is unusable") {
+				t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+			}
+			if e.ua.Legs() != 0 {
+				t.Fatalf("%d dialogs left", e.ua.Legs())
+			}
+		})
+	}
+}
