@@ -203,12 +203,23 @@ func (e *Engine) SIPTLSAddr() string {
 
 // Health is the engine's part of a health check: the live calls and the trunk registration.
 type Health struct {
-	Calls        int                    `json:"calls"`
-	Registration sip.RegistrationStatus `json:"trunk_registration"`
+	Calls        int                `json:"calls"`
+	Registration RegistrationStatus `json:"trunk_registration"`
 }
 
-// Health reports the engine's state: its live calls and the trunk registration (no page shows
-// it yet).
+// RegistrationStatus is the trunk registration; its State is one of the Reg constants.
+type RegistrationStatus = sip.RegistrationStatus
+
+// The trunk registration's states: off (no --trunk-register), registering, registered, failed.
+const (
+	RegOff         = sip.RegOff
+	RegRegistering = sip.RegRegistering
+	RegRegistered  = sip.RegRegistered
+	RegFailed      = sip.RegFailed
+)
+
+// Health reports the engine's state: its live calls and the trunk registration (the platform
+// admin's Nodes page and home show it, and the nodes API).
 func (e *Engine) Health() Health {
 	e.mu.Lock()
 	n := len(e.calls)

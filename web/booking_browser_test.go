@@ -70,12 +70,17 @@ func TestBrowserBookCallRecording(t *testing.T) {
 		})()`, ok)
 	}
 	var state, price, facts string
-	var bookedInView bool
+	var bookedInView, bookedSameDoc, annScripted bool
 	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`window.notReloaded = true`, nil),
 		chromedp.Click(`#f-legal_notice_accepted`, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="call-recording-book"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="call-recording-badge"][data-state="booked"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.notReloaded === true`, &bookedSameDoc),
 		inView(`#call-recording #flash-call-recording`, &bookedInView),
+		// The announcements arrived with the swap, and their script runs (it marks the window).
+		chromedp.WaitVisible(`[data-testid="announcements"]`, chromedp.ByQuery),
+		chromedp.Poll(`window.callrecAnnouncements === true`, &annScripted),
 		chromedp.Text(`[data-testid="call-recording-state"]`, &state, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="call-recording-price"]`, &price, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="call-recording-facts"]`, &facts, chromedp.ByQuery),
@@ -87,8 +92,8 @@ func TestBrowserBookCallRecording(t *testing.T) {
 		!strings.Contains(facts, "127.0.0.1") {
 		t.Fatalf("booked: state %q price %q facts %q", state, price, facts)
 	}
-	if !bookedInView {
-		t.Errorf("after booking the message is not in view in the module's section")
+	if !bookedInView || !bookedSameDoc {
+		t.Errorf("after booking: message in view in the module's section %v, answered in place (no reload) %v", bookedInView, bookedSameDoc)
 	}
 	// Each click on "Buchen" asked first, with the price (the refused one too: the browser asks
 	// before it sends).
@@ -105,7 +110,9 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	var hashBefore, hash string
 	err = chromedp.Run(ctx,
 		chromedp.Click(`#f-mode-manual`, chromedp.ByQuery),
-		chromedp.ScrollIntoView(`[data-testid="call-recording-settings-save"]`, chromedp.ByQuery),
+		// Where a user would click it: in the middle of the screen (chromedp's ScrollIntoView puts
+		// it at the top edge, where a fraction of a pixel decides "in view").
+		chromedp.Evaluate(`document.querySelector('[data-testid="call-recording-settings-save"]').scrollIntoView({block: "center"})`, nil),
 		chromedp.Evaluate(`window.notReloaded = true; location.hash`, &hashBefore),
 		chromedp.Click(`[data-testid="call-recording-settings-save"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//p[@data-testid="flash" and contains(., "Einstellungen sind gespeichert")]`),
@@ -129,10 +136,14 @@ func TestBrowserBookCallRecording(t *testing.T) {
 			sameDoc, hashBefore, hash, buttonInView, savedInView, beside)
 	}
 
+	var cancelSameDoc, cancelInView bool
 	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`window.notReloaded = true`, nil),
 		chromedp.Click(`[data-testid="call-recording-cancel"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="call-recording-badge"][data-state="cancelled"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="call-recording-state"]`, &state, chromedp.ByQuery),
+		chromedp.Evaluate(`window.notReloaded === true`, &cancelSameDoc),
+		inView(`#call-recording #flash-call-recording`, &cancelInView),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +153,9 @@ func TestBrowserBookCallRecording(t *testing.T) {
 	}
 	if !strings.Contains(state, "Gekündigt am") {
 		t.Errorf("cancelled state: %q", state)
+	}
+	if !cancelSameDoc || !cancelInView {
+		t.Errorf("after cancelling: answered in place %v, message in view %v", cancelSameDoc, cancelInView)
 	}
 
 	// In English: the notice is English, and the booking records it.

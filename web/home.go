@@ -13,12 +13,13 @@ import (
 
 // homeHandler is the start page after login: a customer's pools with their Call Recording
 // module, today's and this week's calls and recordings, the calls going on now and the failed
-// recordings; the platform admin's customers and the platform's totals. (There is no Nodes page
-// yet, so the platform admin's page shows no nodes.)
+// recordings; the platform admin's customers, the platform's totals and the nodes (the Nodes
+// page's rows, and this node's engine with its trunk registration).
 type homeHandler struct {
 	store *models.Store
 	views views
 	live  *liveHandler
+	nodes *nodesHandler
 }
 
 // dayAndWeek are the starts of now's day and week (Monday) in loc.
@@ -54,6 +55,11 @@ func (h *homeHandler) home(c echo.Context) error {
 			return err
 		}
 		p.Totals = homeCounts(total)
+		ns, err := h.nodes.list(ctx, a)
+		if err != nil {
+			return err
+		}
+		p.Nodes, p.Clustered, p.Engine = h.nodes.rows(c, ns), h.nodes.clustered(ns), h.nodes.engineState(c)
 		for _, o := range cs {
 			p.Customers = append(p.Customers, templates.HomeCustomer{ID: o.Customer.ID, Name: o.Customer.Name,
 				SubscriberID: o.Customer.SubscriberID, Pools: o.Pools, BookedPools: o.BookedPools, FTPAccess: o.FTPAccess,

@@ -9,6 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"callrec/i18n"
+	"callrec/media"
 	"callrec/models"
 	"callrec/templates"
 )
@@ -20,11 +22,13 @@ type NodeControl interface {
 }
 
 // nodesHandler is the platform admin's Nodes page and its API: every node of the cluster on
-// this database, its state and calls, and a drain button.
+// this database, its state and calls, and a drain button; and this node's engine with its
+// trunk registration. The platform admin's home shows the same rows.
 type nodesHandler struct {
 	store  *models.Store
 	nodes  NodeControl // nil: this process runs alone
 	nodeID string
+	health func() media.Health // nil: no engine runs in this process
 	views  views
 }
 
@@ -67,19 +71,59 @@ func (h *nodesHandler) nodesPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	p := templates.NodesProps{Page: h.views.page(c, "nodes.title", "nodes"), Clustered: h.nodes != nil || len(ns) > 0}
+	p := templates.NodesProps{Page: h.views.page(c, "nodes.title", "nodes"), Clustered: h.clustered(ns),
+		Rows: h.rows(c, ns), Engine: h.engineState(c)}
 	if c.QueryParam("error") == "unavailable" {
 		p.Error = models.ErrNodeUnavailable.Key
 	}
+	return render(c, http.StatusOK, templates.NodesPage(p))
+}
+
+// clustered is true when this process is a node of a cluster or others share its database.
+func (h *nodesHandler) clustered(ns []models.Node) bool { return h.nodes != nil || len(ns) > 0 }
+
+// rows are the nodes as the Nodes page and the platform admin's home show them, times in the
+// user's zone and language.
+func (h *nodesHandler) rows(c echo.Context, ns []models.Node) []templates.NodeRow {
+	now, loc, lang := time.Now(), userLocation(c), i18n.Lang(c.Request().Context())
+	rows := make([]templates.NodeRow, 0, len(ns))
 	for _, n := range ns {
 		st := nodeState(n, now)
-		p.Rows = append(p.Rows, templates.NodeRow{ID: n.ID, Addr: n.Addr, Version: n.Version, State: st, StateKey: "nodes.state_" + st,
-			ActiveCalls: n.ActiveCalls, Heartbeat: n.HeartbeatAt.UTC().Format(time.RFC3339), Ago: ago(now.Sub(n.HeartbeatAt)),
-			Started: n.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), This: n.ID == h.nodeID,
+		rows = append(rows, templates.NodeRow{ID: n.ID, Addr: n.Addr, Version: n.Version, State: st, StateKey: "nodes.state_" + st,
+			ActiveCalls: n.ActiveCalls, Heartbeat: i18n.DateTime(lang, n.HeartbeatAt.In(loc)), Ago: ago(now.Sub(n.HeartbeatAt)),
+			Started: i18n.DateTime(lang, n.StartedAt.In(loc)), This: n.ID == h.nodeID,
 			CanDrain: h.nodes != nil && st == models.NodeUp})
 	}
-	return render(c, http.StatusOK, templates.NodesPage(p))
+	return rows
+}
+
+// engineState is this node's engine as the pages show it: its calls and the trunk
+// registration (nil: no engine runs here).
+func (h *nodesHandler) engineState(c echo.Context) *templates.EngineState {
+	if h.health == nil {
+		return nil
+	}
+	hl := h.health()
+	loc, lang := userLocation(c), i18n.Lang(c.Request().Context())
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return i18n.DateTime(lang, t.In(loc))
+	}
+	r := hl.Registration
+	return &templates.EngineState{Calls: hl.Calls, RegState: regState(r.State), Trunk: r.Trunk, Until: when(r.Expires),
+		NextTry: when(r.NextTry), LastError: r.LastError, Failures: r.Failures}
+}
+
+// regState is a registration state the templates know (a new one reads as failed rather
+// than as a missing translation).
+func regState(s string) string {
+	switch s {
+	case media.RegOff, media.RegRegistering, media.RegRegistered:
+		return s
+	}
+	return media.RegFailed
 }
 
 // ago is a duration as the page shows it: seconds under two minutes, minutes after.
@@ -145,7 +189,11 @@ func (h *nodesHandler) apiNodes(c echo.Context) error {
 	for i, n := range ns {
 		out[i] = h.toJSON(n, now)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"nodes": out, "this_node": h.nodeID})
+	body := map[string]any{"nodes": out, "this_node": h.nodeID}
+	if h.health != nil {
+		body["engine"] = h.health()
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (h *nodesHandler) apiNodeDrain(c echo.Context) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"callrec/media"
 	"callrec/models"
 )
 
@@ -47,6 +48,11 @@ func TestNodesPageAndAPI(t *testing.T) {
 		!strings.Contains(body, `data-testid="node-node-b" data-state="draining"`) || !strings.Contains(body, `data-testid="node-node-d" data-state="down"`) ||
 		!strings.Contains(body, `data-testid="nav-nodes"`) {
 		t.Fatalf("nodes page: %d\n%s", st, body)
+	}
+	// The platform admin's home lists the same nodes, the lost one marked.
+	if st, home := p.get("/"); st != http.StatusOK || !strings.Contains(home, `data-testid="home-node-node-a" data-state="up"`) ||
+		!strings.Contains(home, `data-testid="home-node-node-d" data-state="down"`) || strings.Contains(home, `data-testid="home-nodes-alone"`) {
+		t.Fatalf("home's nodes: %d\n%s", st, home)
 	}
 	if strings.Count(body, `data-testid="node-drain"`) != 2 { // a and c take calls; b drains, d is lost
 		t.Errorf("%d drain buttons", strings.Count(body, `data-testid="node-drain"`))
@@ -104,5 +110,48 @@ func TestNodesPageAlone(t *testing.T) {
 	st, body := e.platform().get("/admin/nodes")
 	if st != http.StatusOK || !strings.Contains(body, `data-testid="nodes-alone"`) {
 		t.Fatalf("alone: %d\n%s", st, body)
+	}
+}
+
+// TestNodesEngineState: the Nodes page, the platform admin's home and the nodes API show this
+// node's engine, its calls and the trunk registration in every state, in the user's words.
+func TestNodesEngineState(t *testing.T) {
+	until := time.Date(2026, 12, 1, 13, 2, 0, 0, time.UTC) // 14:02 in Berlin
+	health := media.Health{Calls: 2, Registration: media.RegistrationStatus{State: media.RegRegistered, Trunk: "sip.carrier.example:5061", Expires: until}}
+	e := newEnvWith(t, func(c *Config) { c.EngineHealth = func() media.Health { return health } })
+	p := e.platform()
+	for _, path := range []string{"/admin/nodes", "/"} {
+		st, body := p.get(path)
+		if st != http.StatusOK || !strings.Contains(body, `data-testid="engine-state" data-state="registered"`) ||
+			!strings.Contains(body, `data-testid="engine-calls">2<`) || !strings.Contains(body, "sip.carrier.example:5061") ||
+			!strings.Contains(body, "registriert") || !strings.Contains(body, "bis 01.12.2026 14:02") {
+			t.Fatalf("%s registered: %d\n%s", path, st, body)
+		}
+	}
+	if _, body := p.get("/"); !strings.Contains(body, `data-testid="home-nodes-alone"`) {
+		t.Errorf("home of a process alone does not say so:\n%s", body)
+	}
+
+	health.Registration = media.RegistrationStatus{State: media.RegFailed, Trunk: "sip.carrier.example:5061", Failures: 3,
+		NextTry: until.Add(time.Minute), LastError: "403 Forbidden"}
+	st, body := p.get("/admin/nodes")
+	if st != http.StatusOK || !strings.Contains(body, `data-state="failed"`) || !strings.Contains(body, "3 Fehlschläge in Folge; nächster Versuch 01.12.2026 14:03") ||
+		!strings.Contains(body, "403 Forbidden") {
+		t.Fatalf("failed registration: %d\n%s", st, body)
+	}
+	health.Registration = media.RegistrationStatus{State: media.RegOff}
+	if _, body := p.get("/admin/nodes"); !strings.Contains(body, `data-state="off"`) || !strings.Contains(body, "nicht verwendet") || strings.Contains(body, "carrier") {
+		t.Fatalf("registration off:\n%s", body)
+	}
+
+	var list struct {
+		Engine media.Health `json:"engine"`
+	}
+	if st := e.api(e.token("admin"), "GET", "/nodes", nil, &list); st != 200 || list.Engine.Calls != 2 || list.Engine.Registration.State != media.RegOff {
+		t.Fatalf("nodes API engine: %d %+v", st, list)
+	}
+	// A customer's home has no nodes and no engine state.
+	if _, body := e.admin().get("/"); strings.Contains(body, `data-testid="home-nodes"`) || strings.Contains(body, `data-testid="engine-state"`) {
+		t.Error("a customer admin's home shows the nodes")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"callrec/internal/ratelimit"
+	"callrec/media"
 	"callrec/models"
 	"callrec/models/files"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	// node's id. Nil and empty when the process runs alone.
 	Nodes  NodeControl
 	NodeID string
+	// EngineHealth is this process's engine: its calls and trunk registration, for the Nodes
+	// page and the platform admin's home (nil: no engine runs here).
+	EngineHealth func() media.Health
 	// FTP access page: the addresses clients use for FTPS and SFTP (empty: off) and the SFTP host
 	// key's fingerprint (ssh.FingerprintSHA256), shown to the customer admin.
 	FTPAddr, SFTPAddr, SFTPFingerprint string
@@ -143,6 +147,7 @@ func (s *Server) newHandlers() handlers {
 	live := &liveHandler{store: store, engine: cfg.Engine, hub: s.hub, views: v, log: log}
 	pools := &poolsHandler{store: store, views: v, modules: []poolSection{booking.poolSection, announcements.poolSection}}
 	booking.showPool = pools.showPool
+	nodes := &nodesHandler{store: store, nodes: cfg.Nodes, nodeID: cfg.NodeID, health: cfg.EngineHealth, views: v}
 	return handlers{
 		auth:          &authHandler{store: store, sessions: s.sessions, logins: ratelimit.New(5, 15*time.Minute), views: v, log: log},
 		customers:     &customersHandler{store: store, views: v},
@@ -155,11 +160,11 @@ func (s *Server) newHandlers() handlers {
 		callLog:       &callLogHandler{store: store, views: v, live: live},
 		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
 		audit:         &auditHandler{store: store, views: v, log: log},
-		home:          &homeHandler{store: store, views: v, live: live},
+		home:          &homeHandler{store: store, views: v, live: live, nodes: nodes},
 		numbers:       &numbersHandler{store: store, views: v},
 		webhooks: &webhooksHandler{store: store, views: v, policy: models.WebhookURLPolicy{AllowInsecure: cfg.WebhookAllowInsecure},
 			kick: cfg.WebhookKick},
-		nodes: &nodesHandler{store: store, nodes: cfg.Nodes, nodeID: cfg.NodeID, views: v},
+		nodes: nodes,
 	}
 }
 

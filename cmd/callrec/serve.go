@@ -162,7 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("--webhook-allow-insecure: webhooks may go to http:// and to loopback and private addresses")
 	}
 	wcfg := web.Config{DataDir: cfg.Data, Storage: view, SecureCookies: cfg.SecureCookies, TrustedProxies: proxies, MaxUpload: cfg.UploadLimit, Logger: log,
-		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng,
+		MaxAnnouncement: cfg.MaxPrompt, DefaultPrompt: prompts.WAV, Speakable: prompts.Speakable, Engine: eng, EngineHealth: eng.Health,
 		WebhookAllowInsecure: cfg.WebhookAllowInsecure, WebhookKick: hooks.Kick}
 	if mets != nil {
 		wcfg.ObserveRequest = mets.HTTPRequest
