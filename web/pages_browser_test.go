@@ -99,77 +99,80 @@ func TestBrowserEveryPage(t *testing.T) {
 	screens := os.Getenv("CALLREC_SCREENS")
 	users := map[string][2]string{"platform admin": {"admin", "admin-password-1"},
 		"customer admin": {e.demo.Admin, e.demo.AdminPassword}, "agent": {e.demo.Agent, e.demo.AgentPassword}}
+	langs := []string{"de", "en"}
+	if screens != "" {
+		langs = append(langs, "fr") // screens: French too
+	}
+	// A browser per role and language: the screens (every page at both sizes in three
+	// languages) would not fit one browser's time limit.
 	for _, role := range []string{"platform admin", "customer admin", "agent"} {
-		t.Run(strings.ReplaceAll(role, " ", "_"), func(t *testing.T) {
-			ctx := browsertest.New(t)
-			cred := users[role]
-			check := func(lang string, w, h int64, path string, widthCheck bool) {
-				t.Helper()
-				var shot []byte
-				if err := chromedp.Run(ctx, browsertest.Viewport(w, h, w < 600), chromedp.Navigate(e.srv.URL+path),
-					chromedp.WaitReady(`body`, chromedp.ByQuery), chromedp.Sleep(150*time.Millisecond)); err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				if widthCheck {
-					over, err := browsertest.Overflow(ctx)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if over != "" {
-						t.Errorf("%s at %d px (%s): %s", path, w, lang, over)
-					}
-					small, err := browsertest.SmallTargets(ctx, 44)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if small != "" {
-						t.Errorf("%s at %d px (%s): touch targets under 44 px: %s", path, w, lang, small)
-					}
-				}
-				vs, err := browsertest.Axe(ctx)
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				for _, v := range vs {
-					t.Errorf("%s at %d px (%s): axe: %s", path, w, lang, v)
-				}
-				if screens != "" {
-					if err := chromedp.Run(ctx, chromedp.FullScreenshot(&shot, 100)); err != nil {
-						t.Fatal(err)
-					}
-					name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(path), "_")
-					if name == "" {
-						name = "home"
-					}
-					file := filepath.Join(screens, fmt.Sprintf("%s-%s-%s-%d.png", strings.ReplaceAll(role, " ", "-"), name, lang, w))
-					if err := os.WriteFile(file, shot, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if role == "agent" { // the login page, before anyone is logged in
-				check("de", 390, 844, "/login", true)
-			}
-			if err := chromedp.Run(ctx, browsertest.Login(e.srv.URL, cred[0], cred[1])); err != nil {
+		for _, lang := range langs {
+			t.Run(strings.ReplaceAll(role, " ", "_")+"/"+lang, func(t *testing.T) {
+				everyPageAs(t, e, visits[role], role, users[role], lang, screens)
+			})
+		}
+	}
+}
+
+// everyPageAs is TestBrowserEveryPage for one role in one language.
+func everyPageAs(t *testing.T, e *env, visits []pageVisit, role string, cred [2]string, lang, screens string) {
+	ctx := browsertest.New(t)
+	check := func(lang string, w, h int64, path string, widthCheck bool) {
+		t.Helper()
+		var shot []byte
+		if err := chromedp.Run(ctx, browsertest.Viewport(w, h, w < 600), chromedp.Navigate(e.srv.URL+path),
+			chromedp.WaitReady(`body`, chromedp.ByQuery), chromedp.Sleep(150*time.Millisecond)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if widthCheck {
+			over, err := browsertest.Overflow(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			langs := []string{"de", "en"}
-			if screens != "" {
-				langs = append(langs, "fr") // screens: French too
+			if over != "" {
+				t.Errorf("%s at %d px (%s): %s", path, w, lang, over)
 			}
-			for _, lang := range langs {
-				if err := chromedp.Run(ctx, browsertest.Language(e.srv.URL, lang)); err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range visits[role] {
-					if lang == "de" || screens != "" { // screens: every page at both sizes in every language
-						check(lang, 390, 844, v.path, true)
-					}
-					if lang == "en" || screens != "" {
-						check(lang, 1366, 900, v.path, false)
-					}
-				}
+			small, err := browsertest.SmallTargets(ctx, 44)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
+			if small != "" {
+				t.Errorf("%s at %d px (%s): touch targets under 44 px: %s", path, w, lang, small)
+			}
+		}
+		vs, err := browsertest.Axe(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, v := range vs {
+			t.Errorf("%s at %d px (%s): axe: %s", path, w, lang, v)
+		}
+		if screens != "" {
+			if err := chromedp.Run(ctx, chromedp.FullScreenshot(&shot, 100)); err != nil {
+				t.Fatal(err)
+			}
+			name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(path), "_")
+			if name == "" {
+				name = "home"
+			}
+			file := filepath.Join(screens, fmt.Sprintf("%s-%s-%s-%d.png", strings.ReplaceAll(role, " ", "-"), name, lang, w))
+			if err := os.WriteFile(file, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if role == "agent" && lang == "de" { // the login page, before anyone is logged in
+		check("de", 390, 844, "/login", true)
+	}
+	if err := chromedp.Run(ctx, browsertest.Login(e.srv.URL, cred[0], cred[1]), browsertest.Language(e.srv.URL, lang)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range visits {
+		if lang == "de" || screens != "" { // screens: every page at both sizes in every language
+			check(lang, 390, 844, v.path, true)
+		}
+		if lang == "en" || screens != "" {
+			check(lang, 1366, 900, v.path, false)
+		}
 	}
 }

@@ -44,6 +44,35 @@ func TestBrowserRecordingPlayAndSeek(t *testing.T) {
 		chromedp.WaitNotPresent(`[data-testid="file-row-`+strconv.Itoa(int(oldID))+`"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="file-row-`+strconv.Itoa(int(id))+`"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="files-table"] tbody`, &rows, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rows, "4917111") || !strings.Contains(rows, "49711218431440") {
+		t.Fatalf("filtered rows %q", rows)
+	}
+	// The list's play button plays the row's recording in place, marked as pressed, and a second
+	// click pauses it.
+	var pressed, released string
+	play := `[data-testid="play-` + strconv.Itoa(int(id)) + `"]`
+	err = chromedp.Run(ctx,
+		chromedp.Click(play, chromedp.ByQuery),
+		chromedp.Poll(`(() => { const a = document.querySelector('audio.list-player'); return a.currentTime > 0.3 && a.src.endsWith("/recordings/`+strconv.Itoa(int(id))+`/audio"); })()`,
+			nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.AttributeValue(play, "aria-pressed", &pressed, nil, chromedp.ByQuery),
+		chromedp.Click(play, chromedp.ByQuery),
+		// The button follows the audio element's pause event, which comes a moment after paused.
+		chromedp.Poll(`document.querySelector('audio.list-player').paused && document.querySelector('`+play+`').getAttribute("aria-pressed") === "false"`,
+			nil, chromedp.WithPollingTimeout(5*time.Second)),
+		chromedp.AttributeValue(play, "aria-pressed", &released, nil, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("the list's play button: %v", err)
+	}
+	if pressed != "true" || released != "false" {
+		t.Errorf("the list's play button: aria-pressed %q while playing, %q paused", pressed, released)
+	}
+	err = chromedp.Run(ctx,
 		chromedp.Click(`[data-testid="file-row-`+strconv.Itoa(int(id))+`"] a`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="waveform"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="recording-name"]`, &name, chromedp.ByQuery),
@@ -51,8 +80,8 @@ func TestBrowserRecordingPlayAndSeek(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(rows, "4917111") || !strings.Contains(rows, "49711218431440") || name != seedName {
-		t.Fatalf("filtered rows %q, page of %q", rows, name)
+	if name != seedName {
+		t.Fatalf("page of %q", name)
 	}
 	// Play from the start until time moves.
 	var playing bool
