@@ -159,3 +159,33 @@ func TestTrunkAnswerUnusable(t *testing.T) {
 		})
 	}
 }
+
+// TestTrunkChallengesReinvite: the destination challenges the re-INVITE that relays the
+// caller's hold with 401; the engine answers with its credentials in a new re-INVITE (the
+// next CSeq), which sipp's verifyauth checks (MD5), and the hold goes through: trail and
+// recording as for any hold.
+func TestTrunkChallengesReinvite(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) { c.TrunkUser, c.TrunkPassword = "trunkuser", "s3cret!" })
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
+		reply(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
+		`<recv request="INVITE"/>`+"\n"+
+		replyInDialog(401, "Unauthorized", `WWW-Authenticate: Digest realm="carrier.example", nonce="[pid]re1nv1te", algorithm=MD5`, "")+
+		`<recv request="ACK"/>`+"\n"+
+		`<recv request="INVITE"><action>
+  <ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="held"/>
+  <verifyauth assign_to="authok" username="trunkuser" password="s3cret!"/>
+</action></recv><Reference variables="held"/>`+"\n"+
+		`<nop test="authok" next="auth_ok"/>`+"\n"+replyInDialog(403, "Forbidden", "", "")+`<recv request="ACK"/><label id="auth_ok"/>`+"\n"+
+		replyInDialog(200, "OK", "", sdpBody("recvonly"))+`<recv request="ACK"/>`+"\n"+
+		`<recv request="INVITE"/>`+"\n"+replyInDialog(200, "OK", "", sdpBody("sendrecv"))+`<recv request="ACK"/>`+"\n"+
+		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
+	caller := callerScript(t, e, holdCaller(sdpBodyV(2, "sendonly")), nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if strings.Contains(callee.Output(), "403 Forbidden") || hasEvent(c, EventSignallingError) {
+		t.Fatalf("the re-INVITE's digest did not verify: events %+v", c.Events)
+	}
+	checkHold(t, e, c)
+}
