@@ -295,3 +295,31 @@ func TestInternalAPIRefusesWhatIsNotSignedFresh(t *testing.T) {
 		t.Fatal("a accepted an answer of a node with another secret")
 	}
 }
+
+// TestReapWaitsALeaseAfterTheDatabaseCameBack: a node takes over lost peers only after its own
+// heartbeats have worked for a whole lease, at the start and after every failed heartbeat (a
+// database restart longer than a lease made every lease run out; the live peers renew within it).
+func TestReapWaitsALeaseAfterTheDatabaseCameBack(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	g := reapGate{ttl: 6 * time.Second}
+	steps := []struct {
+		at   time.Duration
+		ok   bool
+		reap bool
+	}{
+		{0, true, false},               // started
+		{2 * time.Second, true, false}, // within the first lease
+		{6 * time.Second, true, true},  // a lease of working heartbeats
+		{8 * time.Second, false, false},
+		{10 * time.Second, false, false},
+		{20 * time.Second, true, false}, // back: every lease ran out meanwhile
+		{24 * time.Second, true, false},
+		{26 * time.Second, true, true},
+		{28 * time.Second, true, true},
+	}
+	for _, s := range steps {
+		if got := g.beat(s.ok, t0.Add(s.at)); got != s.reap {
+			t.Errorf("at %s (heartbeat ok %v): reap %v, want %v", s.at, s.ok, got, s.reap)
+		}
+	}
+}

@@ -175,34 +175,61 @@ func (n *Node) Run(ctx context.Context) {
 	go n.notifier(ctx)
 	t := time.NewTicker(n.cfg.Beat)
 	defer t.Stop()
-	failing := false
+	g := reapGate{ttl: n.cfg.TTL}
+	g.beat(true, time.Now()) // Beat ran once before Run
 	for beats := 0; ; beats++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if err := n.Beat(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !failing {
-				n.log.Warn("cluster heartbeat failed; peers take this node's calls over if it lasts", "err", err, "ttl", n.cfg.TTL)
-			}
-			failing = true
+		err := n.Beat(ctx)
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		failing := g.failing
+		reap := g.beat(err == nil, time.Now())
+		switch {
+		case err != nil && !failing:
+			n.log.Warn("cluster heartbeat failed; peers take this node's calls over if it lasts", "err", err, "ttl", n.cfg.TTL)
+		case err == nil && failing:
+			n.log.Info("cluster heartbeat works again; taking over lost peers waits one lease", "ttl", n.cfg.TTL)
+		}
+		if err != nil {
 			continue
 		}
-		if failing {
-			n.log.Info("cluster heartbeat works again")
-			failing = false
+		if reap {
+			n.reap(ctx)
 		}
-		n.reap(ctx)
 		if beats%300 == 0 { // about every 10 minutes at 2 s beats
 			if err := n.cfg.Store.PruneRecordingPathClaims(ctx); err != nil && ctx.Err() == nil {
 				n.log.Warn("pruning recording name reservations", "err", err)
 			}
 		}
 	}
+}
+
+// reapGate decides when a node may take over lost peers. Only after its own heartbeats have
+// worked for a whole lease: when the database was away for longer than a lease (a restart, a
+// failover), every lease ran out meanwhile, and the first node back must not end the calls of
+// peers that are alive and simply have not renewed yet. One lease after the database is back,
+// every live node has renewed (it beats three times a lease); who has not is lost.
+type reapGate struct {
+	ttl     time.Duration
+	since   time.Time // heartbeats work since then
+	failing bool
+}
+
+// beat records a heartbeat's result at now and reports whether the node may reap.
+func (g *reapGate) beat(ok bool, now time.Time) bool {
+	switch {
+	case !ok:
+		g.failing = true
+		return false
+	case g.failing || g.since.IsZero():
+		g.failing, g.since = false, now
+	}
+	return now.Sub(g.since) >= g.ttl
 }
 
 // reap ends the calls of peers whose lease ran out.
