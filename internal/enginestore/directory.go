@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -122,7 +123,7 @@ func (d Directory) route(ctx context.Context, dialed string) (media.Route, error
 // always hears the notice. The one error is the database being away (the route is then not the
 // customer's and must not be remembered as theirs).
 func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang string) (string, error) {
-	rel := ""
+	rel, version := "", ""
 	switch a.Source {
 	case models.SourceFile:
 		if a.FileID != nil {
@@ -131,7 +132,9 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 				return "", err
 			}
 			if err == nil {
-				rel = f.Path
+				// A file uploaded again under a freed name is a new row: its copy is fetched
+				// anew at once (rendered texts get new names, so they need no version).
+				rel, version = f.Path, fmt.Sprintf("%d-%d-%d", f.ID, f.Size, f.UpdatedAt.UnixNano())
 			}
 		}
 	case models.SourceText:
@@ -143,7 +146,7 @@ func (d Directory) promptPath(ctx context.Context, a models.Announcement, lang s
 	if rel != "" && d.Prompts != nil {
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if p, err := d.Prompts.Path(ctx, rel); err == nil {
+		if p, err := d.Prompts.PathOf(ctx, rel, version); err == nil {
 			return p, nil
 		}
 		return DefaultPromptPath(d.DataDir, calls.Slot(a.Slot), lang), nil

@@ -34,6 +34,7 @@ type PromptCache struct {
 
 type cached struct {
 	path    string
+	version string
 	checked time.Time
 }
 
@@ -54,6 +55,14 @@ var md5Hex = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Path returns a local file holding the object key.
 func (c *PromptCache) Path(ctx context.Context, key string) (string, error) {
+	return c.PathOf(ctx, key, "")
+}
+
+// PathOf is Path for the version of key the caller knows of (an announcement file's database
+// row): a copy checked for another version is not trusted, however recent the check. A file
+// deleted and uploaded again under its name is one key with new content, uploaded on one node
+// and played on another a moment later; the new row says so before Recheck would.
+func (c *PromptCache) PathOf(ctx context.Context, key, version string) (string, error) {
 	if c.local != nil {
 		if _, err := c.local.Stat(ctx, key); err != nil {
 			return "", err
@@ -63,7 +72,7 @@ func (c *PromptCache) Path(ctx context.Context, key string) (string, error) {
 	c.mu.Lock()
 	k, ok := c.known[key]
 	c.mu.Unlock()
-	if ok && time.Since(k.checked) < c.Recheck {
+	if ok && k.version == version && time.Since(k.checked) < c.Recheck {
 		return k.path, nil
 	}
 	info, err := c.storage.Stat(ctx, key)
@@ -88,7 +97,7 @@ func (c *PromptCache) Path(ctx context.Context, key string) (string, error) {
 		}
 	}
 	c.mu.Lock()
-	c.known[key] = cached{path: p, checked: time.Now()}
+	c.known[key] = cached{path: p, version: version, checked: time.Now()}
 	c.mu.Unlock()
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The node's view reads the spool first, then the storage; lists both once; deletes from both.
@@ -81,6 +82,25 @@ func TestPromptCache(t *testing.T) {
 		}
 		if b, _ := os.ReadFile(p2); p2 == p1 || string(b) != "second" {
 			t.Fatalf("replaced announcement: %s %q", p2, b)
+		}
+		// Deleted and uploaded again under its name (a new version, as its database row
+		// says): fetched at once, within Recheck.
+		c.Recheck = time.Hour
+		put(t, remote, "announcements/1/a.wav", []byte("third"))
+		if p, _ := c.Path(ctx, "announcements/1/a.wav"); p != p2 {
+			t.Error("asked the storage again before Recheck")
+		}
+		p3, err := c.PathOf(ctx, "announcements/1/a.wav", "row-2")
+		if b, _ := os.ReadFile(p3); err != nil || p3 == p2 || string(b) != "third" {
+			t.Fatalf("a new version within Recheck: %s %q %v", p3, b, err)
+		}
+		if p, _ := c.PathOf(ctx, "announcements/1/a.wav", "row-2"); p != p3 {
+			t.Error("the same version asked the storage again before Recheck")
+		}
+		put(t, remote, "announcements/1/a.wav", []byte("second"))
+		c.Recheck = 0
+		if p, _ := c.Path(ctx, "announcements/1/a.wav"); p != p2 {
+			t.Fatalf("back to the second content: %s", p)
 		}
 		// Same content under another key: the same copy.
 		put(t, remote, "announcements/1/b.wav", []byte("second"))
