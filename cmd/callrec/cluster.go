@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,19 +133,52 @@ type clusterNode struct {
 
 // newCluster binds the internal API and renews the lease once; run starts serving.
 func newCluster(cc clusterConfig, store *models.Store, eng *media.Engine, started time.Time, live func(uint), drain *drainSwitch, log *slog.Logger) (*clusterNode, error) {
+	server, client, err := clusterTLS(cc)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cc.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster-addr: %w", err)
 	}
+	if server != nil {
+		ln = tls.NewListener(ln, server)
+	}
 	n := cluster.New(cluster.Config{Store: store, Engine: eng, NodeID: cc.NodeID, Advertise: cc.Advertise, Secret: cc.Secret,
-		Started: started, Beat: clusterBeat, TTL: clusterTTL, Live: live, Drain: drain.start, Draining: drain.on.Load, Log: log})
+		Started: started, Beat: clusterBeat, TTL: clusterTTL, Live: live, Drain: drain.start, Draining: drain.on.Load, TLS: client, Log: log})
 	if err := n.Beat(context.Background()); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("cluster heartbeat: %w", err)
 	}
-	log.Info("cluster node up", "node", cc.NodeID, "internal api", ln.Addr().String(), "advertised", cc.Advertise)
+	log.Info("cluster node up", "node", cc.NodeID, "internal api", ln.Addr().String(), "advertised", cc.Advertise, "tls", server != nil)
 	return &clusterNode{node: n, ln: ln, done: make(chan struct{}),
 		hs: &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}}, nil
+}
+
+// clusterTLS is the internal API's TLS: the server's (this node's certificate) and the
+// client's (the CA its peers' certificates must chain to, the system's by default; the peer's
+// advertised host must be in its certificate). Both nil without --cluster-tls-cert.
+func clusterTLS(cc clusterConfig) (server, client *tls.Config, err error) {
+	if cc.TLSCert == "" {
+		return nil, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cc.TLSCert, cc.TLSKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cluster-tls-cert/--cluster-tls-key: %w", err)
+	}
+	server = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	client = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cc.TLSCA != "" {
+		pem, err := os.ReadFile(cc.TLSCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cluster-tls-ca: %w", err)
+		}
+		client.RootCAs = x509.NewCertPool()
+		if !client.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("--cluster-tls-ca %s: no PEM certificate in it", cc.TLSCA)
+		}
+	}
+	return server, client, nil
 }
 
 // run serves the internal API and heartbeats until stop.

@@ -20,6 +20,10 @@ type clusterConfig struct {
 	Addr      string // listen address of the internal API; empty: this node runs alone
 	Advertise string // the address the other nodes dial; default Addr
 	Drain     time.Duration
+	// TLS of the internal API (cluster.go clusterTLS): this node's certificate and key, and the
+	// CA the peers' certificates must chain to (empty: the system's). Without a certificate the
+	// internal API is plain HTTP: signed, not encrypted (README, "Scale out").
+	TLSCert, TLSKey, TLSCA string
 }
 
 // minSecret is the shortest cluster secret accepted: it is an HMAC key, shared by machines,
@@ -38,6 +42,12 @@ func (c *clusterConfig) flags(fs *flag.FlagSet, env func(key, def string) string
 		"host:port of this node's internal API for the other nodes (live calls, start/stop); empty: the node runs alone (CALLREC_CLUSTER_ADDR)")
 	fs.StringVar(&c.Advertise, "cluster-advertise", env("CALLREC_CLUSTER_ADVERTISE", ""),
 		"host:port the other nodes reach the internal API at; default --cluster-addr (CALLREC_CLUSTER_ADVERTISE)")
+	fs.StringVar(&c.TLSCert, "cluster-tls-cert", env("CALLREC_CLUSTER_TLS_CERT", ""),
+		"PEM certificate of this node's internal API: it serves TLS and dials its peers over TLS (every node alike); empty: plain HTTP (CALLREC_CLUSTER_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "cluster-tls-key", env("CALLREC_CLUSTER_TLS_KEY", ""),
+		"PEM key of --cluster-tls-cert (CALLREC_CLUSTER_TLS_KEY)")
+	fs.StringVar(&c.TLSCA, "cluster-tls-ca", env("CALLREC_CLUSTER_TLS_CA", ""),
+		"PEM file of the CA the peers' internal API certificates must chain to; empty: the system's CAs (CALLREC_CLUSTER_TLS_CA)")
 	fs.DurationVar(&c.Drain, "drain-timeout", envDuration(env("CALLREC_DRAIN_TIMEOUT", ""), 4*time.Hour),
 		"after SIGTERM: new calls are refused (503), running calls go on; the node exits when they have ended or after this long (CALLREC_DRAIN_TIMEOUT)")
 }
@@ -50,9 +60,18 @@ func (c *clusterConfig) check() error {
 	if c.Drain <= 0 {
 		return errors.New("--drain-timeout: must be positive")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--cluster-tls-cert and --cluster-tls-key go together")
+	}
+	if c.TLSCA != "" && c.TLSCert == "" {
+		return errors.New("--cluster-tls-ca needs --cluster-tls-cert and --cluster-tls-key")
+	}
 	if c.Addr == "" {
 		if c.Advertise != "" {
 			return errors.New("--cluster-advertise needs --cluster-addr")
+		}
+		if c.TLSCert != "" {
+			return errors.New("--cluster-tls-cert needs --cluster-addr")
 		}
 		return nil
 	}

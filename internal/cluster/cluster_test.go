@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -77,6 +78,13 @@ const secret = "0123456789abcdef-test-secret"
 
 func startNode(t *testing.T, db, id, sec string) *testNode {
 	t.Helper()
+	return startNodeTLS(t, db, id, sec, nil, nil)
+}
+
+// startNodeTLS is startNode with its internal API served over TLS (srv) and its peers dialed
+// over TLS (cli); nil: plain HTTP.
+func startNodeTLS(t *testing.T, db, id, sec string, srv, cli *tls.Config) *testNode {
+	t.Helper()
 	st, err := models.Open(db)
 	if err != nil {
 		t.Fatal(err)
@@ -86,9 +94,12 @@ func startNode(t *testing.T, db, id, sec string) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if srv != nil {
+		ln = tls.NewListener(ln, srv)
+	}
 	tn := &testNode{eng: &engine{calls: map[string]media.CallInfo{}}, store: st, woken: make(chan uint, 16), drained: make(chan struct{}, 1)}
 	tn.Node = New(Config{Store: st, Engine: tn.eng, NodeID: id, Advertise: ln.Addr().String(), Secret: sec,
-		Beat: 100 * time.Millisecond, Live: func(c uint) { tn.woken <- c }, Drain: func() { tn.drained <- struct{}{} }})
+		Beat: 100 * time.Millisecond, Live: func(c uint) { tn.woken <- c }, Drain: func() { tn.drained <- struct{}{} }, TLS: cli})
 	tn.srv = &http.Server{Handler: tn.Handler()}
 	go tn.srv.Serve(ln)
 	if err := tn.Beat(context.Background()); err != nil {

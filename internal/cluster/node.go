@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,11 @@ type Config struct {
 	Drain func()
 	// Draining reports whether this node drains.
 	Draining func() bool
-	Log      *slog.Logger
+	// TLS, when set, is how this node dials its peers' internal API: over TLS, their
+	// certificates checked against its RootCAs (the peers serve TLS too: every node of a
+	// cluster is configured alike). Nil: plain HTTP, for a private network.
+	TLS *tls.Config
+	Log *slog.Logger
 }
 
 // Node is this process's membership in the cluster: its lease, the take-over of lost peers,
@@ -50,6 +55,7 @@ type Node struct {
 	cfg    Config
 	sign   *signer
 	client *http.Client
+	scheme string // of the peers' internal API: http:// or https://
 	log    *slog.Logger
 
 	peers atomic.Pointer[[]*peer] // live peers, from the last heartbeat
@@ -102,11 +108,16 @@ func New(cfg Config) *Node {
 	}
 	n := &Node{cfg: cfg, sign: newSigner(cfg.Secret, cfg.NodeID), log: cfg.Log, known: map[string]*peer{},
 		notify: make(chan uint, 1024),
+		scheme: "http://",
 		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 3 * time.Second,
 			// Nodes dial each other by the address in the database, never through a proxy.
-			Proxy: nil,
+			Proxy:           nil,
+			TLSClientConfig: cfg.TLS,
 		}}}
+	if cfg.TLS != nil {
+		n.scheme = "https://"
+	}
 	empty := []*peer{}
 	n.peers.Store(&empty)
 	return n

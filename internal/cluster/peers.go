@@ -92,7 +92,7 @@ func (n *Node) call(ctx context.Context, p *peer, method, path string, in, out a
 			return err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+p.addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, n.scheme+p.addr+path, bytes.NewReader(body))
 	if err != nil {
 		return errPeer{p.id, err}
 	}
