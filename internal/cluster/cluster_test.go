@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +73,7 @@ type testNode struct {
 	drained chan struct{}
 	srv     *http.Server
 	cancel  context.CancelFunc
+	stall   atomic.Int64 // ns the internal API's call list waits before answering
 }
 
 const secret = "0123456789abcdef-test-secret"
@@ -100,7 +102,13 @@ func startNodeTLS(t *testing.T, db, id, sec string, srv, cli *tls.Config) *testN
 	tn := &testNode{eng: &engine{calls: map[string]media.CallInfo{}}, store: st, woken: make(chan uint, 16), drained: make(chan struct{}, 1)}
 	tn.Node = New(Config{Store: st, Engine: tn.eng, NodeID: id, Advertise: ln.Addr().String(), Secret: sec,
 		Beat: 100 * time.Millisecond, Live: func(c uint) { tn.woken <- c }, Drain: func() { tn.drained <- struct{}{} }, TLS: cli})
-	tn.srv = &http.Server{Handler: tn.Handler()}
+	h := tn.Handler()
+	tn.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cluster/v1/calls" {
+			time.Sleep(time.Duration(tn.stall.Load()))
+		}
+		h.ServeHTTP(w, r)
+	})}
 	go tn.srv.Serve(ln)
 	if err := tn.Beat(context.Background()); err != nil {
 		t.Fatal(err)

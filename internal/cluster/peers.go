@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -32,7 +33,12 @@ const peerCallsFresh = time.Second
 
 // peerCallsTimeout bounds how long a live page waits for one peer: a slow or lost peer's
 // calls are left out rather than holding every page.
-const peerCallsTimeout = 500 * time.Millisecond
+const peerCallsTimeout = time.Second
+
+// peerCallsKeep is how long a peer's last list stands in for the peer when it is slow to
+// answer (a loaded machine: its calls vanishing from every page for a moment is worse than a
+// list a moment old). A peer that refuses the connection is gone: its list goes at once.
+const peerCallsKeep = 5 * time.Second
 
 // controlTimeout is how long start/stop of a call on a peer may take before it answers
 // node_unavailable.
@@ -133,6 +139,11 @@ func (n *Node) peerCalls(p *peer) []media.CallInfo {
 	var got callsBody
 	if err := n.call(ctx, p, http.MethodGet, "/cluster/v1/calls", nil, &got); err != nil {
 		n.log.Debug("a peer's live calls", "peer", p.id, "err", err)
+		var ne net.Error
+		if slow := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()); slow && time.Since(p.fetched) < peerCallsKeep {
+			p.stale = true // asked again next time
+			return p.calls
+		}
 		p.calls, p.fetched, p.stale = nil, time.Time{}, true
 		return nil
 	}
