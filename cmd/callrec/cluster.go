@@ -6,16 +6,20 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"callrec/internal/cluster"
 	"callrec/internal/enginestore"
+	"callrec/internal/upload"
 	"callrec/media"
 	"callrec/models"
 	"callrec/web"
@@ -220,5 +224,25 @@ func (f liveFanout) CallChanged(c media.CallInfo) {
 func (f liveFanout) CallEnded(c media.CallInfo) {
 	for _, l := range f {
 		l.CallEnded(c)
+	}
+}
+
+// spoolCount counts the recordings in the spool of data (its call_recording folder; hidden
+// names are temporary files), kicking the uploader while there are some: what a drained node
+// waits for before it leaves.
+func spoolCount(data string, up *upload.Uploader) func() int {
+	root := filepath.Join(data, "call_recording")
+	return func() int {
+		n := 0
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".wav") && !strings.HasPrefix(d.Name(), ".") {
+				n++
+			}
+			return nil
+		})
+		if n > 0 {
+			up.Kick()
+		}
+		return n
 	}
 }

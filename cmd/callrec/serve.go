@@ -253,7 +253,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	case runErr = <-errc:
 	case <-drainSw.ch:
-		runErr = drain(ctx, eng, cfg.Cluster.Drain, errc, log)
+		var spooled func() int
+		if storage != files.Storage(spool) {
+			spooled = spoolCount(cfg.Data, uploader)
+		}
+		runErr = drain(ctx, eng, cfg.Cluster.Drain, errc, spooled, log)
 	}
 	log.Info("shutting down")
 	cancel()
@@ -269,10 +273,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return runErr
 }
 
-// drain refuses new calls and waits until the calls in progress have ended, at most limit;
-// the panel, the uploads and the webhooks go on meanwhile (agents still start and stop
-// recording). It returns early when ctx ends (SIGINT, a second SIGTERM) or a part fails.
-func drain(ctx context.Context, eng *media.Engine, limit time.Duration, errc <-chan error, log *slog.Logger) error {
+// drain refuses new calls and waits until the calls in progress have ended and, with a bucket
+// as the storage, until the spool holds no recording (spooled counts them; nil: the data folder
+// is the storage), at most limit in all: a node that left with recordings in its spool would
+// leave them unplayable on every other node until it is back. The panel, the uploads and the
+// webhooks go on meanwhile (agents still start and stop recording). It returns early when ctx
+// ends (SIGINT, a second SIGTERM) or a part fails.
+func drain(ctx context.Context, eng *media.Engine, limit time.Duration, errc <-chan error, spooled func() int, log *slog.Logger) error {
 	eng.Drain()
 	log.Info("draining: new calls are refused, running calls go on", "calls", eng.Active(), "limit", limit)
 	deadline := time.NewTimer(limit)
@@ -293,6 +300,29 @@ func drain(ctx context.Context, eng *media.Engine, limit time.Duration, errc <-c
 		}
 	}
 	log.Info("drained: no calls left")
+	for waited := false; spooled != nil; waited = true {
+		n := spooled()
+		if n == 0 {
+			if waited {
+				log.Info("drained: the spool is uploaded")
+			}
+			return nil
+		}
+		if !waited {
+			log.Info("draining: waiting for the spooled recordings' upload", "recordings", n)
+		}
+		select {
+		case <-ctx.Done():
+			log.Warn("drain cut short: recordings stay in the spool until this node is back", "recordings", n)
+			return nil
+		case err := <-errc:
+			return err
+		case <-deadline.C:
+			log.Warn("drain timeout: recordings stay in the spool until this node is back", "recordings", n, "limit", limit)
+			return nil
+		case <-tick.C:
+		}
+	}
 	return nil
 }
 
