@@ -38,7 +38,7 @@ test: ## every test, the store's on SQLite and on PostgreSQL; end-to-end tests r
 	# the store's, the web's and serve's tests again on PostgreSQL (internal/storetest)
 	CALLREC_TEST_DB=postgres $(GO) test -count=1 -timeout 20m $(DB_PKGS)
 
-test-cluster: ## Kamailio + two nodes + PostgreSQL + SeaweedFS: spread, control across nodes, kill -9, take-over, drain (also part of make test)
+test-cluster: ## Kamailio + three nodes + PostgreSQL + SeaweedFS: 60 calls spread, control across nodes, kill -9, take-over, SIGTERM drain, database restart, prompts and FTPS/SFTP across nodes (also part of make test)
 	$(GO) test -count=1 -timeout 10m -run 'TestClusterBehindKamailio' -v ./cmd/callrec/
 
 test-short:
