@@ -142,11 +142,20 @@ max_calls=1
 // it heard (sox's RMS amplitude of its speaker file, 0..1).
 func linphoneCall(t *testing.T, e *testEngine, trunk int, uri, sipSection string, ms int) (CallInfo, float64) {
 	t.Helper()
-	callee := calleeScript(t, trunk, plainCallee(""))
+	return linphoneCallWith(t, e, trunk, plainCallee(""), uri, sipSection, func(l *linphone) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	})
+}
+
+// linphoneCallWith is linphoneCall with the destination's scenario and what linphone does
+// while connected.
+func linphoneCallWith(t *testing.T, e *testEngine, trunk int, calleeBody, uri, sipSection string, talk func(*linphone)) (CallInfo, float64) {
+	t.Helper()
+	callee := calleeScript(t, trunk, calleeBody)
 	l := startLinphone(t, sipSection, fmt.Sprintf("audio_rtp_port=%d", freePort(t)&^1))
 	l.cmd(t, "call "+uri)
 	l.waitFor(t, "connected", 15*time.Second)
-	time.Sleep(time.Duration(ms) * time.Millisecond)
+	talk(l)
 	l.cmd(t, "terminate")
 	l.waitFor(t, "ended", 10*time.Second)
 	if err := callee.wait(t, 20*time.Second); err != nil {
@@ -221,4 +230,24 @@ func TestLinphoneCallsInOverTLSWithSRTP(t *testing.T) {
 		t.Fatalf("caller leg SRTP %v, failed %v", c.SRTP, c.SRTPFailed)
 	}
 	checkLinphoneCall(t, e, c, heard)
+}
+
+// TestLinphoneHoldAndResume: linphonec puts the call on hold and resumes it (its console's
+// pause and resume: re-INVITEs); the engine relays both to the destination, the trail notes
+// them, and the destination is silent in the recording while held.
+func TestLinphoneHoldAndResume(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	c, heard := linphoneCallWith(t, e, trunk, holdCallee("a=sendonly"), "sip:49711218431431@"+e.SIPAddr(),
+		fmt.Sprintf("sip_port=%d\nsip_tcp_port=0\nsip_tls_port=0", freePort(t)), func(l *linphone) {
+			time.Sleep(2 * time.Second)
+			l.cmd(t, "pause")
+			l.waitFor(t, "paused", 10*time.Second)
+			time.Sleep(2 * time.Second)
+			l.cmd(t, "resume 1") // its console says nothing when the call runs again
+			time.Sleep(3 * time.Second)
+		})
+	t.Logf("trail %+v; linphone heard %.3f", c.Events, heard)
+	checkHold(t, e, c)
 }
