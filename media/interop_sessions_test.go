@@ -24,25 +24,44 @@ func TestWeRefreshBothLegs(t *testing.T) {
 	testtool.Short(t)
 	trunk := freePort(t)
 	e := startEngine(t, recordedRoute(t), trunk, func(c *Config) { c.MinSE, c.SessionExpires = time.Second, 2*time.Second })
-	refreshIn := func(method, id string) string {
-		return `<recv request="` + method + `" timeout="1900"><action>
+	callee := calleeScript(t, trunk, refreshedCallee())
+	caller := callerScript(t, e, refreshedCaller(), nil)
+	waitBoth(t, caller, callee)
+	checkRefreshed(t, e)
+}
+
+// refreshIn receives our refresh (method) within 1.9 s, naming us the refresher.
+func refreshIn(method, id string) string {
+	return `<recv request="` + method + `" timeout="1900"><action>
   <ereg regexp="2;refresher=uac" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="` + id + `"/>
 </action></recv><Reference variables="` + id + `"/>` + "\n"
-	}
-	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"/>`+"\n"+
-		reply(200, "OK", "Allow: INVITE, ACK, BYE, CANCEL, UPDATE\nSupported: timer\nRequire: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+
-		`<recv request="ACK" crlf="true"/>`+"\n"+rtpStart+
-		refreshIn("UPDATE", "u1")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "")+
-		refreshIn("UPDATE", "u2")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "")+
-		`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
-	caller := callerScript(t, e, callerInvite(1, "Supported: timer\nSession-Expires: 2;refresher=uas\nMin-SE: 1", sdpBody("sendrecv"))+
-		recv100+recv18x+`<recv response="200" rtd="true" rrs="true"><action>
+}
+
+// refreshedCallee allows UPDATE, makes us the refresher of a 2 s interval and takes two
+// refreshes.
+func refreshedCallee() string {
+	return `<recv request="INVITE" crlf="true"/>` + "\n" +
+		reply(200, "OK", "Allow: INVITE, ACK, BYE, CANCEL, UPDATE\nSupported: timer\nRequire: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv")) +
+		`<recv request="ACK" crlf="true"/>` + "\n" + rtpStart +
+		refreshIn("UPDATE", "u1") + replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "") +
+		refreshIn("UPDATE", "u2") + replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", "") +
+		`<recv request="BYE"/>` + "\n" + replyInDialog(200, "OK", "", "") + pause(300)
+}
+
+// refreshedCaller asks us to refresh its 2 s interval (allowing no UPDATE) and takes two
+// refreshing re-INVITEs before it hangs up.
+func refreshedCaller() string {
+	return callerInvite(1, "Supported: timer\nSession-Expires: 2;refresher=uas\nMin-SE: 1", sdpBody("sendrecv")) +
+		recv100 + recv18x + `<recv response="200" rtd="true" rrs="true"><action>
   <ereg regexp="2;refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
-</action></recv><Reference variables="se"/>`+"\n"+callerAck(1, "")+rtpStart+
-		refreshIn("INVITE", "r1")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+`<recv request="ACK"/>`+"\n"+
-		refreshIn("INVITE", "r2")+replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv"))+`<recv request="ACK"/>`+"\n"+
-		pause(500)+callerRequest("BYE", 2, "", "")+`<recv response="200" crlf="true"/>`+"\n", nil)
-	waitBoth(t, caller, callee)
+</action></recv><Reference variables="se"/>` + "\n" + callerAck(1, "") + rtpStart +
+		refreshIn("INVITE", "r1") + replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv")) + `<recv request="ACK"/>` + "\n" +
+		refreshIn("INVITE", "r2") + replyInDialog(200, "OK", "Require: timer\nSession-Expires: 2;refresher=uac", sdpBody("sendrecv")) + `<recv request="ACK"/>` + "\n" +
+		pause(500) + callerRequest("BYE", 2, "", "") + `<recv response="200" crlf="true"/>` + "\n"
+}
+
+func checkRefreshed(t *testing.T, e *testEngine) {
+	t.Helper()
 	c := e.sink.wait(t, 10*time.Second)
 	if c.Outcome != OutcomeCompleted || hasEvent(c, EventSessionExpired) {
 		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)

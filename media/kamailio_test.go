@@ -180,3 +180,19 @@ func TestKamailioTrunkChallengesInvite(t *testing.T) {
 		})
 	}
 }
+
+// TestKamailioSessionRefresh: we refresh 2 s sessions on both legs through Kamailio, the
+// caller's by re-INVITE and the destination's by UPDATE, each following its leg's route set;
+// the call outlives its interval and nothing expires.
+func TestKamailioSessionRefresh(t *testing.T) {
+	testtool.Short(t)
+	e, kam, callee := behindKamailio(t, nil, func(c *Config) { c.MinSE, c.SessionExpires = time.Second, 2*time.Second })
+	dest := calleeScript(t, callee, refreshedCallee())
+	caller := viaKamailio(t, kam, refreshedCaller())
+	waitBoth(t, caller, dest)
+	checkRefreshed(t, e)
+	// Two refreshing re-INVITEs to the caller, two UPDATEs to the destination.
+	if relayedBy(kam, "INVITE") < 2 || relayedBy(kam, "UPDATE") < 2 {
+		t.Fatalf("refreshes did not pass Kamailio:\n%s", kam.Log())
+	}
+}
