@@ -196,3 +196,29 @@ func TestKamailioSessionRefresh(t *testing.T) {
 		t.Fatalf("refreshes did not pass Kamailio:\n%s", kam.Log())
 	}
 }
+
+// TestKamailioRegistrarRefusal: the registrar keeps refusing (our password is not the one it
+// checks); the registration is failed with the registrar's answer as the reason and the next
+// attempt backed off (at least 30 s away), not a tight loop of REGISTERs.
+func TestKamailioRegistrarRefusal(t *testing.T) {
+	testtool.Short(t)
+	e, kam, _ := behindKamailio(t, challenging("SHA-256"), func(c *Config) {
+		c.TrunkUser, c.TrunkPassword = "trunkuser", "not-the-password"
+		c.TrunkRegister, c.RegisterExpires = true, 3*time.Second
+	})
+	var reg = e.Health().Registration
+	for deadline := time.Now().Add(15 * time.Second); reg.State != "failed" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		reg = e.Health().Registration
+	}
+	t.Logf("registration %+v", reg)
+	if reg.State != "failed" || reg.Failures != 1 || !strings.Contains(reg.LastError, "401") {
+		t.Fatalf("registration %+v:\n%s", reg, kam.Log())
+	}
+	if wait := time.Until(reg.NextTry); wait < 29*time.Second {
+		t.Fatalf("next attempt in %v: no back-off", wait)
+	}
+	time.Sleep(2 * time.Second)
+	if n := strings.Count(kam.Log(), "challenging REGISTER"); n > 2 {
+		t.Fatalf("%d REGISTERs challenged within 2 s of the failure: no back-off", n)
+	}
+}

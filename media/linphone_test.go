@@ -142,17 +142,17 @@ max_calls=1
 // it heard (sox's RMS amplitude of its speaker file, 0..1).
 func linphoneCall(t *testing.T, e *testEngine, trunk int, uri, sipSection string, ms int) (CallInfo, float64) {
 	t.Helper()
-	return linphoneCallWith(t, e, trunk, plainCallee(""), uri, sipSection, func(l *linphone) {
+	return linphoneCallWith(t, e, trunk, plainCallee(""), uri, sipSection, "", func(l *linphone) {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	})
 }
 
-// linphoneCallWith is linphoneCall with the destination's scenario and what linphone does
-// while connected.
-func linphoneCallWith(t *testing.T, e *testEngine, trunk int, calleeBody, uri, sipSection string, talk func(*linphone)) (CallInfo, float64) {
+// linphoneCallWith is linphoneCall with the destination's scenario, more [rtp] settings and
+// what linphone does while connected.
+func linphoneCallWith(t *testing.T, e *testEngine, trunk int, calleeBody, uri, sipSection, rtpSection string, talk func(*linphone)) (CallInfo, float64) {
 	t.Helper()
 	callee := calleeScript(t, trunk, calleeBody)
-	l := startLinphone(t, sipSection, fmt.Sprintf("audio_rtp_port=%d", freePort(t)&^1))
+	l := startLinphone(t, sipSection, fmt.Sprintf("audio_rtp_port=%d\n%s", freePort(t)&^1, rtpSection))
 	l.cmd(t, "call "+uri)
 	l.waitFor(t, "connected", 15*time.Second)
 	talk(l)
@@ -207,6 +207,26 @@ func TestLinphoneCallsInOverUDP(t *testing.T) {
 	checkLinphoneCall(t, e, c, heard)
 }
 
+// TestLinphoneRTCPMux: linphonec offers RTCP on the RTP port (rtcp_mux, RFC 5761); the engine
+// answers a=rtcp-mux and takes and sends RTCP there (the RTCP port above stays unused).
+func TestLinphoneRTCPMux(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	e := startEngine(t, recordedRoute(t), trunk, nil)
+	var answer string
+	c, heard := linphoneCallWith(t, e, trunk, plainCallee(""), "sip:49711218431431@"+e.SIPAddr(),
+		fmt.Sprintf("sip_port=%d\nsip_tcp_port=0\nsip_tls_port=0", freePort(t)), "rtcp_mux=1", func(l *linphone) {
+			time.Sleep(6 * time.Second)
+			b, _ := os.ReadFile(filepath.Join(l.dir, "linphone.log"))
+			answer = string(b)
+		})
+	checkLinphoneCall(t, e, c, heard)
+	// linphone logs the messages it gets: our 200's SDP must say a=rtcp-mux.
+	if !regexp.MustCompile(`SIP/2\.0 200 OK\r?\n(?:[^\n]*\n){0,40}?a=rtcp-mux`).MatchString(answer) {
+		t.Fatal("our 200 OK to linphone has no a=rtcp-mux")
+	}
+}
+
 // TestLinphoneCallsInOverTLSWithSRTP: linphonec calls --sip-tls, checking the engine's
 // certificate, with SRTP mandatory (SDES, RTP/SAVP); the engine answers SRTP, decrypts both
 // ways and records both voices.
@@ -240,7 +260,7 @@ func TestLinphoneHoldAndResume(t *testing.T) {
 	trunk := freePort(t)
 	e := startEngine(t, recordedRoute(t), trunk, nil)
 	c, heard := linphoneCallWith(t, e, trunk, holdCallee("a=sendonly"), "sip:49711218431431@"+e.SIPAddr(),
-		fmt.Sprintf("sip_port=%d\nsip_tcp_port=0\nsip_tls_port=0", freePort(t)), func(l *linphone) {
+		fmt.Sprintf("sip_port=%d\nsip_tcp_port=0\nsip_tls_port=0", freePort(t)), "", func(l *linphone) {
 			time.Sleep(2 * time.Second)
 			l.cmd(t, "pause")
 			l.waitFor(t, "paused", 10*time.Second)
