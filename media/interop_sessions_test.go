@@ -5,6 +5,7 @@ package media
 // trunk whose answer cannot be used.
 
 import (
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -207,4 +208,64 @@ func TestTrunkChallengesReinvite(t *testing.T) {
 		t.Fatalf("the re-INVITE's digest did not verify: events %+v", c.Events)
 	}
 	checkHold(t, e, c)
+}
+
+// TestReliableEarlyMediaRelayed: for a pool that does not record (the caller is not answered before
+// the destination), the destination's reliable 183 with SDP is PRACKed and relayed to the
+// caller as 183 with our SDP, and the destination's early audio reaches the caller's media
+// address before the destination answers.
+func TestReliableEarlyMediaRelayed(t *testing.T) {
+	testtool.Short(t)
+	trunk := freePort(t)
+	pol := activePolicy(t, ModeAutomatic)
+	pol.Active = false
+	e := startEngine(t, memDir{"49711218431431": demoRoute(t, pol)}, trunk, nil)
+	media, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer media.Close()
+	first := make(chan time.Time, 1)
+	go func() {
+		buf := make([]byte, 2048)
+		if _, _, err := media.ReadFromUDP(buf); err == nil {
+			first <- time.Now()
+		}
+	}()
+	callee := calleeScript(t, trunk, `<recv request="INVITE" crlf="true"><action>
+  <ereg regexp=".*" search_in="hdr" header="Via:" assign_to="via"/>
+  <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="cseq"/>
+</action></recv>`+"\n"+
+		reply(183, "Session Progress", "Require: 100rel\nRSeq: 1", sdpBody("sendrecv"))+
+		`<recv request="PRACK"/>`+"\n"+replyInDialog(200, "OK", "", "")+rtpStart+pause(1500)+
+		send(`SIP/2.0 200 OK
+Via:[$via]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq:[$cseq]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>`, sdpBody("sendrecv"), false)+
+		`<recv request="ACK" crlf="true"/>`+"\n"+`<recv request="BYE"/>`+"\n"+replyInDialog(200, "OK", "", "")+pause(300))
+	callerSDP := "v=0\r\no=user1 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio " + strconv.Itoa(media.LocalAddr().(*net.UDPAddr).Port) + " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+	caller := callerScript(t, e, callerInvite(1, "", callerSDP)+recv100+`<recv response="180" optional="true"/>`+
+		`<recv response="183"><action>
+  <ereg regexp="m=audio [0-9]+ RTP/AVP 0" search_in="body" check_it="true" assign_to="early"/>
+</action></recv><Reference variables="early"/>`+"\n"+
+		`<recv response="200" rtd="true" rrs="true"/>`+"\n"+callerAck(1, "")+pause(500)+
+		callerRequest("BYE", 2, "", "")+`<recv response="200" crlf="true"/>`+"\n", nil)
+	waitBoth(t, caller, callee)
+	c := e.sink.wait(t, 10*time.Second)
+	if c.Outcome != OutcomeCompleted {
+		t.Fatalf("outcome %q events %+v", c.Outcome, c.Events)
+	}
+	select {
+	case at := <-first:
+		t.Logf("first audio at the caller %v before the destination answered", c.Answered.Sub(at))
+		if !at.Before(c.Answered.Add(-500 * time.Millisecond)) {
+			t.Fatalf("first audio at the caller %v, answer at %v: no early media", at, c.Answered)
+		}
+	default:
+		t.Fatal("no audio reached the caller")
+	}
 }
