@@ -283,9 +283,11 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		// The same: a sender that paused for over a second and went on with its timestamps,
 		// but read before the writer reached its place (the engine was stopped meanwhile, or
 		// the stall guard held the writer). It re-anchors below, and the stretch from where
-		// the stream would have gone on to where it is heard is the sender's silence.
-		d.lateShift += arr - p
-		d.arrivedLate += arr - p
+		// the stream stopped to where it is heard (the timestamps' own jump included) is the
+		// sender's silence.
+		hole := arr - max(a.nextPos, 0)
+		d.lateShift += hole
+		d.arrivedLate += hole
 	}
 	if !fits {
 		a = &d.anchors[1-d.cur]

@@ -280,9 +280,10 @@ func TestRingsGrowForAStoppedReader(t *testing.T) {
 	}
 }
 
-// The sender pauses for 1.2 s and goes on with its timestamps while the engine is stopped (no
-// reads, no writes) over the pause: when the backlog is read the writer has not reached the
-// pause yet. The silence is still put down to the sender (ArrivedLate), not to nobody.
+// The sender pauses for 1.4 s and goes on with its timestamps (they jump by 200 ms) while the
+// engine is stopped (no reads, no writes) over the pause: when the backlog is read the writer
+// has not reached the pause yet. The silence is still put down to the sender (ArrivedLate),
+// all of it, not to nobody.
 func TestSenderPauseDuringStopCountsAsArrivedLate(t *testing.T) {
 	r, path := newRec(t, Options{Stereo: true, Start: t0})
 	type pkt struct {
@@ -292,11 +293,16 @@ func TestSenderPauseDuringStopCountsAsArrivedLate(t *testing.T) {
 	}
 	var queued []pkt
 	ts := uint32(1000)
+	wasPaused := false
 	for tick := 0; tick < 250; tick++ {
 		now := t0.Add(time.Duration(tick) * 20 * time.Millisecond)
-		paused := now.After(t0.Add(1500*time.Millisecond)) && now.Before(t0.Add(2700*time.Millisecond))
-		stopped := now.After(t0.Add(time.Second)) && now.Before(t0.Add(3*time.Second))
+		paused := now.After(t0.Add(1500*time.Millisecond)) && now.Before(t0.Add(2900*time.Millisecond))
+		stopped := now.After(t0.Add(time.Second)) && now.Before(t0.Add(3100*time.Millisecond))
 		queued = append(queued, pkt{Callee, uint32(5000 + tick*160), now})
+		if paused && !wasPaused {
+			ts += 1600
+		}
+		wasPaused = paused
 		if !paused {
 			queued = append(queued, pkt{Caller, ts, now})
 			ts += 160
@@ -334,6 +340,6 @@ func TestSenderPauseDuringStopCountsAsArrivedLate(t *testing.T) {
 		t.Errorf("caller's silence %v in the file, put down to the sender %v", hole, got)
 	}
 	if hole < time.Second {
-		t.Errorf("caller's silence %v, want the 1.2 s pause", hole)
+		t.Errorf("caller's silence %v, want the 1.4 s pause", hole)
 	}
 }
