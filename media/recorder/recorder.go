@@ -265,33 +265,16 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 	d := &r.dir[ch]
 	a := &d.anchors[d.cur]
 	p, newer, fits := a.locate(ssrc, ts, arr, r.written)
-	if !fits && newer && a.ok && a.ssrc == ssrc && p < r.written && p > 0 && arr >= r.written &&
-		p-arr <= jumpFrames && arr-p <= ringFrames {
-		// The stream's next packet, but its place is already written: the writer ran ahead of
-		// it. It re-anchors below (the stream goes on where it is heard), and what it would
-		// have filled counts as late (once: from then on the stream fits its new anchor; a
-		// packet that arrived before the written position is counted as late where it drops).
-		// A sender that paused for over a second and went on with its timestamps (beyond the
-		// jump tolerance) is counted too, up to what the ring spans: its silence is the
-		// sender's, and without the count it would show in the file as nobody's.
-		d.lateShift += r.written - p
-		if r.cameLate(p, arr) {
-			d.arrivedLate += r.written - p
-		}
-	}
-	if !fits && newer && a.ok && a.ssrc == ssrc && p >= r.written && p >= 0 && arr-p > jumpFrames {
-		// The same: a sender that paused for over a second and went on with its timestamps,
-		// but read before the writer reached its place (the engine was stopped meanwhile, or
-		// the stall guard held the writer). It re-anchors below, and the stretch from where
-		// the stream stopped to where it is heard (the timestamps' own jump included) is the
-		// sender's silence.
-		hole := arr - max(a.nextPos, 0)
-		d.lateShift += hole
-		d.arrivedLate += hole
-	}
+	cur, pCur, newerCur := a, p, newer
 	if !fits {
 		a = &d.anchors[1-d.cur]
 		p, newer, fits = a.locate(ssrc, ts, arr, r.written)
+	}
+	if !fits && newerCur && cur.ok && cur.ssrc == ssrc {
+		// The stream's next packet by its current anchor, and no anchor takes it: it
+		// re-anchors below, once, and what that leaves out is counted (a packet the other
+		// anchor takes re-anchors nothing and counts nothing).
+		r.countReanchor(d, cur, pCur, arr)
 	}
 	if !fits {
 		// Re-anchor to the arrival; the anchor replaced is the older one.
@@ -330,6 +313,31 @@ func (r *Recorder) Put(ch Channel, ssrc uint32, ts uint32, pcm []int16, arrival 
 		}
 	}
 	r.place(d, p, pcm, false)
+}
+
+// countReanchor counts what a stream leaves out when its next packet (at p by the current
+// anchor a, arriving at arr) re-anchors it to its arrival.
+func (r *Recorder) countReanchor(d *direction, a *anchor, p, arr int64) {
+	switch {
+	case p < r.written && p > 0 && arr >= r.written && p-arr <= jumpFrames && arr-p <= ringFrames:
+		// Its place is already written: the writer ran ahead of it, and what it would have
+		// filled counts as late (a packet that arrived before the written position is counted
+		// as late where it drops). A sender that paused for over a second and went on with
+		// its timestamps (beyond the jump tolerance) is counted too, up to what the ring
+		// spans: its silence is the sender's, and without the count it would show in the file
+		// as nobody's.
+		d.lateShift += r.written - p
+		if r.cameLate(p, arr) {
+			d.arrivedLate += r.written - p
+		}
+	case p >= r.written && p >= 0 && arr-p > jumpFrames:
+		// The same pause, read before the writer reached its place (the engine was stopped
+		// meanwhile, or the stall guard held the writer): the stretch from where the stream
+		// stopped to where it is heard (the timestamps' own jump included) is the sender's.
+		hole := arr - max(a.nextPos, 0)
+		d.lateShift += hole
+		d.arrivedLate += hole
+	}
 }
 
 // cameLate reports whether a packet that arrived at frame position arr found position p

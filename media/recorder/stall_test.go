@@ -343,3 +343,37 @@ func TestSenderPauseDuringStopCountsAsArrivedLate(t *testing.T) {
 		t.Errorf("caller's silence %v, want the 1.4 s pause", hole)
 	}
 }
+
+// A packet the other anchor takes re-anchors nothing, so it counts nothing: with a current
+// anchor that maps the stream half a second early (left by a burst) and the previous one
+// still right, a second of packets adds no late audio (it added half a second per packet).
+func TestOtherAnchorsPacketsCountNothing(t *testing.T) {
+	r, _ := newRec(t, Options{Stereo: true, Start: t0})
+	pcm := make([]int16, 160)
+	put := func(k int) {
+		at := t0.Add(time.Duration(k) * 20 * time.Millisecond)
+		r.Put(Caller, 7, uint32(1000+k*160), pcm, at)
+		r.Put(Callee, 8, uint32(1000+k*160), pcm, at)
+		r.Advance(at)
+	}
+	for k := 0; k < 100; k++ {
+		put(k)
+	}
+	r.mu.Lock()
+	d := &r.dir[Caller]
+	good := d.anchors[d.cur]
+	stale := good
+	stale.nextPos -= 4000 // half a second early
+	d.anchors[d.cur], d.anchors[1-d.cur] = stale, good
+	r.mu.Unlock()
+	for k := 100; k < 150; k++ {
+		put(k)
+	}
+	res, err := r.Close(t0.Add(3 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late[Caller]+res.ArrivedLate[Caller] > 40*time.Millisecond {
+		t.Errorf("late %v, arrived late %v: packets the previous anchor placed count as lost", res.Late[Caller], res.ArrivedLate[Caller])
+	}
+}
