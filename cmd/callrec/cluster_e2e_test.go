@@ -209,6 +209,7 @@ func newClusterRig(t *testing.T) *clusterRig {
 //     taken over, nothing is lost, the panel answers again.
 //  7. An announcement changed on node A is what a caller hears on node B.
 //  8. A recording made on node A is downloaded over FTPS and SFTP of node B.
+//  9. A rolling restart of the three nodes under a stream of calls drops none.
 func TestClusterBehindKamailio(t *testing.T) {
 	testtool.Short(t)
 	testtool.Need(t, "sipp", "sip-tester")
@@ -229,6 +230,7 @@ func TestClusterBehindKamailio(t *testing.T) {
 	r.postgresRestart(m)
 	r.promptAcrossNodes()
 	r.ftpAcrossNodes()
+	r.rollingRestart(m)
 	m.report(t)
 	t.Logf("whole run: %s", time.Since(began).Round(100*time.Millisecond))
 }

@@ -353,6 +353,8 @@ type clusterMeasures struct {
 	pgDown, pgRecovered           time.Duration
 	drainExit                     time.Duration
 	spoolLag                      time.Duration
+	rolling                       time.Duration
+	rollingFailed                 int
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -381,4 +383,5 @@ func (m *clusterMeasures) report(t *testing.T) {
 	t.Logf("B restarted: its spooled recordings stored %s after its start; they end %s before the kill", ms(m.bUploaded), ms(m.spoolLag))
 	t.Logf("SIGTERM to C: exited %s after the signal, when its last call ended", ms(m.drainExit))
 	t.Logf("PostgreSQL down %s; API answered again %s after its start", ms(m.pgDown), ms(m.pgRecovered))
+	t.Logf("rolling restart of the three nodes: %s, %d calls failed", ms(m.rolling), m.rollingFailed)
 }

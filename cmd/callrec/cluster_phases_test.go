@@ -19,6 +19,7 @@ const (
 	fromPG       = "49711218431443" // connected when PostgreSQL restarts
 	fromPGDown   = "49711218431444" // placed while PostgreSQL is away
 	fromPrompt   = "49711218431445" // the announcement test's
+	fromRoll     = "49711218431446" // placed during the rolling restart
 )
 
 const (
@@ -350,6 +351,52 @@ func (r *clusterRig) checkSurvivors(m *clusterMeasures, load *callStream, fo fai
 	want := loadCalls - len(fo.lost) + okProbe + okDrain
 	rows := r.waitRows("the calls that were not node B's", survivors, want, storedWhole, 60*time.Second)
 	ex := r.checkExact(rows, r.a, r.b)
+	m.exact.files += ex.files
+	m.exact.maxDelta = max(m.exact.maxDelta, ex.maxDelta)
+}
+
+// rollingRestart restarts every node in turn while calls keep coming: node C (drained before)
+// comes back, then A and B are each sent SIGTERM, drain, exit and start again. No call of the
+// stream placed meanwhile fails, and every one is recorded whole.
+func (r *clusterRig) rollingRestart(m *clusterMeasures) {
+	r.t.Helper()
+	began := time.Now()
+	r.c.restart()
+	waitDispatcher(r.t, r.proxy, r.c.sip, true, 15*time.Second)
+	const n = 40
+	stream := r.callers(fromRoll, n, 1, 14000)
+	m.placed += n
+	for _, node := range []*clusterNodeProc{r.a, r.b} {
+		time.Sleep(3 * time.Second) // the node holds some of the stream's calls
+		node.term()
+		waitDispatcher(r.t, r.proxy, node.sip, false, 15*time.Second)
+		select {
+		case err := <-node.exited:
+			if err != nil {
+				r.t.Errorf("node %s after its drain: %v", node.id, err)
+			}
+		case <-time.After(90 * time.Second):
+			r.t.Fatalf("node %s still running 90 s after SIGTERM", node.id)
+		}
+		node.restart()
+		waitDispatcher(r.t, r.proxy, node.sip, true, 15*time.Second)
+	}
+	if err := stream.sipp.Wait(r.t, 120*time.Second); err != nil {
+		r.t.Errorf("calls during the rolling restart: %v", err)
+	}
+	failed := 0
+	for _, c := range stream.calls(r.t) {
+		if !c.ok() {
+			failed++
+		}
+	}
+	m.rolling, m.rollingFailed = time.Since(began), failed
+	if failed > 0 {
+		r.t.Errorf("%d of %d calls failed during the rolling restart", failed, n)
+	}
+	rows := r.waitRows("the calls during the rolling restart", from(fromRoll), n, storedWhole, 60*time.Second)
+	r.t.Logf("rolling restart: %d calls on %v", n, perNode(rows))
+	ex := r.checkExact(rows, r.a, r.b, r.c)
 	m.exact.files += ex.files
 	m.exact.maxDelta = max(m.exact.maxDelta, ex.maxDelta)
 }
