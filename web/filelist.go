@@ -37,7 +37,7 @@ type listViews struct {
 	hits     int // for tests
 }
 
-const listViewBytes = 16 << 20
+const listViewBytes = 8 << 20
 
 // viewKey is the key of a view of page: its kind, the page's listing, the page's values around
 // the rows and parts, every other value the view shows. "" (nothing kept) for a page without a
