@@ -93,8 +93,9 @@ func TestUnparsedRecordingListed(t *testing.T) {
 	}
 }
 
-// TestFileListMarkup checks the list's rows (written by hand, not by templ) escape what they
-// show and that the sort header marks only the current column.
+// TestFileListMarkup checks the list's rows escape what they show, read as people read a call
+// (caller -> dialed number, the file name beneath), and that the sort header marks only the
+// current column.
 func TestFileListMarkup(t *testing.T) {
 	e := newEnv(t)
 	pool := e.demoPool()
@@ -104,20 +105,29 @@ func TestFileListMarkup(t *testing.T) {
 	e.addRecording(pool, "c2", plain, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "4917000123")
 	_, body := e.admin().get("/files/call_recording/337826/4971121843140/")
 	esc := `rec_&#34;&lt;b&gt;&amp;&#39;x.wav`
-	row := `<tr data-testid="file-row-` + strconv.Itoa(int(id)) + `"><td><input type="checkbox" name="id" value="` + strconv.Itoa(int(id)) +
-		`" aria-label="` + esc + `" data-testid="select-` + strconv.Itoa(int(id)) + `"></td><td class="play"><button type="button" class="play" data-src="/recordings/` +
-		strconv.Itoa(int(id)) + `/audio" aria-label="Abspielen: unterdrückt → 49711218431431, 01.03.2026 10:00" aria-pressed="false" data-testid="play-` +
-		strconv.Itoa(int(id)) + `"><span class="play-icon" aria-hidden="true"></span></button></td><td class="name"><a href="/recordings/` +
-		strconv.Itoa(int(id)) + `" data-testid="file-link">unterdrückt → 49711218431431</a><span class="file-name">` + esc +
-		`</span></td><td class="num">01.03.2026 10:00</td><td class="num"><span class="muted">`
+	sid := strconv.Itoa(int(id))
+	row := `<tr data-testid="file-row-` + sid + `"><td><input type="checkbox" name="id" value="` + sid +
+		`" aria-label="` + esc + `" data-testid="select-` + sid + `"></td><td class="play"><button type="button" class="play" data-src="/recordings/` +
+		sid + `/audio" aria-label="Abspielen: unterdrückt → 49711218431431, 01.03.2026 10:00" aria-pressed="false" data-testid="play-` +
+		sid + `"><span class="play-icon" aria-hidden="true"></span></button></td><td class="name" data-label="Anruf"><a href="/recordings/` +
+		sid + `" data-testid="file-link"><span class="muted">unterdrückt</span> → 49711218431431</a> <span class="file-name" title="` + esc + `">` + esc +
+		`</span></td><td class="num">01.03.2026 10:00</td><td class="num">4915258878874</td>`
 	if !strings.Contains(body, row) || strings.Contains(body, `<b>&'`) {
 		t.Fatalf("row of %q not as expected:\n%s", name, body)
 	}
-	// What people read besides the numbers: the pool's name, the recorded time and whether the
-	// caller was told (the test call played the notice, then the callee pressed #1).
-	tail := `</td><td>` + pool.Name + `</td><td class="num">0:02</td><td>mit #1 unterbrochen</td></tr>`
+	// What people read besides the numbers: the call's and the recorded time, the size, the
+	// pool's name and whether the caller was told (the test call played the notice, then the
+	// callee pressed #1).
+	tail := `<td class="num">0:04</td><td class="num">0:02</td><td class="num">63` + "\u00a0" + `kB</td><td class="pool">` + pool.Name +
+		`</td><td class="consent">mit #1 unterbrochen</td></tr>`
 	if strings.Count(body, tail) != 2 {
-		t.Fatalf("rows do not end in pool name, recorded time and consent %q:\n%s", tail, body)
+		t.Fatalf("rows do not end in durations, size, pool name and consent %q:\n%s", tail, body)
+	}
+	// The call's header sorts by caller, dialed number and file name.
+	for _, k := range []string{"caller", "dialed", "name", "date", "destination", "duration", "size"} {
+		if !strings.Contains(body, `data-testid="sort-`+k+`"`) {
+			t.Errorf("no sort link for %s", k)
+		}
 	}
 	// The breadcrumbs and folder names use the customer's and the pool's names.
 	if !strings.Contains(body, `<li><a href="/files/call_recording/337826">Demo GmbH (337826)</a></li><li><span aria-current="page">`+pool.Name+`</span></li>`) {
@@ -158,7 +168,7 @@ func TestFileListFollowsWrites(t *testing.T) {
 			}
 		}
 	}
-	expect("first", "01.03.2026 10:00", ">4917000123<", "unterdrückt", `data-testid="bulk-delete"`)
+	expect("first", "01.03.2026 10:00", ">4917000123 → ", "unterdrückt", `data-testid="bulk-delete"`)
 	// The same list for a user who may open recordings but not delete them: no delete button.
 	root := models.Actor{Role: models.RolePlatformAdmin}
 	u, err := e.store.CreateUser(ctx, root, pool.CustomerID, models.UserInput{Username: "listener", Password: "listener-pw-123456",
@@ -168,7 +178,7 @@ func TestFileListFollowsWrites(t *testing.T) {
 	}
 	listener := e.client().login(u.Username, "listener-pw-123456")
 	for range 2 {
-		if st, body := listener.get(folder); st != 200 || !strings.Contains(body, ">4917000123<") || strings.Contains(body, `data-testid="bulk-delete"`) {
+		if st, body := listener.get(folder); st != 200 || !strings.Contains(body, ">4917000123 → ") || strings.Contains(body, `data-testid="bulk-delete"`) {
 			t.Fatalf("listener: %d, delete button %v", st, strings.Contains(body, `data-testid="bulk-delete"`))
 		}
 	}
@@ -198,14 +208,14 @@ func TestFileListFollowsWrites(t *testing.T) {
 	}
 	// The pool's own folder names its pool in every row (not only in the breadcrumbs).
 	for range 2 {
-		if st, body := admin.get(folder); st != 200 || !strings.Contains(body, "<td>Renamed pool</td>") || strings.Contains(body, "<td>"+pool.Name+"</td>") {
-			t.Fatalf("pool folder after the rename: %d, rows name the new pool %v", st, strings.Contains(body, "<td>Renamed pool</td>"))
+		if st, body := admin.get(folder); st != 200 || !strings.Contains(body, `<td class="pool">Renamed pool</td>`) || strings.Contains(body, `<td class="pool">`+pool.Name+"</td>") {
+			t.Fatalf("pool folder after the rename: %d, rows name the new pool %v", st, strings.Contains(body, `<td class="pool">Renamed pool</td>`))
 		}
 	}
 	if _, err := e.store.SQL().Exec("UPDATE files SET a = '4917000999' WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}
-	expect("caller changed", ">4917000999<")
+	expect("caller changed", ">4917000999 → ")
 	tok := e.token(e.demo.Admin)
 	for range 2 { // the second time from the cache
 		var list struct {
@@ -231,5 +241,5 @@ func TestFileListFollowsWrites(t *testing.T) {
 		models.CustomerInput{Name: c.Name, SubscriberID: c.SubscriberID, Language: "en", TimeZone: "America/New_York"}); err != nil {
 		t.Fatal(err)
 	}
-	expect("zone and language changed", "2026-03-01 04:00", ">4917000999<", "withheld")
+	expect("zone and language changed", "2026-03-01 04:00", ">4917000999 → ", "withheld")
 }
