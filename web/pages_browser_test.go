@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"callrec/internal/browsertest"
+	"callrec/media"
 	"callrec/models"
 )
 
@@ -79,7 +80,21 @@ var notPages = map[string]bool{
 // at 1366x900 in English axe-core finds no serious or critical violation. With CALLREC_SCREENS=DIR
 // it also saves a screenshot of each (the "screens in Chromium" for people to look at).
 func TestBrowserEveryPage(t *testing.T) {
-	e := newEnv(t)
+	// A node of a cluster of two, its engine registered at the trunk: the platform admin's
+	// pages show nodes and registration as a platform sees them.
+	e := newEnvWith(t, func(c *Config) {
+		c.NodeID = "node-a"
+		c.EngineHealth = func() media.Health {
+			return media.Health{Calls: 1, Registration: media.RegistrationStatus{State: media.RegRegistered,
+				Trunk: "sip.carrier.example:5061", Expires: time.Now().Add(30 * time.Minute)}}
+		}
+	})
+	for _, b := range []models.NodeBeat{{ID: "node-a", Addr: "10.0.0.1:7070", Version: "v1", Started: time.Now(), ActiveCalls: 1},
+		{ID: "node-b", Addr: "10.0.0.2:7070", Version: "v1", Started: time.Now(), ActiveCalls: 3}} {
+		if err := e.store.Heartbeat(t.Context(), b, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.bookedPool()
 	rec := e.addRecording(e.demoPool(), "every-page", seedName, time.Now().Add(-time.Hour), "49711218431440")
 	visits := everyPage(e, rec)
