@@ -67,6 +67,9 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"--cluster-addr", "0.0.0.0:7001", "--cluster-secret", "0123456789abcdef"}, {"--cluster-advertise", "10.0.0.1:7001"},
 		{"--cluster-addr", "nohost", "--cluster-secret", "0123456789abcdef"}, {"--node-id", "a b"}, {"--node-id", ""},
 		{"--node-id", "../x"}, {"--drain-timeout", "0s"},
+		{"--cluster-addr", "10.0.0.1:7001", "--cluster-secret", "0123456789abcdef", "--cluster-tls-cert", "c.pem"},
+		{"--cluster-addr", "10.0.0.1:7001", "--cluster-secret", "0123456789abcdef", "--cluster-tls-ca", "ca.pem"},
+		{"--cluster-tls-cert", "c.pem", "--cluster-tls-key", "k.pem"},
 		{"--trunk-transport", "sctp"}, {"--trunk-srtp", "maybe"}, {"--sip-tls", ":5061"}, {"--sip-tls-cert", "c.pem"},
 		{"--trunk-register"}, {"--sip-session-expires", "60s", "--sip-min-se", "90s"},
 	} {
