@@ -78,6 +78,11 @@ type testNode struct {
 
 const secret = "0123456789abcdef-test-secret"
 
+// testBeat is the test nodes' heartbeat (their lease is three of them). Short, but not so short
+// that a loaded machine's stall of a few hundred milliseconds lets a live node's lease run out
+// (at 100 ms a peer sometimes took a live node over in the middle of a test).
+const testBeat = 400 * time.Millisecond
+
 func startNode(t *testing.T, db, id, sec string) *testNode {
 	t.Helper()
 	return startNodeTLS(t, db, id, sec, nil, nil)
@@ -101,7 +106,7 @@ func startNodeTLS(t *testing.T, db, id, sec string, srv, cli *tls.Config) *testN
 	}
 	tn := &testNode{eng: &engine{calls: map[string]media.CallInfo{}}, store: st, woken: make(chan uint, 16), drained: make(chan struct{}, 1)}
 	tn.Node = New(Config{Store: st, Engine: tn.eng, NodeID: id, Advertise: ln.Addr().String(), Secret: sec,
-		Beat: 100 * time.Millisecond, Live: func(c uint) { tn.woken <- c }, Drain: func() { tn.drained <- struct{}{} }, TLS: cli})
+		Beat: testBeat, Live: func(c uint) { tn.woken <- c }, Drain: func() { tn.drained <- struct{}{} }, TLS: cli})
 	h := tn.Handler()
 	tn.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/cluster/v1/calls" {
@@ -214,7 +219,7 @@ func TestCallsAndControlAcrossNodes(t *testing.T) {
 	if got := a.Calls(); len(got) != 1 {
 		t.Fatalf("a lists a dead node's calls: %+v", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * testBeat)
 	for {
 		var n models.Node
 		if n, err = a.store.Node(ctx, "node-b"); err == nil && n.State == models.NodeDown {
