@@ -164,6 +164,25 @@ func (s *Store) SessionCacheTTL() time.Duration {
 	return 0
 }
 
+// SessionUpdater writes a session that is in the table and reports false, writing nothing,
+// when its row is gone: deleted by another process (a logout on another node) while this one
+// still had it in memory. scs' own Commit inserts a missing row, which would bring that session
+// back to life. nil where this process is the table's only writer (SQLite).
+func (s *Store) SessionUpdater() func(token string, data []byte, expiry time.Time) (bool, error) {
+	if !s.d.shared() {
+		return nil
+	}
+	q := s.d.rebind("UPDATE sessions SET data = ?, expiry = ? WHERE token = ?")
+	return func(token string, data []byte, expiry time.Time) (bool, error) {
+		res, err := s.SQL().Exec(q, data, expiry.UTC(), token)
+		if err != nil {
+			return false, err
+		}
+		n, err := res.RowsAffected()
+		return n > 0, err
+	}
+}
+
 // SQL exposes the connection pool.
 func (s *Store) SQL() *sql.DB {
 	d, _ := s.db.DB()

@@ -14,13 +14,18 @@ import (
 // other processes write (a logout on another node of one PostgreSQL database) it sees after at
 // most ttl, Store.SessionCacheTTL: an entry is read from the table again once it is that old. A
 // ttl of 0 keeps entries until their session expires, right where this process is the table's
-// only writer (SQLite).
+// only writer (SQLite). Within ttl a commit of a session another process deleted does not
+// write it back (update); one that was forgotten for room (max) is committed as scs does.
 type cachedSessions struct {
 	db    scs.Store
 	codec scs.Codec // reads a session's deadline from its data
 	max   int
 	ttl   time.Duration    // 0: until the session expires
 	now   func() time.Time // time.Now; tests move it
+	// update writes a session this process has in memory only if its row still exists
+	// (Store.SessionUpdater; nil for a table only this process writes), so a commit here does
+	// not bring back a session another process deleted within ttl.
+	update func(token string, b []byte, expiry time.Time) (bool, error)
 
 	mu      sync.Mutex
 	entries map[string]cachedSession
@@ -64,9 +69,15 @@ func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
 
 func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error {
 	// Drop first: a failed write must not leave the cache ahead of the table.
-	s.drop(token)
+	known := s.drop(token)
 	now := s.now()
-	if err := s.db.Commit(token, b, expiry); err != nil {
+	if known && s.update != nil {
+		// A session read from the table: rewritten only while it is there. Gone means another
+		// node ended it; it stays ended (the cookie finds nothing at its next request).
+		if ok, err := s.update(token, b, expiry); err != nil || !ok {
+			return err
+		}
+	} else if err := s.db.Commit(token, b, expiry); err != nil {
 		return err
 	}
 	s.put(token, cachedSession{data: b, expiry: expiry}, now)
@@ -78,10 +89,13 @@ func (s *cachedSessions) Delete(token string) error {
 	return s.db.Delete(token)
 }
 
-func (s *cachedSessions) drop(token string) {
+// drop forgets token and says whether it was in memory.
+func (s *cachedSessions) drop(token string) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.entries[token]
 	delete(s.entries, token)
-	s.mu.Unlock()
+	return ok
 }
 
 // put keeps e, read or written at now, until its session expires or for ttl.

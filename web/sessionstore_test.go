@@ -152,6 +152,41 @@ func TestCachedSessionsShared(t *testing.T) {
 	if _, ok, _ := alone.Find("s"); !ok {
 		t.Fatal("without a ttl the cache reads the table again (it must not: it is the table's only writer)")
 	}
+	// Within b's ttl a commit of the session a deleted (a flash, the last-seen time) does not
+	// write it back: scs' Commit would insert the row again, and the logout would be undone.
+	update := func(tok string, d []byte, exp time.Time) (bool, error) {
+		if _, found, _ := db.MemStore.Find(tok); !found {
+			return false, nil
+		}
+		return true, db.MemStore.Commit(tok, d, exp)
+	}
+	a.update, b.update = update, update
+	if err := a.Commit("u", enc("5"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := b.Find("u"); !ok {
+		t.Fatal("u not found")
+	}
+	if err := a.Delete("u"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit("u", enc("6"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := db.MemStore.Find("u"); found {
+		t.Fatal("a commit on b brought back the session a deleted")
+	}
+	if _, ok, _ := b.Find("u"); ok {
+		t.Fatal("b still answers the session a deleted")
+	}
+	// A session b has never seen (a new login) is written as scs writes it.
+	if err := b.Commit("v", enc("7"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := db.MemStore.Find("v"); !found {
+		t.Fatal("a new session was not written")
+	}
+
 	// Past the expiry it was cached with, an entry is never answered from memory: the table
 	// decides (here it was extended meanwhile, so it still has it).
 	soon := now.Add(100 * time.Millisecond)

@@ -73,6 +73,11 @@ func TestSessionRevocationAcrossNodes(t *testing.T) {
 	if st := leaving.post(a.http, "/logout", url.Values{}); st != http.StatusSeeOther {
 		t.Fatalf("logout: %d", st)
 	}
+	// At once, within B's bound, the stolen cookie posts a form on B, which writes the session
+	// (its flash): that write must not bring the logged-out session back.
+	if st := postWithCookie(t, b.http, "/account/language", stolen, url.Values{"_csrf": {leaving.csrf}, "language": {"de"}}); st != http.StatusSeeOther {
+		t.Fatalf("the stolen cookie's form on B: %d", st)
+	}
 	users := "/admin/customers/" + strconv.Itoa(int(adminMe.Customer.ID)) + "/users/"
 	if st := root.post(a.http, users+strconv.Itoa(int(agentMe.ID))+"/password", url.Values{"password": {"a-new-password-0815"}}); st != http.StatusSeeOther {
 		t.Fatalf("password reset: %d", st)
@@ -84,8 +89,10 @@ func TestSessionRevocationAcrossNodes(t *testing.T) {
 
 	// Node B, once the bound has passed (waiting longer cannot make an answer wrong).
 	time.Sleep(time.Until(changed.Add(bound + 100*time.Millisecond)))
-	if st := withCookie(t, b.http, "/account", stolen); st != http.StatusSeeOther {
-		t.Errorf("B answers the logged-out session with %d, want 303 to the login", st)
+	for _, node := range []string{a.http, b.http} {
+		if st := withCookie(t, node, "/account", stolen); st != http.StatusSeeOther {
+			t.Errorf("%s answers the logged-out session with %d, want 303 to the login", node, st)
+		}
 	}
 	if st, _ := agent.get(b.http, "/account"); st != http.StatusSeeOther {
 		t.Errorf("B answers the agent whose password was reset with %d, want 303 to the login", st)
@@ -213,6 +220,20 @@ func withCookie(t *testing.T, node, path string, c *http.Cookie) int {
 	req, _ := http.NewRequest(http.MethodGet, "http://"+node+path, nil)
 	req.AddCookie(c)
 	resp, err := http.DefaultTransport.RoundTrip(req) // no redirects followed
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// postWithCookie is a form POST carrying only that cookie: its status.
+func postWithCookie(t *testing.T, node, path string, c *http.Cookie, form url.Values) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+node+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(c)
+	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
