@@ -71,6 +71,7 @@ func (r *clusterRig) postgresRestart(m *clusterMeasures) {
 	ex := r.checkExact(rows, r.a, r.b)
 	m.exact.files += ex.files
 	m.exact.maxDelta = max(m.exact.maxDelta, ex.maxDelta)
+	m.exact.crossed += ex.crossed
 	// A take-over leaves node_lost in the calls' trails (the node's next heartbeat clears its
 	// own row's state, not that).
 	var lost int
@@ -113,8 +114,9 @@ func (r *clusterRig) promptAcrossNodes() {
 		prev = id
 		heard, datagrams := r.hear(r.b, 3500)
 		if datagrams == 0 {
-			// No audio at all is not a stale prompt (that would be the other tone): a call
-			// that got no media once on a loaded machine (seen 1 in 5 runs) is placed again.
+			// No audio at all is not a stale prompt (that would be the other tone). Seen once
+			// in five runs before restartCallee (the leg had latched onto a stale stream):
+			// the call is placed again.
 			r.t.Logf("no audio reached the listening caller: calling again")
 			heard, _ = r.hear(r.b, 3500)
 		}
