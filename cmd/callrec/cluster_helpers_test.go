@@ -146,6 +146,7 @@ func storedWhole(c callRow) bool {
 type exactness struct {
 	files    int
 	maxDelta time.Duration
+	crossed  int // files whose caller channel is not the caller's 440 Hz or whose callee channel is not 1000 Hz
 }
 
 // checkExact downloads each call's recording (from the nodes in turn, so a file made on one
@@ -175,6 +176,10 @@ func (r *clusterRig) checkExact(rows []callRow, via ...*clusterNodeProc) exactne
 		}
 		ex.files++
 		ex.maxDelta = max(ex.maxDelta, delta)
+		if ch == 2 && (!toneIs(pcm, 0, 440, 1000) || !toneIs(pcm, 1, 1000, 440)) {
+			ex.crossed++
+			r.t.Logf("call %d on %s: a channel does not carry its side's tone (a stale stream latched?)", c.ID, c.Node)
+		}
 		if ch != 2 || call < 5*time.Second || delta > 40*time.Millisecond || rms(pcm, 2, 0) < 300 || rms(pcm, 2, 1) < 300 {
 			r.t.Errorf("call %d on %s: %d channels, %s for a call connected %s, rms %.0f / %.0f", c.ID, c.Node, ch, d, call, rms(pcm, 2, 0), rms(pcm, 2, 1))
 		}
@@ -357,6 +362,15 @@ type clusterMeasures struct {
 	rollingFailed                 int
 }
 
+// toneIs reports whether channel ch of interleaved stereo pcm has more power at hz than at other.
+func toneIs(pcm []int16, ch int, hz, other float64) bool {
+	mono := make([]int16, 0, len(pcm)/2)
+	for i := ch; i < len(pcm); i += 2 {
+		mono = append(mono, pcm[i])
+	}
+	return goertzel(mono, hz) > goertzel(mono, other)
+}
+
 func pct(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -372,8 +386,8 @@ func (m *clusterMeasures) report(t *testing.T) {
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		t.Logf("machine: %d CPUs, load average %s", runtime.NumCPU(), strings.TrimSpace(string(load)))
 	}
-	t.Logf("calls placed: %d; recordings checked exact: %d (largest length difference %s); lost recordings: 0",
-		m.placed, m.exact.files, ms(m.exact.maxDelta))
+	t.Logf("calls placed: %d; recordings checked exact: %d (largest length difference %s, %d with a channel not its side's tone); lost recordings: 0",
+		m.placed, m.exact.files, ms(m.exact.maxDelta), m.exact.crossed)
 	t.Logf("start/stop from A on a B call: n=%d p50 %s p99 %s max %s", len(m.control), ms(pct(m.control, .5)), ms(pct(m.control, .99)), ms(pct(m.control, 1)))
 	t.Logf("engine change on B to C's live stream (from the request on A): n=%d p50 %s p99 %s max %s", len(m.live), ms(pct(m.live, .5)), ms(pct(m.live, .99)), ms(pct(m.live, 1)))
 	t.Logf("to C's live API (polled every 25 ms): n=%d p50 %s p99 %s", len(m.liveAPI), ms(pct(m.liveAPI, .5)), ms(pct(m.liveAPI, .99)))

@@ -353,6 +353,7 @@ func (r *clusterRig) checkSurvivors(m *clusterMeasures, load *callStream, fo fai
 	ex := r.checkExact(rows, r.a, r.b)
 	m.exact.files += ex.files
 	m.exact.maxDelta = max(m.exact.maxDelta, ex.maxDelta)
+	m.exact.crossed += ex.crossed
 }
 
 // rollingRestart restarts every node in turn while calls keep coming: node C (drained before)
@@ -399,4 +400,5 @@ func (r *clusterRig) rollingRestart(m *clusterMeasures) {
 	ex := r.checkExact(rows, r.a, r.b, r.c)
 	m.exact.files += ex.files
 	m.exact.maxDelta = max(m.exact.maxDelta, ex.maxDelta)
+	m.exact.crossed += ex.crossed
 }
