@@ -204,3 +204,37 @@ func expect(t *testing.T, got collect, delivered bool) {
 		}
 	}
 }
+
+// TestSDPSourceTakesOverAStaleStream: a stream of an ended call still running to a port lent
+// again comes from the new peer's host and latches first; once the source the SDP names sends,
+// within the learning window, the leg is the SDP source's and the stale stream is foreign.
+// After the window nobody takes the leg over.
+func TestSDPSourceTakesOverAStaleStream(t *testing.T) {
+	s, got := servedSocket(t)
+	stale, real := udp(t, "127.0.0.1"), udp(t, "127.0.0.1")
+	realAddr := real.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.SetPeer(realAddr)
+	send(t, stale, s) // first: latched by its host
+	expect(t, got, true)
+	send(t, real, s)
+	expect(t, got, true)
+	send(t, stale, s)
+	expect(t, got, false)
+	if s.Peer() != realAddr || s.Relatched.Load() != 1 || s.Foreign.Load() != 1 {
+		t.Fatalf("peer %v (want %v), relatched %d, foreign %d", s.Peer(), realAddr, s.Relatched.Load(), s.Foreign.Load())
+	}
+
+	s2, got2 := servedSocket(t)
+	nat, late := udp(t, "127.0.0.1"), udp(t, "127.0.0.1")
+	s2.SetPeer(late.LocalAddr().(*net.UDPAddr).AddrPort())
+	send(t, nat, s2)
+	expect(t, got2, true)
+	s2.mu.Lock()
+	s2.learnUntil = time.Now().Add(-time.Millisecond)
+	s2.mu.Unlock()
+	send(t, late, s2) // the window is over: the latched source keeps the leg
+	expect(t, got2, false)
+	if s2.Peer() != nat.LocalAddr().(*net.UDPAddr).AddrPort() || s2.Relatched.Load() != 0 {
+		t.Fatalf("after the window: peer %v relatched %d", s2.Peer(), s2.Relatched.Load())
+	}
+}

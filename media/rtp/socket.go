@@ -30,7 +30,9 @@ type Handler interface {
 // LearnWindow after the SDP, one other source on the SDP's host or on the host the call's
 // signalling came from (a NAT rewrote the port or the address). The first accepted source is
 // latched: it is where we send, and every other source is dropped and counted (Foreign), so
-// a host spraying the port range neither hears the call nor speaks into it.
+// a host spraying the port range neither hears the call nor speaks into it. The one exception:
+// within the window the exact source the SDP names takes over from a source that latched by
+// its host only (a stale stream of an ended call to a port lent again).
 type Socket struct {
 	conn  *net.UDPConn
 	port  int
@@ -65,6 +67,9 @@ type Socket struct {
 	RxPackets, RxErrors uint64
 	// Foreign counts packets from sources other than the peer, dropped.
 	Foreign atomic.Uint64
+	// Relatched counts the times the SDP's own source took the leg over from another port of
+	// its host within the learning window.
+	Relatched atomic.Uint64
 	// KernelDrops is how many datagrams the kernel dropped on this socket because its
 	// receive buffer was full: what the readers lost by falling behind (as the kernel last
 	// reported it with a datagram).
@@ -243,6 +248,14 @@ func (s *Socket) accept(from netip.AddrPort, now time.Time, pt int) bool {
 	defer s.mu.Unlock()
 	if s.latched {
 		if from == s.peer {
+			return true
+		}
+		// The source the SDP names takes over a host-only latch while the window is open: a
+		// stream still running to this port from an ended call (a node killed and started
+		// again lends its old ports anew) came from the same carrier host and latched first.
+		if from == s.sdp && !s.learnUntil.IsZero() && now.Before(s.learnUntil) {
+			s.peer, s.eventSrc = from, netip.AddrPort{}
+			s.Relatched.Add(1)
 			return true
 		}
 		if pt != s.eventPT || from.Addr() != s.peer.Addr() {
