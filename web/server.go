@@ -115,9 +115,7 @@ func New(cfg Config, store *models.Store) *Server {
 	}
 	sm := scs.New()
 	sm.Codec = newCachedCodec(sm.Codec, 10_000)
-	sessions := newCachedSessions(store.SessionStore(30*time.Minute), sm.Codec, 100_000, store.SessionCacheTTL())
-	sessions.update = store.SessionUpdater()
-	sm.Store = sessions
+	sm.Store = storeSessions(store, 30*time.Minute, sm.Codec, 100_000)
 	sm.Lifetime = 12 * time.Hour
 	// No scs IdleTimeout: it re-saves the session (a database write) on every request. loadUser
 	// enforces the idle limit itself and refreshes the session at most once a minute.

@@ -6,29 +6,43 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"callrec/models"
 )
 
 // cachedSessions keeps the sessions this process has seen in memory in front of the database's
 // session store (models.Store.SessionStore), so a page view does not read its session from the
-// database. Commit and Delete go through it, so what this process writes it sees at once. What
-// other processes write (a logout on another node of one PostgreSQL database) it sees after at
-// most ttl, Store.SessionCacheTTL: an entry is read from the table again once it is that old. A
-// ttl of 0 keeps entries until their session expires, right where this process is the table's
-// only writer (SQLite). Within ttl a commit of a session another process deleted does not
-// write it back (update); one that was forgotten for room (max) is committed as scs does.
+// database. The rule, stated here only:
+//
+//   - Commit and Delete go through it, so what this process writes it sees at once.
+//   - What other processes write (a logout on another node of one PostgreSQL database) it sees
+//     after at most ttl, Store.SessionCacheTTL: an entry is read from the table again once it
+//     is that old. A ttl of 0 keeps entries until their session expires, right where this
+//     process is the table's only writer (SQLite).
+//   - Every token this process has read from the table or written is remembered until its
+//     session expires, also once its data is gone (read again after ttl, or dropped for room:
+//     more than max sessions). A commit of such a token writes only while its row exists
+//     (update, Store.SessionUpdater; nil where no other process writes the table), so a
+//     session another process deleted is not brought back. Only a token never seen here, a
+//     new session, is written as scs writes it (an insert, or an upsert).
+//
+// Memory: the data of at most max sessions, and a token with its expiry for each session seen
+// here that has not expired (expired ones are purged as their number grows, so at most about
+// twice the live ones): one per row of the table this process has used.
 type cachedSessions struct {
 	db    scs.Store
 	codec scs.Codec // reads a session's deadline from its data
 	max   int
 	ttl   time.Duration    // 0: until the session expires
 	now   func() time.Time // time.Now; tests move it
-	// update writes a session this process has in memory only if its row still exists
-	// (Store.SessionUpdater; nil for a table only this process writes), so a commit here does
-	// not bring back a session another process deleted within ttl.
+	// update writes a session that is in the table, and reports false, writing nothing, when
+	// its row is gone (Store.SessionUpdater; nil for a table only this process writes).
 	update func(token string, b []byte, expiry time.Time) (bool, error)
 
 	mu      sync.Mutex
-	entries map[string]cachedSession
+	entries map[string]cachedSession // at most max
+	tokens  map[string]time.Time     // every token seen here, until its session's expiry
+	purgeAt int                      // len(tokens) at which expired tokens are purged
 }
 
 type cachedSession struct {
@@ -39,7 +53,16 @@ type cachedSession struct {
 // newCachedSessions caches up to max sessions (beyond that, expired ones go first, then any),
 // each for at most ttl (0: until it expires).
 func newCachedSessions(db scs.Store, codec scs.Codec, max int, ttl time.Duration) *cachedSessions {
-	return &cachedSessions{db: db, codec: codec, max: max, ttl: ttl, now: time.Now, entries: map[string]cachedSession{}}
+	return &cachedSessions{db: db, codec: codec, max: max, ttl: ttl, now: time.Now,
+		entries: map[string]cachedSession{}, tokens: map[string]time.Time{}, purgeAt: max}
+}
+
+// storeSessions is the cache in front of store's sessions table (expired rows deleted every
+// cleanup, 0: never), holding up to max sessions, with the store's ttl and update.
+func storeSessions(store *models.Store, cleanup time.Duration, codec scs.Codec, max int) *cachedSessions {
+	s := newCachedSessions(store.SessionStore(cleanup), codec, max, store.SessionCacheTTL())
+	s.update = store.SessionUpdater()
+	return s
 }
 
 func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
@@ -63,16 +86,19 @@ func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
 	if err != nil {
 		return b, true, nil // scs reports the broken session itself
 	}
-	s.put(token, cachedSession{data: b, expiry: deadline}, now) // as old as the read's start
+	s.put(token, b, deadline, now) // as old as the read's start
 	return b, true, nil
 }
 
 func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error {
 	// Drop first: a failed write must not leave the cache ahead of the table.
-	known := s.drop(token)
+	s.mu.Lock()
+	delete(s.entries, token)
+	_, seen := s.tokens[token]
+	s.mu.Unlock()
 	now := s.now()
-	if known && s.update != nil {
-		// A session read from the table: rewritten only while it is there. Gone means another
+	if seen && s.update != nil {
+		// A session in the table: rewritten only while it is there. Gone means another
 		// node ended it; it stays ended (the cookie finds nothing at its next request).
 		if ok, err := s.update(token, b, expiry); err != nil || !ok {
 			return err
@@ -80,38 +106,39 @@ func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error 
 	} else if err := s.db.Commit(token, b, expiry); err != nil {
 		return err
 	}
-	s.put(token, cachedSession{data: b, expiry: expiry}, now)
+	s.put(token, b, expiry, now)
 	return nil
 }
 
 func (s *cachedSessions) Delete(token string) error {
-	s.drop(token)
+	s.mu.Lock()
+	delete(s.entries, token)
+	s.mu.Unlock()
 	return s.db.Delete(token)
 }
 
-// drop forgets token and says whether it was in memory.
-func (s *cachedSessions) drop(token string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.entries[token]
-	delete(s.entries, token)
-	return ok
-}
-
-// put keeps e, read or written at now, until its session expires or for ttl.
-func (s *cachedSessions) put(token string, e cachedSession, now time.Time) {
+// put keeps token's data b, read or written at now, until its session's expiry or for ttl, and
+// the token itself until that expiry.
+func (s *cachedSessions) put(token string, b []byte, expiry, now time.Time) {
+	e := cachedSession{data: b, expiry: expiry}
 	if s.ttl > 0 && e.expiry.After(now.Add(s.ttl)) {
 		e.expiry = now.Add(s.ttl)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if expiry.After(s.tokens[token]) {
+		s.tokens[token] = expiry
+	}
+	if len(s.tokens) >= s.purgeAt {
+		s.purge(now)
+	}
 	if len(s.entries) >= s.max {
 		for k, v := range s.entries {
 			if !now.Before(v.expiry) {
 				delete(s.entries, k)
 			}
 		}
-		for k := range s.entries { // still full: forget arbitrary ones, the table has them
+		for k := range s.entries { // still full: drop arbitrary ones' data, the table has it
 			if len(s.entries) < s.max {
 				break
 			}
@@ -119,6 +146,18 @@ func (s *cachedSessions) put(token string, e cachedSession, now time.Time) {
 		}
 	}
 	s.entries[token] = e
+}
+
+// purge forgets the tokens whose sessions have expired, and sets the next purge at twice the
+// number left, so that purging costs a constant per token kept.
+func (s *cachedSessions) purge(now time.Time) {
+	for k, expiry := range s.tokens {
+		if !now.Before(expiry) {
+			delete(s.tokens, k)
+			delete(s.entries, k)
+		}
+	}
+	s.purgeAt = max(2*len(s.tokens), s.max)
 }
 
 // cachedCodec remembers the decoded form of the session values it has encoded or decoded, so

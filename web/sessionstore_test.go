@@ -7,6 +7,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+
+	"callrec/internal/storetest"
+	"callrec/models"
 )
 
 // countingStore is a real scs store that counts the reads reaching it.
@@ -219,5 +222,78 @@ func TestCachedCodec(t *testing.T) {
 	gd, gv, err := scs.GobCodec{}.Decode(b)
 	if err != nil || !gd.Equal(deadline) || gv["user_id"] != int64(7) {
 		t.Fatalf("gob: %v %v %v", gd, gv, err)
+	}
+}
+
+// sessionTable is the sessions table of a new database on the tests' backend (SQLite, or
+// PostgreSQL with CALLREC_TEST_DB=postgres), and what another process sees of it: its rows.
+func sessionTable(t *testing.T) (*models.Store, scs.Store) {
+	t.Helper()
+	st, err := models.Open(storetest.DSN(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, st.SessionStore(0)
+}
+
+func encodeSession(t *testing.T, codec scs.Codec, deadline time.Time, v string) []byte {
+	t.Helper()
+	b, err := codec.Encode(deadline, map[string]any{"v": v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func inTable(t *testing.T, rows scs.Store, token string) bool {
+	t.Helper()
+	_, found, err := rows.Find(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestCachedSessionsForgottenForRoom: a session whose data this process dropped for room is
+// still one it read from the table, so its commit is an update: one that another node deleted
+// meanwhile (a logout there) does not come back.
+func TestCachedSessionsForgottenForRoom(t *testing.T) {
+	st, rows := sessionTable(t)
+	if st.SessionUpdater() == nil {
+		t.Skip("SQLite: this process is the sessions table's only writer; no other deletes a row behind its back")
+	}
+	codec := newCachedCodec(scs.GobCodec{}, 100)
+	a := storeSessions(st, 0, codec, 10)
+	b := storeSessions(st, 0, codec, 1) // room for one session's data
+	later := time.Now().Add(time.Hour)
+	if err := a.Commit("s", encodeSession(t, codec, later, "1"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Find("s"); !ok || err != nil {
+		t.Fatalf("b does not find the session a wrote: %v", err)
+	}
+	// Another user's request on b takes the room.
+	if err := b.Commit("other", encodeSession(t, codec, later, "x"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := b.entries["s"]; held {
+		t.Fatal("a cache of one still holds s: the test does not drop it for room")
+	}
+	if err := a.Delete("s"); err != nil { // the logout, on a
+		t.Fatal(err)
+	}
+	// b's request that had loaded s ends and writes it (its flash, the seen stamp).
+	if err := b.Commit("s", encodeSession(t, codec, later, "2"), later); err != nil {
+		t.Fatal(err)
+	}
+	if inTable(t, rows, "s") {
+		t.Fatal("b's commit of a session it had dropped for room brought back the session a deleted")
+	}
+	if _, ok, _ := b.Find("s"); ok {
+		t.Fatal("b still finds the session a deleted")
+	}
+	if !inTable(t, rows, "other") {
+		t.Fatal("the new session on b was not written")
 	}
 }
