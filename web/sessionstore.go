@@ -25,10 +25,16 @@ import (
 //     (update, Store.SessionUpdater; nil where no other process writes the table), so a
 //     session another process deleted is not brought back. Only a token never seen here, a
 //     new session, is written as scs writes it (an insert, or an upsert).
+//   - A session this process deleted (a logout, the old token of a login, a revoked session)
+//     stays ended: its token is kept as a tombstone until the session could have expired. Find
+//     does not find it, and a commit of it (a request that had loaded the session before the
+//     logout and ends after it: the live-calls stream, a ZIP download, a flash, the seen stamp)
+//     writes nothing and succeeds. A token scs makes (a new session, a login's RenewToken) is
+//     new, so a tombstone never stands in a real session's way.
 //
 // Memory: the data of at most max sessions, and a token with its expiry for each session seen
-// here that has not expired (expired ones are purged as their number grows, so at most about
-// twice the live ones): one per row of the table this process has used.
+// or ended here that has not expired (expired ones are purged as their number grows, so at most
+// about twice the live ones): one per row of the table this process has used.
 type cachedSessions struct {
 	db    scs.Store
 	codec scs.Codec // reads a session's deadline from its data
@@ -41,8 +47,13 @@ type cachedSessions struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedSession // at most max
-	tokens  map[string]time.Time     // every token seen here, until its session's expiry
+	tokens  map[string]sessionToken  // every token seen here, until its session's expiry
 	purgeAt int                      // len(tokens) at which expired tokens are purged
+}
+
+type sessionToken struct {
+	expiry time.Time // the latest the session can expire
+	ended  bool      // deleted here: never found, never written again
 }
 
 type cachedSession struct {
@@ -54,7 +65,7 @@ type cachedSession struct {
 // each for at most ttl (0: until it expires).
 func newCachedSessions(db scs.Store, codec scs.Codec, max int, ttl time.Duration) *cachedSessions {
 	return &cachedSessions{db: db, codec: codec, max: max, ttl: ttl, now: time.Now,
-		entries: map[string]cachedSession{}, tokens: map[string]time.Time{}, purgeAt: max}
+		entries: map[string]cachedSession{}, tokens: map[string]sessionToken{}, purgeAt: max}
 }
 
 // storeSessions is the cache in front of store's sessions table (expired rows deleted every
@@ -68,6 +79,10 @@ func storeSessions(store *models.Store, cleanup time.Duration, codec scs.Codec, 
 func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
 	now := s.now()
 	s.mu.Lock()
+	if s.tokens[token].ended {
+		s.mu.Unlock()
+		return nil, false, nil
+	}
 	e, ok := s.entries[token]
 	if ok && !now.Before(e.expiry) { // expired, or read too long ago: the table says which
 		delete(s.entries, token)
@@ -86,7 +101,9 @@ func (s *cachedSessions) Find(token string) ([]byte, bool, error) {
 	if err != nil {
 		return b, true, nil // scs reports the broken session itself
 	}
-	s.put(token, b, deadline, now) // as old as the read's start
+	if !s.put(token, b, deadline, now) { // as old as the read's start
+		return nil, false, nil // deleted while it was read
+	}
 	return b, true, nil
 }
 
@@ -94,8 +111,11 @@ func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error 
 	// Drop first: a failed write must not leave the cache ahead of the table.
 	s.mu.Lock()
 	delete(s.entries, token)
-	_, seen := s.tokens[token]
+	t, seen := s.tokens[token]
 	s.mu.Unlock()
+	if t.ended {
+		return nil // logged out while the request that commits it ran: it stays ended
+	}
 	now := s.now()
 	if seen && s.update != nil {
 		// A session in the table: rewritten only while it is there. Gone means another
@@ -106,31 +126,50 @@ func (s *cachedSessions) Commit(token string, b []byte, expiry time.Time) error 
 	} else if err := s.db.Commit(token, b, expiry); err != nil {
 		return err
 	}
-	s.put(token, b, expiry, now)
+	if !s.put(token, b, expiry, now) {
+		// Ended while this was written, by a Delete that may have reached the table first.
+		return s.db.Delete(token)
+	}
 	return nil
 }
 
+// Delete ends the session: in the table, and here for good (a tombstone). A token never seen
+// here, or expired, needs no tombstone: no request of this process holds its live session.
 func (s *cachedSessions) Delete(token string) error {
 	s.mu.Lock()
 	delete(s.entries, token)
+	t, seen := s.tokens[token]
+	if seen {
+		s.tokens[token] = sessionToken{expiry: t.expiry, ended: true}
+	}
 	s.mu.Unlock()
-	return s.db.Delete(token)
+	err := s.db.Delete(token)
+	if err != nil && seen {
+		s.mu.Lock()
+		s.tokens[token] = t // still in the table, so still a session (the logout can be tried again)
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // put keeps token's data b, read or written at now, until its session's expiry or for ttl, and
-// the token itself until that expiry.
-func (s *cachedSessions) put(token string, b []byte, expiry, now time.Time) {
+// the token itself until that expiry. It reports false, keeping nothing, for an ended session.
+func (s *cachedSessions) put(token string, b []byte, expiry, now time.Time) bool {
 	e := cachedSession{data: b, expiry: expiry}
 	if s.ttl > 0 && e.expiry.After(now.Add(s.ttl)) {
 		e.expiry = now.Add(s.ttl)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if expiry.After(s.tokens[token]) {
-		s.tokens[token] = expiry
+	t := s.tokens[token]
+	if t.ended {
+		return false
 	}
 	if len(s.tokens) >= s.purgeAt {
 		s.purge(now)
+	}
+	if expiry.After(t.expiry) {
+		s.tokens[token] = sessionToken{expiry: expiry}
 	}
 	if len(s.entries) >= s.max {
 		for k, v := range s.entries {
@@ -146,13 +185,14 @@ func (s *cachedSessions) put(token string, b []byte, expiry, now time.Time) {
 		}
 	}
 	s.entries[token] = e
+	return true
 }
 
 // purge forgets the tokens whose sessions have expired, and sets the next purge at twice the
 // number left, so that purging costs a constant per token kept.
 func (s *cachedSessions) purge(now time.Time) {
-	for k, expiry := range s.tokens {
-		if !now.Before(expiry) {
+	for k, t := range s.tokens {
+		if !now.Before(t.expiry) {
 			delete(s.tokens, k)
 			delete(s.entries, k)
 		}

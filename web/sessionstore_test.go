@@ -2,6 +2,13 @@ package web
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,4 +303,237 @@ func TestCachedSessionsForgottenForRoom(t *testing.T) {
 	if !inTable(t, rows, "other") {
 		t.Fatal("the new session on b was not written")
 	}
+}
+
+// TestCachedSessionsLogoutStaysEnded: in one process, a request that loaded a session before
+// its logout and commits it after (a long download, the live-calls stream, a flash) writes
+// nothing: the session stays ended, in memory and in the table. A new token is written as
+// ever.
+func TestCachedSessionsLogoutStaysEnded(t *testing.T) {
+	st, rows := sessionTable(t)
+	codec := newCachedCodec(scs.GobCodec{}, 100)
+	c := storeSessions(st, 0, codec, 10)
+	later := time.Now().Add(time.Hour)
+	if err := c.Commit("t", encodeSession(t, codec, later, "1"), later); err != nil { // the login
+		t.Fatal(err)
+	}
+	if _, ok, err := c.Find("t"); !ok || err != nil { // request R loads the session
+		t.Fatalf("the session is not found: %v", err)
+	}
+	if err := c.Delete("t"); err != nil { // request L: the logout
+		t.Fatal(err)
+	}
+	// From here on the cache answers for the ended session itself: it asks the table nothing.
+	asked := &askedStore{Store: c.db}
+	c.db = asked
+	if up := c.update; up != nil {
+		c.update = func(token string, b []byte, expiry time.Time) (bool, error) {
+			asked.n++
+			return up(token, b, expiry)
+		}
+	}
+	if err := c.Commit("t", encodeSession(t, codec, later, "2"), later); err != nil { // R ends
+		t.Fatalf("the commit of an ended session: %v", err)
+	}
+	if inTable(t, rows, "t") {
+		t.Fatal("a commit after the logout brought the session back into the table")
+	}
+	if _, ok, _ := c.Find("t"); ok || asked.n != 0 {
+		t.Fatalf("after the logout: found %v, %d requests to the table", ok, asked.n)
+	}
+	if _, ok, _ := storeSessions(st, 0, codec, 10).Find("t"); ok {
+		t.Fatal("another process finds the ended session")
+	}
+	// The next login's token is new: written and found.
+	if err := c.Commit("t2", encodeSession(t, codec, later, "3"), later); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := c.Find("t2"); !ok || !inTable(t, rows, "t2") {
+		t.Fatal("a new session after a logout was not kept")
+	}
+}
+
+// TestCachedSessionsLogoutDuringCommit: the logout lands between a commit's check and its
+// write. The session still ends: the commit that finds it ended after its write deletes it
+// again.
+func TestCachedSessionsLogoutDuringCommit(t *testing.T) {
+	st, rows := sessionTable(t)
+	codec := newCachedCodec(scs.GobCodec{}, 100)
+	c := storeSessions(st, 0, codec, 10)
+	later := time.Now().Add(time.Hour)
+	if err := c.Commit("t", encodeSession(t, codec, later, "1"), later); err != nil {
+		t.Fatal(err)
+	}
+	logout := func() {
+		if err := c.Delete("t"); err != nil {
+			t.Error(err)
+		}
+	}
+	c.db = &beforeWrite{Store: c.db, hook: logout}
+	if up := c.update; up != nil {
+		c.update = func(token string, b []byte, expiry time.Time) (bool, error) {
+			logout()
+			return up(token, b, expiry)
+		}
+	}
+	if err := c.Commit("t", encodeSession(t, codec, later, "2"), later); err != nil {
+		t.Fatal(err)
+	}
+	if inTable(t, rows, "t") {
+		t.Fatal("a commit the logout overtook left the session in the table")
+	}
+	if _, ok, _ := c.Find("t"); ok {
+		t.Fatal("a commit the logout overtook left the session in memory")
+	}
+}
+
+// askedStore counts the requests that reach the table.
+type askedStore struct {
+	scs.Store
+	n int
+}
+
+func (s *askedStore) Find(token string) ([]byte, bool, error) {
+	s.n++
+	return s.Store.Find(token)
+}
+
+func (s *askedStore) Commit(token string, b []byte, expiry time.Time) error {
+	s.n++
+	return s.Store.Commit(token, b, expiry)
+}
+
+// beforeWrite runs hook before each Commit reaches the table.
+type beforeWrite struct {
+	scs.Store
+	hook func()
+}
+
+func (s *beforeWrite) Commit(token string, b []byte, expiry time.Time) error {
+	s.hook()
+	return s.Store.Commit(token, b, expiry)
+}
+
+// TestCachedSessionsTombstonesExpire: what a logout leaves is a token, kept only until the
+// session could have expired; the next purge forgets it.
+func TestCachedSessionsTombstonesExpire(t *testing.T) {
+	db := &countingStore{MemStore: memstore.NewWithCleanupInterval(0)}
+	codec := newCachedCodec(scs.GobCodec{}, 100)
+	c := newCachedSessions(db, codec, 2, 0)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	soon := now.Add(time.Minute)
+	for i := range 10 {
+		tok := fmt.Sprint("old", i)
+		if err := c.Commit(tok, encodeSession(t, codec, soon, tok), soon); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = soon
+	later := now.Add(time.Hour)
+	for i := range 40 {
+		tok := fmt.Sprint("new", i)
+		if err := c.Commit(tok, encodeSession(t, codec, later, tok), later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tok := range c.tokens {
+		if strings.HasPrefix(tok, "old") {
+			t.Fatalf("the tombstone of %s outlived its session", tok)
+		}
+	}
+	if n := len(c.tokens); n > 2*40 {
+		t.Fatalf("%d tokens kept for 40 live sessions", n)
+	}
+}
+
+// TestLogoutWhileRequestInFlight, through HTTP: a request of the session is under way when the
+// same browser logs out (another tab); it ends after the logout and saves the session (here
+// its flash). The session must stay ended: the cookie that request's answer sets again finds
+// nothing.
+func TestLogoutWhileRequestInFlight(t *testing.T) {
+	e := newEnv(t)
+	// A server of its own on e's store, its session store held at one commit.
+	w := New(Config{DataDir: e.dir}, e.store)
+	held := &heldCommit{Store: w.sessions.Store, reached: make(chan struct{}), release: make(chan struct{})}
+	w.sessions.Store = held
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	on := *e
+	on.srv = srv
+	c := on.client().login(e.demo.Admin, e.demo.AdminPassword)
+	var token string
+	for _, k := range c.http.Jar.Cookies(must(url.Parse(srv.URL))) {
+		if k.Name == w.sessions.Cookie.Name {
+			token = k.Value
+		}
+	}
+	if token == "" {
+		t.Fatal("no session cookie after the login")
+	}
+	held.token.Store(&token)
+
+	// Request R: changes the language, which flashes; its commit waits.
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := c.http.PostForm(srv.URL+"/account/language", url.Values{"_csrf": {c.csrf}, "language": {"en"}})
+		if err != nil {
+			t.Error(err)
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	select {
+	case <-held.reached:
+	case st := <-answered:
+		t.Fatalf("the language change answered %d without saving its session", st)
+	}
+	// Request L: the logout, while R is under way.
+	if st, _, _ := c.post("/logout", nil); st != http.StatusSeeOther {
+		t.Fatalf("logout: %d", st)
+	}
+	close(held.release)
+	if st := <-answered; st != http.StatusSeeOther {
+		t.Fatalf("the language change: %d", st)
+	}
+	if inTable(t, e.store.SessionStore(0), token) {
+		t.Fatal("the request that ended after the logout wrote the session back")
+	}
+	if st, _ := c.get("/account"); st != http.StatusSeeOther {
+		t.Fatalf("after the logout the session's cookie still opens /account: %d", st)
+	}
+}
+
+// heldCommit holds the first commit of token until release.
+type heldCommit struct {
+	scs.Store
+	token   atomic.Pointer[string]
+	once    sync.Once
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (s *heldCommit) Commit(token string, b []byte, expiry time.Time) error {
+	if p := s.token.Load(); p != nil && *p == token {
+		s.once.Do(func() {
+			close(s.reached)
+			<-s.release
+		})
+	}
+	return s.Store.Commit(token, b, expiry)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
