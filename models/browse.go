@@ -192,9 +192,12 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 		list += " OFFSET ?"
 		largs = append(largs, (q.Page-1)*q.Limit)
 	}
-	// The scope's version (and a whole folder's exact total) first, then the listing: from the
-	// cache when it was read at this version, else from the database (see listCache).
-	stored, version, err := s.scopeStats(ctx, customer, q.Folder)
+	// The scope's version (and a whole folder's exact total) first, kept on PostgreSQL as
+	// scopeVersions says, then the listing: from the cache when it was read at this version,
+	// else from the database (see listCache), whose version is then read anew.
+	stored, version, err := s.versions.stats(customer, q.Folder, func() (int64, int64, error) {
+		return s.scopeStats(ctx, customer, q.Folder)
+	})
 	if err != nil {
 		return BrowsePage{}, err
 	}

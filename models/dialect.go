@@ -55,10 +55,12 @@ type dialect interface {
 	// retryable says err means the transaction lost a race with another (a deadlock broken, a
 	// serialization failure) and running it again is correct.
 	retryable(err error) bool
-	// watch calls changed whenever another process may have changed a table the read cache
-	// holds rows of, until ctx ends; done is closed when it has let go of its connection.
-	// SQLite has no such signal (the cache's TTL bounds it).
-	watch(ctx context.Context, changed func()) (done <-chan struct{})
+	// watch tells heard, until ctx ends, whenever another process may have changed a table the
+	// read cache holds rows of (cacheChannel) or files (filesChannel, with the customer), and
+	// whenever it starts or stops listening; done is closed when it has let go of its
+	// connection. SQLite has no such signal (the read cache's TTL bounds it; scope versions
+	// are not kept).
+	watch(ctx context.Context, heard func(watchNotice)) (done <-chan struct{})
 	// tables lists the tables that hold data (not derivedTables), each after those its foreign
 	// keys point to; columns lists a table's columns, read through q; afterCopy sets what must
 	// follow rows inserted with their ids (PostgreSQL's sequences). For copy-db.
@@ -121,4 +123,11 @@ func expandTypes(d dialect, stmt string) string {
 // isPostgres says whether a --db value names a PostgreSQL database.
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// watchNotice is what a dialect's watch tells: a notification (channel and payload), or a reset
+// (it listens from now on, or, live false, no longer does).
+type watchNotice struct {
+	channel, payload string
+	reset, live      bool
 }

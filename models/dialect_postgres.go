@@ -253,10 +253,12 @@ func (*postgresDialect) retryable(err error) bool {
 // cacheChannel is the NOTIFY channel of writes to the tables the read cache holds rows of.
 const cacheChannel = "callrec_cache"
 
-// watch listens on its own connection (reconnecting with backoff) and calls changed for every
-// notification, and once after every (re)connect: notifications sent while it was not listening
-// are lost, so what the cache holds is dropped then.
-func (d *postgresDialect) watch(ctx context.Context, changed func()) <-chan struct{} {
+// watch listens on its own connection (reconnecting with backoff) and tells heard every
+// notification, and that it listens after every (re)connect and no longer does when the
+// connection is lost: notifications sent while it was not listening are lost, so what the
+// caches hold is dropped then. A connection that has been quiet for watchIdle is pinged: one
+// that died without a word (a cut network) is found within watchIdle plus watchPing.
+func (d *postgresDialect) watch(ctx context.Context, heard func(watchNotice)) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -264,19 +266,14 @@ func (d *postgresDialect) watch(ctx context.Context, changed func()) <-chan stru
 		for ctx.Err() == nil {
 			conn, err := pgx.ConnectConfig(ctx, d.cfg)
 			if err == nil {
-				if _, err = conn.Exec(ctx, "LISTEN "+cacheChannel); err == nil {
+				if _, err = conn.Exec(ctx, "LISTEN "+cacheChannel+"; LISTEN "+filesChannel); err == nil {
 					backoff = 100 * time.Millisecond
-					changed()
-					for {
-						if _, err = conn.WaitForNotification(ctx); err != nil {
-							break
-						}
-						changed()
-					}
+					heard(watchNotice{reset: true, live: true})
+					err = listen(ctx, conn, heard)
 				}
 				conn.Close(context.Background())
 			}
-			changed()
+			heard(watchNotice{reset: true})
 			select {
 			case <-ctx.Done():
 				return
@@ -286,6 +283,33 @@ func (d *postgresDialect) watch(ctx context.Context, changed func()) <-chan stru
 		}
 	}()
 	return done
+}
+
+const (
+	watchIdle = 10 * time.Second
+	watchPing = 5 * time.Second
+)
+
+// listen hands conn's notifications to heard until the connection fails or ctx ends.
+func listen(ctx context.Context, conn *pgx.Conn, heard func(watchNotice)) error {
+	for {
+		wait, cancel := context.WithTimeout(ctx, watchIdle)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		if err == nil {
+			heard(watchNotice{channel: n.Channel, payload: n.Payload})
+			continue
+		}
+		if ctx.Err() != nil || !pgconn.Timeout(err) {
+			return err
+		}
+		ping, cancel := context.WithTimeout(ctx, watchPing)
+		err = conn.Ping(ping)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // postgresListColumns are browseColumnsRead as PostgreSQL reads them: each column on its own

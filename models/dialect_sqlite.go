@@ -81,7 +81,7 @@ func (*sqliteDialect) noIndex() string             { return "+" }
 func (*sqliteDialect) prepares() bool              { return true }
 func (*sqliteDialect) retryable(error) bool        { return false }
 func (*sqliteDialect) lock(*gorm.DB, string) error { return nil }
-func (*sqliteDialect) watch(context.Context, func()) <-chan struct{} {
+func (*sqliteDialect) watch(context.Context, func(watchNotice)) <-chan struct{} {
 	done := make(chan struct{})
 	close(done)
 	return done

@@ -125,7 +125,9 @@ func (s *Store) CreateFileRows(ctx context.Context, rows []File) error {
 			return fmt.Errorf("models: %d of %d files inserted (two with one path?)", n, len(batch))
 		}
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.versions.dropAll() // database/sql, not GORM: see scopeVersions
+	return err
 }
 
 // fileRowsBatch is how many rows one insert of CreateFileRows carries (19 values each: far below

@@ -14,7 +14,8 @@ import (
 
 // TestListCacheFollowsWrites checks that listings answered from the listing cache are what a
 // store with no cache answers, after every kind of write to the files: through the store, as
-// raw SQL, and by another process's connection; and that unchanged listings are answered from
+// raw SQL, and by another process's connection (on PostgreSQL once its notification arrived);
+// and that unchanged listings are answered from
 // the cache (also when another folder of the customer changed).
 func TestListCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
@@ -76,6 +77,23 @@ func TestListCacheFollowsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := listed.Files[0].ID
+	// byOther is a write by another process; on PostgreSQL this one's kept scope versions
+	// follow it once its notification has arrived (scopeVersions), which this waits for.
+	byOther := func(q string, args ...any) func() error {
+		return func() error {
+			heard := f.s.versions.heard.Load()
+			if _, err := other.Exec(q, args...); err != nil {
+				return err
+			}
+			for deadline := time.Now().Add(10 * time.Second); f.s.Backend() == "postgres" && f.s.versions.heard.Load() == heard; {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("no notification of another process's write within 10 s")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		}
+	}
 	steps := []struct {
 		what  string
 		write func() error
@@ -83,24 +101,15 @@ func TestListCacheFollowsWrites(t *testing.T) {
 		{"caller changed by the store", func() error {
 			return f.s.db.WithContext(ctx).Model(&File{}).Where("id = ?", id).Update("a", "4917000000799").Error
 		}},
-		{"name changed by another process", func() error {
-			_, err := other.Exec("UPDATE files SET name = 'zzz.wav', path = ? WHERE id = ?", f.folder+"/zzz.wav", id)
-			return err
-		}},
-		{"call time changed by another process", func() error {
-			_, err := other.Exec("UPDATE files SET call_at = ? WHERE id = ?", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), id+1)
-			return err
-		}},
+		{"name changed by another process", byOther("UPDATE files SET name = 'zzz.wav', path = ? WHERE id = ?", f.folder+"/zzz.wav", id)},
+		{"call time changed by another process", byOther("UPDATE files SET call_at = ? WHERE id = ?", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), id+1)},
 		{"file added", func() error {
 			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			return f.s.CreateFileRow(ctx, &File{CustomerID: f.admin.CustomerID, Folder: f.folder, Name: "aaa.wav",
 				Path: f.folder + "/aaa.wav", Kind: KindRecording, CallAt: &at, A: "4917000000700", PoolID: f.pool.ID})
 		}},
 		{"file deleted", func() error { return f.s.DeleteFileRow(ctx, id+2) }},
-		{"file moved to another folder", func() error {
-			_, err := other.Exec("UPDATE files SET folder = ?, path = ? || '/' || name WHERE id = ?", second, second, id+3)
-			return err
-		}},
+		{"file moved to another folder", byOther("UPDATE files SET folder = ?, path = ? || '/' || name WHERE id = ?", second, second, id+3)},
 		{"pool changed", func() error {
 			return f.s.db.WithContext(ctx).Exec("UPDATE files SET pool_id = 0 WHERE id = ?", id+4).Error
 		}},
@@ -113,7 +122,7 @@ func TestListCacheFollowsWrites(t *testing.T) {
 		check(st.what+", read again", true)
 	}
 	// A write in another folder leaves this folder's listings where they are.
-	if _, err := other.Exec("DELETE FROM files WHERE folder = ?", second); err != nil {
+	if err := byOther("DELETE FROM files WHERE folder = ?", second)(); err != nil {
 		t.Fatal(err)
 	}
 	hits := f.s.lists.hits.Load()

@@ -100,6 +100,53 @@ var migrations = []Migration{
 			}
 			return nil
 		}},
+	{Version: 9, Name: "PostgreSQL: writes to files notify the customers whose files they changed",
+		// The File Browser keeps a scope's version in memory (scopeversions.go) until a
+		// transaction that changed the scope's files commits, in whatever process: the files
+		// triggers now also notify filesChannel once per customer they touched (NOTIFY folds
+		// a transaction's equal notifications into one, delivered at its commit).
+		SQLite:   []string{},
+		Postgres: v9PostgresFilesNotify()},
+}
+
+// v9PostgresFilesNotify is the files triggers' functions (dialect_postgres.go, baseline) with a
+// notification per customer.
+func v9PostgresFilesNotify() []string {
+	notify := func(rows string) string {
+		return "PERFORM pg_notify('" + filesChannel + "', c::text) FROM (SELECT DISTINCT customer_id AS c FROM " + rows + ") AS t;"
+	}
+	return []string{
+		`CREATE OR REPLACE FUNCTION files_stats_added() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
+			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
+				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
+			` + notify("new_rows") + `
+			RETURN NULL;
+		END $$`,
+		`CREATE OR REPLACE FUNCTION files_stats_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
+			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
+			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
+			` + notify("old_rows") + `
+			RETURN NULL;
+		END $$`,
+		`CREATE OR REPLACE FUNCTION files_stats_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
+			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
+			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
+			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
+			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
+				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
+			` + notify("old_rows") + `
+			` + notify("new_rows") + `
+			RETURN NULL;
+		END $$`,
+	}
 }
 
 // v5PostgresIndexes rebuilds the listing indexes (schema_v1.go's v1FileIndexes and the File

@@ -22,12 +22,14 @@ type Store struct {
 	d   dialect
 	dsn string // as given to Open
 	// stmts holds prepared statements of the hottest queries, run without GORM (see prepared).
-	stmts   sync.Map // query -> *sql.Stmt
-	nstmts  atomic.Int32
-	cache   readCache
-	lists   listCache
-	stop    context.CancelFunc // ends the dialect's watch
-	watched <-chan struct{}    // closed when the watch has ended
+	stmts  sync.Map // query -> *sql.Stmt
+	nstmts atomic.Int32
+	cache  readCache
+	lists  listCache
+	// versions keeps the scopes' versions on PostgreSQL (scopeversions.go).
+	versions scopeVersions
+	stop     context.CancelFunc // ends the dialect's watch
+	watched  <-chan struct{}    // closed when the watch has ended
 	// listTrace, when set (tests), hears each File Browser listing statement read from the
 	// database, to check its plan (browse_plan_test.go).
 	listTrace func(query string, args []any)
@@ -80,10 +82,34 @@ func Connect(dsn string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("models: %w", err)
 	}
+	if s.d.shared() { // scopeVersions: only where another process's scopeStats is a round trip
+		sqlDB, err := db.DB()
+		if err == nil {
+			err = s.versions.watch(db, sqlDB)
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("models: %w", err)
+		}
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.watched = s.d.watch(ctx, s.cache.invalidate)
+	s.watched = s.d.watch(ctx, s.heard)
 	return s, nil
+}
+
+// heard is what the dialect's watch tells (on PostgreSQL): the read cache is dropped on every
+// reset and notification of its tables, the scope versions as scopeVersions says.
+func (s *Store) heard(n watchNotice) {
+	switch {
+	case n.reset:
+		s.cache.invalidate()
+		s.versions.listening(n.live)
+	case n.channel == filesChannel:
+		s.versions.notified(n.payload)
+	default:
+		s.cache.invalidate()
+	}
 }
 
 // bounded is the database for a query whose work is bounded (a lookup by key, a page with a
