@@ -35,6 +35,10 @@ type BrowseQuery struct {
 	// DurationMS, Size); the other fields stay zero. SQLite's work per listed row grows with
 	// the columns it reads.
 	Brief bool
+	// Fresh reads the scope's version from the database even where it is kept in memory
+	// (scopeVersions, PostgreSQL): for a request right after its user's own write, which may
+	// have been made on another node whose notification has not arrived here yet.
+	Fresh bool
 }
 
 // BrowsePage is one page of files with the cursors to its neighbours ("" when none).
@@ -195,9 +199,12 @@ func (s *Store) Browse(ctx context.Context, a Actor, q BrowseQuery) (BrowsePage,
 	// The scope's version (and a whole folder's exact total) first, kept on PostgreSQL as
 	// scopeVersions says, then the listing: from the cache when it was read at this version,
 	// else from the database (see listCache), whose version is then read anew.
-	stored, version, err := s.versions.stats(customer, q.Folder, func() (int64, int64, error) {
-		return s.scopeStats(ctx, customer, q.Folder)
-	})
+	read := func() (int64, int64, error) { return s.scopeStats(ctx, customer, q.Folder) }
+	stats := s.versions.stats
+	if q.Fresh {
+		stats = s.versions.fresh
+	}
+	stored, version, err := stats(customer, q.Folder, read)
 	if err != nil {
 		return BrowsePage{}, err
 	}

@@ -29,7 +29,10 @@ import (
 //     leave stale).
 //
 // A read that overlapped any of these is not kept. So another process's write shows here when
-// its notification arrives (milliseconds), this process's at once. SQLite keeps nothing here:
+// its notification arrives (milliseconds), this process's at once. A request right after its
+// user's own write, which may have gone to another node, asks for its scope fresh
+// (BrowseQuery.Fresh: the web package's "wrote" cookie), so a user sees their own writes at
+// once on every node. SQLite keeps nothing here:
 // its scopeStats is a call into the same process, and other processes' writes (the CLI) must
 // show at once.
 type scopeVersions struct {
@@ -38,8 +41,8 @@ type scopeVersions struct {
 	gen        uint64 // moves with every drop: a read that overlapped one is not kept
 	byCustomer map[uint]map[string]scopeStat
 	n          int
-	// For tests: ttl (0: scopeVersionsTTL), deaf (notifications are not heard: only this
-	// process's own writes drop what is kept), and counts of scopes read from the database
+	// For tests: ttl (0: scopeVersionsTTL), deaf (notifications are not heard and entries do
+	// not expire: only this process's own writes drop what is kept), and counts of scopes read from the database
 	// and of notifications heard.
 	ttl   time.Duration
 	deaf  atomic.Bool
@@ -66,7 +69,7 @@ const filesChannel = "callrec_files"
 func (v *scopeVersions) stats(customer uint, folder string, read func() (files, version int64, err error)) (int64, int64, error) {
 	now := time.Now()
 	v.mu.Lock()
-	if st, ok := v.byCustomer[customer][folder]; ok && now.Before(st.until) {
+	if st, ok := v.byCustomer[customer][folder]; ok && (now.Before(st.until) || v.deaf.Load()) {
 		v.mu.Unlock()
 		return st.files, st.version, nil
 	}
@@ -102,6 +105,17 @@ func (v *scopeVersions) stats(customer uint, folder string, read func() (files, 
 	}
 	m[folder] = scopeStat{files: files, version: version, until: now.Add(ttl)}
 	return files, version, nil
+}
+
+// fresh is stats read from the database, kept for the next request.
+func (v *scopeVersions) fresh(customer uint, folder string, read func() (files, version int64, err error)) (int64, int64, error) {
+	v.mu.Lock()
+	if _, ok := v.byCustomer[customer][folder]; ok {
+		delete(v.byCustomer[customer], folder)
+		v.n--
+	}
+	v.mu.Unlock()
+	return v.stats(customer, folder, read)
 }
 
 // changed drops what is kept of customer's scopes, and of every customer's recordings.
@@ -237,3 +251,11 @@ func (t *notingTx) Rollback() error {
 
 // GetDBConn is the pool the transaction came from (gorm.DB.DB).
 func (t *notingTx) GetDBConn() (*sql.DB, error) { return t.db, nil }
+
+// HoldFileNotices is for tests of what a user sees right after a write on another node: until
+// release is called this store does not hear other processes' writes to files, and what it
+// keeps does not expire (as if the notification were slow to come).
+func (s *Store) HoldFileNotices() (release func()) {
+	s.versions.deaf.Store(true)
+	return func() { s.versions.deaf.Store(false) }
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,6 +133,31 @@ func TestScopeVersionsFollowWrites(t *testing.T) {
 	check("after a rollback")
 	if n := v.reads.Load() - reads; n != 0 {
 		t.Errorf("a rolled-back transaction dropped what was kept (%d reads)", n)
+	}
+	// Another process's write not heard yet: a Fresh query (its user wrote it, on another node)
+	// sees it, and keeps the new version for everyone; before that, the kept page is answered.
+	check("before a write not heard")
+	if _, err := other.Exec("UPDATE files SET name = 'aaa_6.wav' WHERE id = ?", id+7); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := f.s.Browse(ctx, f.admin, queries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(stale.Files, func(x File) bool { return x.Name == "aaa_6.wav" }) {
+		t.Fatal("a write not heard is in the kept page: the test shows nothing")
+	}
+	fq := queries[0]
+	fq.Fresh = true
+	got, err := f.s.Browse(ctx, f.admin, fq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got.Files, func(x File) bool { return x.Name == "aaa_6.wav" }) {
+		t.Fatal("a Fresh query does not see another process's write not yet heard")
+	}
+	if p, err := f.s.Browse(ctx, f.admin, queries[0]); err != nil || !slices.ContainsFunc(p.Files, func(x File) bool { return x.Name == "aaa_6.wav" }) {
+		t.Fatalf("after a Fresh query the next page is the old one (%v)", err)
 	}
 	v.deaf.Store(false)
 

@@ -209,7 +209,9 @@ func (s *Store) SessionUpdater() func(token string, data []byte, expiry time.Tim
 	}
 }
 
-// SQL exposes the connection pool.
+// SQL exposes the connection pool. A write through it bypasses the store's own bookkeeping:
+// the caches treat it as another process's (on PostgreSQL a listing shows it once its
+// notification arrives, scopeVersions).
 func (s *Store) SQL() *sql.DB {
 	d, _ := s.db.DB()
 	return d

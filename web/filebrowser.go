@@ -29,6 +29,8 @@ type recordingsHandler struct {
 	views views
 	log   *slog.Logger
 	lists *listViews // what is made of listings: the File Browser's lists, the API's answers
+	// secureCookies: Config.SecureCookies, for wroteCookie.
+	secureCookies bool
 }
 
 func (h *recordingsHandler) filesRoot(c echo.Context) error {
@@ -191,6 +193,7 @@ func (h *recordingsHandler) recordingList(c echo.Context, a models.Actor, owner 
 	f := listFilterOf(c)
 	q, errs := f.query(loc)
 	q.Brief = true // the list's columns only
+	q.Fresh = wroteRecently(c)
 	base := "/files/" + folder + "/"
 	if strings.Count(folder, "/") == 2 {
 		q.Folder = folder

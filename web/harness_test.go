@@ -22,6 +22,7 @@ type env struct {
 	srv   *httptest.Server
 	web   *Server
 	store *models.Store
+	dsn   string // the store's database
 	dir   string
 	demo  models.DemoUsers
 	// other is a second customer with its own admin and pool, for isolation tests.
@@ -78,7 +79,7 @@ func newEnvOn(t testing.TB, dsn string, tweak func(*Config)) *env {
 		srv.CloseClientConnections()
 		srv.Close()
 	})
-	return &env{t: t, srv: srv, web: w, store: store, dir: dir, demo: d, otherAdmin: "other-admin", otherPW: "other-password-1", otherPool: op}
+	return &env{t: t, srv: srv, web: w, store: store, dsn: dsn, dir: dir, demo: d, otherAdmin: "other-admin", otherPW: "other-password-1", otherPool: op}
 }
 
 // client is a browser-like HTTP client with a cookie jar that does not follow redirects.

@@ -31,11 +31,32 @@ func (h *recordingsHandler) recordingDetail(c echo.Context) (models.RecordingDet
 }
 
 // deleteRecordings deletes recordings (files and rows, each audited) as the request's user; a
-// foreign id among them deletes nothing.
+// foreign id among them deletes nothing. The browser is marked as having written (wroteCookie).
 func (h *recordingsHandler) deleteRecordings(c echo.Context, ids []uint) error {
 	ctx := c.Request().Context()
-	_, err := h.store.DeleteRecordings(ctx, actorOf(c), c.RealIP(), ids, h.tree.remover(ctx))
+	deleted, err := h.store.DeleteRecordings(ctx, actorOf(c), c.RealIP(), ids, h.tree.remover(ctx))
+	if len(deleted) > 0 {
+		c.SetCookie(&http.Cookie{Name: wroteCookie, Value: "1", Path: "/", MaxAge: int(wroteFor / time.Second),
+			HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+	}
 	return err
+}
+
+// wroteCookie marks a browser whose user has just deleted recordings: for wroteFor its
+// listings read their scope's version fresh (models.BrowseQuery.Fresh). In a cluster the next
+// page may come from another node, which learns of the deletion by a notification
+// (models/scopeversions.go) that may not have arrived yet; the user must not see their own
+// deletion undone. Other users see it when the notification arrives (milliseconds), and so do
+// API clients (tokens, no cookies).
+const (
+	wroteCookie = "callrec_wrote"
+	wroteFor    = 10 * time.Second
+)
+
+// wroteRecently says the request comes from a browser marked by wroteCookie.
+func wroteRecently(c echo.Context) bool {
+	_, err := c.Cookie(wroteCookie)
+	return err == nil
 }
 
 func (h *recordingsHandler) recordingPage(c echo.Context) error {

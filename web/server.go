@@ -155,7 +155,7 @@ func (s *Server) newHandlers() handlers {
 		pools:         pools,
 		booking:       booking,
 		announcements: announcements,
-		recordings:    &recordingsHandler{store: store, tree: s.tree, views: v, log: log, lists: &listViews{}},
+		recordings:    &recordingsHandler{store: store, tree: s.tree, views: v, log: log, lists: &listViews{}, secureCookies: cfg.SecureCookies},
 		live:          live,
 		callLog:       &callLogHandler{store: store, views: v, live: live},
 		ftpAccess:     &ftpAccessHandler{store: store, views: v, ftpAddr: cfg.FTPAddr, sftpAddr: cfg.SFTPAddr, sftpFingerprint: cfg.SFTPFingerprint},
