@@ -2,9 +2,10 @@
 // media relay can do. For each of N calls it binds two UDP ports, base+4k (the caller's side)
 // and base+4k+2 (the callee's side), and forwards every datagram that arrives on one port out
 // of the other to wherever the far side last sent from (symmetric RTP), without parsing,
-// decoding or recording anything. Like the engine it has one reading goroutine per socket and
-// reuses its buffers, so the difference in CPU between the two is what the engine does on
-// top of moving packets.
+// decoding or recording anything. It reads the plainest way Go offers (a goroutine per socket
+// on Go's network poller, one recvfrom and one sendto per datagram, buffers reused); the
+// engine reads with its own epoll pollers and recvmmsg. The difference in CPU between the two
+// is what the engine does on top of moving packets.
 //
 //	rtprelay -ip 127.0.0.1 -base 50000 -calls 1000
 //
