@@ -39,16 +39,27 @@ func openSQLite(path string) (dialect, *gorm.DB, error) {
 	// WAL lets the File Browser read while the engine writes call rows; busy_timeout rides out
 	// short write contention instead of failing; _txlock=immediate avoids upgrade deadlocks.
 	full := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: driverName, DSN: full}), &gorm.Config{
-		Logger:         logger.Discard,
-		TranslateError: true,
-		// Prepared once per connection: parsing and planning the same SQL on every request was a
-		// measurable part of a File Browser page. The cache is bounded (queries with variable IN
-		// lists vary).
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: 512,
-		PrepareStmtTTL:     time.Hour,
-	})
+	open := func() (*gorm.DB, error) {
+		return gorm.Open(sqlite.New(sqlite.Config{DriverName: driverName, DSN: full}), &gorm.Config{
+			Logger:         logger.Discard,
+			TranslateError: true,
+			// Prepared once per connection: parsing and planning the same SQL on every request
+			// was a measurable part of a File Browser page. The cache is bounded (queries with
+			// variable IN lists vary).
+			PrepareStmt:        true,
+			PrepareStmtMaxSize: 512,
+			PrepareStmtTTL:     time.Hour,
+		})
+	}
+	// The first connection switches a new database to WAL, which needs the file to itself:
+	// SQLite answers "database is locked" at once, without its busy timeout, to a process
+	// that opens the file meanwhile (several processes starting together: 1 in ~10 runs of
+	// TestConcurrentMigrations). Such an open is tried again for a few seconds.
+	db, err := open()
+	for try := 1; err != nil && try <= 40 && isSQLiteBusy(err); try++ {
+		time.Sleep(time.Duration(min(try, 10)) * 10 * time.Millisecond)
+		db, err = open()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("models: open %s: %w", path, err)
 	}
@@ -398,4 +409,10 @@ func parseUTCStamp(s string) (time.Time, bool) {
 	}
 	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], nsec, time.UTC)
 	return t, t.Day() == v[2] // not 2026-02-31
+}
+
+// isSQLiteBusy says err is SQLite's "database is locked" (busy or locked).
+func isSQLiteBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
