@@ -1,6 +1,10 @@
 package models
 
-import "gorm.io/gorm"
+import (
+	"strings"
+
+	"gorm.io/gorm"
+)
 
 // migrations is the schema's history, oldest first. Append new ones at the end with the next
 // version; never edit or reorder one that has been released (ARCHITECTURE.md, "Changing the
@@ -109,43 +113,28 @@ var migrations = []Migration{
 		Postgres: v9PostgresFilesNotify()},
 }
 
-// v9PostgresFilesNotify is the files triggers' functions (dialect_postgres.go, baseline) with a
+// v9PostgresFilesNotify is the files triggers' functions (dialect_postgres.go, baseline: the
+// same bookkeeping, written again here because a released migration is never edited) with a
 // notification per customer.
 func v9PostgresFilesNotify() []string {
 	notify := func(rows string) string {
 		return "PERFORM pg_notify('" + filesChannel + "', c::text) FROM (SELECT DISTINCT customer_id AS c FROM " + rows + ") AS t;"
 	}
+	const added = `INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
+			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
+			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
+				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;`
+	const removed = `UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
+			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
+			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;`
+	function := func(name string, body ...string) string {
+		return "CREATE OR REPLACE FUNCTION " + name + "() RETURNS trigger LANGUAGE plpgsql AS $$\n\t\tBEGIN\n\t\t\t" +
+			strings.Join(body, "\n\t\t\t") + "\n\t\t\tRETURN NULL;\n\t\tEND $$"
+	}
 	return []string{
-		`CREATE OR REPLACE FUNCTION files_stats_added() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
-			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
-			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
-				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
-			` + notify("new_rows") + `
-			RETURN NULL;
-		END $$`,
-		`CREATE OR REPLACE FUNCTION files_stats_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
-			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
-			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
-			` + notify("old_rows") + `
-			RETURN NULL;
-		END $$`,
-		`CREATE OR REPLACE FUNCTION files_stats_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			UPDATE folder_stats AS s SET files = s.files - d.n, bytes = s.bytes - d.b, version = s.version + d.n
-			FROM (SELECT customer_id, folder, kind, count(*) AS n, COALESCE(sum(size), 0) AS b FROM old_rows GROUP BY 1, 2, 3) AS d
-			WHERE s.customer_id = d.customer_id AND s.folder = d.folder AND s.kind = d.kind;
-			INSERT INTO folder_stats AS s (customer_id, folder, kind, files, bytes, version)
-			SELECT customer_id, folder, kind, count(*), COALESCE(sum(size), 0), count(*) FROM new_rows GROUP BY 1, 2, 3
-			ON CONFLICT (customer_id, folder, kind) DO UPDATE SET files = s.files + excluded.files,
-				bytes = s.bytes + excluded.bytes, version = s.version + excluded.version;
-			` + notify("old_rows") + `
-			` + notify("new_rows") + `
-			RETURN NULL;
-		END $$`,
+		function("files_stats_added", added, notify("new_rows")),
+		function("files_stats_removed", removed, notify("old_rows")),
+		function("files_stats_changed", removed, added, notify("old_rows"), notify("new_rows")),
 	}
 }
 
